@@ -1,0 +1,534 @@
+"""The deterministic data set: the same settings and seed always give the same accounts and records.
+
+Small resources (metrics, campaigns, flows, lists ...) are built whole at start-up. Events, profiles
+and list/segment members are `LazyTable`s: record i is computed from (seed, account, i) when asked
+for, so a million events cost no memory. Their time keys grow strictly with i, which makes time
+filters and cursors binary searches.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from . import ids
+from .settings import DataSettings
+from .tables import LazyTable, MemoryTable, Record
+
+M64 = (1 << 64) - 1
+
+BRANDS = ["Acme Outdoors", "Blue Fern Botanicals", "Copperline Coffee", "Driftwood Home", "Ember & Oak",
+          "Fable Kids", "Glacier Skin", "Harbor Pet Co", "Indigo Denim", "Juniper Tea"]
+FIRST = ["ava", "liam", "noah", "emma", "olivia", "mia", "lucas", "zoe", "ethan", "isla", "leo", "nora",
+         "mateo", "aria", "kai", "luna", "omar", "priya", "chen", "sofia"]
+LAST = ["smith", "garcia", "chen", "patel", "jones", "kim", "nguyen", "brown", "silva", "muller", "rossi",
+        "okafor", "haddad", "ivanova", "tanaka", "cohen"]
+CITIES = [("Austin", "TX", "United States", "78701", "America/Chicago"),
+          ("Portland", "OR", "United States", "97201", "America/Los_Angeles"),
+          ("Brooklyn", "NY", "United States", "11201", "America/New_York"),
+          ("Toronto", "ON", "Canada", "M5H 2N2", "America/Toronto"),
+          ("London", "England", "United Kingdom", "EC1A 1BB", "Europe/London"),
+          ("Berlin", "Berlin", "Germany", "10115", "Europe/Berlin")]
+# (name, integration name, integration category, weight in the event stream)
+METRICS = [("Received Email", "Klaviyo", "Internal", 30), ("Opened Email", "Klaviyo", "Internal", 18),
+           ("Clicked Email", "Klaviyo", "Internal", 6), ("Active on Site", "API", "API", 12),
+           ("Viewed Product", "API", "API", 12), ("Added to Cart", "Shopify", "eCommerce", 5),
+           ("Started Checkout", "Shopify", "eCommerce", 4), ("Placed Order", "Shopify", "eCommerce", 4),
+           ("Ordered Product", "Shopify", "eCommerce", 4), ("Fulfilled Order", "Shopify", "eCommerce", 3),
+           ("Received SMS", "Klaviyo", "Internal", 1), ("Clicked SMS", "Klaviyo", "Internal", 1)]
+PRODUCTS = [("Trail Runner", 129.0), ("Canvas Tote", 34.5), ("Cold Brew Kit", 48.0), ("Linen Throw", 89.0),
+            ("Wool Beanie", 25.0), ("Face Serum", 42.0), ("Dog Harness", 39.99), ("Rain Shell", 210.0)]
+CHANNELS = ["email", "email", "email", "sms", "mobile_push"]
+FLOW_TRIGGERS = ["Metric", "Added to List", "Date Based", "Price Drop", "Low Inventory"]
+
+
+def mix(x: int) -> int:
+    """splitmix64: a cheap, well-spread hash so every field of record i is a pure function of i."""
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
+
+
+def rel_many(ids_: list[str]) -> list[str]:
+    return list(ids_)
+
+
+class AccountData:
+    """One Klaviyo account (a brand): its key, its resources, its writes."""
+
+    def __init__(self, settings: DataSettings, index: int) -> None:
+        self.index = index
+        self.settings = settings
+        self.salt = ids.salt("account", settings.seed, index)
+        h = mix(self.salt)
+        self.id = ids.short_id(index, ids.salt("account-ids", settings.seed), width=6)
+        base = BRANDS[index % len(BRANDS)]
+        self.name = base if index < len(BRANDS) else f"{base} {index // len(BRANDS) + 1}"
+        # Obviously fake, never a real key's shape: "pk_sandbox_" then 32 hex digits.
+        self.api_key = f"pk_sandbox_{mix(h) & M64:016x}{mix(h + 1) & M64:016x}"
+        self.public_key = ids.short_id(index, ids.salt("public", settings.seed), width=6)
+        self.end = settings.end.timestamp()
+        self.start = self.end - settings.years * 365.25 * 86400
+        self.span = self.end - self.start
+        self.account = self._account_record()
+
+        self.metrics = MemoryTable("metric", self._metrics(), rank=0)
+        self.metric_ids = [m["id"] for m in sorted(self.metrics.records.values(), key=lambda r: r["k"]["order"])]
+        self.metric_weights = self._cumulative([w for *_, w in METRICS])
+        self.tag_groups = MemoryTable("tag-group", self._tag_groups(), rank=0)
+        self.tags = MemoryTable("tag", self._tags(), rank=0)
+        self.templates = MemoryTable("template", self._templates(), rank=0)
+        self.lists = MemoryTable("list", self._groups("list", 15), rank=0)
+        self.segments = MemoryTable("segment", self._groups("segment", 12), rank=0)
+        self.campaigns = MemoryTable("campaign", rank=0)
+        self.campaign_messages = MemoryTable("campaign-message", rank=0)
+        self._campaigns(40)
+        self.flows = MemoryTable("flow", rank=0)
+        self.flow_actions = MemoryTable("flow-action", rank=0)
+        self.flow_messages = MemoryTable("flow-message", rank=0)
+        self._flows(12)
+
+        n_p = max(1, settings.profiles)
+        self._profile_ids: dict[int, str] = {}
+        self.profile_step = self.span / n_p
+        self.profiles = LazyTable(
+            "profile", n_p, self._profile, lambda pid: ids.ulid_index(pid, self.salt),
+            {"created": self._profile_created, "updated": self._profile_updated, "id": self._profile_id},
+        )
+        n_e = settings.events
+        self.event_step = self.span / max(1, n_e)
+        self.events = LazyTable(
+            "event", n_e, self._event, lambda eid: ids.short_index(eid, self.salt, 11) if eid else None,
+            {"datetime": self._event_time, "timestamp": self._event_time},
+        )
+        self.members: dict[tuple[str, str], LazyTable] = {}
+        for table in (self.lists, self.segments):
+            for k, group in enumerate(sorted(table.records.values(), key=lambda r: r["k"]["order"])):
+                self.members[(table.type, group["id"])] = self._member_table(table.type, k)
+
+        # Writes: de-duplication keys of events, bulk jobs, identifier indexes of written profiles.
+        self.event_unique_ids: set[tuple[str, str, str]] = set()
+        self.written_profile_ids: dict[tuple[str, str], str] = {}
+        self.profile_jobs: dict[str, dict[str, Any]] = {}
+        self.event_jobs: dict[str, dict[str, Any]] = {}
+        self.created_events = 0
+        self.created_profiles = 0
+
+    # ---- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _cumulative(weights: list[int]) -> list[float]:
+        total = float(sum(weights))
+        acc, out = 0.0, []
+        for w in weights:
+            acc += w / total
+            out.append(acc)
+        return out
+
+    def _h(self, kind: str, i: int) -> int:
+        base = _KIND_HASH.get(kind)
+        if base is None:
+            base = _KIND_HASH[kind] = hash_str(kind)
+        return mix(self.salt ^ mix(base + i))
+
+    def _time_in_span(self, h: int, lo_share: float = 0.0) -> float:
+        share = lo_share + (1 - lo_share) * ((h >> 11) / float(1 << 53))
+        return self.start + share * self.span
+
+    def _account_record(self) -> Record:
+        city, region, country, zip_, tz = CITIES[self.index % len(CITIES)]
+        slug = self.name.lower().replace(" & ", "-").replace(" ", "-")
+        return {
+            "type": "account", "id": self.id, "rel": {}, "k": {"id": self.id},
+            "attributes": {
+                "test_account": False,
+                "contact_information": {
+                    "default_sender_name": self.name, "default_sender_email": f"hello@{slug}.example",
+                    "website_url": f"https://{slug}.example", "organization_name": self.name,
+                    "street_address": {"address1": f"{100 + self.index} Market St", "address2": None, "city": city,
+                                       "region": region, "country": country, "zip": zip_},
+                },
+                "industry": "Retail", "timezone": tz, "preferred_currency": "USD",
+                "public_api_key": self.public_key, "locale": "en-US",
+            },
+        }
+
+    def _metrics(self) -> list[Record]:
+        out = []
+        for k, (name, integ, category, _) in enumerate(METRICS):
+            mid = ids.short_id(k, self.salt ^ 0x11, width=6)
+            created = self.start - 86400 * (30 + k)
+            out.append({
+                "type": "metric", "id": mid, "rel": {"flow-triggers": []},
+                "k": {"order": k, "id": mid},
+                "f": {"integration.name": integ, "integration.category": category},
+                "attributes": {
+                    "name": name, "created": iso(created), "updated": iso(created),
+                    "integration": {"object": "integration", "id": ids.short_id(hash_str(integ) % 1000, 7, 6),
+                                    "name": integ, "category": category},
+                },
+            })
+        return out
+
+    def _tag_groups(self) -> list[Record]:
+        out = []
+        for k, (name, exclusive) in enumerate([("Seasonal", False), ("Audience", True)]):
+            gid = str(1000 + k + self.index * 10)
+            out.append({"type": "tag-group", "id": gid, "rel": {}, "k": {"id": gid},
+                        "attributes": {"name": name, "exclusive": exclusive, "default": k == 0}})
+        return out
+
+    def _tags(self) -> list[Record]:
+        names = ["Holiday", "Black Friday", "Spring", "Summer", "VIP", "Winback", "Welcome", "Loyalty",
+                 "Launch", "Clearance", "Newsletter", "Survey"]
+        groups = sorted(self.tag_groups.records)
+        out = []
+        for k, name in enumerate(names):
+            tid = str(uuid.UUID(int=self._h("tag", k) << 64 | self._h("tag2", k)))
+            out.append({"type": "tag", "id": tid, "rel": {"tag-group": groups[k % len(groups)]},
+                        "k": {"id": tid, "name": name}, "attributes": {"name": name}})
+        return out
+
+    def _pick_tags(self, h: int) -> list[str]:
+        tag_ids = sorted(self.tags.records)
+        return [tag_ids[(h >> s) % len(tag_ids)] for s in range(0, 8 * (h % 3), 8)]
+
+    def _templates(self) -> list[Record]:
+        out = []
+        for k in range(25):
+            h = self._h("template", k)
+            tid = ids.short_id(k, self.salt ^ 0x22, width=6)
+            created = self._time_in_span(h)
+            updated = created + (mix(h) % 90) * 86400
+            name = f"{['Welcome', 'Promo', 'Receipt', 'Newsletter', 'Reminder'][k % 5]} template {k + 1}"
+            out.append({
+                "type": "template", "id": tid, "rel": {}, "k": {"id": tid, "created": created, "updated": updated,
+                                                                 "name": name},
+                "attributes": {"name": name, "editor_type": ["CODE", "SYSTEM_DRAGGABLE"][k % 2],
+                               "html": f"<html><body><h1>{name}</h1><p>{{{{ first_name|default:'there' }}}}</p>"
+                                       "</body></html>",
+                               "text": f"{name}\n", "amp": None, "created": iso(created), "updated": iso(updated)},
+            })
+        return out
+
+    def _groups(self, type_: str, count: int) -> list[Record]:
+        out = []
+        for k in range(count):
+            h = self._h(type_, k)
+            gid = ids.short_id(k, self.salt ^ (0x33 if type_ == "list" else 0x44), width=6)
+            created = self.start + (h % 1000) / 1000 * self.span * 0.3
+            updated = created + (mix(h) % 1000) / 1000 * (self.end - created)
+            name = f"{['Newsletter', 'VIP', 'Winback', 'Engaged 90d', 'Purchasers', 'SMS Subscribers'][k % 6]} {k + 1}"
+            attrs: dict[str, Any] = {"name": name, "created": iso(created), "updated": iso(updated)}
+            if type_ == "list":
+                attrs["opt_in_process"] = ["single_opt_in", "double_opt_in"][k % 2]
+            else:
+                attrs = {"name": name, "definition": {"condition_groups": [{"conditions": [
+                    {"type": "profile-metric", "metric_id": None, "measurement": "count",
+                     "measurement_filter": {"type": "numeric", "operator": "greater-than", "value": k % 4},
+                     "timeframe_filter": {"type": "date", "operator": "in-the-last", "quantity": 90, "unit": "day"},
+                     "metric_filters": None}]}]},
+                         "created": iso(created), "updated": iso(updated),
+                         "is_active": k % 5 != 4, "is_processing": False, "is_starred": k % 3 == 0}
+            out.append({"type": type_, "id": gid, "rel": {"tags": self._pick_tags(h), "flow-triggers": []},
+                        "k": {"order": k, "id": gid, "created": created, "updated": updated, "name": name},
+                        "f": {"is_active": attrs.get("is_active"), "is_starred": attrs.get("is_starred")},
+                        "attributes": attrs})
+        return out
+
+    def _campaigns(self, count: int) -> None:
+        template_ids = sorted(self.templates.records)
+        for k in range(count):
+            h = self._h("campaign", k)
+            cid = ids.short_id(k, self.salt ^ 0x55, width=26 // 2)
+            created = self._time_in_span(h)
+            updated = created + (mix(h) % 60) * 86400 * ((h >> 3) % 100) / 100
+            updated = min(updated, self.end)
+            channel = CHANNELS[(h >> 5) % len(CHANNELS)]
+            archived = (h >> 13) % 5 == 0
+            name = f"{['Spring Sale', 'New Arrivals', 'Weekly Digest', 'Flash Deal', 'Back in Stock'][k % 5]} #{k + 1}"
+            mid = ids.short_id(k, self.salt ^ 0x66, width=13)
+            status = "Sent" if updated < self.end - 86400 * 7 else ["Draft", "Scheduled", "Sent"][k % 3]
+            send_time = iso(updated + 3600)
+            self.campaign_messages.put({
+                "type": "campaign-message", "id": mid, "rel": {"campaign": cid, "campaign-variations": []},
+                "k": {"id": mid, "created": created, "updated": updated},
+                "f": {"campaign_id": cid, "name": name, "status": status, "channel": channel},
+                "attributes": {
+                    "created": iso(created), "updated": iso(updated),
+                    "definition": {
+                        "name": name, "status": status,
+                        "tracking_options": {"is_add_utm": channel == "email", "is_tracking_clicks": True,
+                                             "is_tracking_opens": channel == "email"},
+                        "send_options": {"send_time": send_time, "send_strategy": "static",
+                                         "is_ignoring_unsubscribes": False},
+                    },
+                },
+                "template": template_ids[k % len(template_ids)],
+            })
+            self.campaigns.put({
+                "type": "campaign", "id": cid,
+                "rel": {"campaign-messages": [mid], "tags": self._pick_tags(h), "campaign-audiences": []},
+                "k": {"id": cid, "created_at": created, "updated_at": updated, "name": name},
+                "f": {"messages.channel": [channel], "archived": archived, "name": name, "builder": "classic"},
+                "attributes": {
+                    "created_at": iso(created), "updated_at": iso(updated),
+                    "definition": {"name": name, "builder": "classic", "archived": archived, "color": None,
+                                   "description": None,
+                                   "send_settings": {"send_timezone": "UTC", "send_strategy": "static",
+                                                     "send_passed_rltz_immediately": False,
+                                                     "exit_condition_enabled": False,
+                                                     "exit_condition_conversion_metric_id": None}},
+                },
+            })
+        self.campaigns.rank = self.campaign_messages.rank = 0
+
+    def _flows(self, count: int) -> None:
+        template_ids = sorted(self.templates.records)
+        for k in range(count):
+            h = self._h("flow", k)
+            fid = ids.short_id(k, self.salt ^ 0x77, width=6)
+            created = self._time_in_span(h)
+            updated = min(self.end, created + (mix(h) % 200) * 86400)
+            archived = (h >> 9) % 6 == 0
+            action_ids = []
+            for a in range(2 + (h >> 17) % 3):
+                ha = self._h("flow-action", k * 10 + a)
+                aid = str(10_000_000 + self.index * 100_000 + k * 100 + a)
+                action_type = ["SEND_EMAIL", "TIME_DELAY", "SEND_SMS", "CONDITIONAL_SPLIT"][(k + a) % 4]
+                a_created = created + a * 3600
+                a_updated = min(self.end, a_created + (ha % 100) * 86400)
+                message_ids = []
+                if action_type in ("SEND_EMAIL", "SEND_SMS"):
+                    msg_id = str(20_000_000 + self.index * 100_000 + k * 100 + a)
+                    channel = "email" if action_type == "SEND_EMAIL" else "sms"
+                    self.flow_messages.put({
+                        "type": "flow-message", "id": msg_id,
+                        "rel": {"flow-action": aid, "template": template_ids[(k + a) % len(template_ids)]},
+                        "k": {"id": msg_id, "created": a_created, "updated": a_updated},
+                        "f": {"name": f"Message {a + 1}"},
+                        "attributes": {"channel": channel, "created": iso(a_created), "updated": iso(a_updated),
+                                       "definition": {"channel": channel, "content": {
+                                           "subject": f"Flow {k + 1} step {a + 1}", "preview_text": "",
+                                           "from_email": "hello@example.com", "from_label": self.name}}},
+                    })
+                    message_ids.append(msg_id)
+                self.flow_actions.put({
+                    "type": "flow-action", "id": aid, "rel": {"flow": fid, "flow-messages": message_ids},
+                    "k": {"id": aid, "created": a_created, "updated": a_updated},
+                    "f": {"action_type": action_type, "status": "live" if not archived else "draft", "flow_id": fid},
+                    "attributes": {"created": iso(a_created), "updated": iso(a_updated),
+                                   "definition": {"id": aid, "type": action_type.lower(),
+                                                  "data": {"status": "live" if not archived else "draft"}}},
+                })
+                action_ids.append(aid)
+            name = f"{['Welcome Series', 'Abandoned Cart', 'Browse Abandonment', 'Post-Purchase', 'Winback'][k % 5]}"
+            trigger = FLOW_TRIGGERS[k % len(FLOW_TRIGGERS)]
+            status = "draft" if archived else ["live", "live", "manual"][k % 3]
+            self.flows.put({
+                "type": "flow", "id": fid, "rel": {"flow-actions": action_ids, "tags": self._pick_tags(h)},
+                "k": {"id": fid, "created": created, "updated": updated, "name": f"{name} {k + 1}"},
+                "f": {"archived": archived, "trigger_type": trigger, "status": status},
+                "attributes": {"name": f"{name} {k + 1}", "status": status, "archived": archived,
+                               "created": iso(created), "updated": iso(updated), "trigger_type": trigger},
+            })
+
+    # ---- profiles ------------------------------------------------------------------------
+    def _profile_created(self, j: int) -> float:
+        return self.start + j * self.profile_step
+
+    def _profile_updated(self, j: int) -> float:
+        # Strictly inside profile j's slot, so `updated` grows with j as `created` does.
+        return self._profile_created(j) + (self._h("pu", j) % 997) / 1000 * self.profile_step
+
+    def _profile_id(self, j: int) -> str:
+        # Cached: every event names its profile, and a ULID costs 26 divisions.
+        pid = self._profile_ids.get(j)
+        if pid is None:
+            pid = self._profile_ids[j] = ids.ulid(int(self._profile_created(j) * 1000), j, self.salt)
+        return pid
+
+    def profile_email(self, j: int) -> str:
+        h = self._h("p", j)
+        return f"{FIRST[h % len(FIRST)]}.{LAST[(h >> 8) % len(LAST)]}.{j}@example.com"
+
+    def profile_index_by_identifier(self, kind: str, value: str) -> int | None:
+        """Generated profiles carry their index in their identifiers, so lookups need no index."""
+        try:
+            if kind == "email":
+                j = int(value.split("@", 1)[0].rsplit(".", 1)[1])
+                ok = self.profile_email(j) == value
+            elif kind == "phone_number":
+                j = int(value[5:]) if value.startswith("+1555") else -1
+                ok = self._profile(j)["attributes"]["phone_number"] == value if 0 <= j < self.profiles.n else False
+            elif kind == "external_id":
+                j = int(value[5:]) if value.startswith("cust-") else -1
+                ok = self._profile(j)["attributes"]["external_id"] == value if 0 <= j < self.profiles.n else False
+            else:
+                return None
+        except (ValueError, IndexError):
+            return None
+        return j if ok and 0 <= j < self.profiles.n else None
+
+    def _profile(self, j: int) -> Record:
+        h = self._h("p", j)
+        h2 = mix(h)
+        created = self._profile_created(j)
+        updated = self._profile_updated(j)
+        pid = self._profile_id(j)
+        first, last = FIRST[h % len(FIRST)], LAST[(h >> 8) % len(LAST)]
+        city, region, country, zip_, tz = CITIES[(h >> 16) % len(CITIES)]
+        email = f"{first}.{last}.{j}@example.com"
+        last_event = min(self.end, updated + (h2 % 400) * 86400) if (h2 >> 20) % 4 else None
+        attrs = {
+            "email": email,
+            "phone_number": f"+1555{j:07d}" if (h >> 24) % 10 < 7 and j < 10_000_000 else None,
+            "external_id": f"cust-{j}" if (h >> 28) % 2 == 0 else None,
+            "first_name": first.capitalize(), "last_name": last.capitalize(),
+            "organization": None, "locale": ["en-US", "en-GB", "fr-CA", "de-DE"][(h >> 32) % 4],
+            "title": None, "image": None,
+            "created": iso(created), "updated": iso(updated),
+            "last_event_date": iso(last_event) if last_event else None,
+            "location": {"address1": f"{(h >> 36) % 900 + 100} Main St", "address2": None, "city": city,
+                         "country": country, "latitude": None, "longitude": None, "region": region,
+                         "zip": zip_, "timezone": tz, "ip": None},
+            "properties": {"loyalty_tier": ["bronze", "silver", "gold"][(h2 >> 4) % 3],
+                           "favorite_category": ["outdoor", "home", "beauty", "pets"][(h2 >> 8) % 4],
+                           "signup_source": ["checkout", "popup", "import"][(h2 >> 12) % 3]},
+        }
+        return {"type": "profile", "id": pid, "attributes": attrs, "rel": {},
+                "k": {"created": created, "updated": updated, "id": pid, "email": email},
+                "f": {"_j": j}}
+
+    def profile_additional(self, record: Record, field: str) -> dict[str, Any]:
+        """The costly `additional-fields[profile]` attributes, derived from the profile itself."""
+        h = mix(hash_str(record["id"]))
+        ts = record["attributes"].get("created")
+        if field == "subscriptions":
+            yes = h % 3 != 0
+            return {
+                "email": {"marketing": {"can_receive_email_marketing": yes,
+                                        "consent": "SUBSCRIBED" if yes else "UNSUBSCRIBED",
+                                        "consent_timestamp": ts, "last_updated": ts, "method": "FORM",
+                                        "method_detail": "popup", "custom_method_detail": None,
+                                        "double_optin": False, "suppression": [], "list_suppressions": []}},
+                "sms": {"marketing": {"can_receive_sms_marketing": h % 5 == 0,
+                                      "consent": "SUBSCRIBED" if h % 5 == 0 else "NEVER_SUBSCRIBED",
+                                      "consent_timestamp": ts if h % 5 == 0 else None, "method": None,
+                                      "method_detail": None, "last_updated": ts},
+                        "transactional": None},
+                "mobile_push": None,
+            }
+        return {"historic_clv": round((h % 50000) / 100, 2), "predicted_clv": round((h >> 16) % 30000 / 100, 2),
+                "total_clv": round((h % 50000 + (h >> 16) % 30000) / 100, 2),
+                "historic_number_of_orders": (h >> 8) % 12, "predicted_number_of_orders": round((h >> 12) % 50 / 10, 1),
+                "average_days_between_orders": (h >> 20) % 120, "average_order_value": round((h >> 24) % 20000 / 100, 2),
+                "churn_probability": round((h >> 32) % 100 / 100, 2), "expected_date_of_next_order": None,
+                "ranked_channel_affinity": ["email", "sms"]}
+
+    # ---- events --------------------------------------------------------------------------
+    def _event_time(self, i: int) -> float:
+        # Slot i of equal width, a point strictly inside it: strictly increasing in i.
+        return self.start + (i + (self._h("et", i) % 997 + 1) / 1000) * self.event_step
+
+    def _event(self, i: int) -> Record:
+        h = self._h("e", i)
+        t = self._event_time(i)
+        u = (h >> 11) / float(1 << 53)
+        m = 0
+        while m < len(self.metric_weights) - 1 and u > self.metric_weights[m]:
+            m += 1
+        metric_id = self.metric_ids[m]
+        name = METRICS[m][0]
+        j = mix(h) % self.profiles.n
+        profile_id = self._profile_id(j)
+        eid = ids.short_id(i, self.salt, 11)
+        props: dict[str, Any]
+        if name in ("Placed Order", "Ordered Product", "Started Checkout", "Added to Cart", "Fulfilled Order"):
+            product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
+            qty = 1 + (h >> 13) % 3
+            props = {"$value": round(price * qty, 2), "$event_id": f"{self.index}-{i}", "OrderId": f"R{100000 + i}",
+                     "ItemNames": [product], "Items": [{"ProductName": product, "Quantity": qty, "ItemPrice": price}],
+                     "DiscountCode": ["", "SPRING10", "VIP20"][(h >> 17) % 3]}
+        elif name.endswith("Email") or name.endswith("SMS"):
+            props = {"Campaign Name": f"Campaign {(h >> 7) % 40 + 1}", "Subject": "News from us",
+                     "$message": ids.short_id((h >> 7) % 40, self.salt ^ 0x66, width=13),
+                     "$flow": "" if (h >> 19) % 3 else str((h >> 21) % 12)}
+        else:
+            product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
+            props = {"ProductName": product, "Price": price, "URL": f"https://shop.example/p/{(h >> 9) % 500}",
+                     "$event_id": f"{self.index}-{i}"}
+        return {
+            "type": "event", "id": eid,
+            "rel": {"metric": metric_id, "profile": profile_id, "attributions": []},
+            "k": {"datetime": t, "timestamp": t},
+            "attributes": {"timestamp": int(t), "event_properties": props, "datetime": iso(t),
+                           "uuid": uuid_from(mix(h + 7), mix(h + 8))},
+        }
+
+    # ---- list and segment members ---------------------------------------------------------
+    def _member_table(self, group_type: str, k: int) -> LazyTable:
+        h = self._h(group_type + "-members", k)
+        stride = 3 + h % 38
+        offset = (h >> 8) % stride
+        n = max(0, math.ceil((self.profiles.n - offset) / stride))
+        step = self.profile_step * stride
+
+        def joined(m: int) -> float:
+            j = offset + m * stride
+            return self._profile_created(j) + (self._h("jg", j) % 997 + 1) / 1000 * self.profile_step
+
+        def make(m: int) -> Record:
+            j = offset + m * stride
+            profile = self.profiles.get(self._profile_id(j)) or self._profile(j)
+            return member_record(profile, joined(m))
+
+        def index_of(pid: str) -> int | None:
+            j = ids.ulid_index(pid, self.salt)
+            if j is None or j < offset or (j - offset) % stride:
+                return None
+            return (j - offset) // stride
+
+        del step
+        return LazyTable("profile", n, make, index_of, {"joined_group_at": joined})
+
+    def is_member(self, group_type: str, group_id: str, profile_id: str) -> bool:
+        table = self.members.get((group_type, group_id))
+        return table is not None and table.get(profile_id) is not None
+
+
+def member_record(profile: Record, joined: float) -> Record:
+    attrs = {key: value for key, value in profile["attributes"].items()
+             if key not in ("subscriptions", "predictive_analytics")}
+    attrs["joined_group_at"] = iso(joined)
+    k = dict(profile["k"])
+    k["joined_group_at"] = joined
+    return {"type": "profile", "id": profile["id"], "attributes": attrs, "rel": {}, "k": k,
+            "f": {"profile_id": profile["id"], **profile.get("f", {})}}
+
+
+_KIND_HASH: dict[str, int] = {}
+
+
+def uuid_from(a: int, b: int) -> str:
+    x = f"{a & M64:016x}{b & M64:016x}"
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def hash_str(text: str) -> int:
+    # Python's str hash is salted per process; this one is stable across runs.
+    return ids.salt(text)
+
+
+def build_accounts(settings: DataSettings) -> list[AccountData]:
+    return [AccountData(settings, i) for i in range(settings.accounts)]
+
+
+MakeFn = Callable[[int], Record]

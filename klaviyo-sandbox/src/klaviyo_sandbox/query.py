@@ -1,0 +1,255 @@
+"""GET handlers' logic: parse Klaviyo's query parameters, walk a table in keyset order, build the page."""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from . import errors
+from .endpoints import REL_TYPES, Endpoint, table_for
+from .filters import Condition, matches, parse_filter, time_bounds, validate
+from .generator import AccountData, member_record
+from .jsonapi import parse_fields, resource
+from .tables import Pos, Record
+
+# A page stops early (with a next link) after looking at this many records, so a filter that
+# matches rarely cannot make one request scan a million events; Klaviyo also returns short pages.
+MAX_SCAN = 50_000
+
+CAMPAIGN_CHANNEL_DETAIL = (
+    "A channel filter is required to list campaigns. Please try again with a filter for one of "
+    "equals(messages.channel,'email'), equals(messages.channel,'sms'), equals(messages.channel,'mobile_push')."
+)
+
+
+def field_value(record: Record, field: str) -> Any:
+    """The value a filter on `field` sees for this record."""
+    extra = record.get("f")
+    if extra and field in extra:
+        return extra[field]
+    if field == "id":
+        return record["id"]
+    value: Any = record["attributes"]
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is not None:
+        return value
+    rel = record["rel"]
+    if field in rel:
+        return rel[field]
+    if field.endswith("_id") and field[:-3] in rel:
+        return rel[field[:-3]]
+    return None
+
+
+def _predicate(condition: Condition, kind: str) -> Callable[[Record], bool]:
+    field = condition.field
+    if kind == "date-time":
+        # Klaviyo shows times truncated to the second, so compare what it shows.
+        target = condition.value.timestamp()
+        op = condition.op
+
+        def check_time(record: Record) -> bool:
+            key = record["k"].get(field)
+            if key is None:
+                return matches(condition, field_value(record, field))
+            shown = math.floor(key)
+            if op == "greater-than":
+                return shown > target
+            if op == "greater-or-equal":
+                return shown >= target
+            if op == "less-than":
+                return shown < target
+            if op == "less-or-equal":
+                return shown <= target
+            return shown == target
+
+        return check_time
+    return lambda record: matches(condition, field_value(record, field))
+
+
+def encode_cursor(pos: Pos, order: str, descending: bool) -> str:
+    raw = orjson.dumps([pos[0], pos[1], pos[2], order, descending])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str, order: str, descending: bool) -> Pos:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        key, rank, rid, c_order, c_desc = orjson.loads(raw)
+        if c_order != order or c_desc != descending or not isinstance(rid, str):
+            raise ValueError
+        return (key, int(rank), rid)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise errors.invalid("Invalid page cursor.", parameter="page[cursor]") from None
+
+
+def parse_list(query: dict[str, str], key: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    values = [v for v in query.get(key, "").split(",") if v]
+    for value in values:
+        if value not in allowed:
+            choices = ", ".join(allowed) if allowed else "none"
+            raise errors.invalid(f"'{value}' is not a valid {what}. Valid values: {choices}.", parameter=key)
+    return values
+
+
+class ReadRequest:
+    """One GET against one endpoint for one account."""
+
+    def __init__(self, endpoint: Endpoint, account: AccountData, query: dict[str, str], base: str,
+                 path: str, params: dict[str, str]) -> None:
+        self.ep = endpoint
+        self.acc = account
+        self.query = query
+        self.base = base
+        self.path = path
+        self.params = params
+        self.includes = parse_list(query, "include", endpoint.includes, "include")
+        self.additional = parse_list(query, f"additional-fields[{endpoint.type}]", endpoint.additional_fields,
+                                     f"additional-fields[{endpoint.type}] value")
+        allowed_types = {endpoint.type} | {REL_TYPES[i] for i in self.includes}
+        self.fields = parse_fields(query, allowed_types)
+
+    # ---- one resource --------------------------------------------------------------------------
+    def single(self) -> dict[str, Any]:
+        table = self.ep.table(self.acc, self.params)
+        record = table.get(self.params["id"]) if table is not None else None
+        if record is None:
+            raise errors.not_found(f"A {self.ep.type} with id {self.params['id']} does not exist.")
+        body: dict[str, Any] = {"data": self._resource(record), "links": {"self": self._url({})}}
+        if self.includes:
+            body["included"] = self._included([record])
+        return body
+
+    # ---- a collection --------------------------------------------------------------------------
+    def collection(self) -> dict[str, Any]:
+        ep = self.ep
+        if ep.filters or "filter" in self.query:
+            conditions = validate(parse_filter(self.query["filter"]), ep.filters, resource=ep.type) \
+                if "filter" in self.query else []
+        else:
+            conditions = []
+        if ep.name == "get_campaigns" and not any(
+            c.field == "messages.channel" and c.op == "equals" for c in conditions
+        ):
+            raise errors.invalid(CAMPAIGN_CHANNEL_DETAIL, parameter="filter")
+
+        order, descending = self._sort()
+        size = self._page_size()
+        if not ep.paginated:
+            size = 10_000
+        after = None
+        if "page[cursor]" in self.query:
+            after = decode_cursor(self.query["page[cursor]"], order, descending)
+
+        table = ep.table(self.acc, self.params)
+        if table is None:
+            raise errors.not_found(f"A {ep.path.split('/')[2][:-1]} with id {self.params.get('id')} does not exist.")
+
+        kinds = {c.field: ep.filters[c.field].kind for c in conditions}
+        checks = [_predicate(c, kinds[c.field]) for c in conditions]
+        lo = hi = None
+        if kinds.get(order) == "date-time" or (order == "datetime" and "timestamp" in kinds):
+            field = order if order in kinds else "timestamp"
+            lower, _, upper, _ = time_bounds(conditions, field)
+            lo = lower.timestamp() if lower else None
+            hi = upper.timestamp() + 1 if upper else None  # shown times are truncated: keep that second
+
+        page: list[Record] = []
+        last_pos: Pos | None = None
+        more = False
+        scanned = 0
+        for pos, record in table.scan(order, descending, after, lo, hi):
+            scanned += 1
+            if all(check(record) for check in checks):
+                if len(page) == size:
+                    more = True
+                    break
+                page.append(record)
+                last_pos = pos
+            elif scanned >= MAX_SCAN:
+                last_pos, more = pos, True
+                break
+        body: dict[str, Any] = {"data": [self._resource(r) for r in page]}
+        links: dict[str, Any] = {"self": self._url({}), "next": None, "prev": None}
+        if more and last_pos is not None and ep.paginated:
+            links["next"] = self._url({"page[cursor]": encode_cursor(last_pos, order, descending)})
+        body["links"] = links
+        if self.includes:
+            body["included"] = self._included(page)
+        return body
+
+    def _sort(self) -> tuple[str, bool]:
+        ep = self.ep
+        text = self.query.get("sort")
+        if text is None:
+            return ep.default_sort, False
+        field = text[1:] if text.startswith("-") else text
+        if field not in ep.sorts:
+            valid = ", ".join(ep.sorts) if ep.sorts else "none"
+            raise errors.invalid(f"'{field}' is not a valid sort field for '{ep.type}'. Valid sort fields: {valid}.",
+                                 parameter="sort")
+        return field, text.startswith("-")
+
+    def _page_size(self) -> int:
+        ep = self.ep
+        text = self.query.get("page[size]")
+        if ep.page_default is None or ep.page_max is None:
+            if text is not None:
+                raise errors.invalid("'page[size]' is not a valid parameter for this endpoint.",
+                                     parameter="page[size]")
+            return ep.fixed_page
+        if text is None:
+            return ep.page_default
+        try:
+            size = int(text)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= ep.page_max:
+            raise errors.invalid(f"Page size must be an integer between 1 and {ep.page_max}.", parameter="page[size]")
+        return size
+
+    def _url(self, changes: dict[str, str]) -> str:
+        query = {k: v for k, v in self.query.items() if k != "page[cursor]"}
+        query.update(changes)
+        return f"{self.base}{self.path}" + (f"?{urlencode(query)}" if query else "")
+
+    def _resource(self, record: Record) -> dict[str, Any]:
+        extra = None
+        if self.additional and record["type"] == "profile":
+            extra = {name: self.acc.profile_additional(record, name) for name in self.additional}
+        return resource(record, self.base, self.fields, extra)
+
+    def _included(self, records: list[Record]) -> list[dict[str, Any]]:
+        seen: set[tuple[str, str]] = set()
+        out: list[dict[str, Any]] = []
+        for name in self.includes:
+            rel_type = REL_TYPES[name]
+            target = table_for(self.acc, rel_type)
+            for record in records:
+                for rid in self._related_ids(record, name):
+                    if (rel_type, rid) in seen:
+                        continue
+                    seen.add((rel_type, rid))
+                    related = target.get(rid) if target is not None else None
+                    if related is not None:
+                        out.append(resource(related, self.base, self.fields))
+        return out
+
+    def _related_ids(self, record: Record, name: str) -> list[str]:
+        if record["type"] == "profile" and name in ("lists", "segments"):
+            group_type = name[:-1]
+            return [gid for (gt, gid) in self.acc.members if gt == group_type
+                    and self.acc.is_member(gt, gid, record["id"])]
+        value = record["rel"].get(name)
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
+
+
+__all__ = ["ReadRequest", "field_value", "member_record"]

@@ -1,0 +1,52 @@
+"""Everything a sandbox run can be configured with: data set, latency, faults, rate-limit scale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """The generated data set; the same settings and seed always give the same data."""
+
+    seed: int = 7
+    accounts: int = 3
+    events: int = 5_000  # per account
+    profiles: int = 1_000  # per account
+    years: float = 3.0  # events and profiles spread over this many years before `end`
+    end: datetime = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    """Added to every API response (not to /_sandbox admin calls)."""
+
+    fixed_ms: float = 0.0
+    jitter_ms: float = 0.0  # uniform extra delay in [0, jitter_ms]
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """Shares (0..1) of API requests that fail on purpose, decided before the handler runs."""
+
+    error_share: float = 0.0  # answered with 500, 502 or 503
+    reset_share: float = 0.0  # TCP connection reset with no response
+    slow_share: float = 0.0  # delayed by `slow_ms` on top of the latency
+    slow_ms: float = 5_000.0
+    # A 429 storm: every request of an account is throttled for `storm_seconds`, starting
+    # at a random request with probability `storm_share` per request.
+    storm_share: float = 0.0
+    storm_seconds: float = 5.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    data: DataSettings = field(default_factory=DataSettings)
+    latency: LatencySettings = field(default_factory=LatencySettings)
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    # Multiplies every tier's burst and steady limits; 0 turns rate limiting off.
+    rate_limit_scale: float = 1.0
+    # Seconds a bulk job stays queued/processing before it completes.
+    job_seconds: float = 0.5

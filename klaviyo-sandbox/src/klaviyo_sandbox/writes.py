@@ -1,0 +1,241 @@
+"""What writes do to an account's data: profile upserts, events (de-duplicated), bulk jobs, activity.
+
+Everything written becomes readable through the read endpoints: a created event is in GET /events,
+an imported profile in GET /profiles and in its lists' members.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ids
+from .generator import AccountData, iso, member_record
+from .tables import Record
+from .validation import EventInput, ProfileInput, ProfileRowError
+
+IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id")
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    out = dict(old)
+    for key, value in new.items():
+        if key in ("location", "properties") and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def find_profile(acc: AccountData, p: ProfileInput) -> Record | None:
+    if p.id:
+        found = acc.profiles.get(p.id)
+        if found is not None:
+            return found
+    for kind in IDENTIFIERS:
+        value = getattr(p, kind)
+        if not value:
+            continue
+        pid = acc.written_profile_ids.get((kind, value))
+        if pid is None:
+            j = acc.profile_index_by_identifier(kind, value)
+            if j is not None:
+                pid = acc.profiles.make(j)["id"]
+        if pid is not None:
+            found = acc.profiles.get(pid)
+            if found is not None:
+                return found
+    return None
+
+
+def upsert_profile(acc: AccountData, p: ProfileInput, now: float) -> tuple[Record, bool]:
+    """Create or update a profile as Klaviyo's profile-import does; returns (record, created)."""
+    existing = find_profile(acc, p)
+    given = {k: getattr(p, k) for k in IDENTIFIERS if getattr(p, k)}
+    given.pop("anonymous_id", None)
+    if existing is None:
+        index = acc.profiles.n + acc.created_profiles
+        acc.created_profiles += 1
+        pid = ids.ulid(int(now * 1000), index, acc.salt)
+        attrs: dict[str, Any] = {
+            "email": None, "phone_number": None, "external_id": None, "first_name": None, "last_name": None,
+            "organization": None, "locale": None, "title": None, "image": None, "created": iso(now),
+            "updated": iso(now), "last_event_date": None, "location": None, "properties": {},
+        }
+        attrs = _merge(attrs, {**p.attributes, **given})
+        record: Record = {"type": "profile", "id": pid, "attributes": attrs, "rel": {},
+                          "k": {"created": now, "updated": now, "id": pid, "email": attrs.get("email") or ""}}
+        created = True
+    else:
+        record = copy.deepcopy(existing)
+        record["attributes"] = _merge(record["attributes"], {**p.attributes, **given})
+        record["attributes"]["updated"] = iso(now)
+        record["k"]["updated"] = now
+        record["k"]["email"] = record["attributes"].get("email") or ""
+        created = False
+    acc.profiles.put(record)
+    for kind in IDENTIFIERS:
+        value = getattr(p, kind) or record["attributes"].get(kind)
+        if value:
+            acc.written_profile_ids[(kind, value)] = record["id"]
+    return record, created
+
+
+def metric_for(acc: AccountData, name: str, service: str | None, now: float) -> str:
+    for metric in acc.metrics.records.values():
+        if metric["attributes"]["name"] == name:
+            return metric["id"]
+    mid = ids.short_id(len(acc.metrics) + 100, acc.salt ^ 0x11, width=6)
+    integration = service or "API"
+    acc.metrics.put({
+        "type": "metric", "id": mid, "rel": {"flow-triggers": []}, "k": {"order": len(acc.metrics), "id": mid},
+        "f": {"integration.name": integration, "integration.category": "API"},
+        "attributes": {"name": name, "created": iso(now), "updated": iso(now),
+                       "integration": {"object": "integration", "id": "api", "name": integration, "category": "API"}},
+    })
+    return mid
+
+
+def create_event(acc: AccountData, e: EventInput, now: float) -> Record | None:
+    """Store one event; None when Klaviyo would drop it as a duplicate (same metric, profile, unique_id)."""
+    profile, _ = upsert_profile(acc, e.profile, now) if _has_profile_data(e.profile) else (
+        find_profile(acc, e.profile) or upsert_profile(acc, e.profile, now)[0], False)
+    metric_id = metric_for(acc, e.metric_name, e.metric_service, now)
+    t = float(int(e.time.timestamp())) if e.time is not None else float(int(now))
+    # Without unique_id Klaviyo keys the event on its time to the second.
+    key = (metric_id, profile["id"], e.unique_id if e.unique_id else f"t:{int(t)}")
+    if key in acc.event_unique_ids:
+        return None
+    acc.event_unique_ids.add(key)
+    index = acc.events.n + acc.created_events
+    acc.created_events += 1
+    props = dict(e.properties)
+    if e.value is not None:
+        props["$value"] = e.value
+    if e.value_currency:
+        props["$value_currency"] = e.value_currency
+    if e.unique_id:
+        props["$event_id"] = e.unique_id
+    record: Record = {
+        "type": "event", "id": ids.short_id(index, acc.salt, 11),
+        "rel": {"metric": metric_id, "profile": profile["id"], "attributions": []},
+        "k": {"datetime": t, "timestamp": t},
+        "attributes": {"timestamp": int(t), "event_properties": props, "datetime": iso(t), "uuid": str(uuid.uuid4())},
+    }
+    acc.events.put(record)
+    return record
+
+
+def _has_profile_data(p: ProfileInput) -> bool:
+    # An event's profile block with attributes beyond identifiers updates the profile, as Klaviyo does.
+    return bool(p.attributes)
+
+
+@dataclass
+class ProfileJob:
+    id: str
+    created_at: float
+    profiles: list[ProfileInput | None]
+    row_errors: list[ProfileRowError]
+    list_ids: list[str]
+    status: str = "queued"
+    started_at: float | None = None
+    completed_at: float | None = None
+    completed_count: int = 0
+    profile_ids: list[str] = field(default_factory=list)
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "created_at": iso(self.created_at), "total_count": len(self.profiles),
+            "completed_count": self.completed_count, "failed_count": len(self.row_errors) if self.completed_at else 0,
+            "completed_at": iso(self.completed_at) if self.completed_at else None,
+            "expires_at": iso(self.created_at + 7 * 86400),
+            "started_at": iso(self.started_at) if self.started_at else None,
+        }
+
+    def resource(self, base: str) -> dict[str, Any]:
+        link = f"{base}/api/profile-bulk-import-jobs/{self.id}/"
+        return {
+            "type": "profile-bulk-import-job", "id": self.id, "attributes": self.attributes(),
+            "relationships": {
+                "lists": {"data": [{"type": "list", "id": lid} for lid in self.list_ids]},
+                "import-errors": {"links": {"related": f"{link}import-errors/"}},
+            },
+            "links": {"self": link},
+        }
+
+
+def start_profile_job(acc: AccountData, profiles: list[ProfileInput | None], row_errors: list[ProfileRowError],
+                      list_ids: list[str], now: float) -> ProfileJob:
+    job = ProfileJob(id=str(uuid.uuid4()).replace("-", "")[:24], created_at=now, profiles=profiles,
+                     row_errors=row_errors, list_ids=list_ids)
+    acc.profile_jobs[job.id] = job
+    return job
+
+
+def run_profile_job(acc: AccountData, job: ProfileJob, now: float) -> None:
+    job.status, job.started_at = "processing", job.started_at or now
+    for p in job.profiles:
+        if p is None:
+            continue
+        record, _ = upsert_profile(acc, p, now)
+        job.profile_ids.append(record["id"])
+        for lid in job.list_ids:
+            members = acc.members.get(("list", lid))
+            if members is not None and members.get(record["id"]) is None:
+                members.put(member_record(record, now))
+        job.completed_count += 1
+    job.status, job.completed_at = "complete", now
+
+
+def run_event_job(acc: AccountData, events: list[EventInput], now: float) -> int:
+    return sum(1 for e in events if create_event(acc, e, now) is not None)
+
+
+def simulate_activity(acc: AccountData, *, profiles: int = 0, events: int = 0, others: int = 0,
+                      now: float | None = None, seed: int = 0) -> dict[str, Any]:
+    """Make the account change as a live one does: updates move `updated` to now, new events arrive."""
+    now = now if now is not None else time.time()
+    rnd = random.Random(f"{acc.salt}-{seed}-{acc.created_events}-{acc.created_profiles}-{len(acc.profiles.hidden)}")
+    touched_profiles = []
+    for _ in range(profiles):
+        j = rnd.randrange(acc.profiles.n)
+        current = acc.profiles.get(acc.profiles.make(j)["id"]) or acc.profiles.make(j)
+        record = copy.deepcopy(current)
+        record["attributes"]["properties"] = {**(record["attributes"].get("properties") or {}),
+                                              "last_activity_batch": seed}
+        record["attributes"]["updated"] = iso(now)
+        record["k"]["updated"] = now
+        acc.profiles.put(record)
+        touched_profiles.append(record["id"])
+    new_events = []
+    for k in range(events):
+        base = acc.events.make(rnd.randrange(acc.events.n)) if acc.events.n else None
+        index = acc.events.n + acc.created_events
+        acc.created_events += 1
+        t = float(int(now)) - (events - k)
+        record = {
+            "type": "event", "id": ids.short_id(index, acc.salt, 11),
+            "rel": dict(base["rel"]) if base else {"metric": acc.metric_ids[0], "profile": acc.profiles.make(0)["id"],
+                                                   "attributions": []},
+            "k": {"datetime": t, "timestamp": t},
+            "attributes": {"timestamp": int(t), "event_properties": dict(base["attributes"]["event_properties"])
+                           if base else {}, "datetime": iso(t), "uuid": str(uuid.uuid4())},
+        }
+        acc.events.put(record)
+        new_events.append(record["id"])
+    touched: dict[str, list[str]] = {}
+    for table, field_name in ((acc.campaigns, "updated_at"), (acc.flows, "updated"), (acc.lists, "updated"),
+                              (acc.segments, "updated"), (acc.templates, "updated")):
+        chosen = rnd.sample(sorted(table.records), min(others, len(table.records)))
+        for rid in chosen:
+            record = copy.deepcopy(table.records[rid])
+            record["attributes"][field_name] = iso(now)
+            record["k"][field_name] = now
+            table.put(record)
+        touched[table.type] = chosen
+    return {"profiles": touched_profiles, "events": new_events, **touched}
