@@ -104,6 +104,7 @@ class AccountData:
             {"created": self._profile_created, "updated": self._profile_updated, "id": self._profile_id},
         )
         n_e = settings.events
+        self._message_ids = [ids.short_id(k, self.salt ^ 0x66, width=13) for k in range(40)]
         self.event_step = self.span / max(1, n_e)
         self.events = LazyTable(
             "event", n_e, self._event, lambda eid: ids.short_index(eid, self.salt, 11) if eid else None,
@@ -459,7 +460,7 @@ class AccountData:
                      "DiscountCode": ["", "SPRING10", "VIP20"][(h >> 17) % 3]}
         elif name.endswith("Email") or name.endswith("SMS"):
             props = {"Campaign Name": f"Campaign {(h >> 7) % 40 + 1}", "Subject": "News from us",
-                     "$message": ids.short_id((h >> 7) % 40, self.salt ^ 0x66, width=13),
+                     "$message": self._message_ids[(h >> 7) % 40],
                      "$flow": "" if (h >> 19) % 3 else str((h >> 21) % 12)}
         else:
             product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
@@ -470,7 +471,7 @@ class AccountData:
             "rel": {"metric": metric_id, "profile": profile_id, "attributions": []},
             "k": {"datetime": t, "timestamp": t},
             "attributes": {"timestamp": int(t), "event_properties": props, "datetime": iso(t),
-                           "uuid": uuid_from(mix(h + 7), mix(h + 8))},
+                           "uuid": uuid_from(h, mix(h + 7))},
         }
 
     # ---- list and segment members ---------------------------------------------------------
@@ -518,7 +519,7 @@ _KIND_HASH: dict[str, int] = {}
 
 
 def uuid_from(a: int, b: int) -> str:
-    x = f"{a & M64:016x}{b & M64:016x}"
+    x = "%016x%016x" % (a & M64, b & M64)  # noqa: UP031  (measurably faster than an f-string with format specs)
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 

@@ -1,0 +1,98 @@
+"""`klaviyo-sandbox serve`: start the local Klaviyo API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from .app import SANDBOX_KEY, make_app
+from .settings import DataSettings, FaultSettings, LatencySettings, SandboxSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="klaviyo-sandbox", description="A local, faithful Klaviyo API.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the API server", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    data = serve.add_argument_group("data set (deterministic from the seed)")
+    data.add_argument("--accounts", type=int, default=3, help="number of Klaviyo accounts (brands)")
+    data.add_argument("--seed", type=int, default=7)
+    data.add_argument("--events", type=int, default=DataSettings.events, help="events per account")
+    data.add_argument("--profiles", type=int, default=DataSettings.profiles, help="profiles per account")
+    data.add_argument("--years", type=float, default=DataSettings.years, help="years the data spreads over")
+    slow = serve.add_argument_group("latency and faults")
+    slow.add_argument("--latency-ms", type=float, default=0.0, help="fixed delay added to every API response")
+    slow.add_argument("--jitter-ms", type=float, default=0.0, help="uniform random extra delay, 0..jitter")
+    slow.add_argument("--error-share", type=float, default=0.0, help="share of requests answered 500/502/503")
+    slow.add_argument("--reset-share", type=float, default=0.0, help="share of connections reset")
+    slow.add_argument("--slow-share", type=float, default=0.0, help="share of requests delayed by --slow-ms")
+    slow.add_argument("--slow-ms", type=float, default=FaultSettings.slow_ms)
+    slow.add_argument("--storm-share", type=float, default=0.0, help="chance per request of a 429 storm")
+    slow.add_argument("--storm-seconds", type=float, default=FaultSettings.storm_seconds)
+    slow.add_argument("--fault-seed", type=int, default=0)
+    limits = serve.add_argument_group("rate limits and jobs")
+    limits.add_argument("--rate-limit-scale", type=float, default=1.0,
+                        help="multiplies every tier's limits; 0 turns rate limiting off")
+    limits.add_argument("--job-seconds", type=float, default=SandboxSettings.job_seconds,
+                        help="seconds before a bulk job completes")
+    serve.add_argument("--accounts-file", type=Path,
+                       help='write the accounts as JSON [{"account", "api_key", "id"}] to this file')
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> SandboxSettings:
+    return SandboxSettings(
+        data=DataSettings(seed=args.seed, accounts=args.accounts, events=args.events, profiles=args.profiles,
+                          years=args.years),
+        latency=LatencySettings(fixed_ms=args.latency_ms, jitter_ms=args.jitter_ms),
+        faults=FaultSettings(error_share=args.error_share, reset_share=args.reset_share, slow_share=args.slow_share,
+                             slow_ms=args.slow_ms, storm_share=args.storm_share, storm_seconds=args.storm_seconds,
+                             seed=args.fault_seed),
+        rate_limit_scale=args.rate_limit_scale,
+        job_seconds=args.job_seconds,
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    app = make_app(settings_from(args))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    if args.accounts_file:
+        accounts = [{"account": a.name, "api_key": a.api_key, "id": a.id} for a in app[SANDBOX_KEY].accounts]
+        args.accounts_file.write_text(json.dumps(accounts, indent=2) + "\n")
+    # One parseable line that says the server is up (the pytest fixture and scripts wait for it).
+    print(f"klaviyo-sandbox listening on http://{args.host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings_from(args)  # validate early, with the setting's name in the message
+        asyncio.run(serve(args))
+    except ValueError as exc:
+        print(f"klaviyo-sandbox: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"klaviyo-sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

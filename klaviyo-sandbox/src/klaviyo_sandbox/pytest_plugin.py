@@ -1,0 +1,119 @@
+"""pytest fixtures that run the sandbox as a real process on a free port.
+
+- `klaviyo_sandbox`: one sandbox for the whole session (3 accounts, seed 7, rate limits off so unrelated
+  tests never throttle each other).
+- `klaviyo_sandbox_factory`: start more with any `serve` options, e.g. `factory("--latency-ms", "250")`;
+  each is stopped at the end of the test.
+Outside pytest, `start_sandbox(...)` does the same for scripts and benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+READY_PREFIX = "klaviyo-sandbox listening on "
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox process: its base URL, its accounts (with keys), and admin helpers."""
+
+    url: str
+    accounts: list[dict[str, str]]
+    process: subprocess.Popen[str]
+    log_path: str
+    args: tuple[str, ...] = field(default_factory=tuple)
+
+    def key(self, index: int = 0) -> str:
+        return self.accounts[index]["api_key"]
+
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}/_sandbox/{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict[str, dict[str, dict[str, int]]]:
+        return self.admin("GET", "stats")
+
+    def reset(self) -> None:
+        self.admin("POST", "reset")
+
+    def activity(self, account_id: str, **counts: int) -> dict[str, list[str]]:
+        return self.admin("POST", f"accounts/{account_id}/activity", counts)
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def start_sandbox(*args: str, timeout: float = 60.0) -> RunningSandbox:
+    """Start `klaviyo-sandbox serve --port 0 <args>` and wait until it listens."""
+    log = tempfile.NamedTemporaryFile(prefix="klaviyo-sandbox-", suffix=".log", delete=False)  # noqa: SIM115
+    command = [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--port", "0", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log.close()
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    line = ""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        if ready:
+            line = process.stdout.readline()
+            if line.startswith(READY_PREFIX) or not line:
+                break
+        if process.poll() is not None:
+            break
+    if not line.startswith(READY_PREFIX):
+        process.kill()
+        with open(log.name, encoding="utf-8", errors="replace") as handle:
+            raise RuntimeError(f"klaviyo-sandbox did not start ({' '.join(command)}):\n{line}{handle.read()}")
+    sandbox = RunningSandbox(line[len(READY_PREFIX):].strip(), [], process, log.name, tuple(args))
+    sandbox.accounts = sandbox.admin("GET", "accounts")
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def klaviyo_sandbox() -> Iterator[RunningSandbox]:
+    sandbox = start_sandbox("--accounts", "3", "--seed", "7", "--rate-limit-scale", "0", "--job-seconds", "0.2")
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def klaviyo_sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
+    started: list[RunningSandbox] = []
+
+    def factory(*args: str) -> RunningSandbox:
+        sandbox = start_sandbox(*args)
+        started.append(sandbox)
+        return sandbox
+
+    yield factory
+    for sandbox in started:
+        sandbox.stop()
