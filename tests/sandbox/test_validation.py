@@ -261,12 +261,24 @@ def test_event_body_must_be_an_object(body: Any) -> None:
     rejected(parse_event_create, body, NOW, pointer="/data")
 
 
-def test_unknown_attributes_are_ignored() -> None:
-    body = set_at(event_body(), "/data/attributes/colour", "red")
-    body = set_at(body, "/data/attributes/profile/data/attributes/$email", "legacy@example.com")
-    body = set_at(body, "/data/attributes/profile/data/meta", {"patch_properties": {"append": {"a": 1}}})
-    event = parse_event_create(body, NOW)
-    assert event.profile == ProfileInput(email="ada@example.com")
+@pytest.mark.parametrize(("path", "resource"), [
+    ("/data/attributes/colour", "event"),
+    ("/data/attributes/profile/data/attributes/$email", "profile"),  # a legacy name is not silently dropped
+])
+def test_unknown_attributes_are_rejected(path: str, resource: str) -> None:
+    error = rejected(parse_event_create, set_at(event_body(), path, "red"), NOW, pointer=path)
+    assert error.detail == f"'{path.rsplit('/', 1)[1]}' is not a valid field for the resource '{resource}'."
+
+
+def test_profile_upsert_has_no_anonymous_id() -> None:
+    # anonymous_id is an attribute of an event's profile only, not of the upsert model.
+    body = {"data": {"type": "profile", "attributes": {"anonymous_id": "anon-1"}}}
+    rejected(parse_profile_upsert, body, pointer="/data/attributes/anonymous_id")
+
+
+def test_profile_meta_is_not_an_attribute() -> None:
+    body = set_at(event_body(), "/data/attributes/profile/data/meta", {"patch_properties": {"append": {"a": 1}}})
+    assert parse_event_create(body, NOW).profile == ProfileInput(email="ada@example.com")
 
 
 @pytest.mark.parametrize(("name", "ok"), [
@@ -505,9 +517,8 @@ def test_profile_upsert_identifiers(kw: dict[str, str]) -> None:
     assert {k: getattr(p, k) for k in kw} == kw
 
 
-@pytest.mark.parametrize("attrs", [{}, {"first_name": "Ada"}, {"anonymous_id": "anon-1"}, {"email": None}])
+@pytest.mark.parametrize("attrs", [{}, {"first_name": "Ada"}, {"email": None}])
 def test_profile_upsert_needs_an_identifier(attrs: dict[str, Any]) -> None:
-    # anonymous_id is not an attribute of the upsert model, so it is ignored like any unknown name.
     rejected(parse_profile_upsert, {"data": {"type": "profile", "attributes": attrs}}, pointer="/data/attributes")
 
 

@@ -42,6 +42,16 @@ UPSERT_PROFILE_IDS = ("email", "phone_number", "external_id")
 NAME_FIELDS = ("first_name", "last_name", "organization", "locale", "title", "image")
 LOCATION_STRINGS = ("address1", "address2", "city", "country", "region", "zip", "timezone", "ip")
 LOCATION_ANY = ("latitude", "longitude")  # the SDK types these as Any
+EVENT_ATTRIBUTES = frozenset({"properties", "time", "value", "value_currency", "unique_id", "backfill", "metric",
+                              "profile"})
+
+
+def _reject_unknown(attrs: dict[str, Any], allowed: frozenset[str] | set[str], ptr: str, resource: str) -> None:
+    """JSON:API strictness: Klaviyo answers 400 to an attribute its resource does not have (seen in real
+    responses, e.g. verbb/formie#1986), rather than dropping it silently."""
+    for key in attrs:
+        if key not in allowed:
+            raise invalid(f"'{key}' is not a valid field for the resource '{resource}'.", pointer=f"{ptr}/{key}")
 
 
 @dataclass
@@ -140,6 +150,7 @@ def _profile(data: dict[str, Any], ptr: str, identifiers: tuple[str, ...], *, ke
     pid = _opt_str(data, "id", ptr)
     aptr = f"{ptr}/attributes"
     attrs: dict[str, Any] = data["attributes"]
+    _reject_unknown(attrs, {*identifiers, "_kx", *NAME_FIELDS, "location", "properties"}, aptr, "profile")
     ids = {key: _opt_str(attrs, key, aptr) for key in identifiers}
     out: dict[str, Any] = {key: _opt_str(attrs, key, aptr) for key in NAME_FIELDS if key in attrs}
     if attrs.get("location") is not None:
@@ -232,6 +243,7 @@ def _time(value: Any, ptr: str, now: datetime) -> datetime | None:
 
 def _event(attrs: dict[str, Any], ptr: str, now: datetime, profile: ProfileInput) -> EventInput:
     """The attributes of one event at `ptr` (its profile parsed by the caller)."""
+    _reject_unknown(attrs, EVENT_ATTRIBUTES, ptr, "event")
     metric_ptr = f"{ptr}/metric"
     metric = _resource(_require(attrs, "metric", ptr), metric_ptr, "metric")["attributes"]
     mptr = f"{metric_ptr}/data/attributes"
