@@ -22,7 +22,6 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check klaviyo-sandbox tests bench scripts
 
 test: lint
 	$(BIN)/pytest

@@ -14,7 +14,6 @@ import time
 
 import orjson
 import requests
-
 from klaviyo_sandbox.pytest_plugin import start_sandbox
 
 CASES = [

@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "klaviyo-sandbox" / "src"))
-from klaviyo_sandbox.pytest_plugin import start_sandbox  # noqa: E402
+from klaviyo_sandbox.pytest_plugin import start_sandbox
 
 ENDPOINTS = [
     ("events", "/api/events", {"page[size]": "1000"}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from klaviyo_sandbox.ratelimit import Decision, RateLimiter
-from klaviyo_sandbox.tiers import L, L750, M, S, XL, XS, Tier, parse_tier, scaled
+from klaviyo_sandbox.tiers import L750, XL, XS, L, M, S, Tier, parse_tier, scaled
 
 
 class FakeClock:
@@ -38,14 +38,14 @@ def burst_of(limiter: RateLimiter, n: int, tier: Tier, account: str = "acct", bu
 
 
 def test_tier_table_matches_klaviyo() -> None:
-    assert (XS, S, M, L, L750, XL) == (
+    assert (
         Tier(1, 15),
         Tier(3, 60),
         Tier(10, 150),
         Tier(75, 700),
         Tier(75, 750),
         Tier(350, 3500),
-    )
+    ) == (XS, S, M, L, L750, XL)
 
 
 @pytest.mark.parametrize(

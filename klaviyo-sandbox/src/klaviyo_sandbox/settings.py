@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class DataSettings:
     events: int = 5_000  # per account
     profiles: int = 1_000  # per account
     years: float = 3.0  # events and profiles spread over this many years before `end`
-    end: datetime = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    end: datetime = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
-__all__ = ["L", "L750", "M", "S", "XL", "XS", "Tier", "parse_tier", "scaled"]
+__all__ = ["L750", "XL", "XS", "L", "M", "S", "Tier", "parse_tier", "scaled"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -47,14 +47,14 @@ def _later(delay: float, fn: Any, *args: Any) -> None:
 
 async def create_event_handler(request: web.Request) -> web.Response:
     account: AccountData = request["account"]
-    event = parse_event_create(await read_body(request), datetime.now(timezone.utc))
+    event = parse_event_create(await read_body(request), datetime.now(UTC))
     create_event(account, event, now())  # a duplicate unique_id is accepted and dropped, as Klaviyo does
     return web.Response(status=202)
 
 
 async def bulk_create_events_handler(request: web.Request) -> web.Response:
     account: AccountData = request["account"]
-    events = parse_event_bulk_create_job(await read_body(request), datetime.now(timezone.utc))
+    events = parse_event_bulk_create_job(await read_body(request), datetime.now(UTC))
     delay = request.app[SANDBOX_KEY].settings.job_seconds
     # Klaviyo accepts the job and writes the events shortly afterwards; readers see them only then.
     _later(delay, lambda: run_event_job(account, events, now()))
