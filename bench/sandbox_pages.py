@@ -61,7 +61,9 @@ def main() -> None:
             timings, records = walk(session, sandbox.url + path, params, args.pages)
             p50 = statistics.median(timings) * 1000
             p95 = sorted(timings)[int(len(timings) * 0.95) - 1] * 1000
-            print(f"{label:58} {len(timings):5d} {len(timings) / sum(timings):8.1f} {records / sum(timings):9.0f} {p50:11.1f} {p95:6.1f}")
+            total = sum(timings)
+            pages = len(timings)
+            print(f"{label:58} {pages:5d} {pages / total:8.1f} {records / total:9.0f} {p50:11.1f} {p95:6.1f}")
     finally:
         sandbox.stop()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psutil
 import pytest
@@ -132,7 +132,7 @@ def test_cursor_is_stable_while_events_arrive(small):
 def test_equal_timestamps_at_a_filter_boundary_are_all_returned(small):
     client = Client(small)
     metric = f"Boundary {uuid.uuid4().hex[:8]}"
-    when = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
     emails = [f"tie{k}-{uuid.uuid4().hex[:6]}@example.com" for k in range(5)]
     for email in emails:
         bulk_events(client, email, [event(metric, email, when)])
@@ -156,7 +156,7 @@ def test_unique_id_deduplicates_and_posted_events_are_readable(small):
     client = Client(small)
     metric = f"Ordered {uuid.uuid4().hex[:8]}"
     email = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
-    when = datetime(2026, 5, 1, 9, 30, tzinfo=timezone.utc)
+    when = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
     batch = [event(metric, email, when + timedelta(minutes=k), unique_id=f"order-{k}") for k in range(3)]
     bulk_events(client, email, batch)
     bulk_events(client, email, batch)  # a retried request: Klaviyo keeps one event per unique_id
@@ -178,7 +178,7 @@ def test_unique_id_deduplicates_and_posted_events_are_readable(small):
 # ---- updates ------------------------------------------------------------------------------------------
 def test_activity_moves_updated_so_incremental_filters_see_it(small):
     client = Client(small)
-    before = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=1)
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     changed = small.activity(small.accounts[0]["id"], profiles=7, others=2, seed=11)
     stamp = before.strftime("%Y-%m-%dT%H:%M:%SZ")
     updated = client.walk("/api/profiles", filter=f"greater-than(updated,{stamp})", **{"page[size]": "100"})

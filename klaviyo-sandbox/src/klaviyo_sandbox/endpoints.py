@@ -95,7 +95,8 @@ def ep(name: str, path: str, type_: str, tier: str, table: TableFn | None = None
         page_default=page_default, page_max=page_max, fixed_page=fixed_page,
         filters=parse_spec(filters) if filters else {}, sorts=sort_fields,
         default_sort=default_sort or (sort_fields[0] if sort_fields else "id"),
-        includes=tuple(i for i in includes.split(",") if i), additional_fields=tuple(a for a in additional.split(",") if a),
+        includes=tuple(i for i in includes.split(",") if i),
+        additional_fields=tuple(a for a in additional.split(",") if a),
         paginated=paginated and not single,
     )
 
@@ -127,7 +128,8 @@ ENDPOINTS: list[Endpoint] = [
        includes="campaign-messages,tags,campaign-audiences"),
     ep("get_campaign_messages", "/api/campaign-messages", "campaign-message", "10/s 150/m", page="20/100",
        sorts="created,id,updated", default_sort="id",
-       filters="id: any, equals (string); campaign_id: equals (string); name: contains (string); status: equals (string); "
+       filters="id: any, equals (string); campaign_id: equals (string); name: contains (string); "
+               "status: equals (string); "
                "created: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
                "updated: greater-or-equal, greater-than, less-or-equal, less-than (date-time)",
        includes="campaign"),

@@ -89,5 +89,9 @@ def throttled(retry_after: int) -> KlaviyoError:
 
 
 def server_error(status: int) -> KlaviyoError:
-    titles = {500: "A server error occurred.", 502: "Bad Gateway.", 503: "Service unavailable.", 504: "Gateway timeout."}
-    return KlaviyoError(status, "error", titles.get(status, "A server error occurred."), titles.get(status, "A server error occurred."))
+    title = SERVER_ERROR_TITLES.get(status, SERVER_ERROR_TITLES[500])
+    return KlaviyoError(status, "error", title, title)
+
+
+SERVER_ERROR_TITLES = {500: "A server error occurred.", 502: "Bad Gateway.", 503: "Service unavailable.",
+                       504: "Gateway timeout."}

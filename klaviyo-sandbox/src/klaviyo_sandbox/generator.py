@@ -430,7 +430,8 @@ class AccountData:
         return {"historic_clv": round((h % 50000) / 100, 2), "predicted_clv": round((h >> 16) % 30000 / 100, 2),
                 "total_clv": round((h % 50000 + (h >> 16) % 30000) / 100, 2),
                 "historic_number_of_orders": (h >> 8) % 12, "predicted_number_of_orders": round((h >> 12) % 50 / 10, 1),
-                "average_days_between_orders": (h >> 20) % 120, "average_order_value": round((h >> 24) % 20000 / 100, 2),
+                "average_days_between_orders": (h >> 20) % 120,
+                "average_order_value": round((h >> 24) % 20000 / 100, 2),
                 "churn_probability": round((h >> 32) % 100 / 100, 2), "expected_date_of_next_order": None,
                 "ranked_channel_affinity": ["email", "sms"]}
 

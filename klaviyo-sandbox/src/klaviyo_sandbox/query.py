@@ -163,9 +163,7 @@ class ReadRequest:
         page: list[Record] = []
         last_pos: Pos | None = None
         more = False
-        scanned = 0
-        for pos, record in table.scan(order, descending, after, lo, hi):
-            scanned += 1
+        for scanned, (pos, record) in enumerate(table.scan(order, descending, after, lo, hi), start=1):
             if all(check(record) for check in checks):
                 if len(page) == size:
                     more = True
