@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+
 from klaviyo_sandbox.errors import KlaviyoError
 from klaviyo_sandbox.filters import (
     Condition,

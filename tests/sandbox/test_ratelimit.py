@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from klaviyo_sandbox.ratelimit import Decision, RateLimiter
 from klaviyo_sandbox.tiers import L750, XL, XS, L, M, S, Tier, parse_tier, scaled
 

@@ -9,15 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from klaviyo_sandbox.errors import KlaviyoError
-from klaviyo_sandbox.validation import (
-    EventInput,
-    ProfileInput,
-    parse_event_bulk_create_job,
-    parse_event_create,
-    parse_profile_bulk_import_job,
-    parse_profile_upsert,
-)
 from openapi_client.models import (
     BaseEventCreateQueryBulkEntryResourceObject,
     BaseEventCreateQueryBulkEntryResourceObjectAttributes,
@@ -50,6 +41,16 @@ from openapi_client.models import (
     ProfileUpsertQuery,
     ProfileUpsertQueryResourceObject,
     ProfileUpsertQueryResourceObjectAttributes,
+)
+
+from klaviyo_sandbox.errors import KlaviyoError
+from klaviyo_sandbox.validation import (
+    EventInput,
+    ProfileInput,
+    parse_event_bulk_create_job,
+    parse_event_create,
+    parse_profile_bulk_import_job,
+    parse_profile_upsert,
 )
 
 NOW = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC)

@@ -256,7 +256,8 @@ class AccountData:
             archived = (h >> 13) % 5 == 0
             name = f"{['Spring Sale', 'New Arrivals', 'Weekly Digest', 'Flash Deal', 'Back in Stock'][k % 5]} #{k + 1}"
             mid = ids.short_id(k, self.salt ^ 0x66, width=13)
-            status = "Sent" if updated < self.end - 86400 * 7 else ["Draft", "Scheduled", "Sent"][k % 3]
+            # MessageDefinition.status is an enum of lower-case values in the SDK (cancelled, draft, scheduled, ...)
+            status = "sent" if updated < self.end - 86400 * 7 else ["draft", "scheduled", "sent"][k % 3]
             send_time = iso(updated + 3600)
             self.campaign_messages.put({
                 "type": "campaign-message", "id": mid, "rel": {"campaign": cid, "campaign-variations": []},

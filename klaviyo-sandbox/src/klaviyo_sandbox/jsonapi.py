@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import orjson
 
 from . import errors
 from .endpoints import REL_TYPES
@@ -33,6 +36,7 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
 }
 
 # Relationships that are links only: their data would be a whole list's membership.
+_SAFE_BASE = re.compile(r"[A-Za-z0-9+.:/\[\]-]*")  # a base URL that needs no JSON escaping
 LINK_ONLY = {("list", "profiles"), ("segment", "profiles")}
 
 
@@ -101,3 +105,33 @@ def resource(record: Record, base: str, fields: dict[str, list[str]] | None = No
         obj["relationships"] = rels
     obj["links"] = {"self": self_link}
     return obj
+
+
+def resource_json(record: Record, base: str) -> orjson.Fragment:
+    """`resource(record, base)` already serialized: the hot path of every full page (no sparse fieldset,
+    no additional fields). Building the JSON text directly is about 4x cheaper than building the nested
+    dicts and serializing them; test_jsonapi checks that both give the same document for every type."""
+    type_ = record["type"]
+    rid = record["id"]
+    if not rid.isalnum() or not _SAFE_BASE.fullmatch(base):
+        return orjson.Fragment(orjson.dumps(resource(record, base)))  # text that would need escaping
+    self_link = f"{base}/api/{type_}s/{rid}/"
+    parts = []
+    for name, value in record["rel"].items():
+        links = f'"links":{{"self":"{self_link}relationships/{name}/","related":"{self_link}{name}/"}}'
+        if (type_, name) in LINK_ONLY:
+            parts.append(f'"{name}":{{{links}}}')
+            continue
+        rel_type = REL_TYPES[name]
+        if isinstance(value, list):
+            data = orjson.dumps([{"type": rel_type, "id": v} for v in value]).decode()
+        elif value is None:
+            data = "null"
+        else:
+            data = orjson.dumps({"type": rel_type, "id": value}).decode()
+        parts.append(f'"{name}":{{"data":{data},{links}}}')
+    rels = ',"relationships":{' + ",".join(parts) + "}" if parts else ""
+    head = f'{{"type":"{type_}","id":"{rid}","attributes":'.encode()
+    tail = f'{rels},"links":{{"self":"{self_link}"}}}}'.encode()
+    return orjson.Fragment(head + orjson.dumps(record["attributes"]) + tail)
+

@@ -14,7 +14,7 @@ from . import errors
 from .endpoints import REL_TYPES, Endpoint, table_for
 from .filters import Condition, matches, parse_filter, time_bounds, validate
 from .generator import AccountData, member_record
-from .jsonapi import parse_fields, resource
+from .jsonapi import parse_fields, resource, resource_json
 from .tables import Pos, Record
 
 # A page stops early (with a next link) after looking at this many records, so a filter that
@@ -217,15 +217,22 @@ class ReadRequest:
         query.update(changes)
         return f"{self.base}{self.path}" + (f"?{urlencode(query)}" if query else "")
 
-    def _resource(self, record: Record) -> dict[str, Any]:
+    def _resource(self, record: Record) -> dict[str, Any] | orjson.Fragment:
         extra = None
         if self.additional and record["type"] == "profile":
             extra = {name: self.acc.profile_additional(record, name) for name in self.additional}
-        return resource(record, self.base, self.fields, extra)
+            return resource(record, self.base, self.fields, extra)
+        return self._plain(record)
 
-    def _included(self, records: list[Record]) -> list[dict[str, Any]]:
+    def _plain(self, record: Record) -> dict[str, Any] | orjson.Fragment:
+        """A resource without additional fields; pre-serialized unless a sparse fieldset applies to it."""
+        if record["type"] in self.fields:
+            return resource(record, self.base, self.fields)
+        return resource_json(record, self.base)
+
+    def _included(self, records: list[Record]) -> list[dict[str, Any] | orjson.Fragment]:
         seen: set[tuple[str, str]] = set()
-        out: list[dict[str, Any]] = []
+        out: list[dict[str, Any] | orjson.Fragment] = []
         for name in self.includes:
             rel_type = REL_TYPES[name]
             target = table_for(self.acc, rel_type)
@@ -236,7 +243,7 @@ class ReadRequest:
                     seen.add((rel_type, rid))
                     related = target.get(rid) if target is not None else None
                     if related is not None:
-                        out.append(resource(related, self.base, self.fields))
+                        out.append(self._plain(related))
         return out
 
     def _related_ids(self, record: Record, name: str) -> list[str]:
