@@ -176,10 +176,13 @@ def test_unique_id_deduplicates_and_posted_events_are_readable(small):
 
 
 # ---- updates ------------------------------------------------------------------------------------------
-def test_activity_moves_updated_so_incremental_filters_see_it(small):
-    client = Client(small)
+def test_activity_moves_updated_so_incremental_filters_see_it(klaviyo_sandbox_factory):
+    # Its own sandbox: writes by other tests in the same second would also move `updated`.
+    sandbox = klaviyo_sandbox_factory("--accounts", "1", "--events", "100", "--profiles", "300",
+                                      "--rate-limit-scale", "0")
+    client = Client(sandbox)
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-    changed = small.activity(small.accounts[0]["id"], profiles=7, others=2, seed=11)
+    changed = sandbox.activity(sandbox.accounts[0]["id"], profiles=7, others=2, seed=11)
     stamp = before.strftime("%Y-%m-%dT%H:%M:%SZ")
     updated = client.walk("/api/profiles", filter=f"greater-than(updated,{stamp})", **{"page[size]": "100"})
     assert set(ids(updated)) == set(changed["profiles"])

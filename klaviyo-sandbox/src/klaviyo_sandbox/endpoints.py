@@ -21,6 +21,7 @@ REL_TYPES = {
     "campaign-variations": "campaign-variation", "tags": "tag", "tag-group": "tag-group",
     "flow-actions": "flow-action", "flow": "flow", "flow-messages": "flow-message", "flow-action": "flow-action",
     "template": "template", "flow-triggers": "flow", "lists": "list", "segments": "segment",
+    "push-tokens": "push-token", "conversations": "conversation",
 }
 
 TableFn = Callable[[AccountData, dict[str, str]], Table | None]

@@ -37,6 +37,8 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
 
 # Relationships that are links only: their data would be a whole list's membership.
 _SAFE_BASE = re.compile(r"[A-Za-z0-9+.:/\[\]-]*")  # a base URL that needs no JSON escaping
+# Relationships rendered as links only: a list's members would be the whole membership. A record can
+# also ask for it per relationship with the value `...` (profiles do, for what was not included).
 LINK_ONLY = {("list", "profiles"), ("segment", "profiles")}
 
 
@@ -92,7 +94,7 @@ def resource(record: Record, base: str, fields: dict[str, list[str]] | None = No
     rels: dict[str, Any] = {}
     for name, value in record["rel"].items():
         links = {"self": f"{self_link}relationships/{name}/", "related": f"{self_link}{name}/"}
-        if (type_, name) in LINK_ONLY:
+        if value is ... or (type_, name) in LINK_ONLY:
             rels[name] = {"links": links}
             continue
         rel_type = REL_TYPES[name]
@@ -119,7 +121,7 @@ def resource_json(record: Record, base: str) -> orjson.Fragment:
     parts = []
     for name, value in record["rel"].items():
         links = f'"links":{{"self":"{self_link}relationships/{name}/","related":"{self_link}{name}/"}}'
-        if (type_, name) in LINK_ONLY:
+        if value is ... or (type_, name) in LINK_ONLY:
             parts.append(f'"{name}":{{{links}}}')
             continue
         rel_type = REL_TYPES[name]

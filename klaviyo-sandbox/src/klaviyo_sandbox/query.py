@@ -6,7 +6,7 @@ import base64
 import math
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 
@@ -20,6 +20,7 @@ from .tables import Pos, Record
 # A page stops early (with a next link) after looking at this many records, so a filter that
 # matches rarely cannot make one request scan a million events; Klaviyo also returns short pages.
 MAX_SCAN = 50_000
+PROFILE_RELATIONSHIPS = ("lists", "segments", "push-tokens", "conversations")
 
 CAMPAIGN_CHANNEL_DETAIL = (
     "A channel filter is required to list campaigns. Please try again with a filter for one of "
@@ -78,8 +79,18 @@ def encode_cursor(pos: Pos, order: str, descending: bool) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def cursor_text(text: str) -> str:
+    """The cursor a client meant. The official SDK, handed a whole `links.next` URL, extracts the cursor
+    only from https URLs (so against this http server it sends the URL itself) and keeps the `=` of
+    `page[cursor]=`; Klaviyo's own https links never meet either case, so accept both here."""
+    if text.startswith(("http://", "https://")):
+        text = parse_qs(urlsplit(text).query).get("page[cursor]", [""])[0]
+    return text.lstrip("=")
+
+
 def decode_cursor(text: str, order: str, descending: bool) -> Pos:
     try:
+        text = cursor_text(text)
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         key, rank, rid, c_order, c_desc = orjson.loads(raw)
         if c_order != order or c_desc != descending or not isinstance(rid, str):
@@ -218,11 +229,22 @@ class ReadRequest:
         return f"{self.base}{self.path}" + (f"?{urlencode(query)}" if query else "")
 
     def _resource(self, record: Record) -> dict[str, Any] | orjson.Fragment:
+        record = self._with_profile_relationships(record)
         extra = None
         if self.additional and record["type"] == "profile":
             extra = {name: self.acc.profile_additional(record, name) for name in self.additional}
             return resource(record, self.base, self.fields, extra)
         return self._plain(record)
+
+    def _with_profile_relationships(self, record: Record) -> Record:
+        """Profiles from /profiles name their lists, segments, push tokens and conversations: links only,
+        with data for what `include` side-loads (JSON:API full linkage)."""
+        if record["type"] != "profile" or "lists" not in self.ep.includes:
+            return record
+        rel: dict[str, Any] = dict.fromkeys(PROFILE_RELATIONSHIPS, ...)
+        for name in self.includes:
+            rel[name] = self._related_ids(record, name)
+        return {**record, "rel": rel}
 
     def _plain(self, record: Record) -> dict[str, Any] | orjson.Fragment:
         """A resource without additional fields; pre-serialized unless a sparse fieldset applies to it."""

@@ -14,6 +14,7 @@ from . import errors
 from .app import SANDBOX_KEY, add_route, json_response, now
 from .generator import AccountData
 from .jsonapi import resource
+from .query import cursor_text
 from .validation import (
     parse_event_bulk_create_job,
     parse_event_create,
@@ -115,6 +116,7 @@ def _offset_cursor(offset: int) -> str:
 
 def _read_offset(text: str) -> int:
     try:
+        text = cursor_text(text)
         offset = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))["o"]
         if isinstance(offset, int) and offset >= 0:
             return offset

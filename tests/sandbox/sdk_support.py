@@ -1,0 +1,153 @@
+"""Helpers shared by the SDK fidelity tests (test_sdk_reads.py, test_sdk_writes.py): an SDK client for a sandbox
+account, plain-HTTP reads independent of the SDK, cursor walks, and the check that the SDK's models lose nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from klaviyo_api import KlaviyoAPI
+from openapi_client.exceptions import ApiException
+from openapi_client.models import (
+    FlowActionEncodedResponseObjectResource,
+    FlowMessageEncodedResponseObjectResource,
+    FlowResponseObjectResource,
+    GetAccounts4XXResponse,
+    ListResponseObjectResource,
+    MessageResponseObjectResource,
+    MetricResponseObjectResource,
+    OmniCampaignResponseObjectResource,
+    ProfileResponseObjectResource,
+    SegmentResponseObjectResource,
+    TagGroupResponseObjectResource,
+    TagResponseObjectResource,
+    TemplateResponseObjectResource,
+)
+from pydantic import BaseModel
+
+REVISION = "2026-10-15"
+
+# The SDK types most compound documents' `included` as plain dicts; these models parse them by resource type.
+INCLUDED_MODEL: dict[str, type[BaseModel]] = {
+    "metric": MetricResponseObjectResource, "profile": ProfileResponseObjectResource,
+    "tag": TagResponseObjectResource, "tag-group": TagGroupResponseObjectResource,
+    "campaign": OmniCampaignResponseObjectResource, "campaign-message": MessageResponseObjectResource,
+    "flow": FlowResponseObjectResource, "flow-action": FlowActionEncodedResponseObjectResource,
+    "flow-message": FlowMessageEncodedResponseObjectResource, "template": TemplateResponseObjectResource,
+    "list": ListResponseObjectResource, "segment": SegmentResponseObjectResource,
+}
+
+
+def sdk_client(sandbox, index: int = 0, key: str | None = None) -> KlaviyoAPI:
+    """The official SDK pointed at the sandbox, for account `index` (or any `key`); no retries."""
+    return KlaviyoAPI(key or sandbox.key(index), test_host=sandbox.url, max_retries=0, max_delay=1)
+
+
+def raw_get(sandbox, path: str, index: int = 0, **params: str) -> dict:
+    """A plain HTTP GET, independent of the SDK: to find ids and to count what the sandbox serves."""
+    response = requests.get(f"{sandbox.url}{path}", params=params, timeout=60, headers={
+        "Authorization": f"Klaviyo-API-Key {sandbox.key(index)}", "revision": REVISION})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def cursor_of(next_url: str) -> str:
+    return parse_qs(urlsplit(next_url).query)["page[cursor]"][0]
+
+
+def raw_walk(sandbox, path: str, index: int = 0, **params: str) -> list[dict]:
+    body = raw_get(sandbox, path, index, **params)
+    records = list(body["data"])
+    while body["links"]["next"]:
+        body = raw_get(sandbox, path, index, **params, **{"page[cursor]": cursor_of(body["links"]["next"])})
+        records.extend(body["data"])
+    return records
+
+
+def sdk_cursor(next_url: str) -> str:
+    """What a program hands the SDK wrapper as `page_cursor`: the whole `links.next` URL.
+
+    The wrapper extracts the cursor only from an https URL (real Klaviyo's links); the sandbox serves http, so the
+    scheme is swapped and the wrapper's own extraction (`KlaviyoAPI._page_cursor_update`) does the rest."""
+    return next_url.replace("http://", "https://", 1)
+
+
+def sdk_walk(method: Callable[..., Any], *, full_url_cursor: bool = False, max_pages: int | None = None,
+             **kwargs: Any) -> list[Any]:
+    """The records of an SDK list method, following links.next (for at most `max_pages` pages)."""
+    page = method(**kwargs)
+    records = list(page.data)
+    pages = 1
+    while page.links.next and (max_pages is None or pages < max_pages):
+        cursor = sdk_cursor(page.links.next) if full_url_cursor else cursor_of(page.links.next)
+        page = method(**kwargs, page_cursor=cursor)
+        records.extend(page.data)
+        pages += 1
+    return records
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy (returned) or `timeout` seconds pass (its last result)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def unknown_keys(model: Any, raw: Any, path: str = "") -> list[str]:
+    """JSON paths of keys in `raw` that the parsed SDK `model` has no field for (pydantic ignores them)."""
+    if isinstance(model, BaseModel) and hasattr(model, "actual_instance"):  # a oneOf wrapper
+        return unknown_keys(model.actual_instance, raw, path)
+    if isinstance(model, BaseModel) and isinstance(raw, dict):
+        fields = {(info.alias or name): name for name, info in type(model).model_fields.items()}
+        found: list[str] = []
+        for key, value in raw.items():
+            if key in fields:
+                found += unknown_keys(getattr(model, fields[key]), value, f"{path}/{key}")
+            elif "additional_properties" not in fields:
+                found.append(f"{path}/{key}")
+        return found
+    if isinstance(model, list) and isinstance(raw, list):
+        return [p for i, (m, r) in enumerate(zip(model, raw, strict=False)) for p in unknown_keys(m, r, f"{path}/{i}")]
+    return []
+
+
+def check_document(model: BaseModel, raw: dict) -> None:
+    """`model` is the SDK's parse of `raw`: no key may be lost, and `included` must parse too."""
+    lost = unknown_keys(model, raw)
+    parsed_included = getattr(model, "included", None) or []
+    for i, item in enumerate(raw.get("included") or []):
+        parsed = parsed_included[i] if i < len(parsed_included) else None
+        if isinstance(parsed, dict):  # typed as a dict by the SDK: parse it with the model of its type
+            assert item["type"] in INCLUDED_MODEL, f"no SDK model for included type {item['type']}"
+            parsed = INCLUDED_MODEL[item["type"]].from_dict(item)
+            lost += unknown_keys(parsed, item, f"/included/{i}")
+    assert not lost, f"keys the SDK model does not know (silently dropped): {lost}"
+
+
+def sdk_call(api: Any, method: str, **kwargs: Any) -> tuple[int, Any, dict | None]:
+    """Call `api.<method>_with_http_info`: (status, the SDK's parsed model, the raw JSON body or None)."""
+    response = getattr(api, f"{method}_with_http_info")(**kwargs)
+    raw = json.loads(response.raw_data) if response.raw_data else None
+    if isinstance(response.data, BaseModel) and raw is not None:
+        check_document(response.data, raw)
+    return response.status_code, response.data, raw
+
+
+def api_error(call: Callable[[], Any]) -> tuple[int, GetAccounts4XXResponse]:
+    """The status of the ApiException `call` raises, and its body parsed by the SDK's error model."""
+    with pytest.raises(ApiException) as caught:
+        call()
+    error = caught.value
+    body = GetAccounts4XXResponse.from_json(error.body)
+    assert body.errors, error.body
+    assert all(e["status"] == error.status for e in json.loads(error.body)["errors"])
+    return error.status, body
