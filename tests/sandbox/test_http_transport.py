@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -227,3 +228,47 @@ def test_slow_share_delays_responses(klaviyo_sandbox_factory):
 def test_bad_option_fails_with_a_clear_message(klaviyo_sandbox_factory):
     with pytest.raises(RuntimeError, match="error_share"):
         klaviyo_sandbox_factory("--error-share", "1.5")
+
+
+# ---- write bodies ----------------------------------------------------------------------------------
+def post(sandbox, path: str, data: bytes) -> requests.Response:
+    hdrs = {**headers(sandbox.key(0)), "content-type": "application/vnd.api+json"}
+    return requests.post(f"{sandbox.url}{path}", data=data, headers=hdrs, timeout=60)
+
+
+def test_body_over_5_mb_is_413(klaviyo_sandbox):
+    big = b'{"data": {"type": "event-bulk-create-job", "attributes": {"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}}}'
+    response = post(klaviyo_sandbox, "/api/event-bulk-create-jobs", big)
+    assert response.status_code == 413
+    assert "5 MB" in only_error(response)["detail"]
+
+
+def test_malformed_json_is_400(klaviyo_sandbox):
+    response = post(klaviyo_sandbox, "/api/profile-import", b'{"data": {"type": "profile",')
+    assert response.status_code == 400
+    assert only_error(response)["code"] == "parse_error"
+
+
+def test_more_than_1000_events_in_one_job_is_400(klaviyo_sandbox):
+    event = {"type": "event", "attributes": {"properties": {}, "metric": {"data": {"type": "metric",
+                                                                                 "attributes": {"name": "Big"}}}}}
+    entry = {"type": "event-bulk-create", "attributes": {
+        "profile": {"data": {"type": "profile", "attributes": {"email": "big@example.com"}}},
+        "events": {"data": [event] * 1001}}}
+    body = {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": [entry]}}}}
+    response = post(klaviyo_sandbox, "/api/event-bulk-create-jobs", json.dumps(body).encode())
+    assert response.status_code == 400
+    error = only_error(response)
+    assert error["code"] == "invalid" and error["source"]["pointer"].startswith("/data/attributes/events-bulk-create")
+
+
+def test_writes_are_rate_limited_on_their_own_tier(klaviyo_sandbox_factory):
+    sandbox = klaviyo_sandbox_factory("--accounts", "1", "--rate-limit-scale", "0.1")  # bulk jobs: 1/s 15/m
+    body = json.dumps({"data": {"type": "profile", "attributes": {"email": "tier@example.com"}}}).encode()
+    first = post(sandbox, "/api/profile-import", body)
+    assert first.status_code == 201 and first.headers["RateLimit-Limit"] == "75"  # 75/s 750/m scaled
+    job = json.dumps({"data": {"type": "profile-bulk-import-job", "attributes": {"profiles": {"data": [
+        {"type": "profile", "attributes": {"email": "tier2@example.com"}}]}}}}).encode()
+    assert post(sandbox, "/api/profile-bulk-import-jobs", job).status_code == 202
+    throttled = post(sandbox, "/api/profile-bulk-import-jobs", job)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"
