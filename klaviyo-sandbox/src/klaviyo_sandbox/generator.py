@@ -8,6 +8,7 @@ filters and cursors binary searches.
 
 from __future__ import annotations
 
+import bisect
 import math
 import uuid
 from collections.abc import Callable
@@ -444,37 +445,36 @@ class AccountData:
     def _event(self, i: int) -> Record:
         h = self._h("e", i)
         t = self._event_time(i)
-        u = (h >> 11) / float(1 << 53)
-        m = 0
-        while m < len(self.metric_weights) - 1 and u > self.metric_weights[m]:
-            m += 1
-        metric_id = self.metric_ids[m]
-        name = METRICS[m][0]
+        m = self.event_metric(h)
         j = mix(h) % self.profiles.n
-        profile_id = self._profile_id(j)
-        eid = ids.short_id(i, self.salt, 11)
-        props: dict[str, Any]
+        return {
+            "type": "event", "id": ids.short_id(i, self.salt, 11),
+            "rel": {"metric": self.metric_ids[m], "profile": self._profile_id(j), "attributions": []},
+            "k": {"datetime": t, "timestamp": t},
+            "attributes": {"timestamp": int(t), "event_properties": self.event_properties(i, h, m),
+                           "datetime": iso(t), "uuid": uuid_from(h, mix(h + 7))},
+        }
+
+    def event_metric(self, h: int) -> int:
+        """The metric (index into metric_ids) of the event with hash h, drawn by the metrics' weights."""
+        u = (h >> 11) / float(1 << 53)
+        return min(bisect.bisect_left(self.metric_weights, u), len(self.metric_weights) - 1)
+
+    def event_properties(self, i: int, h: int, m: int) -> dict[str, Any]:
+        name = METRICS[m][0]
         if name in ("Placed Order", "Ordered Product", "Started Checkout", "Added to Cart", "Fulfilled Order"):
             product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
             qty = 1 + (h >> 13) % 3
-            props = {"$value": round(price * qty, 2), "$event_id": f"{self.index}-{i}", "OrderId": f"R{100000 + i}",
-                     "ItemNames": [product], "Items": [{"ProductName": product, "Quantity": qty, "ItemPrice": price}],
-                     "DiscountCode": ["", "SPRING10", "VIP20"][(h >> 17) % 3]}
-        elif name.endswith("Email") or name.endswith("SMS"):
-            props = {"Campaign Name": f"Campaign {(h >> 7) % 40 + 1}", "Subject": "News from us",
-                     "$message": self._message_ids[(h >> 7) % 40],
-                     "$flow": "" if (h >> 19) % 3 else str((h >> 21) % 12)}
-        else:
-            product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
-            props = {"ProductName": product, "Price": price, "URL": f"https://shop.example/p/{(h >> 9) % 500}",
-                     "$event_id": f"{self.index}-{i}"}
-        return {
-            "type": "event", "id": eid,
-            "rel": {"metric": metric_id, "profile": profile_id, "attributions": []},
-            "k": {"datetime": t, "timestamp": t},
-            "attributes": {"timestamp": int(t), "event_properties": props, "datetime": iso(t),
-                           "uuid": uuid_from(h, mix(h + 7))},
-        }
+            return {"$value": round(price * qty, 2), "$event_id": f"{self.index}-{i}", "OrderId": f"R{100000 + i}",
+                    "ItemNames": [product], "Items": [{"ProductName": product, "Quantity": qty, "ItemPrice": price}],
+                    "DiscountCode": ["", "SPRING10", "VIP20"][(h >> 17) % 3]}
+        if name.endswith("Email") or name.endswith("SMS"):
+            return {"Campaign Name": f"Campaign {(h >> 7) % 40 + 1}", "Subject": "News from us",
+                    "$message": self._message_ids[(h >> 7) % 40],
+                    "$flow": "" if (h >> 19) % 3 else str((h >> 21) % 12)}
+        product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
+        return {"ProductName": product, "Price": price, "URL": f"https://shop.example/p/{(h >> 9) % 500}",
+                "$event_id": f"{self.index}-{i}"}
 
     # ---- list and segment members ---------------------------------------------------------
     def _member_table(self, group_type: str, k: int) -> LazyTable:

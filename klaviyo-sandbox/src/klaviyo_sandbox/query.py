@@ -12,6 +12,7 @@ import orjson
 
 from . import errors
 from .endpoints import REL_TYPES, Endpoint, table_for
+from .event_pages import fast_page
 from .filters import Condition, matches, parse_filter, time_bounds, validate
 from .generator import AccountData, member_record
 from .jsonapi import parse_fields, resource, resource_json
@@ -174,17 +175,22 @@ class ReadRequest:
         page: list[Record] = []
         last_pos: Pos | None = None
         more = False
-        for scanned, (pos, record) in enumerate(table.scan(order, descending, after, lo, hi), start=1):
-            if all(check(record) for check in checks):
-                if len(page) == size:
-                    more = True
+        if self._plain_event_page(table, conditions):
+            texts, last_pos, more = fast_page(self.acc, order, descending, after, lo, hi, checks, size, self.base)
+            data: list[Any] = [orjson.Fragment(text) for text in texts]
+        else:
+            for scanned, (pos, record) in enumerate(table.scan(order, descending, after, lo, hi), start=1):
+                if all(check(record) for check in checks):
+                    if len(page) == size:
+                        more = True
+                        break
+                    page.append(record)
+                    last_pos = pos
+                elif scanned >= MAX_SCAN:
+                    last_pos, more = pos, True
                     break
-                page.append(record)
-                last_pos = pos
-            elif scanned >= MAX_SCAN:
-                last_pos, more = pos, True
-                break
-        body: dict[str, Any] = {"data": [self._resource(r) for r in page]}
+            data = [self._resource(r) for r in page]
+        body: dict[str, Any] = {"data": data}
         links: dict[str, Any] = {"self": self._url({}), "next": None, "prev": None}
         if more and last_pos is not None and ep.paginated:
             links["next"] = self._url({"page[cursor]": encode_cursor(last_pos, order, descending)})
@@ -192,6 +198,17 @@ class ReadRequest:
         if self.includes:
             body["included"] = self._included(page)
         return body
+
+    def _plain_event_page(self, table: object, conditions: list[Condition]) -> bool:
+        """Whether event_pages.fast_page can serve this page: generated events only (no writes to merge),
+        time conditions only, nothing side-loaded or trimmed."""
+        return (
+            table is self.acc.events
+            and not self.acc.events.overlay
+            and all(c.field in ("datetime", "timestamp") for c in conditions)
+            and not self.includes
+            and "event" not in self.fields
+        )
 
     def _sort(self) -> tuple[str, bool]:
         ep = self.ep

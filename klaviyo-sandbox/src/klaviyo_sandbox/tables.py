@@ -126,9 +126,9 @@ class LazyTable:
         self.overlay.put(record)
         self.version += 1
 
-    def _base(
-        self, order: str, descending: bool, after: Pos | None, lo: float | None, hi: float | None
-    ) -> Iterator[tuple[Pos, Record]]:
+    def start_index(self, order: str, descending: bool, after: Pos | None, lo: float | None,
+                    hi: float | None) -> int:
+        """The first generated index a scan visits: ascending from it, or descending from it."""
         keyf = self.keys[order]
         indexes = range(self.n)
         if not descending:
@@ -141,7 +141,23 @@ class LazyTable:
                     rec = self.make(j)
                     if (keyf(j), 0, rec["id"]) > after:
                         start = min(start, j)
-            i = start
+            return start
+        end = self.n if hi is None else bisect.bisect_right(indexes, hi, key=keyf)
+        if after is not None:
+            end = min(end, bisect.bisect_left(indexes, after[0], key=keyf))
+            j = end
+            if j < self.n and keyf(j) == after[0] and j not in self.hidden:
+                rec = self.make(j)
+                if (keyf(j), 0, rec["id"]) < after:
+                    end = j + 1
+        return end - 1
+
+    def _base(
+        self, order: str, descending: bool, after: Pos | None, lo: float | None, hi: float | None
+    ) -> Iterator[tuple[Pos, Record]]:
+        keyf = self.keys[order]
+        i = self.start_index(order, descending, after, lo, hi)
+        if not descending:
             while i < self.n:
                 key = keyf(i)
                 if hi is not None and key > hi:
@@ -151,15 +167,6 @@ class LazyTable:
                     yield (key, 0, rec["id"]), rec
                 i += 1
         else:
-            end = self.n if hi is None else bisect.bisect_right(indexes, hi, key=keyf)
-            if after is not None:
-                end = min(end, bisect.bisect_left(indexes, after[0], key=keyf))
-                j = end
-                if j < self.n and keyf(j) == after[0] and j not in self.hidden:
-                    rec = self.make(j)
-                    if (keyf(j), 0, rec["id"]) < after:
-                        end = j + 1
-            i = end - 1
             while i >= 0:
                 key = keyf(i)
                 if lo is not None and key < lo:
