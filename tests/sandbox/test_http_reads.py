@@ -97,7 +97,7 @@ def test_event_cursor_walks_every_event_once_in_order(small, sort):
 
 @pytest.mark.parametrize(("path", "size", "expected"), [
     ("/api/profiles", "100", 450), ("/api/profiles", "7", 450), ("/api/templates", "10", 25),
-    ("/api/flows", "50", 12), ("/api/tags", "5", 12),
+    ("/api/tags", "5", 12),
 ])
 def test_collections_walk_completely(small, path, size, expected):
     records = Client(small).walk(path, **{"page[size]": size})
@@ -186,12 +186,15 @@ def test_activity_moves_updated_so_incremental_filters_see_it(klaviyo_sandbox_fa
     stamp = before.strftime("%Y-%m-%dT%H:%M:%SZ")
     updated = client.walk("/api/profiles", filter=f"greater-than(updated,{stamp})", **{"page[size]": "100"})
     assert set(ids(updated)) == set(changed["profiles"])
-    flows = client.walk("/api/flows", filter=f"greater-than(updated,{stamp})")
+    flows = [f for archived in ("true", "false")
+             for f in client.walk("/api/flows", filter=f"greater-than(updated,{stamp}),equals(archived,{archived})")]
     assert set(ids(flows)) == set(changed["flow"])
     campaigns = []
     for channel in ("email", "sms", "mobile_push"):
-        campaigns += client.walk("/api/campaigns",
-                                 filter=f"equals(messages.channel,'{channel}'),greater-than(updated_at,{stamp})")
+        for archived in ("true", "false"):
+            campaigns += client.walk("/api/campaigns", filter=f"equals(messages.channel,'{channel}'),"
+                                                              f"equals(archived,{archived}),"
+                                                              f"greater-than(updated_at,{stamp})")
     assert set(ids(campaigns)) == set(changed["campaign"])
 
 
@@ -216,12 +219,26 @@ def test_campaigns_come_per_channel_and_cover_every_campaign(small):
     client = Client(small)
     seen: dict[str, str] = {}
     for channel in ("email", "sms", "mobile_push"):
-        for campaign in client.walk("/api/campaigns", filter=f"equals(messages.channel,'{channel}')",
-                                    include="campaign-messages"):
-            assert campaign["id"] not in seen
-            seen[campaign["id"]] = channel
+        for archived in ("true", "false"):
+            for campaign in client.walk("/api/campaigns", include="campaign-messages",
+                                        filter=f"equals(messages.channel,'{channel}'),equals(archived,{archived})"):
+                assert campaign["id"] not in seen
+                assert campaign["attributes"]["definition"]["archived"] is (archived == "true")
+                seen[campaign["id"]] = channel
     assert len(seen) == 40
     assert set(seen.values()) == {"email", "sms", "mobile_push"}
+
+
+def test_archived_flows_and_campaigns_are_listed_only_when_asked_for(small):
+    client = Client(small)
+    default = client.walk("/api/flows")
+    archived = client.walk("/api/flows", filter="equals(archived,true)")
+    assert archived and default
+    assert {f["attributes"]["archived"] for f in default} == {False}
+    assert {f["attributes"]["archived"] for f in archived} == {True}
+    assert len(default) + len(archived) == 12
+    email = client.walk("/api/campaigns", filter="equals(messages.channel,'email')")
+    assert email and not any(c["attributes"]["definition"]["archived"] for c in email)
 
 
 def test_list_members_sorted_and_filtered_by_joined_group_at(small):

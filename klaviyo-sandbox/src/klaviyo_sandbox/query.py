@@ -151,6 +151,10 @@ class ReadRequest:
         ):
             raise errors.invalid(CAMPAIGN_CHANNEL_DETAIL, parameter="filter")
 
+        if ep.name in ("get_campaigns", "get_flows") and not any(c.field == "archived" for c in conditions):
+            # Klaviyo lists archived campaigns and flows only when asked: equals(archived,true).
+            conditions = [*conditions, Condition("equals", "archived", False)]
+
         order, descending = self._sort()
         size = self._page_size()
         if not ep.paginated:
