@@ -1,0 +1,212 @@
+"""KlaviyoStream: what every stream shares. One partition per account; JSON:API rows; pacing and retries.
+
+- Partitions are the selected accounts (`{"account_id": ...}`), so bookmarks are kept per account and the
+  key never enters the context, the state or a record.
+- Requests carry the account's key, the pinned `revision`, the largest page size the endpoint allows, and
+  the stream's `include`; the next page is Klaviyo's own `links.next`.
+- Each request first waits on the (account, endpoint) limiter; a 429 waits `Retry-After`, 5xx and
+  connection errors back off exponentially with jitter.
+"""
+
+from __future__ import annotations
+
+import random
+import typing as t
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.pagination import BaseHATEOASPaginator
+
+from .flatten import flatten
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+    from .tap import TapKlaviyo
+
+SCHEMAS = Path(__file__).parent / "schemas"
+MAX_BACKOFF_SECONDS = 60.0
+
+
+class NextLinkPaginator(BaseHATEOASPaginator):
+    """Follows `links.next`, which carries the cursor and every parameter of the first request."""
+
+    def get_next_url(self, response: requests.Response) -> str | None:
+        return orjson.loads(response.content)["links"].get("next")
+
+
+class KlaviyoStream(RESTStream[t.Any]):
+    """A Klaviyo collection endpoint read for every selected account."""
+
+    records_jsonpath = "$.data[*]"
+    schema = StreamSchema(SchemaDirectory(SCHEMAS))  # schemas/<stream name>.json
+    #: the endpoint's rate-limit bucket (TIERS key)
+    endpoint: str = ""
+    #: `page[size]` to send (the endpoint's maximum); None for endpoints without one
+    page_size: int | None = None
+    #: `include` to send; the included resources are handed to child streams (see `included`)
+    include: tuple[str, ...] = ()
+    #: the filter field and operator for the bookmark, e.g. ("datetime", "greater-or-equal"); None: full read
+    bookmark_filter: tuple[str, str] | None = None
+    #: `sort` to send; a stream is only declared sorted when Klaviyo sorts it by the replication key
+    sort: str | None = None
+    extra_retry_statuses: t.Sequence[int] = (429,)
+    tap: TapKlaviyo
+
+    def __init__(self, tap: TapKlaviyo, **kwargs: t.Any) -> None:
+        super().__init__(tap, **kwargs)
+        self.tap = tap
+        self.included: dict[str, list[dict[str, t.Any]]] = {}
+
+    @property
+    def url_base(self) -> str:
+        return self.config["api_url"].rstrip("/")
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        return [{"account_id": account_id} for account_id in self.tap.account_ids()]
+
+    @cached_property
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout", 300))
+
+    # ---- requests ---------------------------------------------------------------------------------
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        account_id = self.account_id(page.stream_context)
+        request.headers = {
+            **request.headers,
+            "Authorization": f"Klaviyo-API-Key {self.tap.api_key(account_id)}",
+            "revision": self.config["revision"],
+            "accept": "application/vnd.api+json",
+        }
+        if page.next_page_token is not None:
+            # Klaviyo's next link already holds every parameter of the first request, and the cursor.
+            request.url = page.next_page_token.geturl()
+            request.params = {}
+        return request
+
+    def request_decorator(self, func: t.Callable[..., requests.Response]) -> t.Callable[..., requests.Response]:
+        """Every attempt, retries included, first waits for room in the account's window for the endpoint."""
+
+        def paced(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            self.tap.limiter(self.account_id(context), self.endpoint_for(context)).acquire()
+            return func(prepared_request, context)
+
+        return super().request_decorator(paced)
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        params: dict[str, t.Any] = {}
+        if self.page_size:
+            params["page[size]"] = self.page_size
+        if self.include:
+            params["include"] = ",".join(self.include)
+        if self.sort:
+            params["sort"] = self.sort
+        conditions = self.filter_conditions(context)
+        if conditions:
+            params["filter"] = ",".join(conditions)
+        return params
+
+    def filter_conditions(self, context: Context | None) -> list[str]:
+        """Server-side filters: the bookmark (inclusive, so rows sharing its second are read again and
+        merged on their key, never lost) plus what the stream adds."""
+        if self.bookmark_filter is None or self.replication_key is None:
+            return []
+        start = self.get_starting_timestamp(context)
+        if start is None:
+            return []
+        field, op = self.bookmark_filter
+        return [f"{op}({field},{start.strftime('%Y-%m-%dT%H:%M:%SZ')})"]
+
+    def endpoint_for(self, context: Context | None) -> str:
+        return self.endpoint
+
+    def get_new_paginator(self) -> NextLinkPaginator:
+        return NextLinkPaginator()
+
+    def get_url(self, context: Context | None) -> str:
+        return self.url_base + self.get_path(context)
+
+    def get_path(self, context: Context | None) -> str:
+        return self.path
+
+    # ---- responses --------------------------------------------------------------------------------
+    def validate_response(self, response: requests.Response) -> None:
+        account = self.tap.account_name(self.account_id_of_response(response))
+        if response.status_code in (401, 403):
+            raise FatalAPIError(f"Klaviyo refused the key of account '{account}' ({response.status_code}): "
+                                f"{self._error_detail(response)}")
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetriableAPIError(f"{response.status_code} from {urlsplit(response.url).path} for account "
+                                    f"'{account}': {self._error_detail(response)}", response)
+        if response.status_code >= 400:
+            raise FatalAPIError(f"{response.status_code} from {urlsplit(response.url).path} for account "
+                                f"'{account}': {self._error_detail(response)}")
+        remaining, reset = response.headers.get("RateLimit-Remaining"), response.headers.get("RateLimit-Reset")
+        if remaining is not None and reset is not None:
+            self.tap.limiter(self.account_id_of_response(response), self.endpoint).observe(int(remaining), int(reset))
+
+    @staticmethod
+    def _error_detail(response: requests.Response) -> str:
+        try:
+            errors = orjson.loads(response.content)["errors"]
+            return "; ".join(f"{e.get('code')}: {e.get('detail')}" for e in errors)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return response.reason or ""
+
+    def account_id_of_response(self, response: requests.Response) -> str | None:
+        key = response.request.headers.get("Authorization", "").removeprefix("Klaviyo-API-Key ")
+        return self.tap.account_id_for_key(key)
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        body = orjson.loads(response.content)
+        # Child streams read a page's side-loaded resources before the next page is requested.
+        self.included = {}
+        for resource in body.get("included") or ():
+            self.included.setdefault(resource["type"], []).append(resource)
+        for resource in body["data"]:
+            yield flatten(resource)
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        account_id = self.account_id(context)
+        row["account_id"] = account_id
+        row["account_name"] = self.tap.account_name(account_id)
+        return row
+
+    @staticmethod
+    def account_id(context: Context | None) -> str:
+        if not context or "account_id" not in context:
+            raise RuntimeError("every Klaviyo request belongs to an account partition")
+        return t.cast("str", context["account_id"])
+
+    # ---- retries ----------------------------------------------------------------------------------
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
+        """Retry-After for a 429; otherwise exponential from 1 s, capped, with full jitter."""
+
+        def waits() -> t.Generator[float, t.Any, None]:
+            exception = yield 0.0
+            attempt = 0
+            while True:
+                attempt += 1
+                response = getattr(exception, "response", None)
+                retry_after = response.headers.get("Retry-After") if response is not None else None
+                if response is not None and response.status_code == 429 and retry_after:
+                    wait = float(retry_after)
+                else:
+                    wait = random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0 ** attempt))
+                exception = yield wait
+
+        return waits()
+
+    def backoff_jitter(self, value: float) -> float:
+        return value  # the generator jitters already; a Retry-After is exact
+
+    def backoff_max_tries(self) -> int:
+        return int(self.config.get("max_retries", 10))

@@ -1,0 +1,36 @@
+"""Klaviyo's rate-limit tier of every endpoint the tap calls (revision 2026-10-15, shared/reference).
+
+Limits are per account and per endpoint: burst per 1-second window, steady per 60-second window.
+tests/tap/test_limits.py checks this table against the sandbox's endpoint table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tier:
+    burst: int  # requests per 1-second fixed window
+    steady: int  # requests per 60-second fixed window
+
+
+XS, S, M, L750, XL = Tier(1, 15), Tier(3, 60), Tier(10, 150), Tier(75, 750), Tier(350, 3500)
+
+# endpoint (the SDK method name, as the sandbox names its buckets) -> tier
+TIERS: dict[str, Tier] = {
+    "get_accounts": XS,
+    "get_events": XL,
+    "get_profiles": L750,
+    "get_profiles:predictive_analytics": M,  # additional-fields[profile]=predictive_analytics
+    "get_campaigns": M,
+    "get_flows": S,
+    "get_flow_action_messages": S,
+    "get_lists": L750,
+    "get_profiles_for_list": L750,
+    "get_segments": L750,
+    "get_profiles_for_segment": L750,
+    "get_metrics": M,
+    "get_tags": S,
+    "get_templates": L750,
+}

@@ -1,0 +1,189 @@
+"""tap-klaviyo as a process against the sandbox: every row of every account, once, shaped as users query it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import requests
+
+from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
+
+EVENTS, PROFILES = 2500, 240
+
+
+def run_tap(config: dict, tmp_path: Path, state: dict | None = None, *args: str) -> tuple[int, list[dict], str]:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(config_path), *args]
+    if state is not None:
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps(state))
+        command += ["--state", str(state_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.returncode, messages, result.stderr
+
+
+def records(messages: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for message in messages:
+        if message["type"] == "RECORD":
+            out[message["stream"]].append(message["record"])
+    return out
+
+
+def last_state(messages: list[dict]) -> dict:
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    return states[-1] if states else {}
+
+
+def walk(sandbox: RunningSandbox, index: int, path: str, **params: str) -> list[dict]:
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Klaviyo-API-Key {sandbox.key(index)}", "revision": "2026-10-15"})
+    body = session.get(f"{sandbox.url}{path}", params=params, timeout=60).json()
+    rows = list(body["data"])
+    while body["links"]["next"]:
+        body = session.get(body["links"]["next"], timeout=60).json()
+        rows.extend(body["data"])
+    return rows
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sandbox")
+    running = start_sandbox("--accounts", "2", "--events", str(EVENTS), "--profiles", str(PROFILES),
+                            "--rate-limit-scale", "0", "--accounts-file", str(folder / "accounts.json"))
+    running.accounts_file = folder / "accounts.json"  # type: ignore[attr-defined]
+    yield running
+    running.stop()
+
+
+def config_for(sandbox: RunningSandbox, **extra) -> dict:
+    return {"accounts_file": str(sandbox.accounts_file), "api_url": sandbox.url, "start_date": "2020-01-01T00:00:00Z",
+            "rate_limit_scale": 0, **extra}
+
+
+@pytest.fixture(scope="module")
+def first_run(sandbox, tmp_path_factory):
+    code, messages, stderr = run_tap(config_for(sandbox), tmp_path_factory.mktemp("run"))
+    assert code == 0, stderr[-3000:]
+    return messages, stderr
+
+
+def expected_counts(sandbox: RunningSandbox, index: int) -> dict[str, int]:
+    campaigns = [c for channel in ("email", "sms", "mobile_push") for archived in ("true", "false")
+                 for c in walk(sandbox, index, "/api/campaigns",
+                               filter=f"equals(messages.channel,'{channel}'),equals(archived,{archived})")]
+    flows = [f for archived in ("true", "false") for f in walk(sandbox, index, "/api/flows",
+                                                                 filter=f"equals(archived,{archived})")]
+    lists = walk(sandbox, index, "/api/lists")
+    segments = walk(sandbox, index, "/api/segments")
+    return {
+        "accounts": 1, "events": EVENTS, "profiles": PROFILES, "metrics": len(walk(sandbox, index, "/api/metrics")),
+        "campaigns": len(campaigns), "flows": len(flows), "lists": len(lists), "segments": len(segments),
+        "tags": len(walk(sandbox, index, "/api/tags")), "templates": len(walk(sandbox, index, "/api/templates")),
+        "campaign_messages": sum(len(c["relationships"]["campaign-messages"]["data"]) for c in campaigns),
+        "flow_actions": sum(len(f["relationships"]["flow-actions"]["data"]) for f in flows),
+        "list_members": sum(len(walk(sandbox, index, f"/api/lists/{g['id']}/profiles")) for g in lists),
+        "segment_members": sum(len(walk(sandbox, index, f"/api/segments/{g['id']}/profiles")) for g in segments),
+    }
+
+
+def test_every_row_of_every_account_arrives_once(sandbox, first_run):
+    rows = records(first_run[0])
+    for index, account in enumerate(sandbox.accounts):
+        expected = expected_counts(sandbox, index)
+        got = Counter(r_stream for r_stream, rs in rows.items() for r in rs if r["account_id"] == account["id"])
+        for stream, count in expected.items():
+            assert got[stream] == count, (account["account"], stream)
+    for stream, rs in rows.items():
+        keys = [(r["account_id"], r.get("list_id") or r.get("segment_id"), r["id"]) for r in rs]
+        assert len(keys) == len(set(keys)), stream
+    assert set(rows) >= {"flow_messages"} and rows["flow_messages"]
+
+
+def test_rows_carry_account_and_relational_columns(sandbox, first_run):
+    rows = records(first_run[0])
+    names = {a["id"]: a["account"] for a in sandbox.accounts}
+    for stream, rs in rows.items():
+        for row in rs:
+            assert names[row["account_id"]] == row["account_name"], stream
+    event = rows["events"][0]
+    assert {"metric_id", "profile_id", "datetime", "event_properties"} <= set(event)
+    assert isinstance(event["event_properties"], dict)  # nested objects stay objects
+    campaign = rows["campaigns"][0]
+    assert isinstance(campaign["campaign_message_ids"], list) and "tag_ids" in campaign
+    member = rows["list_members"][0]
+    assert member["list_id"] and member["joined_group_at"]
+    assert all("flow_action_id" in m for m in rows["flow_messages"])
+
+
+def test_campaigns_of_every_channel_and_archived_ones(first_run):
+    campaigns = records(first_run[0])["campaigns"]
+    assert {c["definition"]["archived"] for c in campaigns} == {True, False}
+    flows = records(first_run[0])["flows"]
+    assert {f["archived"] for f in flows} == {True, False}
+
+
+def test_no_key_anywhere_in_the_output(sandbox, first_run):
+    messages, stderr = first_run
+    text = json.dumps(messages) + stderr
+    for account in sandbox.accounts:
+        assert account["api_key"] not in text
+    assert "pk_sandbox_" not in text
+
+
+def test_bookmarks_are_kept_per_account(sandbox, first_run):
+    state = last_state(first_run[0])
+    for stream in ("events", "profiles", "campaigns", "flows", "list_members"):
+        partitions = state["bookmarks"][stream]["partitions"]
+        assert {p["context"]["account_id"] for p in partitions} == {a["id"] for a in sandbox.accounts}, stream
+        if stream in ("events", "profiles"):
+            assert all(p.get("replication_key_value") for p in partitions), stream
+
+
+def test_second_run_reads_only_what_changed(sandbox, first_run, tmp_path):
+    state = last_state(first_run[0])
+    changed = sandbox.activity(sandbox.accounts[1]["id"], profiles=5, events=30, others=1, seed=4)
+    code, messages, stderr = run_tap(config_for(sandbox), tmp_path, state)
+    assert code == 0, stderr[-3000:]
+    rows = records(messages)
+    events = {r["id"] for r in rows["events"]}
+    assert set(changed["events"]) <= events
+    # Inclusive bookmarks re-read the boundary second only: a handful of rows, not the history.
+    assert len(events) <= 30 + 2 * 3
+    profiles = {r["id"] for r in rows["profiles"]}
+    assert set(changed["profiles"]) <= profiles and len(profiles) <= 5 + 2 * 3
+
+
+def test_one_account_selected_by_name(sandbox, tmp_path):
+    name = sandbox.accounts[0]["account"]
+    code, messages, stderr = run_tap(config_for(sandbox, accounts=name), tmp_path, None)
+    assert code == 0, stderr[-3000:]
+    assert {r["account_name"] for rs in records(messages).values() for r in rs} == {name}
+
+
+def test_a_bad_key_fails_only_its_account(sandbox, tmp_path):
+    accounts = json.loads(Path(sandbox.accounts_file).read_text())
+    accounts.append({"account": "Broken Brand", "api_key": "pk_sandbox_" + "0" * 32})
+    broken = tmp_path / "accounts.json"
+    broken.write_text(json.dumps(accounts))
+    code, messages, stderr = run_tap(config_for(sandbox, accounts_file=str(broken)), tmp_path, None)
+    assert code != 0
+    assert "Broken Brand" in stderr and "authentication_failed" in stderr
+    assert {r["account_id"] for r in records(messages)["events"]} == {a["id"] for a in sandbox.accounts}
+    assert "0" * 32 not in stderr
+
+
+def test_a_malformed_accounts_file_fails_before_any_output(sandbox, tmp_path):
+    bad = tmp_path / "accounts.json"
+    bad.write_text('[{"account": "a", "api_key": ')
+    code, messages, stderr = run_tap(config_for(sandbox, accounts_file=str(bad)), tmp_path, None)
+    assert code != 0
+    assert str(bad) in stderr and "not valid JSON" in stderr
+    assert not [m for m in messages if m["type"] == "RECORD"]
