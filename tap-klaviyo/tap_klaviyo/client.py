@@ -57,6 +57,9 @@ class KlaviyoStream(RESTStream[t.Any]):
     #: `sort` to send; a stream is only declared sorted when Klaviyo sorts it by the replication key
     sort: str | None = None
     extra_retry_statuses: t.Sequence[int] = (429,)
+    # State after every full events page (singer-sdk's default is 10,000 records): a killed run resumes
+    # from the last page its target saw, not from the start of the account.
+    STATE_MSG_FREQUENCY = 1000
     tap: TapKlaviyo
 
     def __init__(self, tap: TapKlaviyo, **kwargs: t.Any) -> None:
