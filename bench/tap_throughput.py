@@ -1,0 +1,99 @@
+"""tap-klaviyo's speed against the sandbox: share of the rate-limit ceiling, accounts in parallel, cost per record.
+
+    .venv/bin/python bench/tap_throughput.py [--events 60000] [--profiles 6000] [--latency-ms 250]
+
+Prints, for events and profiles of one account read with Klaviyo's real tiers and a per-request latency:
+records per second, that as a share of the ceiling (steady requests per minute x page size / 60), and the
+tap's peak memory; then the wall time of 4 accounts relative to 1; then, with no latency and no limits,
+records per CPU-second of the tap process (its own cost, the sandbox's excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from klaviyo_sandbox.pytest_plugin import start_sandbox
+
+# steady requests per minute x largest page: records per second at the ceiling
+CEILING = {"events": 3500 * 1000 / 60, "profiles": 750 * 100 / 60}
+
+
+def run_tap(config: dict, streams: list[str], folder: Path) -> tuple[int, float, float, float]:
+    """(records, wall seconds, CPU seconds, peak RSS MB) of one tap run over the given streams."""
+    config_path = folder / "config.json"
+    config_path.write_text(json.dumps(config))
+    tap = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(config_path)]
+    catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True, text=True, check=True).stdout)
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if not metadata["breadcrumb"]:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    (folder / "catalog.json").write_text(json.dumps(catalog))
+    out = open(folder / "out.singer", "w")  # noqa: SIM115
+    start = time.perf_counter()
+    process = subprocess.Popen([*tap, "--catalog", str(folder / "catalog.json")], stdout=out,
+                               stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    out.close()
+    if status != 0:
+        raise SystemExit(f"tap failed with status {status}")
+    records = sum(1 for line in open(folder / "out.singer") if line.startswith('{"type":"RECORD"')  # noqa: SIM115
+                  or line.startswith('{"type": "RECORD"'))
+    return records, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def sandbox_config(sandbox, folder: Path, **extra: object) -> dict:
+    return {"accounts_file": str(folder / "accounts.json"), "api_url": sandbox.url,
+            "start_date": "2020-01-01T00:00:00Z", **extra}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--profiles", type=int, default=6_000)
+    parser.add_argument("--latency-ms", type=float, default=250)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="tap-bench-"))
+    data = ["--events", str(args.events), "--profiles", str(args.profiles)]
+
+    print(f"1 account, real tiers, {args.latency_ms:.0f} ms per request")
+    print(f"{'stream':10} {'records':>8} {'seconds':>8} {'records/s':>10} {'of ceiling':>10} {'peak MB':>8}")
+    sandbox = start_sandbox("--accounts", "4", *data, "--latency-ms", str(args.latency_ms),
+                            "--accounts-file", str(folder / "accounts.json"))
+    try:
+        for stream in ("events", "profiles"):
+            config = sandbox_config(sandbox, folder, accounts=sandbox.accounts[0]["account"])
+            records, wall, _, peak = run_tap(config, [stream], folder)
+            rate = records / wall
+            print(f"{stream:10} {records:8d} {wall:8.1f} {rate:10.0f} {rate / CEILING[stream]:10.1%} {peak:8.0f}")
+        sandbox.reset()
+        _, one, _, _ = run_tap(sandbox_config(sandbox, folder, accounts=sandbox.accounts[1]["account"]),
+                               ["profiles"], folder)
+        sandbox.reset()
+        _, four, _, _ = run_tap(sandbox_config(sandbox, folder), ["profiles"], folder)
+        print(f"\nprofiles, 4 accounts vs 1: {four:.1f} s vs {one:.1f} s = {four / one:.2f}x (goal: <= 1.3x)")
+    finally:
+        sandbox.stop()
+
+    sandbox = start_sandbox("--accounts", "1", *data, "--rate-limit-scale", "0",
+                            "--accounts-file", str(folder / "accounts.json"))
+    try:
+        print("\nno latency, no limits: the tap's own cost")
+        for stream in ("events", "profiles"):
+            records, wall, cpu, peak = run_tap(sandbox_config(sandbox, folder, rate_limit_scale=0), [stream], folder)
+            print(f"{stream:10} {records:8d} records, {records / cpu:8.0f} per CPU-second of the tap "
+                  f"(goal for events: 20,000), peak {peak:.0f} MB")
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()
