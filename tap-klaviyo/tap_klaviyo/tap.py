@@ -8,8 +8,9 @@ from functools import cached_property
 from singer_sdk import Tap
 from singer_sdk import typing as th
 
-from .accounts import AccountsError, load_accounts, select_accounts
+from .accounts import Account, AccountsError, load_accounts, select_accounts
 from .directory import AccountDirectory
+from .fanout import run_accounts_in_parallel
 from .streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
@@ -44,6 +45,9 @@ class TapKlaviyo(Tap):
                     description="Multiply Klaviyo's tiers by this when pacing (match a scaled sandbox); 0 = no "
                                 "pacing."),
         th.Property("request_timeout", th.IntegerType, default=300, description="Seconds per HTTP request."),
+        th.Property("parallel_accounts", th.IntegerType, default=4,
+                    description="Accounts read at the same time, each by its own tap process (limits are per "
+                                "account); 1 reads them one after another in this process."),
         th.Property("max_retries", th.IntegerType, default=10,
                     description="Tries per request on 429, 5xx and connection errors."),
     ).to_dict()
@@ -52,16 +56,20 @@ class TapKlaviyo(Tap):
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     @cached_property
-    def directory(self) -> AccountDirectory:
+    def selected_accounts(self) -> list[Account]:
         config = self.config
         source: str | list[dict[str, t.Any]] | None = config.get("accounts_file") or config.get("accounts_json")
         if not source:
             raise AccountsError("Set accounts_file (s3://bucket/key or a path) or accounts_json.")
-        accounts = select_accounts(
+        return select_accounts(
             load_accounts(source, s3_endpoint_url=config.get("s3_endpoint_url"), s3_region=config.get("s3_region")),
             config.get("accounts"),
         )
-        return AccountDirectory(accounts, api_url=config["api_url"], revision=config["revision"],
+
+    @cached_property
+    def directory(self) -> AccountDirectory:
+        config = self.config
+        return AccountDirectory(self.selected_accounts, api_url=config["api_url"], revision=config["revision"],
                                 rate_limit_scale=float(config.get("rate_limit_scale", 1.0)),
                                 timeout=float(config.get("request_timeout", 300)), logger=self.logger)
 
@@ -85,6 +93,15 @@ class TapKlaviyo(Tap):
         return self.directory.group_ids(account_id, group)
 
     def sync_all(self) -> None:
+        accounts = self.selected_accounts
+        parallel = int(self.config.get("parallel_accounts", 4))
+        if parallel > 1 and len(accounts) > 1:
+            failed = run_accounts_in_parallel(dict(self.config), self.catalog.to_dict(), self.state,
+                                              [a.name for a in accounts], parallel)
+            if failed:
+                raise SystemExit(f"tap-klaviyo: {len(failed)} account(s) not synced: "
+                                 + ", ".join(f"'{name}'" for name in failed))
+            return
         super().sync_all()
         failures = self.directory.failures
         if failures:
