@@ -58,6 +58,8 @@ class Stream:
     links_only: tuple[str, ...] = ()  # relationships rendered without data: no column
     additional_fields: tuple[str, ...] = ()  # what the request asks for with `additional-fields[...]`
     replication_key: str | None = None  # checked to exist and to be a date-time
+    # the partition's context, which singer-sdk adds to each row it does not already name
+    partition_columns: tuple[tuple[str, str], ...] = ()
 
 
 STREAMS: dict[str, Stream] = {
@@ -65,7 +67,8 @@ STREAMS: dict[str, Stream] = {
     "events": Stream(EventsApi.get_events, replication_key="datetime"),
     "profiles": Stream(ProfilesApi.get_profiles, links_only=PROFILE_LINKS,
                        additional_fields=("subscriptions", "predictive_analytics"), replication_key="updated"),
-    "campaigns": Stream(CampaignsApi.get_campaigns, replication_key="updated_at"),
+    "campaigns": Stream(CampaignsApi.get_campaigns, replication_key="updated_at",
+                        partition_columns=(("channel", "string"), ("archived", "boolean"))),
     # included in /campaigns; the single-resource GET documents the same resource
     "campaign_messages": Stream(CampaignsApi.get_campaign_message),
     "flows": Stream(FlowsApi.get_flows, replication_key="updated"),
@@ -190,6 +193,8 @@ def stream_schema(stream: Stream) -> Schema:
         many = typing.get_origin(data) in (list, typing.List)  # noqa: UP006
         item: Schema = {"type": "string"}
         properties[relationship_column(key, many)] = nullable({"type": "array", "items": item} if many else item)
+    for name, kind in stream.partition_columns:
+        properties[name] = {"type": [kind, "null"]}
     if stream.replication_key and properties[stream.replication_key].get("format") != "date-time":
         raise TypeError(f"replication key {stream.replication_key} of {model.__name__} is not a date-time")
     return {"type": "object", "properties": properties, "required": required}

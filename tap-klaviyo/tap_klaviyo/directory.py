@@ -7,6 +7,7 @@ key reaches a context, a bookmark, a record or a log line.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 import typing as t
@@ -90,7 +91,13 @@ class AccountDirectory:
         return ids
 
     # ---- one request, paced and retried --------------------------------------------------------------
-    def get(self, account: Account, path_or_url: str, params: dict[str, str], *, endpoint: str) -> dict[str, t.Any]:
+    def get_for(self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str
+                ) -> dict[str, t.Any]:
+        """`get` for a resolved account (thread-safe: streams read several windows at once)."""
+        return self.get(self._account(account_id), path_or_url, params, endpoint=endpoint)
+
+    def get(self, account: Account, path_or_url: str, params: dict[str, t.Any], *, endpoint: str
+            ) -> dict[str, t.Any]:
         url = path_or_url if path_or_url.startswith("http") else self._api_url + path_or_url
         headers = {"Authorization": f"Klaviyo-API-Key {account.api_key}", "revision": self._revision,
                    "accept": "application/vnd.api+json"}
@@ -102,19 +109,26 @@ class AccountDirectory:
             except requests.RequestException as error:
                 if attempt == RETRIES:
                     raise AccountFailedError(f"{type(error).__name__} calling {endpoint}") from None
-                time.sleep(min(30.0, 2.0 ** attempt))
+                time.sleep(_backoff(attempt))
                 continue
             if response.status_code == 200:
+                remaining, reset = response.headers.get("RateLimit-Remaining"), response.headers.get("RateLimit-Reset")
+                if remaining is not None and reset is not None:
+                    self.limiter(account_id, endpoint).observe(int(remaining), int(reset))
                 return t.cast("dict[str, t.Any]", orjson.loads(response.content))
             if response.status_code in (401, 403):
                 raise AccountFailedError(f"Klaviyo refused its key ({response.status_code} {_detail(response)})")
             if (response.status_code == 429 or response.status_code >= 500) and attempt < RETRIES:
                 retry_after = response.headers.get("Retry-After")
-                time.sleep(float(retry_after) if response.status_code == 429 and retry_after
-                           else min(30.0, 2.0 ** attempt))
+                time.sleep(float(retry_after) if response.status_code == 429 and retry_after else _backoff(attempt))
                 continue
             raise AccountFailedError(f"{response.status_code} from {endpoint}: {_detail(response)}")
         raise AccountFailedError(f"no answer from {endpoint} after {RETRIES} tries")
+
+
+def _backoff(attempt: int) -> float:
+    # Full jitter: concurrent windows that failed together do not retry together.
+    return random.uniform(0, min(30.0, 2.0 ** attempt))
 
 
 def _detail(response: requests.Response) -> str:

@@ -15,9 +15,11 @@ tested single-account sync) and multiplexes what they print:
 from __future__ import annotations
 
 import copy
+import ctypes
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,6 +83,7 @@ def run_accounts_in_parallel(config: dict[str, t.Any], catalog: dict[str, t.Any]
             [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(child_config),
              "--catalog", str(folder / "catalog.json"), "--state", str(folder / "state.json")],
             stdout=subprocess.PIPE,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509  (no threads have started in the child yet)
         )
         child = Child(account, process)
         child.reader = threading.Thread(target=_pump, args=(child, lines), daemon=True)
@@ -123,6 +126,12 @@ def run_accounts_in_parallel(config: dict[str, t.Any], catalog: dict[str, t.Any]
         folder.rmdir()
     out.flush()
     return failed
+
+
+def _die_with_parent() -> None:
+    """Linux: a child gets SIGTERM when the parent dies (even by SIGKILL), so no orphan keeps reading."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _pump(child: Child, lines: queue.Queue[tuple[Child, bytes | None]]) -> None:

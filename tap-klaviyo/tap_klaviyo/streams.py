@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from .client import KlaviyoStream
 from .flatten import flatten
+from .windows import WindowedStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -34,7 +35,7 @@ class AccountsStream(KlaviyoStream):
     primary_keys = ("id",)
 
 
-class EventsStream(KlaviyoStream):
+class EventsStream(WindowedStream):
     name = "events"
     path = "/api/events"
     endpoint = "get_events"
@@ -46,7 +47,7 @@ class EventsStream(KlaviyoStream):
     bookmark_filter = ("datetime", "greater-or-equal")
 
 
-class ProfilesStream(OneSecondBack):
+class ProfilesStream(WindowedStream):
     name = "profiles"
     path = "/api/profiles"
     endpoint = "get_profiles"
@@ -56,6 +57,7 @@ class ProfilesStream(OneSecondBack):
     sort = "updated"
     page_size = 100
     bookmark_filter = ("updated", "greater-than")
+    lower_bound = ("greater-than", -1)  # Klaviyo filters profiles' `updated` with greater-than/less-than only
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         params = super().get_url_params(context, next_page_token)
@@ -95,26 +97,27 @@ class CampaignsStream(KlaviyoStream):
                 f"equals(archived,{str(context['archived']).lower()})", *super().filter_conditions(context)]
 
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
-        return {"account_id": record["account_id"], "ids": record.get("campaign_message_ids") or []}
+        return {"account_id": record["account_id"], "campaign_id": record["id"]}
 
 
 class IncludedStream(KlaviyoStream):
-    """Resources the parent side-loaded with `include`: no request of their own."""
+    """Resources the parent side-loaded with `include`: no request of their own. The child context names
+    the parent (`campaign_id`, `flow_id`), which each included resource also names in its relationships."""
 
     parent_stream_type: type[KlaviyoStream]
     resource_type: str
+    parent_column: str
     state_partitioning_keys: t.ClassVar[list[str]] = ["account_id"]
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
         parent = t.cast("KlaviyoStream", self.tap.streams[self.parent_stream_type.name])
-        by_id = {r["id"]: r for r in parent.included.get(self.resource_type, ())}
-        for resource_id in context["ids"]:
-            resource = by_id.get(resource_id)
-            if resource is not None:
-                row = self.post_process(flatten(resource), context)
-                if row is not None:
-                    yield row
+        for resource in parent.included.get(self.resource_type, ()):
+            row = flatten(resource)
+            if row.get(self.parent_column) == context[self.parent_column]:
+                processed = self.post_process(row, context)
+                if processed is not None:
+                    yield processed
 
 
 class CampaignMessagesStream(IncludedStream):
@@ -123,6 +126,7 @@ class CampaignMessagesStream(IncludedStream):
     primary_keys = ("id",)
     parent_stream_type = CampaignsStream
     resource_type = "campaign-message"
+    parent_column = "campaign_id"
 
 
 class FlowsStream(KlaviyoStream):
@@ -147,7 +151,7 @@ class FlowsStream(KlaviyoStream):
         return [f"equals(archived,{str(context['archived']).lower()})", *super().filter_conditions(context)]
 
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
-        return {"account_id": record["account_id"], "ids": record.get("flow_action_ids") or []}
+        return {"account_id": record["account_id"], "flow_id": record["id"]}
 
 
 class FlowActionsStream(IncludedStream):
@@ -156,6 +160,7 @@ class FlowActionsStream(IncludedStream):
     primary_keys = ("id",)
     parent_stream_type = FlowsStream
     resource_type = "flow-action"
+    parent_column = "flow_id"
 
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["account_id"], "flow_action_id": record["id"]}

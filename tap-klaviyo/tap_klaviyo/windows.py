@@ -1,0 +1,143 @@
+"""Large streams read as many short time windows at once, emitted in time order.
+
+One cursor is a chain: each page names the next, so one chain reads one page per round trip (~250 ms at
+Klaviyo), a small part of the events tier. The range from the bookmark to the sync start is cut into
+consecutive [lo, hi) windows sized to about two pages each; up to `window_concurrency` of them are read at
+once, and the consumer yields them in order. The stream therefore stays sorted (singer-sdk's bookmark and
+state every 1,000 records stay exact, and a crash resumes where it stopped), and memory is bounded by the
+windows in flight, whatever the size of the range.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import typing as t
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from .client import KlaviyoStream
+from .flatten import flatten
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from singer_sdk.helpers.types import Context
+
+MIN_WINDOW_SECONDS = 60
+MAX_WINDOW_SECONDS = 90 * 86400
+
+
+class TimeWindows:
+    """Consecutive whole-second windows from `start` to `end`, then one open-ended window.
+
+    The next window's length follows the density seen so far (rows per second of time), aiming at
+    `target_rows`; an empty window doubles the length."""
+
+    def __init__(self, start: float, end: float, target_rows: int, first_seconds: float = 86400) -> None:
+        self.lo = math.floor(start)
+        self.end = math.ceil(end)
+        self.target_rows = target_rows
+        self.seconds = first_seconds
+        self.done = False
+
+    def next(self) -> tuple[int, int | None] | None:
+        if self.done:
+            return None
+        if self.lo >= self.end:
+            self.done = True
+            return (self.lo, None)  # rows newer than the sync start, if any, are not left behind
+        hi = min(self.end, self.lo + max(MIN_WINDOW_SECONDS, int(self.seconds)))
+        window = (self.lo, hi)
+        self.lo = hi
+        return window
+
+    def observe(self, seconds: int, rows: int) -> None:
+        if rows == 0:
+            self.seconds = min(MAX_WINDOW_SECONDS, self.seconds * 2)
+        else:
+            self.seconds = min(MAX_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, self.target_rows * seconds / rows))
+
+
+def _stamp(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class WindowedStream(KlaviyoStream):
+    """A stream sorted by its replication key and read window by window, several windows at once."""
+
+    #: (operator, offset in seconds) giving "at or after lo" with the operators the endpoint allows
+    lower_bound: tuple[str, int] = ("greater-or-equal", 0)
+
+    def window_filter(self, lo: int, hi: int | None) -> list[str]:
+        assert self.replication_key is not None
+        op, offset = self.lower_bound
+        conditions = [f"{op}({self.replication_key},{_stamp(lo + offset)})"]
+        if hi is not None:
+            conditions.append(f"less-than({self.replication_key},{_stamp(hi)})")
+        return conditions
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        account_id = self.account_id(context)
+        start = self.get_starting_timestamp(context)
+        begin = start.timestamp() if start else 0.0
+        first = self._first_time(account_id, context, begin)
+        if first is None:
+            return
+        windows = TimeWindows(max(begin, first), time.time(), target_rows=2 * (self.page_size or 100))
+        concurrency = max(1, int(self.config.get("window_concurrency", 8)))
+        inflight: deque[tuple[int, int | None, Future[list[dict[str, t.Any]]]]] = deque()
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"{self.name}-window") as pool:
+
+            def submit() -> None:
+                window = windows.next()
+                if window is not None:
+                    lo, hi = window
+                    inflight.append((lo, hi, pool.submit(self._read_window, account_id, context, lo, hi)))
+
+            for _ in range(concurrency):
+                submit()
+            try:
+                while inflight:
+                    lo, hi, future = inflight.popleft()
+                    rows = future.result()
+                    if hi is not None:
+                        windows.observe(hi - lo, len(rows))
+                    submit()
+                    for row in rows:
+                        processed = self.post_process(row, context)
+                        if processed is not None:
+                            yield processed
+            finally:
+                for _, _, future in inflight:
+                    future.cancel()
+
+    def _params(self, context: Context | None, conditions: list[str], page_size: int | None = None
+                ) -> dict[str, t.Any]:
+        params = self.get_url_params(context, None)
+        params["filter"] = ",".join(conditions)
+        if page_size is not None:
+            params["page[size]"] = page_size
+        return params
+
+    def _first_time(self, account_id: str, context: Context | None, begin: float) -> float | None:
+        """When the first row at or after `begin` is: the windows start there, not at a distant start_date."""
+        body = self.tap.directory.get_for(account_id, self.path, self._params(context, self.window_filter(
+            math.floor(begin), None), page_size=1), endpoint=self.endpoint_for(context))
+        if not body["data"]:
+            return None
+        value = body["data"][0]["attributes"][self.replication_key]
+        return datetime.fromisoformat(value).timestamp()
+
+    def _read_window(self, account_id: str, context: Context | None, lo: int, hi: int | None
+                     ) -> list[dict[str, t.Any]]:
+        directory = self.tap.directory
+        endpoint = self.endpoint_for(context)
+        body = directory.get_for(account_id, self.path, self._params(context, self.window_filter(lo, hi)),
+                                 endpoint=endpoint)
+        rows = [flatten(resource) for resource in body["data"]]
+        while body["links"].get("next"):
+            body = directory.get_for(account_id, body["links"]["next"], {}, endpoint=endpoint)
+            rows.extend(flatten(resource) for resource in body["data"])
+        return rows
