@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+# moto_s3, moto_factory, closed_port_url, aws_env: a local S3 for every test folder (tap, target, e2e).
+pytest_plugins = ["local_s3"]
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the tap's tests: a real S3 (moto in server mode, as its own process) and a sealed AWS environment.
+"""A real local S3 for tests: moto in server mode, as its own process, and a sealed AWS environment.
 
 - `moto_s3`: one moto server for the session; `.endpoint_url`, and `.put(bucket, key, body)` which creates
   the bucket when needed. It uses explicit dummy credentials and changes no environment variable.
