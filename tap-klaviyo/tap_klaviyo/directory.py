@@ -15,9 +15,9 @@ import typing as t
 import orjson
 import requests
 
+from klaviyo_rate_limits import TIERS, Limiters, WindowLimiter
+
 from .accounts import Account
-from .limits import Limiters, WindowLimiter
-from .tiers import TIERS
 
 RETRIES = 8
 

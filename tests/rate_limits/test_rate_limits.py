@@ -1,18 +1,18 @@
-"""The tap's tier table and its pacing."""
+"""The shared tier table (tap and target) and its pacing."""
 
 from __future__ import annotations
 
 import pytest
 
-from klaviyo_sandbox.endpoints import ENDPOINTS, PREDICTIVE_TIER
-from tap_klaviyo.limits import WindowLimiter
-from tap_klaviyo.tiers import TIERS, Tier
+from klaviyo_rate_limits import TIERS, Tier, WindowLimiter
+from klaviyo_sandbox.endpoints import ENDPOINTS, PREDICTIVE_TIER, WRITE_TIERS
 
 
 @pytest.mark.parametrize("endpoint", sorted(TIERS))
 def test_tier_table_matches_klaviyo_as_the_sandbox_serves_it(endpoint):
     # The sandbox's table is read from the SDK's docstrings for revision 2026-10-15 (shared/reference).
     sandbox = {e.name: (e.tier.burst, e.tier.steady) for e in ENDPOINTS}
+    sandbox.update({name: (tier.burst, tier.steady) for name, tier in WRITE_TIERS.items()})
     sandbox["get_profiles:predictive_analytics"] = (PREDICTIVE_TIER.burst, PREDICTIVE_TIER.steady)
     assert (TIERS[endpoint].burst, TIERS[endpoint].steady) == sandbox[endpoint]
 

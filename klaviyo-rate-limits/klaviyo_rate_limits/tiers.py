@@ -1,7 +1,7 @@
-"""Klaviyo's rate-limit tier of every endpoint the tap calls (revision 2026-10-15, shared/reference).
+"""Klaviyo's rate-limit tier of every endpoint tap-klaviyo and target-klaviyo call (revision 2026-10-15).
 
 Limits are per account and per endpoint: burst per 1-second window, steady per 60-second window.
-tests/tap/test_limits.py checks this table against the sandbox's endpoint table.
+tests/rate_limits/test_rate_limits.py checks this table against the sandbox's endpoint table.
 """
 
 from __future__ import annotations
@@ -33,4 +33,11 @@ TIERS: dict[str, Tier] = {
     "get_metrics": M,
     "get_tags": S,
     "get_templates": L750,
+    # Writes (target-klaviyo).
+    "create_event": XL,
+    "bulk_create_events": M,
+    "create_or_update_profile": L750,
+    "bulk_import_profiles": M,
+    "get_bulk_import_profiles_job": M,
+    "get_errors_for_bulk_import_profiles_job": M,
 }
