@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import requests
+from tap_runs import last_state, records, run_tap
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 
 EVENTS, PROFILES = 2500, 240
-
-
-def run_tap(config: dict, tmp_path: Path, state: dict | None = None, *args: str) -> tuple[int, list[dict], str]:
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    command = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(config_path), *args]
-    if state is not None:
-        state_path = tmp_path / "state.json"
-        state_path.write_text(json.dumps(state))
-        command += ["--state", str(state_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    return result.returncode, messages, result.stderr
-
-
-def records(messages: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = defaultdict(list)
-    for message in messages:
-        if message["type"] == "RECORD":
-            out[message["stream"]].append(message["record"])
-    return out
-
-
-def last_state(messages: list[dict]) -> dict:
-    states = [m["value"] for m in messages if m["type"] == "STATE"]
-    return states[-1] if states else {}
 
 
 def walk(sandbox: RunningSandbox, index: int, path: str, **params: str) -> list[dict]:
