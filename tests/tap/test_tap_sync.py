@@ -160,3 +160,12 @@ def test_a_malformed_accounts_file_fails_before_any_output(sandbox, tmp_path):
     assert code != 0
     assert str(bad) in stderr and "not valid JSON" in stderr
     assert not [m for m in messages if m["type"] == "RECORD"]
+
+
+def test_an_unreachable_s3_object_fails_before_any_output(sandbox, tmp_path, closed_port_url, aws_env):
+    uri = "s3://klaviyo-accounts/accounts.json"
+    code, messages, stderr = run_tap(config_for(sandbox, accounts_file=uri, s3_endpoint_url=closed_port_url),
+                                     tmp_path, None)
+    assert code != 0
+    assert uri in stderr and closed_port_url in stderr
+    assert not [m for m in messages if m["type"] in ("RECORD", "STATE")]
