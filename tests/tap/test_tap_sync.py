@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tap_runs import last_state, records, run_tap
+from tap_runs import catalog_selecting, last_state, records, run_tap
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 
@@ -169,3 +169,21 @@ def test_an_unreachable_s3_object_fails_before_any_output(sandbox, tmp_path, clo
     assert code != 0
     assert uri in stderr and closed_port_url in stderr
     assert not [m for m in messages if m["type"] in ("RECORD", "STATE")]
+
+
+def test_a_deselected_property_is_left_out(sandbox, tmp_path):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config_for(sandbox)))
+    catalog = catalog_selecting(config_path, ["events", "metrics"])
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if entry["tap_stream_id"] == "events" and metadata["breadcrumb"] == ["properties", "event_properties"]:
+                metadata["metadata"]["selected"] = False
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    code, messages, stderr = run_tap(config_for(sandbox), tmp_path, None, "--catalog", str(tmp_path / "catalog.json"))
+    assert code == 0, stderr[-3000:]
+    rows = records(messages)
+    assert rows["events"] and not any("event_properties" in r for r in rows["events"])
+    assert all("datetime" in r for r in rows["events"])
+    assert rows["metrics"]  # the other stream keeps all its columns
+    assert all("name" in r for r in rows["metrics"])
