@@ -9,10 +9,10 @@ PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
 .PHONY: setup demo test lint bench wheelhouse clean
 
-$(BIN)/.installed: requirements/dev.txt klaviyo-sandbox/pyproject.toml tap-klaviyo/pyproject.toml klaviyo-rate-limits/pyproject.toml
+$(BIN)/.installed: requirements/dev.txt klaviyo-sandbox/pyproject.toml tap-klaviyo/pyproject.toml klaviyo-rate-limits/pyproject.toml local-stand-ins/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) -r requirements/dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) --no-deps -e klaviyo-sandbox -e klaviyo-rate-limits -e tap-klaviyo
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) --no-deps -e klaviyo-sandbox -e klaviyo-rate-limits -e tap-klaviyo -e local-stand-ins
 	touch $@
 
 setup: $(BIN)/.installed
