@@ -1,0 +1,247 @@
+"""Klaviyo's bulk endpoints, driven concurrently: event batches, profile import jobs, and what became of each row.
+
+- Events: POST /event-bulk-create-jobs, up to 1,000 per request and under 5 MB; Klaviyo answers 202 for the
+  whole request or refuses the whole request (400) naming the first bad entry by its JSON pointer. That entry
+  is rejected and the others sent again; a refusal that names no entry is narrowed down by halving.
+- Profiles: POST /profile-bulk-import-jobs, up to 10,000 per job and under 5 MB, then the job is polled until it
+  completes and its per-row import errors are read; those rows are rejected, the others accepted.
+- Requests run on thread pools (one per endpoint, `concurrency` wide) and wait on the endpoint's limiter.
+  At most twice that many batches wait for a thread, so a fast input cannot fill memory.
+- `flush()` returns once every batch submitted so far has ended (accepted or rejected): the target emits
+  state only after it. A batch that could not be sent at all (retries exhausted) is rejected with code
+  `not_sent` and makes the run fail, so state never moves past rows Klaviyo did not take.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .client import KlaviyoAuthError, KlaviyoClient, SendError, error_detail
+from .rejects import Outcomes, RowRef
+
+EVENTS_PATH = "/api/event-bulk-create-jobs"
+PROFILES_PATH = "/api/profile-bulk-import-jobs"
+MAX_EVENTS = 1_000
+MAX_PROFILES = 10_000
+MAX_BODY_BYTES = 5_000_000  # "5 MB", read as the smaller of 10^6 and 2^20 bytes per MB
+MAX_PROFILE_BYTES = 100 * 1024  # 100 KB per profile
+ENVELOPES = {
+    "event": (b'{"data":{"type":"event-bulk-create-job","attributes":{"events-bulk-create":{"data":[', b"]}}}}"),
+    "profile": (b'{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":[', b"]}}}}"),
+}
+MAX_ITEM_BYTES = {"event": MAX_BODY_BYTES - sum(map(len, ENVELOPES["event"])), "profile": MAX_PROFILE_BYTES}
+ENTRY_INDEX = re.compile(r"^/data/attributes/(?:events-bulk-create|profiles)/data/(\d+)(?:/|$)")
+JOB_POLL_FIRST, JOB_POLL_MAX = 0.25, 10.0
+
+
+@dataclass(slots=True)
+class Item:
+    """One row's payload, serialized once."""
+
+    ref: RowRef
+    body: bytes
+
+
+def chunks(items: list[Item], kind: str) -> list[list[Item]]:
+    """Consecutive requests within the endpoint's count and byte limits."""
+    limit = MAX_EVENTS if kind == "event" else MAX_PROFILES
+    room = MAX_BODY_BYTES - sum(map(len, ENVELOPES[kind]))
+    out: list[list[Item]] = []
+    current: list[Item] = []
+    size = 0
+    for item in items:
+        extra = len(item.body) + 1  # the comma
+        if current and (len(current) >= limit or size + extra > room):
+            out.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += extra
+    if current:
+        out.append(current)
+    return out
+
+
+def envelope(kind: str, items: list[Item]) -> bytes:
+    head, tail = ENVELOPES[kind]
+    return head + b",".join(item.body for item in items) + tail
+
+
+def entry_index(pointer: str | None) -> int | None:
+    match = ENTRY_INDEX.match(pointer or "")
+    return int(match.group(1)) if match else None
+
+
+class Dispatcher:
+    """Sends batches on background threads and records each row's outcome."""
+
+    def __init__(self, client: KlaviyoClient, outcomes: Outcomes, *, concurrency: int = 10,
+                 logger: logging.Logger | None = None) -> None:
+        self.client = client
+        self.outcomes = outcomes
+        self.concurrency = concurrency
+        self.logger = logger or logging.getLogger("target-klaviyo")
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._room = {kind: threading.BoundedSemaphore(2 * concurrency) for kind in ENVELOPES}
+        self._lock = threading.Lock()
+        self._pending: set[Future[None]] = set()
+        self._fatal: BaseException | None = None
+        self._unsent = 0
+
+    def _pool(self, kind: str) -> ThreadPoolExecutor:
+        with self._lock:
+            if kind not in self._pools:
+                self._pools[kind] = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"klaviyo-{kind}")
+            return self._pools[kind]
+
+    def submit(self, kind: str, stream: str, items: list[Item]) -> None:
+        """Queue one batch (within the endpoint's limits); blocks while too many batches wait."""
+        self.check()
+        self._room[kind].acquire()
+        send = self._send_events if kind == "event" else self._send_profiles
+        future = self._pool(kind).submit(self._run, send, kind, stream, items)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(lambda f: self._done(kind, f))
+
+    def _done(self, kind: str, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        self._room[kind].release()
+
+    def _run(self, send: Callable[[str, list[Item]], None], kind: str, stream: str, items: list[Item]) -> None:
+        self.outcomes.sent(stream, kind, len(items))
+        try:
+            send(stream, items)
+        except KlaviyoAuthError as exc:
+            self._fatal = self._fatal or exc
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}"
+            self.logger.error("%d %s rows of stream '%s' were not sent: %s", len(items), kind, stream, reason)
+            for item in items:
+                self.outcomes.reject(item.ref, kind, f"not sent: {reason}", "not_sent")
+            with self._lock:
+                self._unsent += len(items)
+
+    def check(self) -> None:
+        """Raise what makes the run fail: a refused key, or rows that could not be sent."""
+        if self._fatal is not None:
+            raise self._fatal
+        if self._unsent:
+            raise SendError(f"{self._unsent} rows could not be sent to Klaviyo (code not_sent in the rejected-rows "
+                            "file); state is not advanced past them, so a re-run sends them again")
+
+    def flush(self) -> None:
+        """Wait until every batch submitted so far has ended; then raise if the run must fail."""
+        while True:
+            with self._lock:
+                pending = set(self._pending)
+            if not pending:
+                break
+            wait(pending)
+        self.check()
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=False)
+
+    # --- one batch ---------------------------------------------------------------------------------------------
+
+    def _isolate(self, kind: str, stream: str, batch: list[Item], response: Any, queue: list[list[Item]]) -> None:
+        """Klaviyo refused a whole request: reject the entry it names and queue the rest, or halve."""
+        code, detail, pointer = error_detail(response)
+        index = entry_index(pointer)
+        if response.status_code in (400, 422) and index is not None and index < len(batch):
+            self.outcomes.reject(batch[index].ref, kind, f"Klaviyo: {detail}", code)
+            rest = batch[:index] + batch[index + 1:]
+            if rest:
+                queue.append(rest)
+        elif len(batch) > 1 and response.status_code in (400, 413, 422):
+            half = len(batch) // 2
+            queue.extend((batch[:half], batch[half:]))
+        else:
+            for item in batch:
+                self.outcomes.reject(item.ref, kind, f"Klaviyo: {detail} (HTTP {response.status_code})", code)
+
+    def _send_events(self, stream: str, items: list[Item]) -> None:
+        queue = [items]
+        while queue:
+            batch = queue.pop()
+            response = self.client.request("POST", EVENTS_PATH, "bulk_create_events", body=envelope("event", batch))
+            if response.status_code < 300:
+                self.outcomes.accepted(stream, "event", len(batch))
+            else:
+                self._isolate("event", stream, batch, response, queue)
+
+    def _send_profiles(self, stream: str, items: list[Item]) -> None:
+        queue = [items]
+        while queue:
+            batch = queue.pop()
+            response = self.client.request("POST", PROFILES_PATH, "bulk_import_profiles",
+                                           body=envelope("profile", batch))
+            if response.status_code < 300:
+                self._finish_job(stream, batch, orjson.loads(response.content)["data"]["id"])
+            else:
+                self._isolate("profile", stream, batch, response, queue)
+
+    def _finish_job(self, stream: str, batch: list[Item], job_id: str) -> None:
+        """Poll the job until it ends, then reject the rows its import errors name and accept the others."""
+        delay = JOB_POLL_FIRST
+        while True:
+            time.sleep(delay)
+            response = self.client.request("GET", f"{PROFILES_PATH}/{job_id}", "get_bulk_import_profiles_job")
+            if response.status_code >= 400:
+                code, detail, _ = error_detail(response)
+                raise SendError(f"profile import job {job_id}: {response.status_code} {code}: {detail}")
+            attributes = orjson.loads(response.content)["data"]["attributes"]
+            status = attributes.get("status")
+            if status == "complete":
+                break
+            if status in ("failed", "cancelled"):
+                for item in batch:
+                    self.outcomes.reject(item.ref, "profile", f"Klaviyo: the import job {job_id} ended {status}",
+                                         f"job_{status}")
+                return
+            delay = min(delay * 2, JOB_POLL_MAX)
+        failed = self._import_errors(job_id, batch) if attributes.get("failed_count") else {}
+        for index, (code, detail) in failed.items():
+            self.outcomes.reject(batch[index].ref, "profile", f"Klaviyo: {detail}", code)
+        self.outcomes.accepted(stream, "profile", len(batch) - len(failed))
+
+    def _import_errors(self, job_id: str, batch: list[Item]) -> dict[int, tuple[str, str]]:
+        """Row index in the job -> (code, detail), from every page of the job's import errors. A row is found
+        by the error's pointer, or else by its original payload."""
+        out: dict[int, tuple[str, str]] = {}
+        url: str | None = f"{PROFILES_PATH}/{job_id}/import-errors"
+        params: dict[str, Any] | None = {"page[size]": 100}
+        by_payload: dict[bytes, int] | None = None
+        while url:
+            response = self.client.request("GET", url, "get_errors_for_bulk_import_profiles_job", params=params)
+            if response.status_code >= 400:
+                code, detail, _ = error_detail(response)
+                raise SendError(f"import errors of job {job_id}: {response.status_code} {code}: {detail}")
+            body = orjson.loads(response.content)
+            for error in body.get("data") or ():
+                attrs = error.get("attributes") or {}
+                index = entry_index((attrs.get("source") or {}).get("pointer"))
+                if index is None and attrs.get("original_payload") is not None:
+                    if by_payload is None:
+                        by_payload = {_canonical(orjson.loads(item.body)): i for i, item in enumerate(batch)}
+                    index = by_payload.get(_canonical(attrs["original_payload"]))
+                if index is None or index >= len(batch):
+                    raise SendError(f"an import error of job {job_id} names no row of the job: {attrs.get('code')}")
+                out[index] = (str(attrs.get("code") or "invalid"), str(attrs.get("detail") or attrs.get("title")))
+            url, params = (body.get("links") or {}).get("next"), None
+        return out
+
+
+def _canonical(payload: Any) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)

@@ -1,0 +1,116 @@
+"""Bad rows are rejected with their reason, the good ones arrive, and nothing crashes."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import record_messages, schema_message
+
+COLUMNS = ["email", "phone", "when", "amount", "name", "note"]
+
+
+def mapping(tag: str) -> dict:
+    return {"mappings": {"bad": {
+        "event": {"metric": f"Bought {tag}", "time": "when", "value": "amount", "properties": {"Note": "note"}},
+        "profile": {"email": "email", "phone_number": "phone", "first_name": "name"},
+    }}}
+
+
+def test_bad_rows_rejected_with_reasons_good_rows_arrive(target, klaviyo, tag):
+    good = {"email": f"søren@{tag}.example", "phone": "", "when": "2024-03-01T12:00:00+01:00", "amount": "19.90",
+            "name": "Søren Ødegård", "note": 'a, b, "quoted", and\na new line'}
+    rows = [
+        good,                                                                        # row 2
+        {"email": "", "phone": " ", "when": "2024-03-01", "amount": "1", "name": "x"},  # 3: no identifier
+        {"email": f"date@{tag}.example", "when": "31/12/2023", "amount": "1"},        # 4: not ISO, not UNIX
+        {"email": f"old@{tag}.example", "when": "1999-12-31T23:59:59Z"},              # 5: before 2000
+        {"email": f"ms@{tag}.example", "when": "1700000000000"},                      # 6: milliseconds, not seconds
+        {"email": f"comma@{tag}.example", "when": "2024-03-01", "amount": "12,50"},   # 7: not a number
+        {"email": "bob@@example", "when": "2024-03-01"},                              # 8: bad email
+        {"email": f"tel@{tag}.example", "phone": "12", "when": "2024-03-01"},         # 9: bad phone
+        {"email": f"big@{tag}.example", "when": "2024-03-01", "note": "x" * 200_000},  # 10: oversized value
+        {"email": 12345, "when": ["2024"], "amount": True},                           # 11: wrong types
+        {"email": f"national@{tag}.example", "phone": "(415) 555-2671", "when": "1709294400"},  # 12: good
+    ]
+    messages = [schema_message("bad", COLUMNS), *record_messages("bad", rows)]
+    run = target.run(messages, **mapping(tag))
+    assert run.returncode == 0, run.stderr
+
+    reasons = {(r["row"], r["kind"]): (r["code"], r["reason"]) for r in run.rejects}
+    assert reasons == {
+        (3, "event"): ("missing_identifier", "no profile identifier: email, phone empty"),
+        (3, "profile"): ("missing_identifier", "no profile identifier: email, phone empty"),
+        (4, "event"): ("invalid_time", "when: time '31/12/2023' is neither ISO 8601 (e.g. 2024-01-31T12:00:00Z) "
+                                       "nor UNIX seconds"),
+        (5, "event"): ("time_out_of_range", "when: time '1999-12-31T23:59:59Z' (1999-12-31T23:59:59+00:00) is "
+                                            "outside what Klaviyo accepts (from 2000-01-01 to one year ahead)"),
+        (6, "event"): ("time_out_of_range", "when: time '1700000000000' as UNIX seconds is outside what Klaviyo "
+                                            "accepts (from 2000-01-01 to one year ahead)"),
+        (7, "event"): ("invalid_number", "amount: '12,50' is not a number (write 1234.5, without currency signs "
+                                         "or thousands separators)"),
+        (8, "event"): ("invalid_email", "email: 'bob@@example' is not an email address"),
+        (8, "profile"): ("invalid_email", "email: 'bob@@example' is not an email address"),
+        (9, "event"): ("invalid_phone_number", "phone: '12' is not a phone number in E.164 form such as "
+                                               "+15555550123"),
+        (9, "profile"): ("invalid_phone_number", "phone: '12' is not a phone number in E.164 form such as "
+                                                 "+15555550123"),
+        (10, "event"): ("value_too_large", "note: value is 200,000 bytes; Klaviyo accepts at most 100 KB per string"),
+        (11, "event"): ("invalid_email", "email: 12345 is not an email address"),
+        (11, "profile"): ("invalid_email", "email: 12345 is not an email address"),
+    }
+    identifiers = {r["row"]: r["identifier"] for r in run.rejects}
+    assert identifiers[4] == f"date@{tag}.example"
+    assert identifiers[3] is None
+
+    assert run.summary == {"bad": {"event": {"read": 11, "sent": 2, "accepted": 2, "rejected": 9},
+                                   "profile": {"read": 11, "sent": 7, "accepted": 7, "rejected": 4}}}
+
+    events = sorted(klaviyo.events(f"Bought {tag}"), key=lambda e: e["attributes"]["timestamp"])
+    assert [e["attributes"]["datetime"] for e in events] == ["2024-03-01T11:00:00+00:00", "2024-03-01T12:00:00+00:00"]
+    assert events[0]["attributes"]["event_properties"]["Note"] == good["note"]
+    assert events[0]["attributes"]["event_properties"]["$value"] == 19.9
+    # A row whose event was refused still updates its profile: the good part of a row is not lost.
+    arrived = klaviyo.profiles([f"{n}@{tag}.example" for n in ("søren", "date", "old", "ms", "comma", "big",
+                                                                "national", "tel")])
+    assert set(arrived) == {f"{n}@{tag}.example" for n in ("søren", "date", "old", "ms", "comma", "big", "national")}
+    assert arrived[f"søren@{tag}.example"]["attributes"]["first_name"] == "Søren Ødegård"
+    assert arrived[f"national@{tag}.example"]["attributes"]["phone_number"] == "+14155552671"
+
+
+def test_header_with_byte_order_mark(target, klaviyo, tag):
+    """A CSV saved by Excel starts with a BOM; a mapping naming the plain header still finds the column."""
+    messages = [schema_message("bom", ["\ufeffEMAIL", "NAME"]),
+                *record_messages("bom", [{"\ufeffEMAIL": f"bom@{tag}.example", "NAME": "Ann"}])]
+    run = target.run(messages, mappings={"bom": {"profile": {"email": "EMAIL", "first_name": "NAME"}}})
+    assert run.returncode == 0, run.stderr
+    profile = klaviyo.profile(f"bom@{tag}.example")
+    assert profile is not None
+    assert profile["attributes"]["first_name"] == "Ann"
+
+
+def test_empty_input_and_header_only(target, tag):
+    config = {"mappings": {"*": {"profile": {"email": "email"}}}}
+    empty = target.run("", **config)
+    assert empty.returncode == 0, empty.stderr
+    assert empty.summary == {}
+    assert empty.rejects_path.exists()  # created and empty: nothing was rejected
+    assert empty.rejects == []
+
+    header_only = target.run([schema_message("h", ["email"]), {"type": "STATE", "value": {"h": 1}}], **config)
+    assert header_only.returncode == 0, header_only.stderr
+    assert header_only.summary == {}
+    assert header_only.states == [{"h": 1}]
+
+
+def test_rejects_as_csv(target, tag):
+    rows = [{"email": "x@"}, {"email": f"ok@{tag}.example"}]
+    messages = [schema_message("c", ["email"]), *record_messages("c", rows)]
+    run = target.run(messages, mappings={"c": {"profile": {"email": "email"}}},
+                     rejects_path=str(target.tmp_path / "rejects.csv"))
+    assert run.returncode == 0, run.stderr
+    assert (target.tmp_path / "rejects.csv").read_text(encoding="utf-8").splitlines() == [
+        "stream,row,kind,identifier,reason,code",
+        "c,2,profile,x@,email: 'x@' is not an email address,invalid_email",
+    ]
+    assert json.loads(run.stderr.split("summary json: ", 1)[1].splitlines()[0]) == {
+        "c": {"profile": {"read": 2, "sent": 1, "accepted": 1, "rejected": 1}}}
