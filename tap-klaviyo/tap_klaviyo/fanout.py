@@ -136,8 +136,9 @@ def _die_with_parent() -> None:
 
 def _pump(child: Child, lines: queue.Queue[tuple[Child, bytes | None]]) -> None:
     assert child.process.stdout is not None
-    for line in child.process.stdout:
-        lines.put((child, line))
+    with child.process.stdout:
+        for line in child.process.stdout:
+            lines.put((child, line))
     lines.put((child, None))
 
 

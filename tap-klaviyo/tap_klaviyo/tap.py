@@ -44,7 +44,10 @@ class TapKlaviyo(Tap):
         th.Property("profile_additional_fields", th.ArrayType(th.StringType), default=["subscriptions"],
                     description="additional-fields[profile] to request: subscriptions, predictive_analytics "
                                 "(predictive_analytics moves profiles to a 10/s 150/m tier and is opt-in)."),
-        th.Property("rate_limit_scale", th.NumberType, default=1.0,
+        # A number, or the same as a string: Meltano 4.4 cannot pass a `decimal` setting to a plugin (its config
+        # writer fails on Decimal), so meltano.yml declares this one as a string.
+        th.Property("rate_limit_scale", th.CustomType({"type": ["number", "string"], "pattern": r"^\d+(\.\d+)?$"}),
+                    default=1.0,
                     description="Multiply Klaviyo's tiers by this when pacing (match a scaled sandbox); 0 = no "
                                 "pacing."),
         th.Property("request_timeout", th.IntegerType, default=300, description="Seconds per HTTP request."),
