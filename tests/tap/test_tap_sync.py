@@ -7,23 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import requests
+from sandbox_truth import expected_counts
 from tap_runs import catalog_selecting, last_state, records, run_tap
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 
 EVENTS, PROFILES = 2500, 240
-
-
-def walk(sandbox: RunningSandbox, index: int, path: str, **params: str) -> list[dict]:
-    session = requests.Session()
-    session.headers.update({"Authorization": f"Klaviyo-API-Key {sandbox.key(index)}", "revision": "2026-10-15"})
-    body = session.get(f"{sandbox.url}{path}", params=params, timeout=60).json()
-    rows = list(body["data"])
-    while body["links"]["next"]:
-        body = session.get(body["links"]["next"], timeout=60).json()
-        rows.extend(body["data"])
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -48,29 +37,10 @@ def first_run(sandbox, tmp_path_factory):
     return messages, stderr
 
 
-def expected_counts(sandbox: RunningSandbox, index: int) -> dict[str, int]:
-    campaigns = [c for channel in ("email", "sms", "mobile_push") for archived in ("true", "false")
-                 for c in walk(sandbox, index, "/api/campaigns",
-                               filter=f"equals(messages.channel,'{channel}'),equals(archived,{archived})")]
-    flows = [f for archived in ("true", "false") for f in walk(sandbox, index, "/api/flows",
-                                                                 filter=f"equals(archived,{archived})")]
-    lists = walk(sandbox, index, "/api/lists")
-    segments = walk(sandbox, index, "/api/segments")
-    return {
-        "accounts": 1, "events": EVENTS, "profiles": PROFILES, "metrics": len(walk(sandbox, index, "/api/metrics")),
-        "campaigns": len(campaigns), "flows": len(flows), "lists": len(lists), "segments": len(segments),
-        "tags": len(walk(sandbox, index, "/api/tags")), "templates": len(walk(sandbox, index, "/api/templates")),
-        "campaign_messages": sum(len(c["relationships"]["campaign-messages"]["data"]) for c in campaigns),
-        "flow_actions": sum(len(f["relationships"]["flow-actions"]["data"]) for f in flows),
-        "list_members": sum(len(walk(sandbox, index, f"/api/lists/{g['id']}/profiles")) for g in lists),
-        "segment_members": sum(len(walk(sandbox, index, f"/api/segments/{g['id']}/profiles")) for g in segments),
-    }
-
-
 def test_every_row_of_every_account_arrives_once(sandbox, first_run):
     rows = records(first_run[0])
     for index, account in enumerate(sandbox.accounts):
-        expected = expected_counts(sandbox, index)
+        expected = expected_counts(sandbox, index, events=EVENTS, profiles=PROFILES)
         got = Counter(r_stream for r_stream, rs in rows.items() for r in rs if r["account_id"] == account["id"])
         for stream, count in expected.items():
             assert got[stream] == count, (account["account"], stream)
