@@ -81,55 +81,68 @@ def entry_index(pointer: str | None) -> int | None:
 
 
 class Dispatcher:
-    """Sends batches on background threads and records each row's outcome."""
+    """Sends batches on background threads and records each row's outcome.
+
+    Three kinds of work, each on its own pool with a bound on what may wait for it:
+    "event" requests (`concurrency` at once), "profile" job creations (a few at once: each carries up to
+    10,000 profiles) and "job" polls (many at once: a job is followed holding only its rows' references,
+    so slow jobs cost little memory)."""
 
     def __init__(self, client: KlaviyoClient, outcomes: Outcomes, *, concurrency: int = 10,
                  logger: logging.Logger | None = None) -> None:
         self.client = client
         self.outcomes = outcomes
-        self.concurrency = concurrency
         self.logger = logger or logging.getLogger("target-klaviyo")
+        threads = {"event": concurrency, "profile": max(2, concurrency // 4), "job": 4 * concurrency}
+        self._threads = threads
+        self._room = {"event": threading.BoundedSemaphore(2 * concurrency),
+                      "profile": threading.BoundedSemaphore(threads["profile"] + 1),
+                      "job": threading.BoundedSemaphore(threads["job"])}
         self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._room = {kind: threading.BoundedSemaphore(2 * concurrency) for kind in ENVELOPES}
         self._lock = threading.Lock()
         self._pending: set[Future[None]] = set()
         self._fatal: BaseException | None = None
         self._unsent = 0
 
-    def _pool(self, kind: str) -> ThreadPoolExecutor:
+    def _pool(self, work: str) -> ThreadPoolExecutor:
         with self._lock:
-            if kind not in self._pools:
-                self._pools[kind] = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"klaviyo-{kind}")
-            return self._pools[kind]
+            if work not in self._pools:
+                self._pools[work] = ThreadPoolExecutor(self._threads[work], thread_name_prefix=f"klaviyo-{work}")
+            return self._pools[work]
 
     def submit(self, kind: str, stream: str, items: list[Item]) -> None:
         """Queue one batch (within the endpoint's limits); blocks while too many batches wait."""
         self.check()
-        self._room[kind].acquire()
+        self.outcomes.sent(stream, kind, len(items))
         send = self._send_events if kind == "event" else self._send_profiles
-        future = self._pool(kind).submit(self._run, send, kind, stream, items)
+        self._queue(kind, send, kind, stream, items, [item.ref for item in items])
+
+    def _queue(self, work: str, send: Callable[..., None], kind: str, stream: str, payload: list[Any],
+               refs: list[RowRef]) -> None:
+        self._room[work].acquire()
+        future = self._pool(work).submit(self._run, send, kind, stream, payload, refs)
         with self._lock:
             self._pending.add(future)
-        future.add_done_callback(lambda f: self._done(kind, f))
+        future.add_done_callback(lambda f: self._done(work, f))
 
-    def _done(self, kind: str, future: Future[None]) -> None:
+    def _done(self, work: str, future: Future[None]) -> None:
         with self._lock:
             self._pending.discard(future)
-        self._room[kind].release()
+        self._room[work].release()
 
-    def _run(self, send: Callable[[str, list[Item]], None], kind: str, stream: str, items: list[Item]) -> None:
-        self.outcomes.sent(stream, kind, len(items))
+    def _run(self, send: Callable[[str, list[Any]], None], kind: str, stream: str, payload: list[Any],
+             refs: list[RowRef]) -> None:
         try:
-            send(stream, items)
+            send(stream, payload)
         except KlaviyoAuthError as exc:
             self._fatal = self._fatal or exc
         except Exception as exc:
             reason = str(exc) if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}"
-            self.logger.error("%d %s rows of stream '%s' were not sent: %s", len(items), kind, stream, reason)
-            for item in items:
-                self.outcomes.reject(item.ref, kind, f"not sent: {reason}", "not_sent")
+            self.logger.error("%d %s rows of stream '%s' were not sent: %s", len(refs), kind, stream, reason)
+            for ref in refs:
+                self.outcomes.reject(ref, kind, f"not sent: {reason}", "not_sent")
             with self._lock:
-                self._unsent += len(items)
+                self._unsent += len(refs)
 
     def check(self) -> None:
         """Raise what makes the run fail: a refused key, or rows that could not be sent."""
@@ -155,7 +168,7 @@ class Dispatcher:
 
     # --- one batch ---------------------------------------------------------------------------------------------
 
-    def _isolate(self, kind: str, stream: str, batch: list[Item], response: Any, queue: list[list[Item]]) -> None:
+    def _isolate(self, kind: str, batch: list[Item], response: Any, queue: list[list[Item]]) -> None:
         """Klaviyo refused a whole request: reject the entry it names and queue the rest, or halve."""
         code, detail, pointer = error_detail(response)
         index = entry_index(pointer)
@@ -179,7 +192,7 @@ class Dispatcher:
             if response.status_code < 300:
                 self.outcomes.accepted(stream, "event", len(batch))
             else:
-                self._isolate("event", stream, batch, response, queue)
+                self._isolate("event", batch, response, queue)
 
     def _send_profiles(self, stream: str, items: list[Item]) -> None:
         queue = [items]
@@ -188,11 +201,14 @@ class Dispatcher:
             response = self.client.request("POST", PROFILES_PATH, "bulk_import_profiles",
                                            body=envelope("profile", batch))
             if response.status_code < 300:
-                self._finish_job(stream, batch, orjson.loads(response.content)["data"]["id"])
+                job_id = orjson.loads(response.content)["data"]["id"]
+                refs = [item.ref for item in batch]
+                self._queue("job", lambda s, r, job_id=job_id: self._follow_job(s, r, job_id), "profile", stream,
+                            refs, refs)
             else:
-                self._isolate("profile", stream, batch, response, queue)
+                self._isolate("profile", batch, response, queue)
 
-    def _finish_job(self, stream: str, batch: list[Item], job_id: str) -> None:
+    def _follow_job(self, stream: str, refs: list[RowRef], job_id: str) -> None:
         """Poll the job until it ends, then reject the rows its import errors name and accept the others."""
         delay = JOB_POLL_FIRST
         while True:
@@ -206,23 +222,22 @@ class Dispatcher:
             if status == "complete":
                 break
             if status in ("failed", "cancelled"):
-                for item in batch:
-                    self.outcomes.reject(item.ref, "profile", f"Klaviyo: the import job {job_id} ended {status}",
+                for ref in refs:
+                    self.outcomes.reject(ref, "profile", f"Klaviyo: the import job {job_id} ended {status}",
                                          f"job_{status}")
                 return
             delay = min(delay * 2, JOB_POLL_MAX)
-        failed = self._import_errors(job_id, batch) if attributes.get("failed_count") else {}
+        failed = self._import_errors(job_id, refs) if attributes.get("failed_count") else {}
         for index, (code, detail) in failed.items():
-            self.outcomes.reject(batch[index].ref, "profile", f"Klaviyo: {detail}", code)
-        self.outcomes.accepted(stream, "profile", len(batch) - len(failed))
+            self.outcomes.reject(refs[index], "profile", f"Klaviyo: {detail}", code)
+        self.outcomes.accepted(stream, "profile", len(refs) - len(failed))
 
-    def _import_errors(self, job_id: str, batch: list[Item]) -> dict[int, tuple[str, str]]:
+    def _import_errors(self, job_id: str, refs: list[RowRef]) -> dict[int, tuple[str, str]]:
         """Row index in the job -> (code, detail), from every page of the job's import errors. A row is found
-        by the error's pointer, or else by its original payload."""
+        by the error's pointer, or else by the identifier in its original payload."""
         out: dict[int, tuple[str, str]] = {}
         url: str | None = f"{PROFILES_PATH}/{job_id}/import-errors"
         params: dict[str, Any] | None = {"page[size]": 100}
-        by_payload: dict[bytes, int] | None = None
         while url:
             response = self.client.request("GET", url, "get_errors_for_bulk_import_profiles_job", params=params)
             if response.status_code >= 400:
@@ -232,16 +247,17 @@ class Dispatcher:
             for error in body.get("data") or ():
                 attrs = error.get("attributes") or {}
                 index = entry_index((attrs.get("source") or {}).get("pointer"))
-                if index is None and attrs.get("original_payload") is not None:
-                    if by_payload is None:
-                        by_payload = {_canonical(orjson.loads(item.body)): i for i, item in enumerate(batch)}
-                    index = by_payload.get(_canonical(attrs["original_payload"]))
-                if index is None or index >= len(batch):
+                if index is None:
+                    index = _by_identifier(refs, attrs.get("original_payload"))
+                if index is None or index >= len(refs):
                     raise SendError(f"an import error of job {job_id} names no row of the job: {attrs.get('code')}")
                 out[index] = (str(attrs.get("code") or "invalid"), str(attrs.get("detail") or attrs.get("title")))
             url, params = (body.get("links") or {}).get("next"), None
         return out
 
 
-def _canonical(payload: Any) -> bytes:
-    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+def _by_identifier(refs: list[RowRef], payload: Any) -> int | None:
+    """The row whose identifier (external_id, else email, else phone number) the payload carries."""
+    attributes = (payload or {}).get("attributes") or {} if isinstance(payload, dict) else {}
+    wanted = next((attributes[k] for k in ("external_id", "email", "phone_number") if attributes.get(k)), None)
+    return next((i for i, ref in enumerate(refs) if wanted is not None and ref.identifier == wanted), None)

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 
-REJECT_COLUMNS = ("stream", "row", "kind", "identifier", "reason", "code")
+REJECT_COLUMNS = ("stream", "file", "row", "kind", "identifier", "reason", "code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,7 @@ class RowRef:
     stream: str
     row: int
     identifier: str | None
+    file: str | None = None  # tap-csv's _sdc_source_file, when several files feed one stream
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Outcomes:
             self.counts[(stream, kind)].accepted += n
 
     def reject(self, ref: RowRef, kind: str, reason: str, code: str) -> None:
-        row = (ref.stream, ref.row, kind, ref.identifier, reason, code)
+        row = (ref.stream, ref.file, ref.row, kind, ref.identifier, reason, code)
         with self._lock:
             self.counts[(ref.stream, kind)].rejected += 1
             if self.path is None:

@@ -26,6 +26,8 @@ if t.TYPE_CHECKING:
 
 # Row-number columns taps emit, looked for when `row_number_column` is not set.
 ROW_NUMBER_COLUMNS = ("_sdc_row_number", "_sdc_source_lineno", "_sdc_row", "row_number")
+FILE_COLUMN = "_sdc_source_file"  # tap-csv: the file a row came from
+ROW_ERROR_COLUMN = "_sdc_row_error"  # tap-csv: what is wrong with a row it could not parse (ragged, bad bytes)
 
 
 class KlaviyoSink(BatchSink):
@@ -55,6 +57,7 @@ class KlaviyoSink(BatchSink):
         if mapping.profile:
             self.kinds.append(("profile", self.mapper.profile))
         self._rows = 0
+        self.dry_run = target.dry_run
         self._shown: set[str] = set()
 
     # Rows are checked by validate.py, which rejects a bad row with its reason; the SDK's JSON-schema
@@ -75,11 +78,15 @@ class KlaviyoSink(BatchSink):
         return self._rows
 
     def process_record(self, record: dict, context: dict) -> None:
-        ref = RowRef(self.stream_name, self._row_number(record), self.mapper.identifier(record))
+        ref = RowRef(self.stream_name, self._row_number(record), self.mapper.identifier(record),
+                     record.get(FILE_COLUMN))
         outcomes = self.target.outcomes
+        row_error = record.get(ROW_ERROR_COLUMN)
         for kind, build in self.kinds:
             outcomes.read(self.stream_name, kind)
             try:
+                if row_error:
+                    raise Invalid(f"the tap could not read this row: {row_error}", "bad_csv_row")
                 payload = build(record)
                 body = orjson.dumps(payload)
                 if len(body) > MAX_ITEM_BYTES[kind]:
@@ -88,7 +95,7 @@ class KlaviyoSink(BatchSink):
             except Invalid as exc:
                 outcomes.reject(ref, kind, exc.reason, exc.code)
                 continue
-            if self.target.dry_run and kind not in self._shown:
+            if self.dry_run and kind not in self._shown:
                 self._shown.add(kind)
                 self.logger.info("dry run: stream '%s' row %d as a %s: %s", self.stream_name, ref.row, kind,
                                  body.decode())

@@ -74,9 +74,9 @@ def schema_message(stream: str, columns: Iterable[str], row_column: str | None =
             "key_properties": []}
 
 
-def record_messages(stream: str, rows: Iterable[dict[str, Any]], first_row: int = 2,
+def record_messages(stream: str, rows: Iterable[dict[str, Any]], first_row: int = 1,
                     row_column: str | None = "_sdc_row_number") -> list[dict]:
-    """RECORD messages as tap-csv sends them: every cell a string, the file's line number alongside."""
+    """RECORD messages as tap-csv sends them: every cell a string, the 1-based data row number alongside."""
     out = []
     for i, row in enumerate(rows, start=first_row):
         record = {**row, row_column: i} if row_column else dict(row)

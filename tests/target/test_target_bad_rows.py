@@ -20,17 +20,17 @@ def test_bad_rows_rejected_with_reasons_good_rows_arrive(target, klaviyo, tag):
     good = {"email": f"søren@{tag}.example", "phone": "", "when": "2024-03-01T12:00:00+01:00", "amount": "19.90",
             "name": "Søren Ødegård", "note": 'a, b, "quoted", and\na new line'}
     rows = [
-        good,                                                                        # row 2
-        {"email": "", "phone": " ", "when": "2024-03-01", "amount": "1", "name": "x"},  # 3: no identifier
-        {"email": f"date@{tag}.example", "when": "31/12/2023", "amount": "1"},        # 4: not ISO, not UNIX
-        {"email": f"old@{tag}.example", "when": "1999-12-31T23:59:59Z"},              # 5: before 2000
-        {"email": f"ms@{tag}.example", "when": "1700000000000"},                      # 6: milliseconds, not seconds
-        {"email": f"comma@{tag}.example", "when": "2024-03-01", "amount": "12,50"},   # 7: not a number
-        {"email": "bob@@example", "when": "2024-03-01"},                              # 8: bad email
-        {"email": f"tel@{tag}.example", "phone": "12", "when": "2024-03-01"},         # 9: bad phone
-        {"email": f"big@{tag}.example", "when": "2024-03-01", "note": "x" * 200_000},  # 10: oversized value
-        {"email": 12345, "when": ["2024"], "amount": True},                           # 11: wrong types
-        {"email": f"national@{tag}.example", "phone": "(415) 555-2671", "when": "1709294400"},  # 12: good
+        good,                                                                        # row 1
+        {"email": "", "phone": " ", "when": "2024-03-01", "amount": "1", "name": "x"},  # 2: no identifier
+        {"email": f"date@{tag}.example", "when": "31/12/2023", "amount": "1"},        # 3: not ISO, not UNIX
+        {"email": f"old@{tag}.example", "when": "1999-12-31T23:59:59Z"},              # 4: before 2000
+        {"email": f"ms@{tag}.example", "when": "1700000000000"},                      # 5: milliseconds, not seconds
+        {"email": f"comma@{tag}.example", "when": "2024-03-01", "amount": "12,50"},   # 6: not a number
+        {"email": "bob@@example", "when": "2024-03-01"},                              # 7: bad email
+        {"email": f"tel@{tag}.example", "phone": "12", "when": "2024-03-01"},         # 8: bad phone
+        {"email": f"big@{tag}.example", "when": "2024-03-01", "note": "x" * 200_000},  # 9: oversized value
+        {"email": 12345, "when": ["2024"], "amount": True},                           # 10: wrong types
+        {"email": f"national@{tag}.example", "phone": "(415) 555-2671", "when": "1709294400"},  # 11: good
     ]
     messages = [schema_message("bad", COLUMNS), *record_messages("bad", rows)]
     run = target.run(messages, **mapping(tag))
@@ -38,29 +38,29 @@ def test_bad_rows_rejected_with_reasons_good_rows_arrive(target, klaviyo, tag):
 
     reasons = {(r["row"], r["kind"]): (r["code"], r["reason"]) for r in run.rejects}
     assert reasons == {
-        (3, "event"): ("missing_identifier", "no profile identifier: email, phone empty"),
-        (3, "profile"): ("missing_identifier", "no profile identifier: email, phone empty"),
-        (4, "event"): ("invalid_time", "when: time '31/12/2023' is neither ISO 8601 (e.g. 2024-01-31T12:00:00Z) "
+        (2, "event"): ("missing_identifier", "no profile identifier: email, phone empty"),
+        (2, "profile"): ("missing_identifier", "no profile identifier: email, phone empty"),
+        (3, "event"): ("invalid_time", "when: time '31/12/2023' is neither ISO 8601 (e.g. 2024-01-31T12:00:00Z) "
                                        "nor UNIX seconds"),
-        (5, "event"): ("time_out_of_range", "when: time '1999-12-31T23:59:59Z' (1999-12-31T23:59:59+00:00) is "
+        (4, "event"): ("time_out_of_range", "when: time '1999-12-31T23:59:59Z' (1999-12-31T23:59:59+00:00) is "
                                             "outside what Klaviyo accepts (from 2000-01-01 to one year ahead)"),
-        (6, "event"): ("time_out_of_range", "when: time '1700000000000' as UNIX seconds is outside what Klaviyo "
+        (5, "event"): ("time_out_of_range", "when: time '1700000000000' as UNIX seconds is outside what Klaviyo "
                                             "accepts (from 2000-01-01 to one year ahead)"),
-        (7, "event"): ("invalid_number", "amount: '12,50' is not a number (write 1234.5, without currency signs "
+        (6, "event"): ("invalid_number", "amount: '12,50' is not a number (write 1234.5, without currency signs "
                                          "or thousands separators)"),
-        (8, "event"): ("invalid_email", "email: 'bob@@example' is not an email address"),
-        (8, "profile"): ("invalid_email", "email: 'bob@@example' is not an email address"),
-        (9, "event"): ("invalid_phone_number", "phone: '12' is not a phone number in E.164 form such as "
+        (7, "event"): ("invalid_email", "email: 'bob@@example' is not an email address"),
+        (7, "profile"): ("invalid_email", "email: 'bob@@example' is not an email address"),
+        (8, "event"): ("invalid_phone_number", "phone: '12' is not a phone number in E.164 form such as "
                                                "+15555550123"),
-        (9, "profile"): ("invalid_phone_number", "phone: '12' is not a phone number in E.164 form such as "
+        (8, "profile"): ("invalid_phone_number", "phone: '12' is not a phone number in E.164 form such as "
                                                  "+15555550123"),
-        (10, "event"): ("value_too_large", "note: value is 200,000 bytes; Klaviyo accepts at most 100 KB per string"),
-        (11, "event"): ("invalid_email", "email: 12345 is not an email address"),
-        (11, "profile"): ("invalid_email", "email: 12345 is not an email address"),
+        (9, "event"): ("value_too_large", "note: value is 200,000 bytes; Klaviyo accepts at most 100 KB per string"),
+        (10, "event"): ("invalid_email", "email: 12345 is not an email address"),
+        (10, "profile"): ("invalid_email", "email: 12345 is not an email address"),
     }
     identifiers = {r["row"]: r["identifier"] for r in run.rejects}
-    assert identifiers[4] == f"date@{tag}.example"
-    assert identifiers[3] is None
+    assert identifiers[3] == f"date@{tag}.example"
+    assert identifiers[2] is None
 
     assert run.summary == {"bad": {"event": {"read": 11, "sent": 2, "accepted": 2, "rejected": 9},
                                    "profile": {"read": 11, "sent": 7, "accepted": 7, "rejected": 4}}}
@@ -109,8 +109,23 @@ def test_rejects_as_csv(target, tag):
                      rejects_path=str(target.tmp_path / "rejects.csv"))
     assert run.returncode == 0, run.stderr
     assert (target.tmp_path / "rejects.csv").read_text(encoding="utf-8").splitlines() == [
-        "stream,row,kind,identifier,reason,code",
-        "c,2,profile,x@,email: 'x@' is not an email address,invalid_email",
+        "stream,file,row,kind,identifier,reason,code",
+        "c,,1,profile,x@,email: 'x@' is not an email address,invalid_email",
     ]
     assert json.loads(run.stderr.split("summary json: ", 1)[1].splitlines()[0]) == {
         "c": {"profile": {"read": 2, "sent": 1, "accepted": 1, "rejected": 1}}}
+
+
+def test_rows_the_tap_could_not_read_are_rejected_by_file_and_row(target, klaviyo, tag):
+    """tap-csv emits a ragged or undecodable row with `_sdc_row_error`; it is rejected with that reason."""
+    schema = schema_message("multi", ["email", "_sdc_source_file", "_sdc_row_error"])
+    rows = [{"email": f"a@{tag}.example", "_sdc_source_file": "in/a.csv", "_sdc_row_error": None},
+            {"email": f"b@{tag}.example", "_sdc_source_file": "in/a.csv",
+             "_sdc_row_error": "3 fields where the header has 1"},
+            {"email": f"c@{tag}.example", "_sdc_source_file": "in/b.csv", "_sdc_row_error": None}]
+    run = target.run([schema, *record_messages("multi", rows)], mappings={"multi": {"profile": {"email": "email"}}})
+    assert run.returncode == 0, run.stderr
+    assert run.rejects == [{"stream": "multi", "file": "in/a.csv", "row": 2, "kind": "profile",
+                            "identifier": f"b@{tag}.example", "code": "bad_csv_row",
+                            "reason": "the tap could not read this row: 3 fields where the header has 1"}]
+    assert set(klaviyo.profiles([r["email"] for r in rows])) == {f"a@{tag}.example", f"c@{tag}.example"}

@@ -67,6 +67,6 @@ def test_unreachable_klaviyo_rejects_rows_as_not_sent_and_fails(target, closed_p
     assert run.returncode != 0
     assert run.states == []
     assert "3 rows could not be sent to Klaviyo" in run.stderr
-    assert [(r["row"], r["code"]) for r in run.rejects] == [(2, "not_sent"), (3, "not_sent"), (4, "not_sent")]
+    assert [(r["row"], r["code"]) for r in run.rejects] == [(1, "not_sent"), (2, "not_sent"), (3, "not_sent")]
     assert run.rejects[0]["reason"].startswith("not sent: POST /api/event-bulk-create-jobs: no answer after 2 tries")
     assert target.config()["api_key"] not in run.stderr

@@ -117,9 +117,9 @@ def test_state_is_emitted_only_after_its_rows_are_accepted(target_sandbox, targe
     emails = [f"s{i}@{tag}.example" for i in range(300)]
     messages = [schema_message("people", ["email"]),
                 *record_messages("people", [{"email": e} for e in emails[:150]]),
-                {"type": "STATE", "value": {"bookmarks": {"people": {"row": 151}}}},
-                *record_messages("people", [{"email": e} for e in emails[150:]], first_row=152),
-                {"type": "STATE", "value": {"bookmarks": {"people": {"row": 301}}}}]
+                {"type": "STATE", "value": {"bookmarks": {"people": {"row": 150}}}},
+                *record_messages("people", [{"email": e} for e in emails[150:]], first_row=151),
+                {"type": "STATE", "value": {"bookmarks": {"people": {"row": 300}}}}]
     config = target.config(rejects_path=str(target.tmp_path / "r.jsonl"),
                            mappings={"people": {"profile": {"email": "email"}}}, batch_size_rows=100)
     config_path = target.tmp_path / "config.json"
@@ -134,10 +134,10 @@ def test_state_is_emitted_only_after_its_rows_are_accepted(target_sandbox, targe
         states.append(json.loads(line))
         # Read back at the moment the state appears: the rows it covers must already be in Klaviyo.
         arrived = klaviyo.profiles(emails)
-        covered = states[-1]["bookmarks"]["people"]["row"] - 1
+        covered = states[-1]["bookmarks"]["people"]["row"]
         assert set(emails[:covered]) <= set(arrived)
     assert proc.wait(timeout=120) == 0
-    assert states[-1] == {"bookmarks": {"people": {"row": 301}}}
+    assert states[-1] == {"bookmarks": {"people": {"row": 300}}}
 
 
 def test_dry_run_validates_and_sends_nothing(target_sandbox, tmp_path, tag):
@@ -156,8 +156,8 @@ def test_dry_run_validates_and_sends_nothing(target_sandbox, tmp_path, tag):
     assert "dry run" in proc.stderr
     assert '"read":6,"sent":0,"accepted":0,"rejected":1' in proc.stderr
     lines = (tmp_path / "rejects.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "stream,row,kind,identifier,reason,code"
-    assert lines[1].startswith("dry,7,event,,no profile identifier: email empty,missing_identifier")
+    assert lines[0] == "stream,file,row,kind,identifier,reason,code"
+    assert lines[1] == "dry,,6,event,,no profile identifier: email empty,missing_identifier"
 
 
 def test_fail_on_reject_fails_the_run_after_sending_the_good_rows(target, klaviyo, tag):
@@ -167,7 +167,7 @@ def test_fail_on_reject_fails_the_run_after_sending_the_good_rows(target, klaviy
     assert run.returncode != 0
     assert "1 rows rejected and fail_on_reject is set" in run.stderr
     assert set(klaviyo.profiles([r["email"] for r in rows[:3]])) == {r["email"] for r in rows[:3]}
-    assert run.rejects == [{"stream": "f", "row": 5, "kind": "profile", "identifier": "not-an-email",
+    assert run.rejects == [{"stream": "f", "file": None, "row": 4, "kind": "profile", "identifier": "not-an-email",
                             "reason": "email: 'not-an-email' is not an email address", "code": "invalid_email"}]
 
 

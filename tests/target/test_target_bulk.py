@@ -1,0 +1,87 @@
+"""The bulk layer against the sandbox: rows Klaviyo itself refuses (import errors, a refused request) end in the
+rejects with Klaviyo's code, the others are accepted; oversized requests are split; requests stay in limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+
+from target_klaviyo.bulk import MAX_BODY_BYTES, Dispatcher, Item, chunks, envelope
+from target_klaviyo.client import KlaviyoClient
+from target_klaviyo.rejects import Counts, Outcomes, RowRef
+
+
+def send(sandbox, tmp_path: Path, kind: str, stream: str, items: list[Item]) -> tuple[Counts, list[dict]]:
+    """One batch through a Dispatcher: the stream's counts and the rejected rows."""
+    outcomes = Outcomes(str(tmp_path / "rejects.jsonl"))
+    outcomes.start()
+    client = KlaviyoClient(sandbox.url, sandbox.key(0), "2026-10-15", rate_limit_scale=0)
+    bulk = Dispatcher(client, outcomes, concurrency=2)
+    bulk.submit(kind, stream, items)
+    bulk.flush()
+    bulk.close()
+    outcomes.close()
+    lines = (tmp_path / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    return outcomes.counts[(stream, kind)], [json.loads(line) for line in lines]
+
+
+def event(tag: str, i: int, **attributes: object) -> bytes:
+    return orjson.dumps({"type": "event-bulk-create", "attributes": {
+        "profile": {"data": {"type": "profile", "attributes": {"email": f"b{i}@{tag}.example"}}},
+        "events": {"data": [{"type": "event", "attributes": {
+            "metric": {"data": {"type": "metric", "attributes": {"name": f"Bulk {tag}"}}},
+            "properties": {}, "unique_id": f"{tag}-{i}", **attributes}}]}}})
+
+
+def test_profile_import_errors_are_rejected_rows(target_sandbox, klaviyo, tmp_path, tag):
+    """Klaviyo's per-row import errors (read from the completed job) name the rows; the rest are accepted."""
+    attributes = [{"email": f"ok1@{tag}.example"}, {"email": "bad@@example"}, {"email": f"ok2@{tag}.example"},
+                  {"first_name": "Nobody"}, {"phone_number": "555-0100"}]
+    items = [Item(RowRef("s", i + 2, a.get("email")), orjson.dumps({"type": "profile", "attributes": a}))
+             for i, a in enumerate(attributes)]
+    counts, rejected = send(target_sandbox, tmp_path, "profile", "s", items)
+    assert counts == Counts(read=0, sent=5, accepted=2, rejected=3)
+    found = {r["row"]: (r["code"], r["reason"]) for r in rejected}
+    assert found == {
+        3: ("invalid", "Klaviyo: Invalid email address: 'bad@@example'."),
+        5: ("invalid", "Klaviyo: A profile needs at least one identifier (id, email, phone_number, external_id)."),
+        6: ("invalid", "Klaviyo: Invalid phone number: '555-0100'. Phone numbers must be in E.164 format, "
+                       "e.g. +15555550123."),
+    }
+    assert set(klaviyo.profiles([f"ok1@{tag}.example", f"ok2@{tag}.example"])) == {f"ok1@{tag}.example",
+                                                                                  f"ok2@{tag}.example"}
+
+
+def test_a_refused_event_request_loses_only_the_bad_event(target_sandbox, klaviyo, tmp_path, tag):
+    """Klaviyo refuses a whole bulk request for one bad event; that event is rejected, the others sent again."""
+    bodies = [event(tag, i, time="2024-05-01T00:00:00Z") for i in range(6)]
+    bodies[2] = event(tag, 2, time="yesterday")
+    bodies[4] = event(tag, 4, value="12 dollars")
+    items = [Item(RowRef("e", i + 2, None), body) for i, body in enumerate(bodies)]
+    counts, rejected = send(target_sandbox, tmp_path, "event", "e", items)
+    assert counts == Counts(read=0, sent=6, accepted=4, rejected=2)
+    assert {(r["row"], r["code"]) for r in rejected} == {(4, "invalid"), (6, "invalid")}
+    assert sorted(e["attributes"]["event_properties"]["$event_id"] for e in klaviyo.events(f"Bulk {tag}")) == [
+        f"{tag}-{i}" for i in (0, 1, 3, 5)]
+
+
+def test_a_request_over_5_mb_is_split(target_sandbox, klaviyo, tmp_path, tag):
+    """413 (the body is over 5 MB): the batch is halved until each part fits."""
+    big = {f"p{k}": "x" * 90_000 for k in range(30)}  # 2.7 MB per event
+    items = [Item(RowRef("big", i + 2, None), event(tag, i, properties=big)) for i in range(3)]
+    counts, rejected = send(target_sandbox, tmp_path, "event", "big", items)
+    assert (counts, rejected) == (Counts(read=0, sent=3, accepted=3, rejected=0), [])
+    assert target_sandbox.stats()[target_sandbox.accounts[0]["id"]]["bulk_create_events"].get("413", 0) >= 2
+    assert len(klaviyo.events(f"Bulk {tag}")) == 3
+
+
+def test_chunks_stay_within_count_and_bytes():
+    small = [Item(RowRef("s", i, None), b'{"x":1}') for i in range(2_500)]
+    assert [len(c) for c in chunks(small, "event")] == [1_000, 1_000, 500]
+    assert [len(c) for c in chunks(small * 5, "profile")] == [10_000, 2_500]
+    large = [Item(RowRef("s", i, None), b'"' + b"y" * 600_000 + b'"') for i in range(20)]
+    parts = chunks(large, "profile")
+    assert [len(c) for c in parts] == [8, 8, 4]
+    assert all(len(envelope("profile", part)) <= MAX_BODY_BYTES for part in parts)
