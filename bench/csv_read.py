@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,11 @@ def run_tap(csv_path: Path, folder: Path) -> tuple[int, float, float, float]:
     wall = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"tap failed on {csv_path} with status {status}")
+    # Linux carries a parent's peak RSS over into a child's ru_maxrss across fork and exec: the figure is the
+    # tap's own only while this script stays smaller (it writes CSV row by row and holds no output).
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if own_peak >= usage.ru_maxrss:
+        print(f"warning: this script's peak RSS ({own_peak / 1024:.0f} MB) hides the tap's", file=sys.stderr)
     return records, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 

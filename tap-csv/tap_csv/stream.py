@@ -143,7 +143,7 @@ class CSVStream(Stream):
         return 0
 
     def _check_columns(self, header: Sequence[str], url: str) -> None:
-        unknown = [name for name in header if name not in self.schema["properties"]]
+        unknown = [name for name in header if name not in self.effective_schema["properties"]]
         if unknown:
             raise CsvFileError(f"{url}: columns {unknown} are not in stream {self.name!r}'s schema (the file changed "
                                "after discovery, or the catalog is stale): run discovery again")

@@ -43,7 +43,7 @@ def run_tap(config: dict[str, Any], folder: Path, *, state: dict | None = None, 
         command += ["--state", str(folder / "tap-state.json")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=folder,
                             env={**os.environ, **(env or {})})
-    messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"type"')]
     return TapRun(result.returncode, messages, result.stderr, result.stdout)
 
 

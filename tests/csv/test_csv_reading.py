@@ -160,3 +160,30 @@ def test_file_and_setting_errors_name_the_file_or_setting(tmp_path):
         assert run.code != 0, config
         assert message in run.stderr, (message, run.stderr[-2000:])
         assert run.records() == []
+
+
+def discovered_catalog(tmp_path, config: dict) -> dict:
+    run = run_tap(config, tmp_path, args=("--discover",))
+    assert run.code == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_deselected_columns_are_left_out_and_a_stale_catalog_is_refused(tmp_path):
+    write_csv(tmp_path / "people.csv", [["id", "email", "phone"], ["1", "a@example.com", "+15555550100"]])
+    config = file_config("people.csv", entity="people")
+    catalog = discovered_catalog(tmp_path, config)
+    for metadata in catalog["streams"][0]["metadata"]:
+        if metadata["breadcrumb"] == ["properties", "phone"]:
+            metadata["metadata"]["selected"] = False
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    run = run_tap(config, tmp_path, args=("--catalog", "catalog.json"))
+    assert run.code == 0, run.stderr
+    assert [data_columns(r) for r in run.records("people")] == [{"id": "1", "email": "a@example.com"}]
+    assert "phone" not in run.schema("people")["schema"]["properties"]
+
+    # The file gains a column the catalog does not know: refused by name rather than silently dropped.
+    write_csv(tmp_path / "people.csv", [["id", "email", "phone", "city"], ["1", "a@example.com", "", "Oslo"]])
+    stale = run_tap(config, tmp_path, args=("--catalog", "catalog.json"))
+    assert stale.code != 0
+    assert "people.csv: columns ['city'] are not in stream 'people''s schema" in stale.stderr
+    assert stale.records() == []
