@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ from singer_sdk.exceptions import ConfigValidationError
 
 # Written escaped by people and environment variables alike: "\t" arrives as a backslash and a "t".
 ESCAPED_DELIMITERS = {"\\t": "\t", "tab": "\t"}
+# sftp://user:password@host/...: a path travels in records, state and logs, so it must carry no password.
+PASSWORD_IN_URL = re.compile(r"^[\w+.-]+://[^/@]*:[^/@]*@")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ def _definition(entry: t.Any, where: str) -> FileDefinition:
         raise ConfigValidationError("Bad CSV file entry", errors=[f"{where} must be an object, got {entry!r}."])
     problems = [f"{where}.{name} is required (a non-empty string)." for name in ("entity", "path")
                 if not isinstance(entry.get(name), str) or not entry[name].strip()]
+    if isinstance(entry.get("path"), str) and PASSWORD_IN_URL.match(entry["path"]):
+        problems.append(f"{where}.path has a password in it: give it in `storage_options` (kept secret), as paths "
+                        "appear in records, state and logs.")
     keys = entry.get("keys")
     if keys is not None and (not isinstance(keys, list) or not all(isinstance(key, str) and key for key in keys)):
         problems.append(f"{where}.keys must be a list of column names.")

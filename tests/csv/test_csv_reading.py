@@ -187,3 +187,10 @@ def test_deselected_columns_are_left_out_and_a_stale_catalog_is_refused(tmp_path
     assert stale.code != 0
     assert "people.csv: columns ['city'] are not in stream 'people''s schema" in stale.stderr
     assert stale.records() == []
+
+
+def test_a_password_in_a_path_is_refused_without_being_printed(tmp_path):
+    run = run_tap(file_config("sftp://bob:hunter2-not-for-logs@127.0.0.1/orders.csv"), tmp_path)
+    assert run.code != 0
+    assert "files[0].path has a password in it: give it in `storage_options`" in run.stderr
+    assert "hunter2-not-for-logs" not in run.stdout + run.stderr
