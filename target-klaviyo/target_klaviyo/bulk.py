@@ -248,7 +248,7 @@ class Dispatcher:
                 attrs = error.get("attributes") or {}
                 index = entry_index((attrs.get("source") or {}).get("pointer"))
                 if index is None:
-                    index = _by_identifier(refs, attrs.get("original_payload"))
+                    index = row_by_identifier(refs, attrs.get("original_payload"))
                 if index is None or index >= len(refs):
                     raise SendError(f"an import error of job {job_id} names no row of the job: {attrs.get('code')}")
                 out[index] = (str(attrs.get("code") or "invalid"), str(attrs.get("detail") or attrs.get("title")))
@@ -256,7 +256,7 @@ class Dispatcher:
         return out
 
 
-def _by_identifier(refs: list[RowRef], payload: Any) -> int | None:
+def row_by_identifier(refs: list[RowRef], payload: Any) -> int | None:
     """The row whose identifier (external_id, else email, else phone number) the payload carries."""
     attributes = (payload or {}).get("attributes") or {} if isinstance(payload, dict) else {}
     wanted = next((attributes[k] for k in ("external_id", "email", "phone_number") if attributes.get(k)), None)

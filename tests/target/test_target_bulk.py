@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from target_klaviyo.bulk import MAX_BODY_BYTES, Dispatcher, Item, chunks, envelope
+from target_klaviyo.bulk import MAX_BODY_BYTES, Dispatcher, Item, chunks, envelope, row_by_identifier
 from target_klaviyo.client import KlaviyoClient
 from target_klaviyo.rejects import Counts, Outcomes, RowRef
 
@@ -85,3 +85,11 @@ def test_chunks_stay_within_count_and_bytes():
     parts = chunks(large, "profile")
     assert [len(c) for c in parts] == [8, 8, 4]
     assert all(len(envelope("profile", part)) <= MAX_BODY_BYTES for part in parts)
+
+
+def test_an_import_error_without_pointer_is_foundrow_by_identifier():
+    refs = [RowRef("s", 1, "a@b.co"), RowRef("s", 2, "cust-7"), RowRef("s", 3, None)]
+    assert row_by_identifier(refs, {"type": "profile", "attributes": {"email": "x@y.co", "external_id": "cust-7"}}) == 1
+    assert row_by_identifier(refs, {"type": "profile", "attributes": {"email": "a@b.co"}}) == 0
+    assert row_by_identifier(refs, {"type": "profile", "attributes": {"email": "nobody@b.co"}}) is None
+    assert row_by_identifier(refs, None) is None
