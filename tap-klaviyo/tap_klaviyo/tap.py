@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import typing as t
+from datetime import datetime
 from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from .accounts import Account, AccountsError, load_accounts, select_accounts
 from .directory import AccountDirectory
@@ -100,8 +102,25 @@ class TapKlaviyo(Tap):
     def group_ids(self, account_id: str, group: str) -> list[str]:
         return self.directory.group_ids(account_id, group)
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # singer-sdk checks types, not formats: a mistyped start_date would otherwise surface mid-sync.
+        errors = super()._validate_config(raise_errors=False)
+        start = self._config.get("start_date")
+        if isinstance(start, str):
+            try:
+                datetime.fromisoformat(start)
+            except ValueError:
+                errors.append(f"config['start_date']: '{start}' is not an ISO 8601 date-time")
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors
+
     def sync_all(self) -> None:
-        accounts = self.selected_accounts
+        try:
+            accounts = self.selected_accounts
+        except AccountsError as error:
+            # A clear line (naming the file, bucket or setting) rather than a traceback; nothing was written.
+            raise SystemExit(f"tap-klaviyo: {error}") from None
         parallel = int(self.config.get("parallel_accounts", 4))
         if parallel > 1 and len(accounts) > 1:
             failed = run_accounts_in_parallel(dict(self.config), self.catalog.to_dict(), self.state,
