@@ -186,3 +186,20 @@ def test_config_errors_name_the_setting(target):
                           mappings={"orders": {"profile": {"email": "EMAIL"}}})
     assert bad_zone.returncode != 0
     assert "default_timezone: unknown time zone 'Mars/Olympus'" in bad_zone.stderr
+
+
+def test_stream_maps_rename_compute_and_filter_columns(target, klaviyo, tag):
+    """singer-sdk stream maps on the target's side: a computed column is mapped, filtered rows never count."""
+    rows = [{"EMAIL": f"Ann@{tag.upper()}.example", "KIND": "real"},
+            {"EMAIL": f"qa@{tag}.example", "KIND": "test"}]
+    messages = [schema_message("raw", ["EMAIL", "KIND"]), *record_messages("raw", rows)]
+    run = target.run(messages,
+                     stream_maps={"raw": {"__alias__": "people", "mail": "EMAIL.lower()",
+                                          "__filter__": "KIND != 'test'"}},
+                     mappings={"people": {"profile": {"email": "mail", "properties": {"Kind": "KIND"}}}})
+    assert run.returncode == 0, run.stderr
+    assert run.summary == {"people": {"profile": {"read": 1, "sent": 1, "accepted": 1, "rejected": 0}}}
+    profile = klaviyo.profile(f"ann@{tag}.example")
+    assert profile is not None
+    assert profile["attributes"]["properties"]["Kind"] == "real"
+    assert klaviyo.profile(f"qa@{tag}.example") is None
