@@ -1,74 +1,70 @@
-"""The demo behind `make demo`: start the local Klaviyo sandbox and show what each account serves.
+"""The demo behind `make demo`: the main job, on the local stand-ins, from a fresh clone.
 
-tap-klaviyo and the warehouse load are not built yet (issues #3-#5); until then the demo is the stand-in
-they will run against: three brands' accounts, read page by page through Klaviyo's API with the real
-rate limits, and counted per account and endpoint.
+1. Start the Klaviyo sandbox (three brands' accounts, Klaviyo's real rate limits) and a local S3 (moto) holding
+   the accounts file and Meltano's state.
+2. Run `meltano run tap-klaviyo target-snowflake` in the `local` environment: the real MeltanoLabs
+   target-snowflake, loading into the Snowflake emulator (DuckDB files in .local/warehouse).
+3. Print what landed in RAW.KLAVIYO: rows per table and per account.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-import requests
+from local_stand_ins.stack import ACCOUNTS_URI, meltano_env, start_local_stack
+from snowflake_emulator.report import table_rows
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "klaviyo-sandbox" / "src"))
-from klaviyo_sandbox.pytest_plugin import start_sandbox
-
-ENDPOINTS = [
-    ("events", "/api/events", {"page[size]": "1000"}),
-    ("profiles", "/api/profiles", {"page[size]": "100"}),
-    ("email campaigns", "/api/campaigns", {"filter": "equals(messages.channel,'email')"}),
-    ("sms campaigns", "/api/campaigns", {"filter": "equals(messages.channel,'sms')"}),
-    ("push campaigns", "/api/campaigns", {"filter": "equals(messages.channel,'mobile_push')"}),
-    ("flows", "/api/flows", {"page[size]": "50"}),
-    ("lists", "/api/lists", {}),
-    ("segments", "/api/segments", {}),
-    ("metrics", "/api/metrics", {}),
-    ("tags", "/api/tags", {}),
-    ("templates", "/api/templates", {}),
-]
-
-
-def count(session: requests.Session, url: str, params: dict[str, str]) -> tuple[int, int]:
-    """Rows and requests for one endpoint, following links.next and honouring Retry-After."""
-    rows = requests_made = 0
-    next_url: str | None = url
-    query: dict[str, str] | None = params
-    while next_url:
-        response = session.get(next_url, params=query, timeout=60)
-        requests_made += 1
-        if response.status_code == 429:
-            time.sleep(int(response.headers["Retry-After"]))
-            continue
-        response.raise_for_status()
-        body = response.json()
-        rows += len(body["data"])
-        next_url, query = body["links"].get("next"), None
-    return rows, requests_made
+PROJECT = Path(__file__).resolve().parents[1]
+LOCAL = PROJECT / ".local"
+WAREHOUSE = LOCAL / "warehouse"
+MELTANO = str(Path(sys.executable).with_name("meltano"))
+DATA = ("--accounts", "3", "--seed", "7", "--events", "20000", "--profiles", "2000")
 
 
 def main() -> None:
-    sandbox = start_sandbox("--accounts", "3", "--seed", "7", "--events", "20000", "--profiles", "2000")
+    # Each demo starts afresh: empty warehouse, new stand-ins (so no state), and its own Meltano run records.
+    shutil.rmtree(WAREHOUSE, ignore_errors=True)
+    LOCAL.mkdir(exist_ok=True)
+    (LOCAL / "demo-meltano.db").unlink(missing_ok=True)
+    env_for_meltano = {"SNOWFLAKE_EMULATOR_PATH": str(WAREHOUSE),
+                       "MELTANO_DATABASE_URI": f"sqlite:///{LOCAL / 'demo-meltano.db'}"}
+    stack = start_local_stack(*DATA)
     try:
-        print(f"Klaviyo sandbox at {sandbox.url} (real rate limits, revision 2026-10-15)\n")
-        names = [a["account"] for a in sandbox.accounts]
-        print(f"{'endpoint':18}" + "".join(f"{name:>24}" for name in names))
-        totals = [0] * len(names)
-        for label, path, params in ENDPOINTS:
-            cells = []
-            for index, _ in enumerate(sandbox.accounts):
-                session = requests.Session()
-                session.headers.update({"Authorization": f"Klaviyo-API-Key {sandbox.key(index)}",
-                                        "revision": "2026-10-15"})
-                rows, calls = count(session, sandbox.url + path, params)
-                totals[index] += calls
-                cells.append(f"{rows:>12,} rows{calls:>4} req")
-            print(f"{label:18}" + "".join(f"{cell:>24}" for cell in cells))
-        print(f"\nrequests per account: {', '.join(f'{n}: {t}' for n, t in zip(names, totals, strict=True))}")
+        names = {a["id"]: a["account"] for a in stack.sandbox.accounts}
+        print(f"Klaviyo sandbox  {stack.sandbox.url}  ({', '.join(names.values())}; real rate limits)")
+        print(f"S3 (moto)        {stack.s3.endpoint_url}  (accounts file {ACCOUNTS_URI}, Meltano state)")
+        print(f"Snowflake        emulator, databases in {WAREHOUSE.relative_to(PROJECT)}/\n")
+        command = [MELTANO, "run", "tap-klaviyo", "target-snowflake"]
+        print("$ meltano run tap-klaviyo target-snowflake", flush=True)
+        started = time.monotonic()
+        log = LOCAL / "demo-meltano.log"
+        with open(log, "w") as out:
+            result = subprocess.run(command, cwd=PROJECT, env=meltano_env(stack, **env_for_meltano), stdout=out,
+                                    stderr=subprocess.STDOUT, check=False)
+        elapsed = time.monotonic() - started
+        if result.returncode != 0:
+            print(log.read_text()[-4000:])
+            raise SystemExit(f"meltano run failed (exit {result.returncode}); full log: {log}")
+        print(f"done in {elapsed:.0f} s (log: {log.relative_to(PROJECT)})\n")
+        print_tables(names)
     finally:
-        sandbox.stop()
+        stack.stop()
+
+
+def print_tables(names: dict[str, str]) -> None:
+    tables = table_rows(WAREHOUSE)
+    accounts = list(names)
+    width = max(len(t.table) for t in tables)
+    print(f"{'table':{width}}" + "".join(f"{names[a]:>22}" for a in accounts) + f"{'total':>10}")
+    for table in tables:
+        cells = "".join(f"{table.rows_per_account.get(a, 0):>22,}" for a in accounts)
+        print(f"{table.table:{width}}{cells}{table.rows:>10,}")
+    print(f"\nQuery them: .venv/bin/snowflake-emulator --path {WAREHOUSE.relative_to(PROJECT)} sql "
+          "\"SELECT account_name, count(*) FROM KLAVIYO.EVENTS GROUP BY 1\"")
 
 
 if __name__ == "__main__":
