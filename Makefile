@@ -9,13 +9,22 @@ PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
 .PHONY: setup demo test lint bench wheelhouse clean
 
-$(BIN)/.installed: requirements/dev.txt klaviyo-sandbox/pyproject.toml tap-klaviyo/pyproject.toml klaviyo-rate-limits/pyproject.toml local-stand-ins/pyproject.toml
+# The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
+# each in its own venv under .meltano/, from the pip_url in meltano.yml).
+PACKAGES := klaviyo-sandbox klaviyo-rate-limits tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins
+
+$(BIN)/.installed: requirements/dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) -r requirements/dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) --no-deps -e klaviyo-sandbox -e klaviyo-rate-limits -e tap-klaviyo -e local-stand-ins
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) --no-deps $(addprefix -e ,$(PACKAGES))
 	touch $@
 
-setup: $(BIN)/.installed
+# Every plugin of meltano.yml in its own venv (what `meltano run` executes).
+.meltano/.installed: $(BIN)/.installed meltano.yml $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(BIN)/meltano install
+	touch $@
+
+setup: $(BIN)/.installed .meltano/.installed
 
 demo: setup
 	$(BIN)/python scripts/demo.py
