@@ -1,0 +1,213 @@
+"""fakesnow with the user stage (`@~`): the connection target-snowflake gets when Snowflake is emulated.
+
+`emulated_snowflake(folder)` patches `snowflake.connector.connect` (what snowflake-sqlalchemy calls) the way
+`fakesnow.patch` does, with databases persisted as DuckDB files in the folder (`<folder>/<DATABASE>.db`). Its
+cursor runs what fakesnow cannot (the user-stage operations and DROP FILE FORMAT, see `statements`) and hands every
+other statement to fakesnow exactly as it was given.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from fakesnow.conn import FakeSnowflakeConnection
+from fakesnow.cursor import SQL_COPY_ROWS, SQL_DROPPED, FakeSnowflakeCursor
+from fakesnow.instance import FakeSnow
+from fakesnow.transforms.file_format import lookup_file_format
+from fakesnow.transforms.stage import parts_from_var
+from snowflake.connector.cursor import DictCursor, SnowflakeCursor
+from snowflake.connector.errors import ProgrammingError
+from sqlglot import exp
+
+from snowflake_emulator import statements
+from snowflake_emulator.statements import StagedRead
+from snowflake_emulator.user_stage import UserStage
+
+logger = logging.getLogger(__name__)
+
+USER_STAGE_FOLDER = "user-stage"
+
+Params = Sequence[Any] | dict[Any, Any] | None
+
+
+class StageBridgeCursor(FakeSnowflakeCursor):
+    """fakesnow's cursor, plus PUT, REMOVE and staged reads on the user stage folder, and DROP FILE FORMAT."""
+
+    def __init__(self, conn: EmulatedConnection, *args: Any, **kwargs: Any) -> None:
+        super().__init__(conn, *args, **kwargs)
+        self._stage = conn.user_stage
+
+    def execute(self, command: str, params: Params = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
+        if not statements.needs_bridge(command):
+            return super().execute(command, params, *args, **kwargs)
+        # bind pyformat parameters as the connector does client-side (target-snowflake binds PUT's file URI)
+        bound, remaining = self._rewrite_with_params(command, params)
+        if put := statements.parse_put(bound):
+            return self._put(put)
+        if remove := statements.parse_remove(bound):
+            return self._remove(remove)
+        if drop := statements.parse_drop_file_format(bound):
+            return self._drop_file_format(drop)
+        if staged := statements.parse_staged(bound):
+            return self._staged_read(*staged, remaining)
+        return super().execute(command, params, *args, **kwargs)
+
+    def _put(self, put: statements.Put) -> FakeSnowflakeCursor:
+        rows = self._stage.put(put.source, put.stage_path, auto_compress=put.auto_compress)
+        logger.debug("PUT %s into %s", put.source, self._stage.folder(put.stage_path))
+        return self._result(rows)
+
+    def _remove(self, remove: statements.Remove) -> FakeSnowflakeCursor:
+        removed = self._stage.remove(remove.stage_path)
+        logger.debug("REMOVE @~/%s: %d file(s)", remove.stage_path, len(removed))
+        return self._result([{"name": name, "result": "removed"} for name in removed], columns=("name", "result"))
+
+    def _drop_file_format(self, drop: exp.Drop) -> FakeSnowflakeCursor:
+        """Delete the format from fakesnow's table of file formats (where CREATE FILE FORMAT put it)."""
+        table = drop.find(exp.Table)
+        assert table is not None
+        database, schema, name = parts_from_var(table.sql(dialect="snowflake"), self._conn.database, self._conn.schema)
+        # like fakesnow's CREATE FILE FORMAT: its own DuckDB cursor, so the caller's transaction is not committed
+        with self._duck_conn.cursor() as formats:
+            (deleted,) = formats.execute(
+                "DELETE FROM _fs_global._fs_information_schema._fs_file_formats "
+                "WHERE database_name = ? AND schema_name = ? AND name = ?",
+                [database, schema, name],
+            ).fetchone()
+        if not deleted and not drop.args.get("exists"):
+            raise ProgrammingError(
+                msg=f"SQL compilation error:\nFile format '{name}' does not exist or not authorized.",
+                errno=2003,
+                sqlstate="02000",
+            )
+        return super().execute(SQL_DROPPED.substitute(name=name))
+
+    def _staged_read(self, expression: exp.Expr, reads: list[StagedRead], params: Params) -> FakeSnowflakeCursor:
+        for read in reads:
+            self._check_json(read)
+        if isinstance(expression, exp.Copy):
+            return self._copy(expression, params)
+        for read in reads:
+            statements.serve_from_files(read, self._stage.files(read.stage_path))
+        return self._run(expression, params)
+
+    def _copy(self, copy: exp.Copy, params: Params) -> FakeSnowflakeCursor:
+        """COPY INTO from the stage: an INSERT per staged file, reported per file as COPY does.
+
+        target-snowflake sums the result's rows_loaded column; the statements run in its transaction.
+        """
+        (source,) = statements.staged_reads(copy)  # COPY has one FROM
+        loaded = {}
+        for path in self._stage.files(source.stage_path):
+            one_file = copy.copy()
+            (read,) = statements.staged_reads(one_file)
+            statements.serve_from_files(read, [path])
+            self._run(statements.copy_as_insert(one_file), params)
+            loaded[self._stage.name(path)] = self.rowcount or 0
+        if not loaded:
+            return super().execute("SELECT 'Copy executed with 0 files processed.' AS status")
+        return super().execute(
+            " UNION ALL ".join(
+                SQL_COPY_ROWS.substitute(file=name.replace("'", "''"), count=count) for name, count in loaded.items()
+            )
+        )
+
+    def _check_json(self, read: StagedRead) -> None:
+        file_type = read.file_type
+        if read.file_format:
+            options = lookup_file_format(self._duck_conn, read.file_format, self._conn.database, self._conn.schema)
+            file_type = str(options.get("TYPE", "CSV")).upper()
+        if file_type != "JSON":
+            raise ProgrammingError(
+                msg=(
+                    f"snowflake-emulator reads staged JSON files only; '@~/{read.stage_path}' is read with file "
+                    f"format {read.file_format or '(none)'} of TYPE {file_type or 'CSV'}"
+                ),
+                errno=1003,
+                sqlstate="0A000",
+            )
+
+    def _run(self, expression: exp.Expr, params: Params) -> FakeSnowflakeCursor:
+        statement = expression.sql(dialect="snowflake")
+        logger.debug("staged read served from the user stage folder: %s", statement)
+        return super().execute(statement, params)
+
+    def _result(self, rows: list[dict[str, Any]], columns: Sequence[str] = ()) -> FakeSnowflakeCursor:
+        """Make `rows` this cursor's result set, through fakesnow so fetch*/description behave as for any query."""
+        columns = list(rows[0]) if rows else list(columns)
+        select = exp.select(*(exp.alias_(exp.Null(), column, quoted=True) for column in columns)).limit(0)
+        if rows:
+            values = exp.values(
+                [tuple(_literal(row[column]) for column in columns) for row in rows],
+                alias="t",
+                columns=[exp.to_identifier(column, quoted=True) for column in columns],
+            )
+            select = exp.select(*(exp.column(column, quoted=True) for column in columns)).from_(values)
+        return super().execute(select.sql(dialect="snowflake"))
+
+
+def _literal(value: Any) -> exp.Expr:
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+class EmulatedConnection(FakeSnowflakeConnection):
+    def __init__(self, *args: Any, user_stage: UserStage, **kwargs: Any) -> None:
+        self.user_stage = user_stage
+        super().__init__(*args, **kwargs)
+
+    def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> StageBridgeCursor:
+        return StageBridgeCursor(self, duck_conn=self._duck_conn, use_dict_result=cursor_class == DictCursor)
+
+
+class EmulatedSnowflake(FakeSnow):
+    """fakesnow's instance, persisting databases in `folder` and keeping the user stage in `folder/user-stage`."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(db_path=folder)
+        self.user_stage = UserStage(folder / USER_STAGE_FOLDER)
+
+    def connect(
+        self,
+        database: str | None = None,
+        schema: str | None = None,
+        nop_regexes: list[str] | None = None,
+        **kwargs: Any,
+    ) -> EmulatedConnection:
+        # Snowflake's session with a database and no schema uses the database's PUBLIC schema; fakesnow's would have
+        # none, and its MERGE (a temporary table per statement) then fails unless that connection ran CREATE SCHEMA
+        schema = schema or ("PUBLIC" if database else None)
+        Path(self.db_path).mkdir(parents=True, exist_ok=True)  # on first use: `--about` leaves no folder behind
+        # as FakeSnow.connect: a DuckDB cursor per connection isolates each connection's current schema
+        return EmulatedConnection(
+            self.duck_conn.cursor(),
+            self.results_cache,
+            database,
+            schema,
+            create_database=self.create_database_on_connect,
+            create_schema=self.create_schema_on_connect,
+            db_path=self.db_path,
+            nop_regexes=nop_regexes or self.nop_regexes,
+            user_stage=self.user_stage,
+            **kwargs,
+        )
+
+
+@contextmanager
+def emulated_snowflake(folder: Path) -> Iterator[EmulatedSnowflake]:
+    """Route `snowflake.connector.connect` to an emulated Snowflake persisted in `folder`."""
+    emulator = EmulatedSnowflake(folder)
+    try:
+        with warnings.catch_warnings(), mock.patch("snowflake.connector.connect", side_effect=emulator.connect):
+            # fakesnow 0.12.1 on DuckDB 2.0 warns on every result set; it says nothing to a user of the loader
+            warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+            yield emulator
+    finally:
+        emulator.duck_conn.close()
