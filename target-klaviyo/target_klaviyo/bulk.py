@@ -40,7 +40,7 @@ ENVELOPES = {
 }
 MAX_ITEM_BYTES = {"event": MAX_BODY_BYTES - sum(map(len, ENVELOPES["event"])), "profile": MAX_PROFILE_BYTES}
 ENTRY_INDEX = re.compile(r"^/data/attributes/(?:events-bulk-create|profiles)/data/(\d+)(?:/|$)")
-JOB_POLL_FIRST, JOB_POLL_MAX = 0.25, 10.0
+JOB_POLL_FIRST, JOB_POLL_MAX = 0.25, 5.0
 
 
 @dataclass(slots=True)
@@ -226,7 +226,7 @@ class Dispatcher:
                     self.outcomes.reject(ref, "profile", f"Klaviyo: the import job {job_id} ended {status}",
                                          f"job_{status}")
                 return
-            delay = min(delay * 2, JOB_POLL_MAX)
+            delay = min(delay * 1.5, JOB_POLL_MAX)
         failed = self._import_errors(job_id, refs) if attributes.get("failed_count") else {}
         for index, (code, detail) in failed.items():
             self.outcomes.reject(refs[index], "profile", f"Klaviyo: {detail}", code)
