@@ -1,0 +1,409 @@
+"""Render the Argo Workflows manifests in orchestrate/argo/ from meltano.yml and orchestrate/deploy.yml.
+
+One source: the schedule, the job, its extractor and loader, the Meltano environment and every environment
+variable the pods need come from meltano.yml; what only Kubernetes knows (image, resources, retries, the Secret's
+name) from deploy.yml. The rendered files are committed, and tests/orchestrate checks that rendering again gives
+them byte for byte, so the manifests cannot drift from meltano.yml.
+
+    .venv/bin/python orchestrate/render.py          # (re)write orchestrate/argo/
+    .venv/bin/python orchestrate/render.py --check  # exit 1 naming the files that are out of date
+
+Each scheduled job becomes a WorkflowTemplate, `plan` then one `sync-account` pod per account (orchestrate/plan.py
+lists the account names, never keys), and a CronWorkflow that starts it on the schedule's cron, in UTC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ORCHESTRATE = Path(__file__).resolve().parent
+ROOT = ORCHESTRATE.parent
+OUTPUT_DIR = ORCHESTRATE / "argo"
+HEADER = ("# Rendered by orchestrate/render.py from meltano.yml and orchestrate/deploy.yml. Do not edit: change those\n"
+          "# and run `.venv/bin/python orchestrate/render.py`.\n")
+
+# The extractor that reads many accounts and can be told to read one (its `accounts` setting). Only jobs of this
+# extractor fan out into one pod per account; orchestrate/plan.py reads its accounts list.
+FANOUT_EXTRACTOR = "tap-klaviyo"
+ACCOUNTS_SETTING = "accounts"
+PLAN_OUTPUT_DIR = "/tmp/plan"
+PARAMETER_ERROR = 2  # plan.py's exit code for a wrong parameter
+# Meltano's cron presets (https://docs.meltano.com/concepts/project#schedules); Argo accepts the same descriptors.
+CRON_PRESETS = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly"}
+VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+# Variables Meltano itself sets for the plugins: never taken from the Secret.
+MELTANO_PROVIDED = re.compile(r"MELTANO_(PROJECT_ROOT|ENVIRONMENT|SYS_DIR_ROOT|EXTRACTOR_\w+|LOADER_\w+|"
+                              r"EXTRACT_\w+|LOAD_\w+|RUN_\w+)")
+
+# The old app's Argo parameters, kept under the names users know (../shared/reference/seed-behaviour.md).
+SYNC_TYPES = ["incremental", "full"]
+DEFAULTS = {"sync_type": "incremental", "included_steps": "all", "single_account": ""}
+
+
+class RenderError(Exception):
+    """meltano.yml or deploy.yml cannot be rendered; the message names the file and the entry."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StepSettings(Settings):
+    active_deadline_seconds: int = Field(gt=0)
+    requests: dict[str, str]
+    limits: dict[str, str]
+
+
+class RetrySettings(Settings):
+    limit: int = Field(ge=0)
+    policy: Literal["Always", "OnFailure", "OnError", "OnTransientError"]
+    backoff_duration: str
+    backoff_factor: int = Field(ge=1)
+
+
+class Deploy(Settings):
+    """orchestrate/deploy.yml: see the comments in that file."""
+
+    image: str = Field(min_length=1)
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"]
+    project_dir: str = Field(pattern=r"^/")
+    run_as_user: int = Field(gt=0)
+    environment: str
+    service_account: str
+    secret: str
+    secret_extra: list[str]
+    secret_optional: list[str]
+    local_only: list[str]
+    parallelism: int = Field(gt=0)
+    workflow_deadline_seconds: int = Field(gt=0)
+    starting_deadline_seconds: int = Field(gt=0)
+    history_successful: int = Field(ge=0)
+    history_failed: int = Field(ge=0)
+    keep_finished_seconds: int = Field(gt=0)
+    retry: RetrySettings
+    plan: StepSettings
+    sync: StepSettings
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One scheduled job that fans out per account, with what its pods need from meltano.yml."""
+
+    schedule: str
+    cron: str
+    job: str
+    extractor: str
+    loader: str
+    plan_variables: list[str]  # read by the extractor's configuration
+    sync_variables: list[str]  # read by the extractor, the loader and the state backend
+
+
+def load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RenderError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise RenderError(f"{path}: not valid YAML ({exc})") from exc
+
+
+def load_deploy(path: Path) -> Deploy:
+    data = load_yaml(path)
+    try:
+        return Deploy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, error['loc'])) or '(top)'}: {error['msg']}"
+                             for error in exc.errors())
+        raise RenderError(f"{path}: {problems}") from None
+
+
+def _variables(value: Any) -> set[str]:
+    """Every `$NAME` / `${NAME}` in the strings of a meltano.yml fragment."""
+    if isinstance(value, str):
+        return set(VARIABLE.findall(value))
+    if isinstance(value, dict):
+        return set().union(*map(_variables, value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*map(_variables, value)) if value else set()
+    return set()
+
+
+def _named(entries: Any, name: str) -> dict[str, Any] | None:
+    return next((entry for entry in entries or [] if isinstance(entry, dict) and entry.get("name") == name), None)
+
+
+def _plugin_variables(meltano: dict[str, Any], environment: dict[str, Any], kind: str, name: str) -> set[str]:
+    """What one plugin reads from the environment: its definition (config, env, setting defaults) and its
+    configuration in the Meltano environment."""
+    definition = _named(meltano.get("plugins", {}).get(kind), name) or {}
+    settings = [setting.get("value") for setting in definition.get("settings") or []]
+    overlay = _named(((environment.get("config") or {}).get("plugins") or {}).get(kind), name) or {}
+    return _variables([definition.get("config"), definition.get("env"), settings, overlay.get("config"),
+                       overlay.get("env")])
+
+
+def _user_variables(names: set[str], deploy: Deploy) -> list[str]:
+    return sorted(name for name in names if not MELTANO_PROVIDED.fullmatch(name) and name not in deploy.local_only)
+
+
+def _cron(schedule: dict[str, Any], where: str) -> str:
+    interval = str(schedule.get("interval") or "").strip()
+    if interval in CRON_PRESETS or len(interval.split()) == 5:
+        return interval
+    raise RenderError(f"{where}: interval {interval!r} is not a 5-field cron expression or one of "
+                      f"{', '.join(sorted(CRON_PRESETS))}, so Argo cannot run it on a schedule")
+
+
+def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pipeline]:
+    """The scheduled jobs of meltano.yml, each checked to be one `<FANOUT_EXTRACTOR> <loader>` task."""
+    environment = _named(meltano.get("environments"), deploy.environment)
+    if environment is None:
+        raise RenderError(f"{source}: no environment {deploy.environment!r} (deploy.yml `environment`)")
+    loaders = {entry.get("name") for entry in meltano.get("plugins", {}).get("loaders") or []}
+    shared = _variables([meltano.get("state_backend"), meltano.get("env"), environment.get("env")])
+    found: list[Pipeline] = []
+    for schedule in meltano.get("schedules") or []:
+        where = f"{source}: schedule {schedule.get('name')!r}"
+        job = _named(meltano.get("jobs"), schedule.get("job"))
+        if job is None:
+            raise RenderError(f"{where}: names job {schedule.get('job')!r}, which `jobs:` does not define "
+                              "(schedules of a bare extractor/loader pair are not rendered: give them a job)")
+        tasks = job.get("tasks") or []
+        blocks = tasks[0].split() if len(tasks) == 1 and isinstance(tasks[0], str) else []
+        if len(blocks) != 2 or blocks[0] != FANOUT_EXTRACTOR or blocks[1] not in loaders:
+            raise RenderError(f"{where}: job {job['name']!r} runs {tasks!r}; only one task "
+                              f"'{FANOUT_EXTRACTOR} <loader>' fans out into one pod per account")
+        extractor, loader = blocks
+        tap = _plugin_variables(meltano, environment, "extractors", extractor)
+        target = _plugin_variables(meltano, environment, "loaders", loader)
+        found.append(Pipeline(
+            schedule=schedule["name"], cron=_cron(schedule, where), job=job["name"], extractor=extractor,
+            loader=loader, plan_variables=_user_variables(tap, deploy),
+            sync_variables=_user_variables(tap | target | shared, deploy)))
+    if not found:
+        raise RenderError(f"{source}: no schedules, so nothing to run on Argo")
+    return found
+
+
+def env_name(plugin: str, setting: str) -> str:
+    """Meltano's environment variable for a plugin setting (`TAP_KLAVIYO_ACCOUNTS`) or, with a leading
+    underscore, an extra (`TAP_KLAVIYO__SELECT_FILTER`)."""
+    return f"{plugin}_{setting}".upper().replace("-", "_")
+
+
+def _secret_env(deploy: Deploy, variables: list[str]) -> list[dict[str, Any]]:
+    env = []
+    for name in [*variables, *(extra for extra in deploy.secret_extra if extra not in variables)]:
+        ref: dict[str, Any] = {"name": deploy.secret, "key": name}
+        if name in deploy.secret_optional:
+            ref["optional"] = True
+        env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
+    return env
+
+
+def _retry(deploy: Deploy) -> dict[str, Any]:
+    retry = deploy.retry
+    return {"limit": retry.limit, "retryPolicy": retry.policy,
+            "backoff": {"duration": retry.backoff_duration, "factor": retry.backoff_factor}}
+
+
+def _container(deploy: Deploy, step: StepSettings, command: list[str], args: list[str],
+               env: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "image": deploy.image, "imagePullPolicy": deploy.image_pull_policy, "workingDir": deploy.project_dir,
+        "command": command, "args": args, "env": env,
+        "resources": {"requests": dict(step.requests), "limits": dict(step.limits)},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }
+
+
+def _labels(pipeline: Pipeline) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "klaviyo-warehouse", "app.kubernetes.io/component": pipeline.job}
+
+
+def _stream_names() -> list[str]:
+    # The tap's own list, so the parameter's description names exactly the streams the image's tap has.
+    from tap_klaviyo.streams import STREAM_TYPES  # noqa: PLC0415 - only the description needs the tap
+
+    return [stream_type.name for stream_type in STREAM_TYPES]
+
+
+def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
+    project = deploy.project_dir
+    tap_python = f"{project}/.meltano/extractors/{pipeline.extractor}/venv/bin/python"
+    meltano = f"{project}/.venv/bin/meltano"
+    parameters = [
+        {"name": "sync_type", "value": DEFAULTS["sync_type"], "enum": SYNC_TYPES,
+         "description": "incremental: from each stream's bookmark; full: from start_date, bookmarks ignored "
+                        "(meltano run --full-refresh)."},
+        {"name": "included_steps", "value": DEFAULTS["included_steps"],
+         "description": "all, or streams comma-separated (* patterns; !name leaves one out): "
+                        + ", ".join(_stream_names()) + "."},
+        {"name": "single_account", "value": DEFAULTS["single_account"],
+         "description": "Sync only this account (its name in the accounts file; several comma-separated). "
+                        "Empty: every account, one pod each."},
+    ]
+    plan = {
+        "name": "plan",
+        "activeDeadlineSeconds": deploy.plan.active_deadline_seconds,
+        # Exit 2 is a wrong parameter (plan.py): retrying cannot help, so the run fails at once naming it.
+        "retryStrategy": {**_retry(deploy), "expression": f'lastRetry.exitCode != "{PARAMETER_ERROR}"'},
+        "container": _container(
+            deploy, deploy.plan, [tap_python, f"{project}/orchestrate/plan.py"],
+            ["--meltano", meltano, "--environment", deploy.environment, "--extractor", pipeline.extractor,
+             "--sync-type", "{{workflow.parameters.sync_type}}",
+             "--accounts", "{{workflow.parameters.single_account}}",
+             "--streams", "{{workflow.parameters.included_steps}}",
+             "--output-dir", PLAN_OUTPUT_DIR],
+            _secret_env(deploy, pipeline.plan_variables)),
+        "outputs": {"parameters": [
+            {"name": name, "valueFrom": {"path": f"{PLAN_OUTPUT_DIR}/{name}.json"}}
+            for name in ("accounts", "select_filter", "full_refresh")]},
+    }
+    sync = {
+        "name": "sync-account",
+        "inputs": {"parameters": [{"name": name} for name in
+                                  ("account", "state_id_suffix", "select_filter", "full_refresh")]},
+        # One pod at a time per account across every workflow (the schedule and manual runs): two writers of
+        # one state id would each overwrite the other's bookmarks.
+        "synchronization": {"mutexes": [{"name": f"{pipeline.job}-{{{{inputs.parameters.state_id_suffix}}}}"}]},
+        "activeDeadlineSeconds": deploy.sync.active_deadline_seconds,
+        "retryStrategy": _retry(deploy),
+        "container": _container(
+            deploy, deploy.sync, [meltano],
+            ["--environment", deploy.environment, "run", "--no-install",
+             "--state-id-suffix", "{{inputs.parameters.state_id_suffix}}", pipeline.job],
+            [{"name": env_name(pipeline.extractor, ACCOUNTS_SETTING), "value": "{{inputs.parameters.account}}"},
+             {"name": env_name(pipeline.extractor, "_select_filter"), "value": "{{inputs.parameters.select_filter}}"},
+             {"name": "MELTANO_RUN_FULL_REFRESH", "value": "{{inputs.parameters.full_refresh}}"},
+             *_secret_env(deploy, pipeline.sync_variables)]),
+    }
+    main = {
+        "name": "main",
+        # Every account runs to the end even when another fails; the workflow then fails naming it.
+        "failFast": False,
+        "steps": [
+            [{"name": "plan", "template": "plan"}],
+            [{"name": "sync", "template": "sync-account",
+              "withParam": "{{steps.plan.outputs.parameters.accounts}}",
+              "arguments": {"parameters": [
+                  {"name": "account", "value": "{{item.account}}"},
+                  {"name": "state_id_suffix", "value": "{{item.state_id_suffix}}"},
+                  {"name": "select_filter", "value": "{{steps.plan.outputs.parameters.select_filter}}"},
+                  {"name": "full_refresh", "value": "{{steps.plan.outputs.parameters.full_refresh}}"}]}}],
+        ],
+    }
+    uid = deploy.run_as_user
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": pipeline.job, "labels": _labels(pipeline), "annotations": {
+            "workflows.argoproj.io/description":
+                f"meltano run {pipeline.job} ({pipeline.extractor} -> {pipeline.loader}), one pod per account, "
+                f"each with its own state id ({deploy.environment}:{pipeline.extractor}-to-{pipeline.loader}:"
+                "<account>)."}},
+        "spec": {
+            "entrypoint": "main",
+            "arguments": {"parameters": parameters},
+            "serviceAccountName": deploy.service_account,
+            "parallelism": deploy.parallelism,
+            "activeDeadlineSeconds": deploy.workflow_deadline_seconds,
+            "podGC": {"strategy": "OnPodSuccess"},
+            "ttlStrategy": {"secondsAfterCompletion": deploy.keep_finished_seconds},
+            "workflowMetadata": {"labels": _labels(pipeline)},
+            "securityContext": {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "templates": [main, plan, sync],
+        },
+    }
+
+
+def cron_workflow(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "CronWorkflow",
+        "metadata": {"name": pipeline.schedule, "labels": _labels(pipeline), "annotations": {
+            "workflows.argoproj.io/description":
+                f"meltano.yml schedule {pipeline.schedule!r}: job {pipeline.job} at {pipeline.cron} (UTC)."}},
+        "spec": {
+            "schedules": [pipeline.cron],
+            "timezone": "UTC",
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": deploy.starting_deadline_seconds,
+            "successfulJobsHistoryLimit": deploy.history_successful,
+            "failedJobsHistoryLimit": deploy.history_failed,
+            "workflowMetadata": {"labels": _labels(pipeline)},
+            "workflowSpec": {
+                "workflowTemplateRef": {"name": pipeline.job},
+                # Spelled out so that a default changed in the template (or the UI) never changes scheduled runs.
+                "arguments": {"parameters": [{"name": name, "value": value} for name, value in DEFAULTS.items()]},
+            },
+        },
+    }
+
+
+def kustomization(files: list[str]) -> dict[str, Any]:
+    """`kubectl apply -k orchestrate/argo`; an overlay's `images:` can point at another registry or tag."""
+    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": files}
+
+
+def dump(document: dict[str, Any]) -> str:
+    return HEADER + yaml.safe_dump(document, sort_keys=False, width=120, allow_unicode=True)
+
+
+def render(meltano_path: Path, deploy_path: Path) -> dict[str, str]:
+    """File name -> text of every manifest."""
+    meltano = load_yaml(meltano_path)
+    if not isinstance(meltano, dict):
+        raise RenderError(f"{meltano_path}: not a Meltano project file")
+    deploy = load_deploy(deploy_path)
+    files: dict[str, str] = {}
+    for pipeline in pipelines(meltano, deploy, meltano_path):
+        files[f"{pipeline.job}.workflow-template.yaml"] = dump(workflow_template(pipeline, deploy))
+        files[f"{pipeline.schedule}.cron-workflow.yaml"] = dump(cron_workflow(pipeline, deploy))
+    files["kustomization.yaml"] = dump(kustomization(sorted(files)))
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--meltano-yml", type=Path, default=ROOT / "meltano.yml")
+    parser.add_argument("--deploy", type=Path, default=ORCHESTRATE / "deploy.yml")
+    parser.add_argument("--output-dir", type=Path, default=OUTPUT_DIR)
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
+    args = parser.parse_args(argv)
+    try:
+        files = render(args.meltano_yml, args.deploy)
+    except RenderError as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return 2
+    existing = {path.name for path in args.output_dir.glob("*.yaml")} if args.output_dir.is_dir() else set()
+    stale = sorted(name for name, text in files.items()
+                   if not (args.output_dir / name).is_file() or (args.output_dir / name).read_text() != text)
+    extra = sorted(existing - files.keys())
+    if args.check:
+        for name in stale:
+            print(f"render: {args.output_dir / name} is out of date", file=sys.stderr)
+        for name in extra:
+            print(f"render: {args.output_dir / name} is not rendered from meltano.yml any more", file=sys.stderr)
+        return 1 if stale or extra else 0
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        (args.output_dir / name).write_text(files[name], encoding="utf-8")
+        print(f"wrote {args.output_dir / name}")
+    for name in extra:
+        (args.output_dir / name).unlink()
+        print(f"removed {args.output_dir / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The rendered Argo manifests: valid against Argo's schema (hera's models of the Argo API, with no field left
+unknown), on meltano.yml's schedule in UTC, one pod and one state id per account, secrets only from the Secret,
+retries, deadlines and limits on every pod, and every `{{...}}` something Argo can resolve."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any
+
+import pytest
+from argo_manifests import ARGO_DIR, ROOT, deploy, load_yaml, manifests, meltano_yml, of_kind, placeholders, template
+from hera.workflows.models import CronWorkflow, WorkflowTemplate
+from pydantic import BaseModel, ValidationError
+
+MODELS: dict[str, type[BaseModel]] = {"WorkflowTemplate": WorkflowTemplate, "CronWorkflow": CronWorkflow}
+MELTANO = str(ROOT / ".venv" / "bin" / "meltano")
+
+
+def unknown_fields(document: Any, dumped: Any, path: str = "") -> list[str]:
+    """Paths the model dropped (a field Argo does not have) or changed (a value coerced to another type)."""
+    if isinstance(document, dict) and isinstance(dumped, dict):
+        return [problem for key, value in document.items()
+                for problem in ([f"{path}.{key}: not a field of Argo's schema"] if key not in dumped
+                                else unknown_fields(value, dumped[key], f"{path}.{key}"))]
+    if isinstance(document, list) and isinstance(dumped, list) and len(document) == len(dumped):
+        return [p for index, pair in enumerate(zip(document, dumped, strict=True))
+                for p in unknown_fields(*pair, f"{path}[{index}]")]
+    return [] if document == dumped else [f"{path}: {document!r} read as {dumped!r}"]
+
+
+def argo_schema_problems(document: dict[str, Any]) -> list[str]:
+    model = MODELS[document["kind"]]
+    try:
+        parsed = model.model_validate(document)
+    except ValidationError as exc:
+        return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    return unknown_fields(document, parsed.model_dump(by_alias=True, exclude_unset=True, mode="json"))
+
+
+@pytest.fixture(scope="module")
+def workflow_template() -> dict[str, Any]:
+    (only,) = of_kind("WorkflowTemplate")
+    return only
+
+
+@pytest.fixture(scope="module")
+def cron_workflow() -> dict[str, Any]:
+    (only,) = of_kind("CronWorkflow")
+    return only
+
+
+def containers(workflow_template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in workflow_template["spec"]["templates"] if "container" in t}
+
+
+def test_every_manifest_is_valid_against_argos_schema():
+    documents = manifests()
+    assert {doc["kind"] for doc in documents.values()} == set(MODELS)
+    for name, document in documents.items():
+        assert document["apiVersion"] == "argoproj.io/v1alpha1", name
+        assert argo_schema_problems(document) == [], name
+
+
+def test_the_schema_check_catches_a_misspelled_field_and_a_wrong_type(workflow_template):
+    broken = json.loads(json.dumps(workflow_template))
+    template(broken, "sync-account")["retryStrategy"]["limt"] = 3
+    broken["spec"]["parallelism"] = "eight"
+    assert argo_schema_problems(broken) == ["spec.parallelism: Input should be a valid integer, unable to parse "
+                                            "string as an integer"]
+    broken["spec"]["parallelism"] = 8
+    assert argo_schema_problems(broken) == [
+        ".spec.templates[2].retryStrategy.limt: not a field of Argo's schema"]
+
+
+def test_the_cron_workflow_runs_meltanos_schedule_in_utc_one_run_at_a_time(workflow_template, cron_workflow):
+    listed = subprocess.run([MELTANO, "schedule", "list", "--format", "json"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, check=True)
+    (schedule,) = json.loads(listed.stdout)["schedules"]["job"]
+    assert schedule["name"] == "klaviyo-to-snowflake"
+    assert schedule["cron_interval"] == "0 5,17 * * *"  # 05:00 and 17:00, as the old app ran
+    assert schedule["job"]["tasks"] == ["tap-klaviyo target-snowflake"]
+
+    spec = cron_workflow["spec"]
+    assert cron_workflow["metadata"]["name"] == schedule["name"]
+    assert spec["schedules"] == [schedule["cron_interval"]]
+    assert spec["timezone"] == "UTC"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert 0 < spec["startingDeadlineSeconds"] <= 3600
+    assert spec["workflowSpec"]["workflowTemplateRef"] == {"name": workflow_template["metadata"]["name"]}
+    # A scheduled run is incremental, every stream, every account, whatever the template's defaults become.
+    assert spec["workflowSpec"]["arguments"]["parameters"] == [
+        {"name": "sync_type", "value": "incremental"}, {"name": "included_steps", "value": "all"},
+        {"name": "single_account", "value": ""}]
+    # The whole run ends before the next one is due (12 hours later).
+    assert workflow_template["spec"]["activeDeadlineSeconds"] < 12 * 3600
+
+
+def test_the_old_apps_parameters_drive_the_plan(workflow_template):
+    parameters = {p["name"]: p for p in workflow_template["spec"]["arguments"]["parameters"]}
+    assert list(parameters) == ["sync_type", "included_steps", "single_account"]
+    assert parameters["sync_type"]["enum"] == ["incremental", "full"]
+    assert parameters["sync_type"]["value"] == "incremental"
+    assert parameters["included_steps"]["value"] == "all"
+    assert parameters["single_account"]["value"] == ""
+    args = template(workflow_template, "plan")["container"]["args"]
+    wiring = dict(zip(args[::2], args[1::2], strict=True))
+    assert wiring["--sync-type"] == "{{workflow.parameters.sync_type}}"
+    assert wiring["--accounts"] == "{{workflow.parameters.single_account}}"
+    assert wiring["--streams"] == "{{workflow.parameters.included_steps}}"
+    assert wiring["--environment"] == deploy()["environment"] == "prod"
+
+
+def test_every_account_runs_in_its_own_pod_with_its_own_state_id(workflow_template):
+    main = template(workflow_template, workflow_template["spec"]["entrypoint"])
+    (plan_step,), (sync_step,) = main["steps"]
+    assert plan_step["template"] == "plan"
+    assert sync_step["template"] == "sync-account"
+    assert sync_step["withParam"] == "{{steps.plan.outputs.parameters.accounts}}"
+    arguments = {p["name"]: p["value"] for p in sync_step["arguments"]["parameters"]}
+    assert arguments["account"] == "{{item.account}}"
+    assert arguments["state_id_suffix"] == "{{item.state_id_suffix}}"
+    assert main["failFast"] is False  # one account failing does not stop the others
+
+    sync = template(workflow_template, "sync-account")
+    container = sync["container"]
+    assert container["command"] == [f"{deploy()['project_dir']}/.venv/bin/meltano"]
+    assert container["args"] == ["--environment", "prod", "run", "--no-install",
+                                 "--state-id-suffix", "{{inputs.parameters.state_id_suffix}}",
+                                 "klaviyo-to-snowflake"]
+    assert "klaviyo-to-snowflake" in {job["name"] for job in meltano_yml()["jobs"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TAP_KLAVIYO_ACCOUNTS"] == "{{inputs.parameters.account}}"
+    assert env["TAP_KLAVIYO__SELECT_FILTER"] == "{{inputs.parameters.select_filter}}"
+    assert env["MELTANO_RUN_FULL_REFRESH"] == "{{inputs.parameters.full_refresh}}"
+    # Two pods of one account never overlap (a manual run beside the scheduled one): each holds the account's mutex.
+    assert sync["synchronization"] == {"mutexes": [
+        {"name": "klaviyo-to-snowflake-{{inputs.parameters.state_id_suffix}}"}]}
+    assert workflow_template["spec"]["parallelism"] == deploy()["parallelism"]
+
+
+def prod_variables() -> set[str]:
+    """Every $VARIABLE the prod environment and the state backend read (read here independently of render.py)."""
+    project = meltano_yml()
+    prod = next(env for env in project["environments"] if env["name"] == "prod")
+    text = json.dumps([prod, project["state_backend"]])
+    return set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)\}?", text))
+
+
+def test_secrets_come_only_from_the_secret_and_cover_every_prod_variable(workflow_template):
+    secret = deploy()["secret"]
+    for name, spec in containers(workflow_template).items():
+        for entry in spec["container"]["env"]:
+            if "valueFrom" in entry:
+                assert set(entry["valueFrom"]) == {"secretKeyRef"}, (name, entry)
+                ref = entry["valueFrom"]["secretKeyRef"]
+                assert ref["name"] == secret and ref["key"] == entry["name"], (name, entry)
+            else:
+                # A literal value is only ever an Argo parameter: nothing secret is written into the manifest.
+                assert re.fullmatch(r"\{\{[^{}]+\}\}", entry["value"]), (name, entry)
+        for arg in spec["container"]["args"]:
+            assert not re.search(r"password|secret|api_key|token", arg, re.IGNORECASE), (name, arg)
+    sync_refs = {e["name"] for e in template(workflow_template, "sync-account")["container"]["env"]
+                 if "valueFrom" in e}
+    local_only = set(deploy()["local_only"])
+    assert local_only == {"LOCAL_S3_ENDPOINT_URL"}
+    assert prod_variables() - local_only <= sync_refs
+    assert {"SNOWFLAKE_PASSWORD", "KLAVIYO_ACCOUNTS_FILE", "MELTANO_STATE_BACKEND_URI"} <= sync_refs
+    for spec in containers(workflow_template).values():  # the pods never point at a local stand-in
+        assert not local_only & {entry["name"] for entry in spec["container"]["env"]}
+    plan_refs = {e["name"] for e in template(workflow_template, "plan")["container"]["env"] if "valueFrom" in e}
+    assert "KLAVIYO_ACCOUNTS_FILE" in plan_refs
+    assert not {name for name in plan_refs if name.startswith("SNOWFLAKE_")}  # the plan never sees the warehouse
+
+
+def quantity(text: str) -> float:
+    units = {"m": 1e-3, "": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 1e3, "M": 1e6, "G": 1e9}
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", text).groups()
+    return float(number) * units[unit]
+
+
+def test_every_pod_has_retries_a_deadline_requests_and_limits(workflow_template):
+    for name, spec in containers(workflow_template).items():
+        retry = spec["retryStrategy"]
+        assert retry["limit"] == 3, name
+        assert retry["backoff"] == {"duration": "10m", "factor": 2}, name  # 10, 20, 40 minutes
+        assert retry["retryPolicy"] == "Always", name  # also when the node is lost or the pod evicted
+        assert 0 < spec["activeDeadlineSeconds"] <= 6 * 3600, name
+        resources = spec["container"]["resources"]
+        for kind in ("cpu", "memory"):
+            assert 0 < quantity(resources["requests"][kind]) <= quantity(resources["limits"][kind]), (name, kind)
+        assert spec["container"]["securityContext"]["allowPrivilegeEscalation"] is False
+    # A wrong parameter is not retried for an hour: the plan exits 2 for it.
+    assert template(workflow_template, "plan")["retryStrategy"]["expression"] == 'lastRetry.exitCode != "2"'
+    pod = workflow_template["spec"]["securityContext"]
+    assert pod["runAsNonRoot"] is True
+    assert pod["runAsUser"] == deploy()["run_as_user"]
+
+
+def test_every_placeholder_is_one_argo_can_resolve(workflow_template):
+    spec = workflow_template["spec"]
+    workflow_parameters = {p["name"] for p in spec["arguments"]["parameters"]}
+    plan_outputs = {p["name"] for p in template(workflow_template, "plan")["outputs"]["parameters"]}
+    item_fields = {"account", "state_id_suffix"}  # what orchestrate/plan.py writes (checked in test_pods.py)
+    for node in spec["templates"]:
+        inputs = {p["name"] for p in node.get("inputs", {}).get("parameters", [])}
+        found = placeholders(node)
+        assert found or node["name"] == "main", node["name"]
+        for expression in found:
+            scope, _, name = expression.rpartition(".")
+            allowed = {"workflow.parameters": workflow_parameters, "inputs.parameters": inputs,
+                       "steps.plan.outputs.parameters": plan_outputs, "item": item_fields}
+            assert name in allowed.get(scope, set()), f"{node['name']}: {{{{{expression}}}}} names nothing"
+    # ... and every declared input is used: a parameter the pod ignores would be a silent no-op.
+    for node in spec["templates"]:
+        for parameter in node.get("inputs", {}).get("parameters", []):
+            assert f"inputs.parameters.{parameter['name']}" in placeholders(node), (node["name"], parameter)
+
+
+def test_the_argo_folder_applies_as_one_kustomization():
+    assert sorted(load_yaml(ARGO_DIR / "kustomization.yaml")["resources"]) == sorted(manifests())
