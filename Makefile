@@ -31,6 +31,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/python orchestrate/render.py --check
 
 test: lint
 	$(BIN)/pytest
@@ -38,8 +39,11 @@ test: lint
 bench: setup
 	$(BIN)/python bench/sandbox_pages.py
 
+# Every pinned wheel (development venv, Meltano and each plugin's lock, orchestrate/locks/) into wheels/: later
+# installs, the container image's included, then need no network.
 wheelhouse: setup
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check -r requirements/dev.txt -d wheels
+	$(BIN)/python orchestrate/lock.py --download wheels
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
