@@ -63,8 +63,9 @@ def print_tables(names: dict[str, str]) -> None:
     for table in tables:
         cells = "".join(f"{table.rows_per_account.get(a, 0):>22,}" for a in accounts)
         print(f"{table.table:{width}}{cells}{table.rows:>10,}")
-    print(f"\nQuery them: .venv/bin/snowflake-emulator --path {WAREHOUSE.relative_to(PROJECT)} sql "
-          "\"SELECT account_name, count(*) FROM KLAVIYO.EVENTS GROUP BY 1\"")
+    # `sql` runs Snowflake SQL through fakesnow, which only the loader's venv has.
+    print(f"\nQuery them: .meltano/loaders/target-snowflake/venv/bin/snowflake-emulator --path "
+          f"{WAREHOUSE.relative_to(PROJECT)} sql \"SELECT account_name, count(*) FROM KLAVIYO.EVENTS GROUP BY 1\"")
 
 
 if __name__ == "__main__":

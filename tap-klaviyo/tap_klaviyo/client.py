@@ -49,6 +49,8 @@ class KlaviyoStream(RESTStream[t.Any]):
 
     records_jsonpath = "$.data[*]"
     schema = StreamSchema(SchemaDirectory(SCHEMAS))  # schemas/<stream name>.json
+    # Keys start with account_id: Klaviyo promises an id unique within the account whose key reads it, and every
+    # account's rows share one table downstream.
     #: the endpoint's rate-limit bucket (TIERS key)
     endpoint: str = ""
     #: `page[size]` to send (the endpoint's maximum); None for endpoints without one

@@ -32,14 +32,14 @@ class AccountsStream(KlaviyoStream):
     name = "accounts"
     path = "/api/accounts"
     endpoint = "get_accounts"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
 
 
 class EventsStream(WindowedStream):
     name = "events"
     path = "/api/events"
     endpoint = "get_events"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     replication_key = "datetime"
     is_sorted = True
     sort = "datetime"
@@ -51,7 +51,7 @@ class ProfilesStream(WindowedStream):
     name = "profiles"
     path = "/api/profiles"
     endpoint = "get_profiles"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     replication_key = "updated"
     is_sorted = True
     sort = "updated"
@@ -80,7 +80,7 @@ class CampaignsStream(KlaviyoStream):
     name = "campaigns"
     path = "/api/campaigns"
     endpoint = "get_campaigns"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     replication_key = "updated_at"
     is_sorted = False  # Klaviyo's campaign order is not reliable (peers' reports); bookmark at partition end
     include = ("campaign-messages", "tags")
@@ -123,7 +123,7 @@ class IncludedStream(KlaviyoStream):
 class CampaignMessagesStream(IncludedStream):
     name = "campaign_messages"
     path = "/api/campaign-messages"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     parent_stream_type = CampaignsStream
     resource_type = "campaign-message"
     parent_column = "campaign_id"
@@ -133,7 +133,7 @@ class FlowsStream(KlaviyoStream):
     name = "flows"
     path = "/api/flows"
     endpoint = "get_flows"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     replication_key = "updated"
     is_sorted = True
     sort = "updated"
@@ -157,7 +157,7 @@ class FlowsStream(KlaviyoStream):
 class FlowActionsStream(IncludedStream):
     name = "flow_actions"
     path = "/api/flow-actions"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     parent_stream_type = FlowsStream
     resource_type = "flow-action"
     parent_column = "flow_id"
@@ -170,7 +170,7 @@ class FlowMessagesStream(KlaviyoStream):
     name = "flow_messages"
     path = "/api/flow-actions/{flow_action_id}/flow-messages"
     endpoint = "get_flow_action_messages"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     parent_stream_type = FlowActionsStream
     page_size = 50
     state_partitioning_keys: t.ClassVar[list[str]] = ["account_id"]
@@ -189,7 +189,7 @@ class ListsStream(OneSecondBack):
     name = "lists"
     path = "/api/lists"
     endpoint = "get_lists"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     replication_key = "updated"
     is_sorted = True
     sort = "updated"
@@ -242,7 +242,7 @@ class ListMembersStream(GroupMembersStream):
     path = "/api/lists/{group_id}/profiles"
     endpoint = "get_profiles_for_list"
     group = "list"
-    primary_keys: t.ClassVar[list[str]] = ["list_id", "id"]
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "list_id", "id"]
 
 
 class SegmentMembersStream(GroupMembersStream):
@@ -250,21 +250,21 @@ class SegmentMembersStream(GroupMembersStream):
     path = "/api/segments/{group_id}/profiles"
     endpoint = "get_profiles_for_segment"
     group = "segment"
-    primary_keys: t.ClassVar[list[str]] = ["segment_id", "id"]
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "segment_id", "id"]
 
 
 class MetricsStream(KlaviyoStream):
     name = "metrics"
     path = "/api/metrics"
     endpoint = "get_metrics"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
 
 
 class TagsStream(KlaviyoStream):
     name = "tags"
     path = "/api/tags"
     endpoint = "get_tags"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     page_size = 50
     include = ("tag-group",)
 
@@ -273,7 +273,7 @@ class TemplatesStream(KlaviyoStream):
     name = "templates"
     path = "/api/templates"
     endpoint = "get_templates"
-    primary_keys = ("id",)
+    primary_keys = ("account_id", "id")
     replication_key = "updated"
     is_sorted = True
     sort = "updated"
