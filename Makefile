@@ -38,6 +38,9 @@ test: lint
 
 bench: setup
 	$(BIN)/python bench/sandbox_pages.py
+	$(BIN)/python bench/tap_throughput.py
+	$(BIN)/python bench/target_throughput.py
+	$(BIN)/python bench/csv_read.py
 
 # Every pinned wheel (development venv, Meltano and each plugin's lock, orchestrate/locks/) into wheels/: later
 # installs, the container image's included, then need no network.

@@ -67,7 +67,10 @@ class TargetKlaviyo(Target):
         th.Property("row_number_column", th.StringType,
                     description="Column holding the input row number (default: the tap's _sdc_row_number or "
                                 "_sdc_source_lineno; else rows are counted)."),
-        th.Property("rate_limit_scale", th.NumberType, default=1.0,
+        # A number, or the same as a string: Meltano 4.4 cannot pass a `decimal` setting to a plugin (its config
+        # writer fails on Decimal), so meltano.yml declares this one as a string.
+        th.Property("rate_limit_scale", th.CustomType({"type": ["number", "string"], "pattern": r"^\d+(\.\d+)?$"}),
+                    default=1.0,
                     description="Multiply Klaviyo's rate-limit tiers by this when pacing; 0 = no pacing."),
         th.Property("concurrency", th.IntegerType, default=10,
                     description="Requests in flight per endpoint (Klaviyo's burst for the bulk endpoints is 10/s)."),

@@ -14,7 +14,7 @@ from meltano_project import LocalProject, ensure_installed
 
 from local_stand_ins.stack import start_local_stack
 
-SAMPLE_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "sample_orders.csv"
+SAMPLE_CSV = Path(__file__).resolve().parents[2] / "data" / "sample_orders.csv"  # a copy of the shared sample
 RUN = ("run", "tap-csv", "target-klaviyo")
 # The old package's config.py for sample_orders.csv, as it was.
 EVENT_MAPPING = {"event": "PlacedOrder", "customer_properties": {"$email": "EMAIL"},

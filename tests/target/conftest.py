@@ -25,7 +25,7 @@ from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 JOB_SECONDS = 0.2
 TARGET = str(Path(sys.executable).with_name("target-klaviyo"))
 DATA = Path(__file__).parent / "data"
-SAMPLE_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "sample_orders.csv"
+SAMPLE_CSV = Path(__file__).resolve().parents[2] / "data" / "sample_orders.csv"  # a copy of the shared sample
 # The CSV-to-Klaviyo package's own config.py for sample_orders.csv, unchanged.
 LEGACY_CONFIG = {
     "event_mapping": {
