@@ -9,6 +9,7 @@ other statement to fakesnow exactly as it was given.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,12 @@ USER_STAGE_FOLDER = "user-stage"
 
 Params = Sequence[Any] | dict[Any, Any] | None
 
+# One statement at a time in the whole process. target-snowflake drains several streams on parallel threads; fakesnow
+# shares one DuckDB database between connections, and two MERGEs at once collide on its per-statement temporary table
+# ("duplicate key ... MERGE_CANDIDATES") or on a busy DuckDB connection. Snowflake would run them side by side; the
+# emulator runs them in turn, which changes only the timing. Reentrant: a bridged statement runs fakesnow's own.
+_ONE_STATEMENT_AT_A_TIME = threading.RLock()
+
 
 class StageBridgeCursor(FakeSnowflakeCursor):
     """fakesnow's cursor, plus PUT, REMOVE and staged reads on the user stage folder, and DROP FILE FORMAT."""
@@ -44,6 +51,10 @@ class StageBridgeCursor(FakeSnowflakeCursor):
         self._stage = conn.user_stage
 
     def execute(self, command: str, params: Params = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
+        with _ONE_STATEMENT_AT_A_TIME:
+            return self._execute_bridged(command, params, *args, **kwargs)
+
+    def _execute_bridged(self, command: str, params: Params, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
         if not statements.needs_bridge(command):
             return super().execute(command, params, *args, **kwargs)
         # bind pyformat parameters as the connector does client-side (target-snowflake binds PUT's file URI)
