@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from klaviyo_sandbox.pytest_plugin import stop_process
+
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
@@ -52,13 +54,7 @@ class MotoS3:
         return f"s3://{bucket}/{key}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         Path(self.log_path).unlink(missing_ok=True)
 
 

@@ -205,17 +205,8 @@ class KlaviyoStream(RESTStream[t.Any]):
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         account_id = self.account_id(context)
         row["account_id"] = account_id
-        row["account_name"] = self._account_names.get(account_id) or self._account_name(account_id)
+        row["account_name"] = self.tap.account_name(account_id)
         return row
-
-    @cached_property
-    def _account_names(self) -> dict[str, str]:
-        return {}
-
-    def _account_name(self, account_id: str) -> str:
-        # Looked up once per account: post_process runs for every record.
-        name = self._account_names[account_id] = self.tap.account_name(account_id)
-        return name
 
     @staticmethod
     def account_id(context: Context | None) -> str:

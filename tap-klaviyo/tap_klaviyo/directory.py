@@ -46,7 +46,7 @@ class AccountDirectory:
         """Ids of the accounts whose key works, asking Klaviyo once per account (GET /accounts)."""
         with self._lock:
             if self._resolved is None:
-                self._resolved = {}
+                resolved: dict[str, Account] = {}
                 for account in self._accounts:
                     try:
                         body = self.get(account, "/api/accounts", {}, endpoint="get_accounts")
@@ -55,8 +55,10 @@ class AccountDirectory:
                         self._logger.error("Account '%s' is left out of this run: %s", account.name, error)
                         continue
                     account_id = body["data"][0]["id"]
-                    self._resolved[account_id] = account
+                    resolved[account_id] = account
                     self._id_by_key[account.api_key] = account_id
+                # Published whole, so `_account` can read it without the lock once it is set.
+                self._resolved = resolved
             return list(self._resolved)
 
     def api_key(self, account_id: str) -> str:
@@ -69,9 +71,13 @@ class AccountDirectory:
         return self._id_by_key.get(key)
 
     def _account(self, account_id: str) -> Account:
-        self.account_ids()
-        assert self._resolved is not None
-        return self._resolved[account_id]
+        # Called for every record (account_name) and request: no lock once the accounts are resolved.
+        resolved = self._resolved
+        if resolved is None:
+            self.account_ids()
+            resolved = self._resolved
+            assert resolved is not None
+        return resolved[account_id]
 
     def limiter(self, account_id: str | None, endpoint: str) -> WindowLimiter | _Unlimited:
         if self._limiters is None or account_id is None:

@@ -60,15 +60,20 @@ class RunningSandbox:
             return handle.read()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if self.process.stdout:
             self.process.stdout.close()
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate a stand-in's process, killing it if it has not ended within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def start_sandbox(*args: str, timeout: float = 60.0) -> RunningSandbox:
