@@ -22,9 +22,24 @@ import threading
 import time
 from pathlib import Path
 
-HEADER = ["ORDER_ID", "COUPON_CODE", "BILL_FIRST_NAME", "BILL_LAST_NAME", "BILL_ADDRESS1", "BILL_CITY",
-          "BILL_COUNTRY_CODE", "BILL_STATE_CODE", "BILL_ZIP", "BILL_COMPANY_NAME", "BILL_PHONE", "ORDER_TYPE",
-          "ORDER_STATUS", "DATE_ORDERED", "EMAIL", "ORDER_TOTAL"]
+HEADER = [
+    "ORDER_ID",
+    "COUPON_CODE",
+    "BILL_FIRST_NAME",
+    "BILL_LAST_NAME",
+    "BILL_ADDRESS1",
+    "BILL_CITY",
+    "BILL_COUNTRY_CODE",
+    "BILL_STATE_CODE",
+    "BILL_ZIP",
+    "BILL_COMPANY_NAME",
+    "BILL_PHONE",
+    "ORDER_TYPE",
+    "ORDER_STATUS",
+    "DATE_ORDERED",
+    "EMAIL",
+    "ORDER_TOTAL",
+]
 FIRST = ["John", "Michael", "Sarah", "Steve", "Mary", "José", "Zoë", "Łukasz"]
 LAST = ["Smith", "Cooper", "Jones", "Franklin", "Washington", "Müller", "O'Brien"]
 CITIES = ["Mountain View", "Naperville", "Gainesville", "Phoenix", "Scottsdale", "São Paulo"]
@@ -38,12 +53,26 @@ def write_orders(path: Path, rows: int) -> int:
         writer.writerow(HEADER)
         for index in range(rows):
             first, last = FIRST[index % len(FIRST)], LAST[index % len(LAST)]
-            writer.writerow([
-                30000 + index, "DISCOUNT30" if index % 3 == 0 else "", first, last, f"{index % 97} Maple Lane",
-                CITIES[index % len(CITIES)], "USA", "CA", f"{94000 + index % 999}",
-                "Acme, Inc." if index % 5 == 0 else "", f"555-{index % 1000:03d}-{index % 10000:04d}", "B2C",
-                "Shipped", f"2013-{1 + index % 12:02d}-{1 + index % 28:02d} 19:39:03",
-                f"{first.lower()}.{last.lower()}.{index}@example.com", f"{index % 500}.{index % 100:02d}"])
+            writer.writerow(
+                [
+                    30000 + index,
+                    "DISCOUNT30" if index % 3 == 0 else "",
+                    first,
+                    last,
+                    f"{index % 97} Maple Lane",
+                    CITIES[index % len(CITIES)],
+                    "USA",
+                    "CA",
+                    f"{94000 + index % 999}",
+                    "Acme, Inc." if index % 5 == 0 else "",
+                    f"555-{index % 1000:03d}-{index % 10000:04d}",
+                    "B2C",
+                    "Shipped",
+                    f"2013-{1 + index % 12:02d}-{1 + index % 28:02d} 19:39:03",
+                    f"{first.lower()}.{last.lower()}.{index}@example.com",
+                    f"{index % 500}.{index % 100:02d}",
+                ]
+            )
     return path.stat().st_size
 
 
@@ -52,8 +81,11 @@ def run_tap(csv_path: Path, folder: Path) -> tuple[int, float, float, float]:
     config = folder / f"{csv_path.stem}.config.json"
     config.write_text(json.dumps({"files": [{"entity": "orders", "path": str(csv_path)}]}))
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "tap_csv.tap", "--config", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tap_csv.tap", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     records = 0
 
     def count() -> None:
@@ -63,7 +95,7 @@ def run_tap(csv_path: Path, folder: Path) -> tuple[int, float, float, float]:
             data = tail + chunk
             records += data.count(RECORD_MARK)
             # Keep a partial mark for the next chunk, but never a whole one (counted already).
-            tail = data[-(len(RECORD_MARK) - 1):]
+            tail = data[-(len(RECORD_MARK) - 1) :]
 
     reader = threading.Thread(target=count)
     reader.start()
@@ -91,18 +123,31 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         peaks: dict[int, float] = {}
         figures = []
-        print(f"{'rows':>10} {'MB of CSV':>10} {'records':>10} {'wall s':>8} {'rows/s':>9} {'rows/CPU-s':>11} "
-              f"{'peak RSS MB':>12}")
+        print(
+            f"{'rows':>10} {'MB of CSV':>10} {'records':>10} {'wall s':>8} {'rows/s':>9} {'rows/CPU-s':>11} "
+            f"{'peak RSS MB':>12}"
+        )
         for rows in args.rows:
             csv_path = folder / f"orders_{rows}.csv"
             size = write_orders(csv_path, rows)
             records, wall, cpu, peaks[rows] = run_tap(csv_path, folder)
             if records != rows:
                 raise SystemExit(f"{csv_path}: {records} records for {rows} rows")
-            print(f"{rows:>10} {size / 2**20:>10.1f} {records:>10} {wall:>8.1f} {rows / wall:>9.0f} "
-                  f"{rows / cpu:>11.0f} {peaks[rows]:>12.1f}", flush=True)
-            figures.append({"rows": rows, "csv_bytes": size, "records": records, "wall_seconds": wall,
-                            "cpu_seconds": cpu, "peak_rss_mb": peaks[rows]})
+            print(
+                f"{rows:>10} {size / 2**20:>10.1f} {records:>10} {wall:>8.1f} {rows / wall:>9.0f} "
+                f"{rows / cpu:>11.0f} {peaks[rows]:>12.1f}",
+                flush=True,
+            )
+            figures.append(
+                {
+                    "rows": rows,
+                    "csv_bytes": size,
+                    "records": records,
+                    "wall_seconds": wall,
+                    "cpu_seconds": cpu,
+                    "peak_rss_mb": peaks[rows],
+                }
+            )
             csv_path.unlink()
         smallest, largest = min(peaks), max(peaks)
         print(f"peak RSS at {largest} rows / at {smallest} rows: {peaks[largest] / peaks[smallest]:.2f}")

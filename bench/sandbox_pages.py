@@ -21,13 +21,22 @@ from klaviyo_sandbox.pytest_plugin import start_sandbox
 
 CASES = [
     ("events, 1000 per page", "/api/events", {"page[size]": "1000"}),
-    ("events, 1000 per page, datetime window, -datetime", "/api/events",
-     {"page[size]": "1000", "sort": "-datetime", "filter": "greater-or-equal(datetime,2025-01-01T00:00:00Z)"}),
-    ("events, 1000 per page, include metric,profile", "/api/events",
-     {"page[size]": "1000", "include": "metric,profile"}),
+    (
+        "events, 1000 per page, datetime window, -datetime",
+        "/api/events",
+        {"page[size]": "1000", "sort": "-datetime", "filter": "greater-or-equal(datetime,2025-01-01T00:00:00Z)"},
+    ),
+    (
+        "events, 1000 per page, include metric,profile",
+        "/api/events",
+        {"page[size]": "1000", "include": "metric,profile"},
+    ),
     ("profiles, 100 per page", "/api/profiles", {"page[size]": "100"}),
-    ("profiles, 100 per page, sort updated, additional fields", "/api/profiles",
-     {"page[size]": "100", "sort": "updated", "additional-fields[profile]": "subscriptions,predictive_analytics"}),
+    (
+        "profiles, 100 per page, sort updated, additional fields",
+        "/api/profiles",
+        {"page[size]": "100", "sort": "updated", "additional-fields[profile]": "subscriptions,predictive_analytics"},
+    ),
 ]
 
 
@@ -53,15 +62,18 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=20_000)
     parser.add_argument("--pages", type=int, default=50)
     args = parser.parse_args()
-    sandbox = start_sandbox("--accounts", "1", "--events", str(args.events), "--profiles", str(args.profiles),
-                            "--rate-limit-scale", "0")
+    sandbox = start_sandbox(
+        "--accounts", "1", "--events", str(args.events), "--profiles", str(args.profiles), "--rate-limit-scale", "0"
+    )
     try:
         session = requests.Session()
         session.headers.update({"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"})
         print(f"sandbox: 1 account, {args.events:,} events, {args.profiles:,} profiles, no latency, no limits")
         server = psutil.Process(sandbox.process.pid)
-        print(f"{'case':58} {'pages':>5} {'pages/s':>8} {'records/s':>9} {'ms/page p50':>11} {'p95':>6} "
-              f"{'server CPU ms/page':>18}")
+        print(
+            f"{'case':58} {'pages':>5} {'pages/s':>8} {'records/s':>9} {'ms/page p50':>11} {'p95':>6} "
+            f"{'server CPU ms/page':>18}"
+        )
         for label, path, params in CASES:
             cpu = server.cpu_times()
             timings, records = walk(session, sandbox.url + path, params, args.pages)
@@ -71,8 +83,10 @@ def main() -> None:
             p95 = sorted(timings)[int(len(timings) * 0.95) - 1] * 1000
             total = sum(timings)
             pages = len(timings)
-            print(f"{label:58} {pages:5d} {pages / total:8.1f} {records / total:9.0f} {p50:11.1f} {p95:6.1f} "
-                  f"{cpu_ms:18.1f}")
+            print(
+                f"{label:58} {pages:5d} {pages / total:8.1f} {records / total:9.0f} {p50:11.1f} {p95:6.1f} "
+                f"{cpu_ms:18.1f}"
+            )
     finally:
         sandbox.stop()
 

@@ -41,21 +41,24 @@ def run_tap(config: dict, streams: list[str], folder: Path) -> tuple[int, float,
     (folder / "catalog.json").write_text(json.dumps(catalog))
     out = open(folder / "out.singer", "w")  # noqa: SIM115
     start = time.perf_counter()
-    process = subprocess.Popen([*tap, "--catalog", str(folder / "catalog.json")], stdout=out,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([*tap, "--catalog", str(folder / "catalog.json")], stdout=out, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     out.close()
     if status != 0:
         raise SystemExit(f"tap failed with status {status}")
-    records = sum(1 for line in open(folder / "out.singer") if line.startswith('{"type":"RECORD"')  # noqa: SIM115
-                  or line.startswith('{"type": "RECORD"'))
+    with open(folder / "out.singer") as singer:
+        records = sum(1 for line in singer if line.startswith(('{"type":"RECORD"', '{"type": "RECORD"')))
     return records, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def sandbox_config(sandbox, folder: Path, **extra: object) -> dict:
-    return {"accounts_file": str(folder / "accounts.json"), "api_url": sandbox.url,
-            "start_date": "2020-01-01T00:00:00Z", **extra}
+    return {
+        "accounts_file": str(folder / "accounts.json"),
+        "api_url": sandbox.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        **extra,
+    }
 
 
 def main() -> None:
@@ -69,8 +72,9 @@ def main() -> None:
 
     print(f"1 account, real tiers, {args.latency_ms:.0f} ms per request")
     print(f"{'stream':10} {'records':>8} {'seconds':>8} {'records/s':>10} {'of ceiling':>10} {'peak MB':>8}")
-    sandbox = start_sandbox("--accounts", "4", *data, "--latency-ms", str(args.latency_ms),
-                            "--accounts-file", str(folder / "accounts.json"))
+    sandbox = start_sandbox(
+        "--accounts", "4", *data, "--latency-ms", str(args.latency_ms), "--accounts-file", str(folder / "accounts.json")
+    )
     try:
         for stream in ("events", "profiles"):
             config = sandbox_config(sandbox, folder, accounts=sandbox.accounts[0]["account"])
@@ -78,8 +82,9 @@ def main() -> None:
             rate = records / wall
             print(f"{stream:10} {records:8d} {wall:8.1f} {rate:10.0f} {rate / CEILING[stream]:10.1%} {peak:8.0f}")
         sandbox.reset()
-        _, one, _, _ = run_tap(sandbox_config(sandbox, folder, accounts=sandbox.accounts[1]["account"]),
-                               ["profiles"], folder)
+        _, one, _, _ = run_tap(
+            sandbox_config(sandbox, folder, accounts=sandbox.accounts[1]["account"]), ["profiles"], folder
+        )
         sandbox.reset()
         _, four, _, _ = run_tap(sandbox_config(sandbox, folder), ["profiles"], folder)
         print(f"\nprofiles, 4 accounts vs 1: {four:.1f} s vs {one:.1f} s = {four / one:.2f}x (goal: <= 1.3x)")
@@ -97,8 +102,16 @@ def main() -> None:
 
 def cost_of(stream: str, count: int, folder: Path) -> tuple[int, float, float]:
     """(records, tap CPU seconds, peak MB) reading `count` rows of one stream with no latency and no limits."""
-    sandbox = start_sandbox("--accounts", "1", f"--{stream}", str(count), "--rate-limit-scale", "0",
-                            "--accounts-file", str(folder / "accounts.json"))
+    sandbox = start_sandbox(
+        "--accounts",
+        "1",
+        f"--{stream}",
+        str(count),
+        "--rate-limit-scale",
+        "0",
+        "--accounts-file",
+        str(folder / "accounts.json"),
+    )
     try:
         records, _, cpu, peak = run_tap(sandbox_config(sandbox, folder, rate_limit_scale=0), [stream], folder)
     finally:

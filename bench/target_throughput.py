@@ -37,24 +37,59 @@ WINDOW = 60.0
 EVENTS_CEILING = 150 * 1000 / WINDOW  # events per second
 PROFILES_CEILING = 150 * 10_000 / WINDOW
 COLUMNS = ["order_id", "email", "first_name", "last_name", "city", "zip", "total", "sku", "ordered_at"]
-EVENT_MAPPING = {"metric": "Placed Order", "profile": {"email": "email"}, "time": "ordered_at", "value": "total",
-                 "unique_id": "order_id", "properties": {"SKU": "sku"}}
-PROFILE_MAPPING = {"email": "email", "first_name": "first_name", "last_name": "last_name",
-                   "location": {"city": "city", "zip": "zip"}}
+EVENT_MAPPING = {
+    "metric": "Placed Order",
+    "profile": {"email": "email"},
+    "time": "ordered_at",
+    "value": "total",
+    "unique_id": "order_id",
+    "properties": {"SKU": "sku"},
+}
+PROFILE_MAPPING = {
+    "email": "email",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "location": {"city": "city", "zip": "zip"},
+}
 
 
 def write_input(path: Path, rows: int, *, distinct: int | None = None) -> Path:
     """Singer messages as tap-csv sends them; `distinct` repeats ids and e-mails (memory runs: the sandbox then
     keeps few events while the target still sends every row)."""
     with path.open("w") as out:
-        out.write(json.dumps({"type": "SCHEMA", "stream": "orders", "key_properties": [], "schema": {
-            "type": "object", "properties": {c: {"type": ["string", "null"]} for c in COLUMNS}}}) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "type": "SCHEMA",
+                    "stream": "orders",
+                    "key_properties": [],
+                    "schema": {"type": "object", "properties": {c: {"type": ["string", "null"]} for c in COLUMNS}},
+                }
+            )
+            + "\n"
+        )
         for i in range(rows):
             k = i % distinct if distinct else i
-            out.write(json.dumps({"type": "RECORD", "stream": "orders", "record": {
-                "order_id": f"o{k}", "email": f"buyer{k}@bench.example", "first_name": "Ann", "last_name": "Lee",
-                "city": "Boston", "zip": "02110", "total": f"{i % 500}.25", "sku": f"SKU-{i % 97}",
-                "ordered_at": f"2025-0{1 + i % 9}-1{i % 10}T10:{i % 60:02d}:00Z"}}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "type": "RECORD",
+                        "stream": "orders",
+                        "record": {
+                            "order_id": f"o{k}",
+                            "email": f"buyer{k}@bench.example",
+                            "first_name": "Ann",
+                            "last_name": "Lee",
+                            "city": "Boston",
+                            "zip": "02110",
+                            "total": f"{i % 500}.25",
+                            "sku": f"SKU-{i % 97}",
+                            "ordered_at": f"2025-0{1 + i % 9}-1{i % 10}T10:{i % 60:02d}:00Z",
+                        },
+                    }
+                )
+                + "\n"
+            )
         out.write(json.dumps({"type": "STATE", "value": {"orders": rows}}) + "\n")
     return path
 
@@ -64,21 +99,36 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def run_target(sandbox: RunningSandbox, folder: Path, source: Path, mapping: dict, *, scale: float,
-               on_start: threading.Event | None = None) -> tuple[float, float, float, dict]:
+def run_target(
+    sandbox: RunningSandbox,
+    folder: Path,
+    source: Path,
+    mapping: dict,
+    *,
+    scale: float,
+    on_start: threading.Event | None = None,
+) -> tuple[float, float, float, dict]:
     """(wall s, CPU s, peak RSS MB, summary) of one target process fed `source`; the sandbox's CPU seconds
     over the run go into the summary as "sandbox_cpu"."""
-    config = {"api_key": sandbox.key(0), "api_url": sandbox.url, "rate_limit_scale": scale,
-              "rejects_path": str(folder / "rejects.jsonl"), "mappings": {"orders": mapping}}
+    config = {
+        "api_key": sandbox.key(0),
+        "api_url": sandbox.url,
+        "rate_limit_scale": scale,
+        "rejects_path": str(folder / "rejects.jsonl"),
+        "mappings": {"orders": mapping},
+    }
     (folder / "config.json").write_text(json.dumps(config))
     log = folder / "target.log"
     server = psutil.Process(sandbox.process.pid)
     server_cpu = cpu_seconds(server)
     with source.open("rb") as stdin, log.open("wb") as stderr:
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "target_klaviyo.target", "--config",
-                                    str(folder / "config.json")], stdin=stdin, stdout=subprocess.DEVNULL,
-                                   stderr=stderr)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "target_klaviyo.target", "--config", str(folder / "config.json")],
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
         if on_start:
             on_start.set()
         _, status, usage = os.wait4(process.pid, 0)
@@ -109,8 +159,7 @@ def events_at_ceiling(sandbox: RunningSandbox, folder: Path, windows: int) -> fl
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    wall, cpu, rss, summary = run_target(sandbox, folder, source, {"event": EVENT_MAPPING}, scale=1.0,
-                                         on_start=started)
+    wall, cpu, rss, summary = run_target(sandbox, folder, source, {"event": EVENT_MAPPING}, scale=1.0, on_start=started)
     done.set()
     sampler.join()
     # The sandbox's windows open with the first request it receives: before the first sample that counts one.
@@ -118,12 +167,16 @@ def events_at_ceiling(sandbox: RunningSandbox, folder: Path, windows: int) -> fl
     within = max(accepted for t, _, accepted in samples if t < t0 + windows * WINDOW)
     rate = within * 1000 / (windows * WINDOW)
     stats = next(iter(sandbox.stats().values()))["bulk_create_events"]
-    print(f"events   : {rate:8.0f} events/s over {windows} whole windows = {rate / EVENTS_CEILING:6.1%} of the "
-          f"ceiling ({EVENTS_CEILING:.0f}/s); {within} requests of 1,000 accepted in them, "
-          f"{stats.get('429', 0)} throttled")
+    print(
+        f"events   : {rate:8.0f} events/s over {windows} whole windows = {rate / EVENTS_CEILING:6.1%} of the "
+        f"ceiling ({EVENTS_CEILING:.0f}/s); {within} requests of 1,000 accepted in them, "
+        f"{stats.get('429', 0)} throttled"
+    )
     accepted = summary["orders"]["event"]["accepted"]
-    print(f"           whole run: {rows:,} events in {wall:.1f} s, accepted {accepted:,}, target CPU {cpu:.1f} s, "
-          f"sandbox CPU {summary['sandbox_cpu']:.1f} s, peak RSS {rss:.0f} MB")
+    print(
+        f"           whole run: {rows:,} events in {wall:.1f} s, accepted {accepted:,}, target CPU {cpu:.1f} s, "
+        f"sandbox CPU {summary['sandbox_cpu']:.1f} s, peak RSS {rss:.0f} MB"
+    )
     return rate
 
 
@@ -132,12 +185,16 @@ def profiles_run(sandbox: RunningSandbox, folder: Path, rows: int) -> float:
     wall, cpu, rss, summary = run_target(sandbox, folder, source, {"profile": PROFILE_MAPPING}, scale=1.0)
     rate = rows / wall
     accepted = summary["orders"]["profile"]["accepted"]
-    print(f"profiles : {rate:8.0f} profiles/s = {rate / PROFILES_CEILING:6.1%} of the ceiling "
-          f"({PROFILES_CEILING:.0f}/s); {accepted:,} of {rows:,} accepted in {wall:.1f} s "
-          f"(jobs polled to completion)")
-    print(f"           target: {rows / cpu:,.0f} profiles per CPU-second, peak RSS {rss:.0f} MB; the sandbox parsed "
-          f"and imported them with {summary['sandbox_cpu']:.1f} CPU-seconds of its own (one thread), on the same "
-          f"{os.cpu_count()} cores")
+    print(
+        f"profiles : {rate:8.0f} profiles/s = {rate / PROFILES_CEILING:6.1%} of the ceiling "
+        f"({PROFILES_CEILING:.0f}/s); {accepted:,} of {rows:,} accepted in {wall:.1f} s "
+        f"(jobs polled to completion)"
+    )
+    print(
+        f"           target: {rows / cpu:,.0f} profiles per CPU-second, peak RSS {rss:.0f} MB; the sandbox parsed "
+        f"and imported them with {summary['sandbox_cpu']:.1f} CPU-seconds of its own (one thread), on the same "
+        f"{os.cpu_count()} cores"
+    )
     return rate
 
 
@@ -147,8 +204,14 @@ _OLD: dict = {}
 
 
 def _old_init(url: str, key: str, path: str) -> None:
-    _OLD.update(url=url + path, headers={"Authorization": f"Klaviyo-API-Key {key}", "revision": "2026-10-15",
-                                         "content-type": "application/vnd.api+json"})
+    _OLD.update(
+        url=url + path,
+        headers={
+            "Authorization": f"Klaviyo-API-Key {key}",
+            "revision": "2026-10-15",
+            "content-type": "application/vnd.api+json",
+        },
+    )
     _OLD["session"] = requests.Session()
 
 
@@ -165,16 +228,41 @@ def _old_send(body: bytes) -> bool:
 def old_way(sandbox: RunningSandbox, kind: str, rows: int) -> float:
     if kind == "events":
         path = "/api/events"
-        bodies = [json.dumps({"data": {"type": "event", "attributes": {
-            "metric": {"data": {"type": "metric", "attributes": {"name": "Placed Order (old way)"}}},
-            "profile": {"data": {"type": "profile", "attributes": {"email": f"old{i}@bench.example"}}},
-            "properties": {"SKU": f"SKU-{i % 97}"}, "value": 10.25, "time": "2025-01-10T10:00:00Z",
-            "unique_id": f"old-{i}"}}}).encode() for i in range(rows)]
+        bodies = [
+            json.dumps(
+                {
+                    "data": {
+                        "type": "event",
+                        "attributes": {
+                            "metric": {"data": {"type": "metric", "attributes": {"name": "Placed Order (old way)"}}},
+                            "profile": {"data": {"type": "profile", "attributes": {"email": f"old{i}@bench.example"}}},
+                            "properties": {"SKU": f"SKU-{i % 97}"},
+                            "value": 10.25,
+                            "time": "2025-01-10T10:00:00Z",
+                            "unique_id": f"old-{i}",
+                        },
+                    }
+                }
+            ).encode()
+            for i in range(rows)
+        ]
     else:
         path = "/api/profile-import"
-        bodies = [json.dumps({"data": {"type": "profile", "attributes": {
-            "email": f"oldp{i}@bench.example", "first_name": "Ann", "location": {"city": "Boston"}}}}).encode()
-            for i in range(rows)]
+        bodies = [
+            json.dumps(
+                {
+                    "data": {
+                        "type": "profile",
+                        "attributes": {
+                            "email": f"oldp{i}@bench.example",
+                            "first_name": "Ann",
+                            "location": {"city": "Boston"},
+                        },
+                    }
+                }
+            ).encode()
+            for i in range(rows)
+        ]
     cores = multiprocessing.cpu_count()
     with multiprocessing.Pool(cores, initializer=_old_init, initargs=(sandbox.url, sandbox.key(0), path)) as pool:
         start = time.perf_counter()
@@ -186,18 +274,22 @@ def old_way(sandbox: RunningSandbox, kind: str, rows: int) -> float:
 
 
 def memory(folder: Path, rows: list[int]) -> None:
-    sandbox = start_sandbox("--accounts", "1", "--events", "10", "--profiles", "10", "--rate-limit-scale", "0",
-                            "--job-seconds", "0.2")
+    sandbox = start_sandbox(
+        "--accounts", "1", "--events", "10", "--profiles", "10", "--rate-limit-scale", "0", "--job-seconds", "0.2"
+    )
     try:
         peaks = []
         for n in rows:
             source = write_input(folder / f"memory-{n}.singer", n, distinct=1000)
-            wall, cpu, rss, summary = run_target(sandbox, folder, source,
-                                                 {"event": EVENT_MAPPING, "profile": PROFILE_MAPPING}, scale=0)
+            wall, cpu, rss, summary = run_target(
+                sandbox, folder, source, {"event": EVENT_MAPPING, "profile": PROFILE_MAPPING}, scale=0
+            )
             accepted = summary["orders"]["event"]["accepted"] + summary["orders"]["profile"]["accepted"]
             peaks.append(rss)
-            print(f"memory   : {n:>9,} rows (events + profiles) -> peak RSS {rss:5.0f} MB; {accepted:,} payloads "
-                  f"accepted in {wall:.0f} s ({n / cpu:,.0f} rows per target CPU-second)")
+            print(
+                f"memory   : {n:>9,} rows (events + profiles) -> peak RSS {rss:5.0f} MB; {accepted:,} payloads "
+                f"accepted in {wall:.0f} s ({n / cpu:,.0f} rows per target CPU-second)"
+            )
             source.unlink()
         print(f"           peak RSS {rows[-1]:,} rows / {rows[0]:,} rows = {peaks[-1] / peaks[0]:.2f}")
     finally:
@@ -214,8 +306,18 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="target-bench-") as tmp:
         folder = Path(tmp)
-        sandbox = start_sandbox("--accounts", "1", "--events", "10", "--profiles", "10", "--latency-ms",
-                                args.latency_ms, "--job-seconds", "0.5")
+        sandbox = start_sandbox(
+            "--accounts",
+            "1",
+            "--events",
+            "10",
+            "--profiles",
+            "10",
+            "--latency-ms",
+            args.latency_ms,
+            "--job-seconds",
+            "0.5",
+        )
         try:
             print(f"sandbox with Klaviyo's tiers and {args.latency_ms} ms per request; {os.cpu_count()} cores")
             events = events_at_ceiling(sandbox, folder, args.windows)

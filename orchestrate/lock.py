@@ -84,18 +84,22 @@ def fingerprint(folder: str) -> str:
     except FileNotFoundError:
         return "missing"
     project = data.get("project", {})
-    relevant = {"dependencies": project.get("dependencies", []),
-                "optional-dependencies": project.get("optional-dependencies", {}),
-                "requires-python": project.get("requires-python"),
-                "build-requires": data.get("build-system", {}).get("requires", [])}
+    relevant = {
+        "dependencies": project.get("dependencies", []),
+        "optional-dependencies": project.get("optional-dependencies", {}),
+        "requires-python": project.get("requires-python"),
+        "build-requires": data.get("build-system", {}).get("requires", []),
+    }
     return "sha256:" + hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def header(name: str, pip_url: str) -> list[str]:
     """The lines that say what a lock was made from (compared by --check)."""
     lines = [f"# pip_url: {pip_url}"]
-    lines += [f"# source: {folder.removeprefix('./')}/pyproject.toml {fingerprint(folder)}"
-              for folder in local_folders(pip_url)]
+    lines += [
+        f"# source: {folder.removeprefix('./')}/pyproject.toml {fingerprint(folder)}"
+        for folder in local_folders(pip_url)
+    ]
     return lines
 
 
@@ -104,32 +108,56 @@ def compile_lock(name: str, pip_url: str) -> list[str]:
     for folder in local_folders(pip_url):
         if not (ROOT / folder / "pyproject.toml").is_file():
             raise LockError(f"{name}: pip_url names {folder}, which has no pyproject.toml")
-    lines = [str((ROOT / token).resolve()) if token.startswith(("./", "../")) else token
-             for token in shlex.split(pip_url) if token != "-e"]
+    lines = [
+        str((ROOT / token).resolve()) if token.startswith(("./", "../")) else token
+        for token in shlex.split(pip_url)
+        if token != "-e"
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"{name}.in"
         source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        base = [sys.executable, "-m", "uv", "pip", "compile", str(source), "--python-version", PYTHON_VERSION,
-                "--python-platform", PLATFORM, "--no-header", "--no-annotate", "--quiet"]
-        constrained = subprocess.run([*base, "-c", str(DEV_REQUIREMENTS)], capture_output=True, text=True,
-                                     check=False)
+        base = [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "compile",
+            str(source),
+            "--python-version",
+            PYTHON_VERSION,
+            "--python-platform",
+            PLATFORM,
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+        ]
+        constrained = subprocess.run([*base, "-c", str(DEV_REQUIREMENTS)], capture_output=True, text=True, check=False)
         result, note = constrained, "constrained by requirements/dev.txt"
         if constrained.returncode != 0:
             result = subprocess.run(base, capture_output=True, text=True, check=False)
-            reason = next((line.strip().removeprefix("cause: ") for line in constrained.stderr.splitlines()
-                           if "because" in line.lower()), "conflicts with requirements/dev.txt")
+            reason = next(
+                (
+                    line.strip().removeprefix("cause: ")
+                    for line in constrained.stderr.splitlines()
+                    if "because" in line.lower()
+                ),
+                "conflicts with requirements/dev.txt",
+            )
             note = f"resolved on its own: {reason}"
         if result.returncode != 0:
             raise LockError(f"{name}: cannot resolve {pip_url!r}: {result.stderr.strip()}")
-    pins = sorted((line.strip() for line in result.stdout.splitlines() if "==" in line and not line.startswith("#")),
-                  key=str.lower)
+    pins = sorted(
+        (line.strip() for line in result.stdout.splitlines() if "==" in line and not line.startswith("#")),
+        key=str.lower,
+    )
     return [f"# {note}", *pins]
 
 
 def lock_text(name: str, pip_url: str, pins: list[str]) -> str:
-    intro = [f"# Pinned requirements of the `{name}` virtualenv in the image (orchestrate/Dockerfile).",
-             "# Written by orchestrate/lock.py from meltano.yml; do not edit, run `.venv/bin/python "
-             "orchestrate/lock.py`."]
+    intro = [
+        f"# Pinned requirements of the `{name}` virtualenv in the image (orchestrate/Dockerfile).",
+        "# Written by orchestrate/lock.py from meltano.yml; do not edit, run `.venv/bin/python orchestrate/lock.py`.",
+    ]
     return "\n".join([*intro, *header(name, pip_url), *pins]) + "\n"
 
 
@@ -141,13 +169,20 @@ def stale_locks(meltano_yml: Path) -> list[str]:
         if not path.is_file():
             problems.append(f"{path}: missing ({name} is in meltano.yml)")
             continue
-        recorded = [line for line in path.read_text(encoding="utf-8").splitlines()
-                    if line.startswith(("# pip_url:", "# source:"))]
+        recorded = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.startswith(("# pip_url:", "# source:"))
+        ]
         if recorded != header(name, pip_url):
-            problems.append(f"{path}: made from {' | '.join(recorded)}; meltano.yml now says "
-                            f"{' | '.join(header(name, pip_url))}")
-    problems += [f"{path}: {path.stem} is not in meltano.yml any more"
-                 for path in sorted(LOCKS.glob("*.txt")) if path.stem not in wanted]
+            problems.append(
+                f"{path}: made from {' | '.join(recorded)}; meltano.yml now says {' | '.join(header(name, pip_url))}"
+            )
+    problems += [
+        f"{path}: {path.stem} is not in meltano.yml any more"
+        for path in sorted(LOCKS.glob("*.txt"))
+        if path.stem not in wanted
+    ]
     return problems
 
 
@@ -155,8 +190,23 @@ def download(directory: Path) -> None:
     """Every pinned wheel of every lock, plus the build backend of the local packages, into `directory`."""
     pins = dev_pins()
     platforms = [option for platform in WHEEL_PLATFORMS for option in ("--platform", platform)]
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-               "--implementation", "cp", "--python-version", PYTHON_VERSION, *platforms, "-d", str(directory)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        *platforms,
+        "-d",
+        str(directory),
+    ]
     # One lock at a time: two locks may pin two versions of one package (singer-sdk), which pip refuses in one go.
     for path in sorted(LOCKS.glob("*.txt")):
         subprocess.run([*command, "-r", str(path)], check=True)

@@ -53,8 +53,11 @@ class Plan:
 
     def write(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        for name, value in (("accounts", self.accounts), ("select_filter", self.select_filter),
-                            ("full_refresh", self.full_refresh)):
+        for name, value in (
+            ("accounts", self.accounts),
+            ("select_filter", self.select_filter),
+            ("full_refresh", self.full_refresh),
+        ):
             (directory / f"{name}.json").write_text(json.dumps(value), encoding="utf-8")
 
     def summary(self) -> str:
@@ -84,9 +87,11 @@ def select_filter(included_steps: str, streams: list[str]) -> list[str]:
             continue
         body = pattern.removeprefix("!")
         if not body or "." in body or not any(fnmatchcase(stream, body) for stream in streams):
-            raise PlanError(f"included_steps: {part.strip()!r} names no stream; streams are "
-                            f"{', '.join(streams)} (comma-separated, * patterns, !name to leave one out, or "
-                            f"{ALL_STREAMS!r})")
+            raise PlanError(
+                f"included_steps: {part.strip()!r} names no stream; streams are "
+                f"{', '.join(streams)} (comma-separated, * patterns, !name to leave one out, or "
+                f"{ALL_STREAMS!r})"
+            )
         patterns.append(pattern)
     if not patterns:
         raise PlanError(f"included_steps {included_steps!r} names no stream")
@@ -103,15 +108,22 @@ def account_entries(names: list[str]) -> list[dict[str, str]]:
     for name in names:
         if "," in name:
             # The tap's `accounts` setting is comma-separated: this account cannot be told apart from others.
-            raise PlanError(f"account {name!r}: a name with a comma cannot be synced on its own; rename it in the "
-                            "accounts file", READ_ERROR)
+            raise PlanError(
+                f"account {name!r}: a name with a comma cannot be synced on its own; rename it in the accounts file",
+                READ_ERROR,
+            )
         suffix = state_id_suffix(name)
         if not suffix:
-            raise PlanError(f"account {name!r}: no letter or digit to make a state id from; rename it in the "
-                            "accounts file", READ_ERROR)
+            raise PlanError(
+                f"account {name!r}: no letter or digit to make a state id from; rename it in the accounts file",
+                READ_ERROR,
+            )
         if suffix in owner:
-            raise PlanError(f"accounts {owner[suffix]!r} and {name!r} would share the state id suffix {suffix!r}; "
-                            "rename one in the accounts file", READ_ERROR)
+            raise PlanError(
+                f"accounts {owner[suffix]!r} and {name!r} would share the state id suffix {suffix!r}; "
+                "rename one in the accounts file",
+                READ_ERROR,
+            )
         owner[suffix] = name
         entries.append({"account": name, "state_id_suffix": suffix})
     return entries
@@ -127,8 +139,9 @@ def meltano_config(meltano: str, environment: str, extractor: str, project_dir: 
         raise PlanError(f"cannot run {' '.join(command[:2])}: {exc}", READ_ERROR) from None
     if result.returncode != 0:
         last = [line for line in result.stderr.splitlines() if line.strip()][-3:]
-        raise PlanError(f"`meltano config print {extractor}` failed (exit {result.returncode}): "
-                        + " | ".join(last), READ_ERROR)
+        raise PlanError(
+            f"`meltano config print {extractor}` failed (exit {result.returncode}): " + " | ".join(last), READ_ERROR
+        )
     try:
         config = json.loads(result.stdout)
     except json.JSONDecodeError:
@@ -141,8 +154,11 @@ def meltano_config(meltano: str, environment: str, extractor: str, project_dir: 
 def make_plan(config: dict[str, Any], *, sync_type: str, accounts: str, included_steps: str) -> Plan:
     wanted = accounts.strip() or str(config.get("accounts") or "")
     refresh = full_refresh(sync_type)
-    tap = TapKlaviyo(config={key: value for key, value in config.items() if key != "accounts"},
-                     validate_config=False, setup_mapper=False)
+    tap = TapKlaviyo(
+        config={key: value for key, value in config.items() if key != "accounts"},
+        validate_config=False,
+        setup_mapper=False,
+    )
     patterns = select_filter(included_steps, [stream.name for stream in tap.discover_streams()])
     try:
         every = tap.selected_accounts

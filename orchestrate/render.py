@@ -27,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 ORCHESTRATE = Path(__file__).resolve().parent
 ROOT = ORCHESTRATE.parent
 OUTPUT_DIR = ORCHESTRATE / "argo"
-HEADER = ("# Rendered by orchestrate/render.py from meltano.yml and orchestrate/deploy.yml. Do not edit: change those\n"
-          "# and run `.venv/bin/python orchestrate/render.py`.\n")
+HEADER = (
+    "# Rendered by orchestrate/render.py from meltano.yml and orchestrate/deploy.yml. Do not edit: change those\n"
+    "# and run `.venv/bin/python orchestrate/render.py`.\n"
+)
 
 # The extractor that reads many accounts and can be told to read one (its `accounts` setting). Only jobs of this
 # extractor fan out into one pod per account; orchestrate/plan.py reads its accounts list.
@@ -40,8 +42,10 @@ PARAMETER_ERROR = 2  # plan.py's exit code for a wrong parameter
 CRON_PRESETS = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly"}
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 # Variables Meltano itself sets for the plugins: never taken from the Secret.
-MELTANO_PROVIDED = re.compile(r"MELTANO_(PROJECT_ROOT|ENVIRONMENT|SYS_DIR_ROOT|EXTRACTOR_\w+|LOADER_\w+|"
-                              r"EXTRACT_\w+|LOAD_\w+|RUN_\w+)")
+MELTANO_PROVIDED = re.compile(
+    r"MELTANO_(PROJECT_ROOT|ENVIRONMENT|SYS_DIR_ROOT|EXTRACTOR_\w+|LOADER_\w+|"
+    r"EXTRACT_\w+|LOAD_\w+|RUN_\w+)"
+)
 
 # The old app's Argo parameters, kept under the names users know (../shared/reference/seed-behaviour.md).
 SYNC_TYPES = ["incremental", "full"]
@@ -120,8 +124,7 @@ def load_deploy(path: Path) -> Deploy:
     try:
         return Deploy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, error['loc'])) or '(top)'}: {error['msg']}"
-                             for error in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, error['loc'])) or '(top)'}: {error['msg']}" for error in exc.errors())
         raise RenderError(f"{path}: {problems}") from None
 
 
@@ -146,8 +149,9 @@ def _plugin_variables(meltano: dict[str, Any], environment: dict[str, Any], kind
     definition = _named(meltano.get("plugins", {}).get(kind), name) or {}
     settings = [setting.get("value") for setting in definition.get("settings") or []]
     overlay = _named(((environment.get("config") or {}).get("plugins") or {}).get(kind), name) or {}
-    return _variables([definition.get("config"), definition.get("env"), settings, overlay.get("config"),
-                       overlay.get("env")])
+    return _variables(
+        [definition.get("config"), definition.get("env"), settings, overlay.get("config"), overlay.get("env")]
+    )
 
 
 def _user_variables(names: set[str], deploy: Deploy) -> list[str]:
@@ -158,8 +162,10 @@ def _cron(schedule: dict[str, Any], where: str) -> str:
     interval = str(schedule.get("interval") or "").strip()
     if interval in CRON_PRESETS or len(interval.split()) == 5:
         return interval
-    raise RenderError(f"{where}: interval {interval!r} is not a 5-field cron expression or one of "
-                      f"{', '.join(sorted(CRON_PRESETS))}, so Argo cannot run it on a schedule")
+    raise RenderError(
+        f"{where}: interval {interval!r} is not a 5-field cron expression or one of "
+        f"{', '.join(sorted(CRON_PRESETS))}, so Argo cannot run it on a schedule"
+    )
 
 
 def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pipeline]:
@@ -174,20 +180,31 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
         where = f"{source}: schedule {schedule.get('name')!r}"
         job = _named(meltano.get("jobs"), schedule.get("job"))
         if job is None:
-            raise RenderError(f"{where}: names job {schedule.get('job')!r}, which `jobs:` does not define "
-                              "(schedules of a bare extractor/loader pair are not rendered: give them a job)")
+            raise RenderError(
+                f"{where}: names job {schedule.get('job')!r}, which `jobs:` does not define "
+                "(schedules of a bare extractor/loader pair are not rendered: give them a job)"
+            )
         tasks = job.get("tasks") or []
         blocks = tasks[0].split() if len(tasks) == 1 and isinstance(tasks[0], str) else []
         if len(blocks) != 2 or blocks[0] != FANOUT_EXTRACTOR or blocks[1] not in loaders:
-            raise RenderError(f"{where}: job {job['name']!r} runs {tasks!r}; only one task "
-                              f"'{FANOUT_EXTRACTOR} <loader>' fans out into one pod per account")
+            raise RenderError(
+                f"{where}: job {job['name']!r} runs {tasks!r}; only one task "
+                f"'{FANOUT_EXTRACTOR} <loader>' fans out into one pod per account"
+            )
         extractor, loader = blocks
         tap = _plugin_variables(meltano, environment, "extractors", extractor)
         target = _plugin_variables(meltano, environment, "loaders", loader)
-        found.append(Pipeline(
-            schedule=schedule["name"], cron=_cron(schedule, where), job=job["name"], extractor=extractor,
-            loader=loader, plan_variables=_user_variables(tap, deploy),
-            sync_variables=_user_variables(tap | target | shared, deploy)))
+        found.append(
+            Pipeline(
+                schedule=schedule["name"],
+                cron=_cron(schedule, where),
+                job=job["name"],
+                extractor=extractor,
+                loader=loader,
+                plan_variables=_user_variables(tap, deploy),
+                sync_variables=_user_variables(tap | target | shared, deploy),
+            )
+        )
     if not found:
         raise RenderError(f"{source}: no schedules, so nothing to run on Argo")
     return found
@@ -211,15 +228,23 @@ def _secret_env(deploy: Deploy, variables: list[str]) -> list[dict[str, Any]]:
 
 def _retry(deploy: Deploy) -> dict[str, Any]:
     retry = deploy.retry
-    return {"limit": retry.limit, "retryPolicy": retry.policy,
-            "backoff": {"duration": retry.backoff_duration, "factor": retry.backoff_factor}}
-
-
-def _container(deploy: Deploy, step: StepSettings, command: list[str], args: list[str],
-               env: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "image": deploy.image, "imagePullPolicy": deploy.image_pull_policy, "workingDir": deploy.project_dir,
-        "command": command, "args": args, "env": env,
+        "limit": retry.limit,
+        "retryPolicy": retry.policy,
+        "backoff": {"duration": retry.backoff_duration, "factor": retry.backoff_factor},
+    }
+
+
+def _container(
+    deploy: Deploy, step: StepSettings, command: list[str], args: list[str], env: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "image": deploy.image,
+        "imagePullPolicy": deploy.image_pull_policy,
+        "workingDir": deploy.project_dir,
+        "command": command,
+        "args": args,
+        "env": env,
         "resources": {"requests": dict(step.requests), "limits": dict(step.limits)},
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }
@@ -241,15 +266,26 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
     tap_python = f"{project}/.meltano/extractors/{pipeline.extractor}/venv/bin/python"
     meltano = f"{project}/.venv/bin/meltano"
     parameters = [
-        {"name": "sync_type", "value": DEFAULTS["sync_type"], "enum": SYNC_TYPES,
-         "description": "incremental: from each stream's bookmark; full: from start_date, bookmarks ignored "
-                        "(meltano run --full-refresh)."},
-        {"name": "included_steps", "value": DEFAULTS["included_steps"],
-         "description": "all, or streams comma-separated (* patterns; !name leaves one out): "
-                        + ", ".join(_stream_names()) + "."},
-        {"name": "single_account", "value": DEFAULTS["single_account"],
-         "description": "Sync only this account (its name in the accounts file; several comma-separated). "
-                        "Empty: every account, one pod each."},
+        {
+            "name": "sync_type",
+            "value": DEFAULTS["sync_type"],
+            "enum": SYNC_TYPES,
+            "description": "incremental: from each stream's bookmark; full: from start_date, bookmarks ignored "
+            "(meltano run --full-refresh).",
+        },
+        {
+            "name": "included_steps",
+            "value": DEFAULTS["included_steps"],
+            "description": "all, or streams comma-separated (* patterns; !name leaves one out): "
+            + ", ".join(_stream_names())
+            + ".",
+        },
+        {
+            "name": "single_account",
+            "value": DEFAULTS["single_account"],
+            "description": "Sync only this account (its name in the accounts file; several comma-separated). "
+            "Empty: every account, one pod each.",
+        },
     ]
     plan = {
         "name": "plan",
@@ -257,34 +293,67 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
         # Exit 2 is a wrong parameter (plan.py): retrying cannot help, so the run fails at once naming it.
         "retryStrategy": {**_retry(deploy), "expression": f'lastRetry.exitCode != "{PARAMETER_ERROR}"'},
         "container": _container(
-            deploy, deploy.plan, [tap_python, f"{project}/orchestrate/plan.py"],
-            ["--meltano", meltano, "--environment", deploy.environment, "--extractor", pipeline.extractor,
-             "--sync-type", "{{workflow.parameters.sync_type}}",
-             "--accounts", "{{workflow.parameters.single_account}}",
-             "--streams", "{{workflow.parameters.included_steps}}",
-             "--output-dir", PLAN_OUTPUT_DIR],
-            _secret_env(deploy, pipeline.plan_variables)),
-        "outputs": {"parameters": [
-            {"name": name, "valueFrom": {"path": f"{PLAN_OUTPUT_DIR}/{name}.json"}}
-            for name in ("accounts", "select_filter", "full_refresh")]},
+            deploy,
+            deploy.plan,
+            [tap_python, f"{project}/orchestrate/plan.py"],
+            [
+                "--meltano",
+                meltano,
+                "--environment",
+                deploy.environment,
+                "--extractor",
+                pipeline.extractor,
+                "--sync-type",
+                "{{workflow.parameters.sync_type}}",
+                "--accounts",
+                "{{workflow.parameters.single_account}}",
+                "--streams",
+                "{{workflow.parameters.included_steps}}",
+                "--output-dir",
+                PLAN_OUTPUT_DIR,
+            ],
+            _secret_env(deploy, pipeline.plan_variables),
+        ),
+        "outputs": {
+            "parameters": [
+                {"name": name, "valueFrom": {"path": f"{PLAN_OUTPUT_DIR}/{name}.json"}}
+                for name in ("accounts", "select_filter", "full_refresh")
+            ]
+        },
     }
     sync = {
         "name": "sync-account",
-        "inputs": {"parameters": [{"name": name} for name in
-                                  ("account", "state_id_suffix", "select_filter", "full_refresh")]},
+        "inputs": {
+            "parameters": [{"name": name} for name in ("account", "state_id_suffix", "select_filter", "full_refresh")]
+        },
         # One pod at a time per account across every workflow (the schedule and manual runs): two writers of
         # one state id would each overwrite the other's bookmarks.
         "synchronization": {"mutexes": [{"name": f"{pipeline.job}-{{{{inputs.parameters.state_id_suffix}}}}"}]},
         "activeDeadlineSeconds": deploy.sync.active_deadline_seconds,
         "retryStrategy": _retry(deploy),
         "container": _container(
-            deploy, deploy.sync, [meltano],
-            ["--environment", deploy.environment, "run", "--no-install",
-             "--state-id-suffix", "{{inputs.parameters.state_id_suffix}}", pipeline.job],
-            [{"name": env_name(pipeline.extractor, ACCOUNTS_SETTING), "value": "{{inputs.parameters.account}}"},
-             {"name": env_name(pipeline.extractor, "_select_filter"), "value": "{{inputs.parameters.select_filter}}"},
-             {"name": "MELTANO_RUN_FULL_REFRESH", "value": "{{inputs.parameters.full_refresh}}"},
-             *_secret_env(deploy, pipeline.sync_variables)]),
+            deploy,
+            deploy.sync,
+            [meltano],
+            [
+                "--environment",
+                deploy.environment,
+                "run",
+                "--no-install",
+                "--state-id-suffix",
+                "{{inputs.parameters.state_id_suffix}}",
+                pipeline.job,
+            ],
+            [
+                {"name": env_name(pipeline.extractor, ACCOUNTS_SETTING), "value": "{{inputs.parameters.account}}"},
+                {
+                    "name": env_name(pipeline.extractor, "_select_filter"),
+                    "value": "{{inputs.parameters.select_filter}}",
+                },
+                {"name": "MELTANO_RUN_FULL_REFRESH", "value": "{{inputs.parameters.full_refresh}}"},
+                *_secret_env(deploy, pipeline.sync_variables),
+            ],
+        ),
     }
     main = {
         "name": "main",
@@ -292,24 +361,37 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
         "failFast": False,
         "steps": [
             [{"name": "plan", "template": "plan"}],
-            [{"name": "sync", "template": "sync-account",
-              "withParam": "{{steps.plan.outputs.parameters.accounts}}",
-              "arguments": {"parameters": [
-                  {"name": "account", "value": "{{item.account}}"},
-                  {"name": "state_id_suffix", "value": "{{item.state_id_suffix}}"},
-                  {"name": "select_filter", "value": "{{steps.plan.outputs.parameters.select_filter}}"},
-                  {"name": "full_refresh", "value": "{{steps.plan.outputs.parameters.full_refresh}}"}]}}],
+            [
+                {
+                    "name": "sync",
+                    "template": "sync-account",
+                    "withParam": "{{steps.plan.outputs.parameters.accounts}}",
+                    "arguments": {
+                        "parameters": [
+                            {"name": "account", "value": "{{item.account}}"},
+                            {"name": "state_id_suffix", "value": "{{item.state_id_suffix}}"},
+                            {"name": "select_filter", "value": "{{steps.plan.outputs.parameters.select_filter}}"},
+                            {"name": "full_refresh", "value": "{{steps.plan.outputs.parameters.full_refresh}}"},
+                        ]
+                    },
+                }
+            ],
         ],
     }
     uid = deploy.run_as_user
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "WorkflowTemplate",
-        "metadata": {"name": pipeline.job, "labels": _labels(pipeline), "annotations": {
-            "workflows.argoproj.io/description":
-                f"meltano run {pipeline.job} ({pipeline.extractor} -> {pipeline.loader}), one pod per account, "
+        "metadata": {
+            "name": pipeline.job,
+            "labels": _labels(pipeline),
+            "annotations": {
+                "workflows.argoproj.io/description": f"meltano run {pipeline.job} ({pipeline.extractor} -> "
+                f"{pipeline.loader}), one pod per account, "
                 f"each with its own state id ({deploy.environment}:{pipeline.extractor}-to-{pipeline.loader}:"
-                "<account>)."}},
+                "<account>)."
+            },
+        },
         "spec": {
             "entrypoint": "main",
             "arguments": {"parameters": parameters},
@@ -319,8 +401,13 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
             "podGC": {"strategy": "OnPodSuccess"},
             "ttlStrategy": {"secondsAfterCompletion": deploy.keep_finished_seconds},
             "workflowMetadata": {"labels": _labels(pipeline)},
-            "securityContext": {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": uid,
+                "runAsGroup": uid,
+                "fsGroup": uid,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
             "templates": [main, plan, sync],
         },
     }
@@ -330,9 +417,14 @@ def cron_workflow(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "CronWorkflow",
-        "metadata": {"name": pipeline.schedule, "labels": _labels(pipeline), "annotations": {
-            "workflows.argoproj.io/description":
-                f"meltano.yml schedule {pipeline.schedule!r}: job {pipeline.job} at {pipeline.cron} (UTC)."}},
+        "metadata": {
+            "name": pipeline.schedule,
+            "labels": _labels(pipeline),
+            "annotations": {
+                "workflows.argoproj.io/description": f"meltano.yml schedule {pipeline.schedule!r}: job {pipeline.job} "
+                f"at {pipeline.cron} (UTC)."
+            },
+        },
         "spec": {
             "schedules": [pipeline.cron],
             "timezone": "UTC",
@@ -386,8 +478,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"render: {exc}", file=sys.stderr)
         return 2
     existing = {path.name for path in args.output_dir.glob("*.yaml")} if args.output_dir.is_dir() else set()
-    stale = sorted(name for name, text in files.items()
-                   if not (args.output_dir / name).is_file() or (args.output_dir / name).read_text() != text)
+    stale = sorted(
+        name
+        for name, text in files.items()
+        if not (args.output_dir / name).is_file() or (args.output_dir / name).read_text() != text
+    )
     extra = sorted(existing - files.keys())
     if args.check:
         for name in stale:

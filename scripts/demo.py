@@ -30,8 +30,10 @@ def main() -> None:
     shutil.rmtree(WAREHOUSE, ignore_errors=True)
     LOCAL.mkdir(exist_ok=True)
     (LOCAL / "demo-meltano.db").unlink(missing_ok=True)
-    env_for_meltano = {"SNOWFLAKE_EMULATOR_PATH": str(WAREHOUSE),
-                       "MELTANO_DATABASE_URI": f"sqlite:///{LOCAL / 'demo-meltano.db'}"}
+    env_for_meltano = {
+        "SNOWFLAKE_EMULATOR_PATH": str(WAREHOUSE),
+        "MELTANO_DATABASE_URI": f"sqlite:///{LOCAL / 'demo-meltano.db'}",
+    }
     stack = start_local_stack(*DATA)
     try:
         names = {a["id"]: a["account"] for a in stack.sandbox.accounts}
@@ -43,8 +45,14 @@ def main() -> None:
         started = time.monotonic()
         log = LOCAL / "demo-meltano.log"
         with open(log, "w") as out:
-            result = subprocess.run(command, cwd=PROJECT, env=meltano_env(stack, **env_for_meltano), stdout=out,
-                                    stderr=subprocess.STDOUT, check=False)
+            result = subprocess.run(
+                command,
+                cwd=PROJECT,
+                env=meltano_env(stack, **env_for_meltano),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
         elapsed = time.monotonic() - started
         if result.returncode != 0:
             print(log.read_text()[-4000:])
@@ -64,8 +72,10 @@ def print_tables(names: dict[str, str]) -> None:
         cells = "".join(f"{table.rows_per_account.get(a, 0):>22,}" for a in accounts)
         print(f"{table.table:{width}}{cells}{table.rows:>10,}")
     # `sql` runs Snowflake SQL through fakesnow, which only the loader's venv has.
-    print(f"\nQuery them: .meltano/loaders/target-snowflake/venv/bin/snowflake-emulator --path "
-          f"{WAREHOUSE.relative_to(PROJECT)} sql \"SELECT account_name, count(*) FROM KLAVIYO.EVENTS GROUP BY 1\"")
+    print(
+        f"\nQuery them: .meltano/loaders/target-snowflake/venv/bin/snowflake-emulator --path "
+        f'{WAREHOUSE.relative_to(PROJECT)} sql "SELECT account_name, count(*) FROM KLAVIYO.EVENTS GROUP BY 1"'
+    )
 
 
 if __name__ == "__main__":

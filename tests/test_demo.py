@@ -11,8 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_readme_demo_loads_every_account_into_the_warehouse_and_prints_it():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py")], check=False, capture_output=True,
-                            text=True, timeout=900, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = result.stdout.splitlines()
     header = next(line for line in lines if line.startswith("table"))

@@ -21,8 +21,9 @@ STEADY_SECONDS = 60.0
 class WindowLimiter:
     """Blocks in `acquire()` until one more request fits both windows of one tier."""
 
-    def __init__(self, tier: Tier, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, tier: Tier, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.tier = tier
         self._clock = clock
         self._sleep = sleep

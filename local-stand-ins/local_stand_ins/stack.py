@@ -23,8 +23,12 @@ class LocalStack:
 
     def env(self) -> dict[str, str]:
         """Variables for a `meltano` process in the `local` environment (they win over `.env`)."""
-        return {"KLAVIYO_API_URL": self.sandbox.url, "LOCAL_S3_ENDPOINT_URL": self.s3.endpoint_url,
-                "KLAVIYO_LOCAL_API_KEY": self.sandbox.key(0), **CREDENTIALS}
+        return {
+            "KLAVIYO_API_URL": self.sandbox.url,
+            "LOCAL_S3_ENDPOINT_URL": self.s3.endpoint_url,
+            "KLAVIYO_LOCAL_API_KEY": self.sandbox.key(0),
+            **CREDENTIALS,
+        }
 
     def accounts(self) -> list[dict[str, str]]:
         """The accounts file as stored on S3 (names and keys, as a company keeps them)."""

@@ -43,9 +43,13 @@ def file_definitions(config: t.Mapping[str, t.Any]) -> list[FileDefinition]:
         setting = "csv_files_definition"
         entries = _load_definition_file(config["csv_files_definition"])
     if not entries:
-        raise ConfigValidationError("No CSV files configured", errors=[
-            "Set `files` (a list of {entity, path, keys, delimiter, quotechar, encoding}) or `csv_files_definition` "
-            "(the path of a JSON file holding that list)."])
+        raise ConfigValidationError(
+            "No CSV files configured",
+            errors=[
+                "Set `files` (a list of {entity, path, keys, delimiter, quotechar, encoding}) or "
+                "`csv_files_definition` (the path of a JSON file holding that list)."
+            ],
+        )
     if not isinstance(entries, list):
         raise ConfigValidationError("Bad CSV files setting", errors=[f"`{setting}` must be a list of objects."])
     definitions = [_definition(entry, f"{setting}[{index}]") for index, entry in enumerate(entries)]
@@ -57,28 +61,38 @@ def _load_definition_file(path: str) -> t.Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigValidationError("Cannot read csv_files_definition", errors=[
-            f"csv_files_definition {path!r}: {exc.strerror or exc}"]) from exc
+        raise ConfigValidationError(
+            "Cannot read csv_files_definition", errors=[f"csv_files_definition {path!r}: {exc.strerror or exc}"]
+        ) from exc
     except json.JSONDecodeError as exc:
-        raise ConfigValidationError("Bad csv_files_definition", errors=[
-            f"csv_files_definition {path!r} is not JSON: {exc}"]) from exc
+        raise ConfigValidationError(
+            "Bad csv_files_definition", errors=[f"csv_files_definition {path!r} is not JSON: {exc}"]
+        ) from exc
 
 
 def _definition(entry: t.Any, where: str) -> FileDefinition:
     if not isinstance(entry, dict):
         raise ConfigValidationError("Bad CSV file entry", errors=[f"{where} must be an object, got {entry!r}."])
-    problems = [f"{where}.{name} is required (a non-empty string)." for name in ("entity", "path")
-                if not isinstance(entry.get(name), str) or not entry[name].strip()]
+    problems = [
+        f"{where}.{name} is required (a non-empty string)."
+        for name in ("entity", "path")
+        if not isinstance(entry.get(name), str) or not entry[name].strip()
+    ]
     if isinstance(entry.get("path"), str) and PASSWORD_IN_URL.match(entry["path"]):
-        problems.append(f"{where}.path has a password in it: give it in `storage_options` (kept secret), as paths "
-                        "appear in records, state and logs.")
+        problems.append(
+            f"{where}.path has a password in it: give it in `storage_options` (kept secret), as paths "
+            "appear in records, state and logs."
+        )
     keys = entry.get("keys")
     if keys is not None and (not isinstance(keys, list) or not all(isinstance(key, str) and key for key in keys)):
         problems.append(f"{where}.keys must be a list of column names.")
     delimiter = ESCAPED_DELIMITERS.get(entry.get("delimiter") or ",", entry.get("delimiter") or ",")
     quotechar = entry.get("quotechar") or '"'
-    problems += [f"{where}.{name} must be one character, got {value!r}."
-                 for name, value in (("delimiter", delimiter), ("quotechar", quotechar)) if len(value) != 1]
+    problems += [
+        f"{where}.{name} must be one character, got {value!r}."
+        for name, value in (("delimiter", delimiter), ("quotechar", quotechar))
+        if len(value) != 1
+    ]
     encoding = entry.get("encoding") or CsvFormat.encoding
     try:
         codecs.lookup(encoding)
@@ -86,9 +100,12 @@ def _definition(entry: t.Any, where: str) -> FileDefinition:
         problems.append(f"{where}.encoding {encoding!r} is not an encoding Python knows (e.g. utf-8-sig, latin-1).")
     if problems:
         raise ConfigValidationError("Bad CSV file entry", errors=problems)
-    return FileDefinition(entity=entry["entity"], path=entry["path"],
-                          keys=tuple(keys) if keys is not None else None,
-                          csv_format=CsvFormat(delimiter=delimiter, quotechar=quotechar, encoding=encoding))
+    return FileDefinition(
+        entity=entry["entity"],
+        path=entry["path"],
+        keys=tuple(keys) if keys is not None else None,
+        csv_format=CsvFormat(delimiter=delimiter, quotechar=quotechar, encoding=encoding),
+    )
 
 
 def _check_keys_agree(definitions: list[FileDefinition]) -> None:
@@ -99,6 +116,10 @@ def _check_keys_agree(definitions: list[FileDefinition]) -> None:
             continue
         known = keys_by_entity.setdefault(definition.entity, definition.keys)
         if known != definition.keys:
-            raise ConfigValidationError("Conflicting primary keys", errors=[
-                f"Entity {definition.entity!r} is given keys {list(known)} and {list(definition.keys)}: "
-                "entries of one entity must agree."])
+            raise ConfigValidationError(
+                "Conflicting primary keys",
+                errors=[
+                    f"Entity {definition.entity!r} is given keys {list(known)} and {list(definition.keys)}: "
+                    "entries of one entity must agree."
+                ],
+            )

@@ -46,7 +46,7 @@ class _UndecodableBytes:
         if not isinstance(exc, UnicodeDecodeError):
             raise exc
         self.seen += exc.end - exc.start
-        return "".join(chr(0xDC00 + byte) for byte in exc.object[exc.start:exc.end]), exc.end
+        return "".join(chr(0xDC00 + byte) for byte in exc.object[exc.start : exc.end]), exc.end
 
 
 UNDECODABLE = _UndecodableBytes()
@@ -82,8 +82,9 @@ class CsvReader:
         if UNDECODABLE.seen != self._accounted and (problem := self._undecodable(header, [])[1]):
             raise CsvFileError(f"{self.name}: header has {problem}; set this file's `encoding`")
         problems = [f"column {index} has no name" for index, name in enumerate(header, 1) if not name]
-        problems += [f"column {name!r} appears {count} times" for name, count in Counter(header).items()
-                     if name and count > 1]
+        problems += [
+            f"column {name!r} appears {count} times" for name, count in Counter(header).items() if name and count > 1
+        ]
         if problems:
             raise CsvFileError(f"{self.name}: bad header ({'; '.join(problems)}): every column needs its own name")
         return header

@@ -50,8 +50,13 @@ def is_glob(path: str) -> bool:
 
 
 class FileStore:
-    def __init__(self, *, s3_endpoint_url: str | None = None, s3_region: str | None = None,
-                 storage_options: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        s3_endpoint_url: str | None = None,
+        s3_region: str | None = None,
+        storage_options: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
+    ) -> None:
         self._s3_endpoint_url = s3_endpoint_url or None
         self._s3_region = s3_region or None
         self._storage_options = storage_options or {}
@@ -98,12 +103,16 @@ class FileStore:
                 raise
             return [SourceFile(url, _s3_fingerprint(head["ContentLength"], head["ETag"], head["LastModified"]))]
         pattern = re.compile(glob_translate(key))
-        prefix = key[:GLOB_CHARACTERS.search(key).start()]  # type: ignore[union-attr]
+        prefix = key[: GLOB_CHARACTERS.search(key).start()]  # type: ignore[union-attr]
         files = []
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            files += [SourceFile(f"s3://{bucket}/{item['Key']}",
-                                 _s3_fingerprint(item["Size"], item["ETag"], item["LastModified"]))
-                      for item in page.get("Contents", []) if pattern.match(item["Key"])]
+            files += [
+                SourceFile(
+                    f"s3://{bucket}/{item['Key']}", _s3_fingerprint(item["Size"], item["ETag"], item["LastModified"])
+                )
+                for item in page.get("Contents", [])
+                if pattern.match(item["Key"])
+            ]
         return sorted(files, key=lambda file: file.url)
 
     # fsspec: local files and every other filesystem
@@ -123,8 +132,9 @@ class FileStore:
                 raise SourceError(f"{url}: no such file") from exc
             if infos[0].get("type") != "file":
                 raise SourceError(f"{url}: not a file (a folder? give a glob such as {url.rstrip('/')}/*.csv)")
-        files = [SourceFile(self._url_as_written(url, filesystem, info["name"]), _fsspec_fingerprint(info))
-                 for info in infos]
+        files = [
+            SourceFile(self._url_as_written(url, filesystem, info["name"]), _fsspec_fingerprint(info)) for info in infos
+        ]
         return sorted(files, key=lambda file: file.url)
 
     @staticmethod
@@ -141,8 +151,14 @@ def _s3_fingerprint(size: int, etag: str, modified: datetime.datetime) -> dict[s
 
 def _fsspec_fingerprint(info: dict[str, t.Any]) -> dict[str, t.Any]:
     fingerprint: dict[str, t.Any] = {"size": info.get("size")}
-    modified = next((info[name] for name in ("mtime", "LastModified", "last_modified", "updated", "modified")
-                     if info.get(name) is not None), None)
+    modified = next(
+        (
+            info[name]
+            for name in ("mtime", "LastModified", "last_modified", "updated", "modified")
+            if info.get(name) is not None
+        ),
+        None,
+    )
     if isinstance(modified, int | float):
         modified = datetime.datetime.fromtimestamp(modified, tz=datetime.UTC)
     if modified is not None:

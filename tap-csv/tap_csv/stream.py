@@ -39,8 +39,10 @@ ROW_ERROR = "_sdc_row_error"
 METADATA_SCHEMA = {
     SOURCE_FILE: {"type": "string", "description": "The file the row was read from, as matched by `path`."},
     ROW_NUMBER: {"type": "integer", "description": "1-based number of the data row in its file (header not counted)."},
-    ROW_ERROR: {"type": ["string", "null"], "description": "What is wrong with the row (ragged, undecodable bytes, "
-                                                            "bad quoting); null for a good row."},
+    ROW_ERROR: {
+        "type": ["string", "null"],
+        "description": "What is wrong with the row (ragged, undecodable bytes, bad quoting); null for a good row.",
+    },
 }
 BAD_ROWS_LOGGED_PER_FILE = 20
 
@@ -68,8 +70,16 @@ class CSVStream(Stream):
     # Values are strings or None already: the SDK's per-record type conformance would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: Tap, *, name: str, files: list[EntityFile], keys: Sequence[str] | None,
-                 file_store: FileStore, bad_rows: str) -> None:
+    def __init__(
+        self,
+        tap: Tap,
+        *,
+        name: str,
+        files: list[EntityFile],
+        keys: Sequence[str] | None,
+        file_store: FileStore,
+        bad_rows: str,
+    ) -> None:
         self._files = {entity_file.source.url: entity_file for entity_file in files}
         self._file_store = file_store
         self._bad_rows = bad_rows
@@ -90,8 +100,12 @@ class CSVStream(Stream):
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
-                yield RecordMessage(stream=stream_map.stream_alias, record=mapped, version=self._stream_version,
-                                    time_extracted=utc_now())
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
@@ -134,8 +148,9 @@ class CSVStream(Stream):
             self.logger.info("%s: resuming after row %s", source.url, bookmark)
             return int(bookmark)
         if bookmark:
-            self.logger.warning("%s: changed since it was read up to row %s: reading it again from row 1",
-                                source.url, bookmark)
+            self.logger.warning(
+                "%s: changed since it was read up to row %s: reading it again from row 1", source.url, bookmark
+            )
         # This file starts over: a bookmark from its former content would make row 1 look out of order.
         state.pop("replication_key_value", None)
         state.pop("complete", None)
@@ -145,8 +160,10 @@ class CSVStream(Stream):
     def _check_columns(self, header: Sequence[str], url: str) -> None:
         unknown = [name for name in header if name not in self.effective_schema["properties"]]
         if unknown:
-            raise CsvFileError(f"{url}: columns {unknown} are not in stream {self.name!r}'s schema (the file changed "
-                               "after discovery, or the catalog is stale): run discovery again")
+            raise CsvFileError(
+                f"{url}: columns {unknown} are not in stream {self.name!r}'s schema (the file changed "
+                "after discovery, or the catalog is stale): run discovery again"
+            )
 
     def _accept_bad_row(self, row: Row, url: str, bad: list[int]) -> bool:
         """Report a bad row; True when it is to be emitted (with `_sdc_row_error` saying what is wrong)."""
@@ -163,6 +180,11 @@ class CSVStream(Stream):
         listed = bad[:BAD_ROWS_LOGGED_PER_FILE]
         shown = ", ".join(map(str, listed)) + (", ..." if len(bad) > len(listed) else "")
         self.logger.log(
-            logging.WARNING if bad else logging.INFO, "%s: read to the end%s; %d bad rows%s; %d blank rows skipped",
-            url, f" (from row {after + 1})" if after else "", len(bad), f" (rows {shown})" if bad else "",
-            reader.blank_rows)
+            logging.WARNING if bad else logging.INFO,
+            "%s: read to the end%s; %d bad rows%s; %d blank rows skipped",
+            url,
+            f" (from row {after + 1})" if after else "",
+            len(bad),
+            f" (rows {shown})" if bad else "",
+            reader.blank_rows,
+        )

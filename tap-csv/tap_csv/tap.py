@@ -26,39 +26,72 @@ class TapCSV(Tap):
     config_jsonschema = th.PropertiesList(
         th.Property(
             "files",
-            th.ArrayType(th.ObjectType(
-                th.Property("entity", th.StringType, required=True,
-                            description="Stream name; entries with the same entity feed one stream."),
-                th.Property("path", th.StringType, required=True,
-                            description="A file, a glob (`data/orders_*.csv`, `**` for sub-folders), "
-                                        "`s3://bucket/key` (globs too) or another fsspec URL."),
-                th.Property("keys", th.ArrayType(th.StringType),
-                            description="Primary key columns (default: _sdc_source_file, _sdc_row_number)."),
-                th.Property("delimiter", th.StringType, default=",", description="One character; `\\t` for tabs."),
-                th.Property("quotechar", th.StringType, default='"', description="One character."),
-                th.Property("encoding", th.StringType, default=CsvFormat.encoding,
-                            description="Python codec name; utf-8-sig also strips a byte-order mark."),
-            )),
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property(
+                        "entity",
+                        th.StringType,
+                        required=True,
+                        description="Stream name; entries with the same entity feed one stream.",
+                    ),
+                    th.Property(
+                        "path",
+                        th.StringType,
+                        required=True,
+                        description="A file, a glob (`data/orders_*.csv`, `**` for sub-folders), "
+                        "`s3://bucket/key` (globs too) or another fsspec URL.",
+                    ),
+                    th.Property(
+                        "keys",
+                        th.ArrayType(th.StringType),
+                        description="Primary key columns (default: _sdc_source_file, _sdc_row_number).",
+                    ),
+                    th.Property("delimiter", th.StringType, default=",", description="One character; `\\t` for tabs."),
+                    th.Property("quotechar", th.StringType, default='"', description="One character."),
+                    th.Property(
+                        "encoding",
+                        th.StringType,
+                        default=CsvFormat.encoding,
+                        description="Python codec name; utf-8-sig also strips a byte-order mark.",
+                    ),
+                )
+            ),
             description="CSV files to read: [{entity, path, keys, delimiter, quotechar, encoding}].",
         ),
-        th.Property("csv_files_definition", th.StringType,
-                    description="Path of a JSON file holding the `files` list (instead of `files`)."),
-        th.Property("bad_rows", th.StringType, default="emit", allowed_values=BAD_ROWS,
-                    description="A row with more or fewer fields than the header, undecodable bytes or bad quoting: "
-                                "`emit` it with `_sdc_row_error` saying what is wrong, `skip` it (logged), or "
-                                "`fail` the run."),
-        th.Property("s3_endpoint_url", th.StringType,
-                    description="S3 endpoint for s3:// paths, e.g. a local S3; empty for AWS."),
+        th.Property(
+            "csv_files_definition",
+            th.StringType,
+            description="Path of a JSON file holding the `files` list (instead of `files`).",
+        ),
+        th.Property(
+            "bad_rows",
+            th.StringType,
+            default="emit",
+            allowed_values=BAD_ROWS,
+            description="A row with more or fewer fields than the header, undecodable bytes or bad quoting: "
+            "`emit` it with `_sdc_row_error` saying what is wrong, `skip` it (logged), or "
+            "`fail` the run.",
+        ),
+        th.Property(
+            "s3_endpoint_url", th.StringType, description="S3 endpoint for s3:// paths, e.g. a local S3; empty for AWS."
+        ),
         th.Property("s3_region", th.StringType, description="AWS region of the buckets."),
-        th.Property("storage_options", th.ObjectType(additional_properties=th.ObjectType()), secret=True,
-                    description="fsspec filesystem options by protocol, e.g. "
-                                '{"sftp": {"host": "...", "username": "...", "password": "..."}}.'),
+        th.Property(
+            "storage_options",
+            th.ObjectType(additional_properties=th.ObjectType()),
+            secret=True,
+            description="fsspec filesystem options by protocol, e.g. "
+            '{"sftp": {"host": "...", "username": "...", "password": "..."}}.',
+        ),
     ).to_dict()
 
     @cached_property
     def file_store(self) -> FileStore:
-        return FileStore(s3_endpoint_url=self.config.get("s3_endpoint_url"), s3_region=self.config.get("s3_region"),
-                         storage_options=self.config.get("storage_options"))
+        return FileStore(
+            s3_endpoint_url=self.config.get("s3_endpoint_url"),
+            s3_region=self.config.get("s3_region"),
+            storage_options=self.config.get("storage_options"),
+        )
 
     def discover_streams(self) -> list[CSVStream]:
         files: dict[str, dict[str, EntityFile]] = {}
@@ -71,13 +104,22 @@ class TapCSV(Tap):
                 self.logger.warning("%s (entity %r) matches no file", definition.path, definition.entity)
             for source in sources:
                 if source.url not in entity_files:  # a file two globs of one entity match is read once
-                    entity_files[source.url] = EntityFile(source, definition.csv_format, self._header(source.url,
-                                                                                                      definition))
+                    entity_files[source.url] = EntityFile(
+                        source, definition.csv_format, self._header(source.url, definition)
+                    )
         for entity, entity_files in files.items():
             _check_keys(entity, keys[entity], entity_files.values())
-        return [CSVStream(self, name=entity, files=list(entity_files.values()), keys=keys[entity],
-                          file_store=self.file_store, bad_rows=self.config.get("bad_rows", "emit"))
-                for entity, entity_files in files.items()]
+        return [
+            CSVStream(
+                self,
+                name=entity,
+                files=list(entity_files.values()),
+                keys=keys[entity],
+                file_store=self.file_store,
+                bad_rows=self.config.get("bad_rows", "emit"),
+            )
+            for entity, entity_files in files.items()
+        ]
 
     def _header(self, url: str, definition: FileDefinition) -> tuple[str, ...]:
         with self.file_store.open(url) as binary:
@@ -94,8 +136,10 @@ def _check_keys(entity: str, keys: tuple[str, ...] | None, entity_files: t.Itera
     for entity_file in entity_files:
         missing = [key for key in keys or () if key not in entity_file.header and key not in METADATA_SCHEMA]
         if missing and entity_file.header:
-            raise CsvFileError(f"{entity_file.source.url}: no column {missing} for entity {entity!r}'s keys "
-                               f"{list(keys or ())}; columns are {list(entity_file.header)}")
+            raise CsvFileError(
+                f"{entity_file.source.url}: no column {missing} for entity {entity!r}'s keys "
+                f"{list(keys or ())}; columns are {list(entity_file.header)}"
+            )
 
 
 if __name__ == "__main__":

@@ -65,21 +65,33 @@ class Stream:
 STREAMS: dict[str, Stream] = {
     "accounts": Stream(AccountsApi.get_accounts),
     "events": Stream(EventsApi.get_events, replication_key="datetime"),
-    "profiles": Stream(ProfilesApi.get_profiles, links_only=PROFILE_LINKS,
-                       additional_fields=("subscriptions", "predictive_analytics"), replication_key="updated"),
-    "campaigns": Stream(CampaignsApi.get_campaigns, replication_key="updated_at",
-                        partition_columns=(("channel", "string"), ("archived", "boolean"))),
+    "profiles": Stream(
+        ProfilesApi.get_profiles,
+        links_only=PROFILE_LINKS,
+        additional_fields=("subscriptions", "predictive_analytics"),
+        replication_key="updated",
+    ),
+    "campaigns": Stream(
+        CampaignsApi.get_campaigns,
+        replication_key="updated_at",
+        partition_columns=(("channel", "string"), ("archived", "boolean")),
+    ),
     # included in /campaigns; the single-resource GET documents the same resource
     "campaign_messages": Stream(CampaignsApi.get_campaign_message),
     "flows": Stream(FlowsApi.get_flows, replication_key="updated"),
     "flow_actions": Stream(FlowsApi.get_flow_action),  # included in /flows
     "flow_messages": Stream(FlowsApi.get_flow_action_messages),
     "lists": Stream(ListsApi.get_lists, links_only=("profiles",), replication_key="updated"),
-    "list_members": Stream(ListsApi.get_profiles_for_list, parent_key="list_id", links_only=MEMBER_LINKS,
-                           replication_key="joined_group_at"),
+    "list_members": Stream(
+        ListsApi.get_profiles_for_list, parent_key="list_id", links_only=MEMBER_LINKS, replication_key="joined_group_at"
+    ),
     "segments": Stream(SegmentsApi.get_segments, links_only=("profiles",), replication_key="updated"),
-    "segment_members": Stream(SegmentsApi.get_profiles_for_segment, parent_key="segment_id",
-                              links_only=MEMBER_LINKS, replication_key="joined_group_at"),
+    "segment_members": Stream(
+        SegmentsApi.get_profiles_for_segment,
+        parent_key="segment_id",
+        links_only=MEMBER_LINKS,
+        replication_key="joined_group_at",
+    ),
     "metrics": Stream(MetricsApi.get_metrics),
     # the tagged lists, segments, campaigns and flows are links only; tag-group is the include
     "tags": Stream(TagsApi.get_tags, links_only=("lists", "segments", "campaigns", "flows")),
@@ -140,8 +152,10 @@ def field_schema(annotation: typing.Any, seen: tuple[type, ...] = ()) -> Schema:
     if isinstance(kind, type) and issubclass(kind, pydantic.BaseModel):
         if kind in seen or "actual_instance" in kind.model_fields:  # recursive or oneOf wrapper: open object
             return {**OPEN_OBJECT, "properties": {}}
-        properties = {f.alias or name: nullable(field_schema(f.annotation, (*seen, kind)))
-                      for name, f in kind.model_fields.items()}
+        properties = {
+            f.alias or name: nullable(field_schema(f.annotation, (*seen, kind)))
+            for name, f in kind.model_fields.items()
+        }
         return {"type": "object", "properties": properties, "additionalProperties": True}
     raise TypeError(f"unsupported annotation {annotation!r}")
 

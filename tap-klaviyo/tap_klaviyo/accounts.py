@@ -22,10 +22,25 @@ INLINE = "inline accounts"
 # The list is read once at start-up: a wrong endpoint or a dead network should fail in seconds, not after
 # botocore's default 60 s connect timeout and 5 attempts; one retry still rides out a transient S3 error.
 S3_CONFIG = Config(connect_timeout=3, read_timeout=20, retries={"mode": "standard", "total_max_attempts": 2})
-ACCESS_DENIED = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-                 "ExpiredToken", "InvalidToken", "403", "Forbidden"}
-JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-              float: "a number", type(None): "null"}
+ACCESS_DENIED = {
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "403",
+    "Forbidden",
+}
+JSON_TYPES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
 
 
 class AccountsError(Exception):
@@ -53,8 +68,7 @@ def _read_s3(uri: str, endpoint_url: str | None, region: str | None) -> bytes:
         raise AccountsError(f"{uri}: an S3 source must be s3://bucket/key")
     try:
         # A session of our own: boto3's default session is shared module state and not thread-safe.
-        client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region,
-                                                config=S3_CONFIG)
+        client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region, config=S3_CONFIG)
         return client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         error = exc.response.get("Error", {})
@@ -99,8 +113,9 @@ def _parse(data: bytes | str, source: str) -> Any:
         return json.loads(data)
     except json.JSONDecodeError as exc:
         # exc.msg and the position only: the error's `doc` attribute holds the whole text, keys included.
-        raise AccountsError(f"{source}: not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno}, "
-                            f"char {exc.pos})") from None
+        raise AccountsError(
+            f"{source}: not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno}, char {exc.pos})"
+        ) from None
     except (ValueError, RecursionError) as exc:  # integer digit limit, absurd nesting
         raise AccountsError(f"{source}: not valid JSON ({type(exc).__name__})") from None
 
@@ -137,8 +152,9 @@ def _validate(data: Any, source: str) -> list[Account]:
     return accounts
 
 
-def load_accounts(source: str | list[dict[str, Any]], *, s3_endpoint_url: str | None = None,
-                  s3_region: str | None = None) -> list[Account]:
+def load_accounts(
+    source: str | list[dict[str, Any]], *, s3_endpoint_url: str | None = None, s3_region: str | None = None
+) -> list[Account]:
     """Read and validate the accounts from `s3://bucket/key`, a file path, a JSON string or a parsed list.
 
     A string whose first non-blank character is `[`, `{` or `"` is inline JSON (so JSON that went in quoted
@@ -184,6 +200,8 @@ def select_accounts(accounts: list[Account], names: list[str] | str | None) -> l
         else:
             unknown.append(name)
     if unknown:
-        raise AccountsError(f"unknown account{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                            f"known accounts: {', '.join(map(repr, known))}")
+        raise AccountsError(
+            f"unknown account{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"known accounts: {', '.join(map(repr, known))}"
+        )
     return [account for account in accounts if account.name in chosen]

@@ -89,8 +89,12 @@ class KlaviyoStream(RESTStream[t.Any]):
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
-                yield RecordMessage(stream=stream_map.stream_alias, record=mapped, version=self._stream_version,
-                                    time_extracted=utc_now())
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     @property
     def url_base(self) -> str:
@@ -169,14 +173,21 @@ class KlaviyoStream(RESTStream[t.Any]):
     def validate_response(self, response: requests.Response) -> None:
         account = self.tap.account_name(self.account_id_of_response(response))
         if response.status_code in (401, 403):
-            raise FatalAPIError(f"Klaviyo refused the key of account '{account}' ({response.status_code}): "
-                                f"{self._error_detail(response)}")
+            raise FatalAPIError(
+                f"Klaviyo refused the key of account '{account}' ({response.status_code}): "
+                f"{self._error_detail(response)}"
+            )
         if response.status_code == 429 or response.status_code >= 500:
-            raise RetriableAPIError(f"{response.status_code} from {urlsplit(response.url).path} for account "
-                                    f"'{account}': {self._error_detail(response)}", response)
+            raise RetriableAPIError(
+                f"{response.status_code} from {urlsplit(response.url).path} for account "
+                f"'{account}': {self._error_detail(response)}",
+                response,
+            )
         if response.status_code >= 400:
-            raise FatalAPIError(f"{response.status_code} from {urlsplit(response.url).path} for account "
-                                f"'{account}': {self._error_detail(response)}")
+            raise FatalAPIError(
+                f"{response.status_code} from {urlsplit(response.url).path} for account "
+                f"'{account}': {self._error_detail(response)}"
+            )
         remaining, reset = response.headers.get("RateLimit-Remaining"), response.headers.get("RateLimit-Reset")
         if remaining is not None and reset is not None:
             self.tap.limiter(self.account_id_of_response(response), self.endpoint).observe(int(remaining), int(reset))
@@ -228,7 +239,7 @@ class KlaviyoStream(RESTStream[t.Any]):
                 if response is not None and response.status_code == 429 and retry_after:
                     wait = float(retry_after)
                 else:
-                    wait = random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0 ** attempt))
+                    wait = random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0**attempt))
                 exception = yield wait
 
         return waits()

@@ -27,8 +27,16 @@ class AccountFailedError(Exception):
 
 
 class AccountDirectory:
-    def __init__(self, accounts: list[Account], *, api_url: str, revision: str, rate_limit_scale: float,
-                 timeout: float, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        accounts: list[Account],
+        *,
+        api_url: str,
+        revision: str,
+        rate_limit_scale: float,
+        timeout: float,
+        logger: logging.Logger,
+    ) -> None:
         self._accounts = accounts
         self._api_url = api_url.rstrip("/")
         self._revision = revision
@@ -97,16 +105,19 @@ class AccountDirectory:
         return ids
 
     # ---- one request, paced and retried --------------------------------------------------------------
-    def get_for(self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str
-                ) -> dict[str, t.Any]:
+    def get_for(
+        self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str
+    ) -> dict[str, t.Any]:
         """`get` for a resolved account (thread-safe: streams read several windows at once)."""
         return self.get(self._account(account_id), path_or_url, params, endpoint=endpoint)
 
-    def get(self, account: Account, path_or_url: str, params: dict[str, t.Any], *, endpoint: str
-            ) -> dict[str, t.Any]:
+    def get(self, account: Account, path_or_url: str, params: dict[str, t.Any], *, endpoint: str) -> dict[str, t.Any]:
         url = path_or_url if path_or_url.startswith("http") else self._api_url + path_or_url
-        headers = {"Authorization": f"Klaviyo-API-Key {account.api_key}", "revision": self._revision,
-                   "accept": "application/vnd.api+json"}
+        headers = {
+            "Authorization": f"Klaviyo-API-Key {account.api_key}",
+            "revision": self._revision,
+            "accept": "application/vnd.api+json",
+        }
         account_id = self._id_by_key.get(account.api_key, f"key-of:{account.name}")
         for attempt in range(1, RETRIES + 1):
             self.limiter(account_id, endpoint).acquire()
@@ -134,7 +145,7 @@ class AccountDirectory:
 
 def _backoff(attempt: int) -> float:
     # Full jitter: concurrent windows that failed together do not retry together.
-    return random.uniform(0, min(30.0, 2.0 ** attempt))
+    return random.uniform(0, min(30.0, 2.0**attempt))
 
 
 def _detail(response: requests.Response) -> str:

@@ -49,19 +49,29 @@ def merge_states(base: dict[str, t.Any], children: Iterable[Child]) -> dict[str,
         if child.state is None or child.account_id is None:
             continue
         for stream, stream_state in child.state.get("bookmarks", {}).items():
-            own = [p for p in stream_state.get("partitions", [])
-                   if p.get("context", {}).get("account_id") == child.account_id]
+            own = [
+                p
+                for p in stream_state.get("partitions", [])
+                if p.get("context", {}).get("account_id") == child.account_id
+            ]
             if not own:
                 continue
             target = bookmarks.setdefault(stream, {})
-            others = [p for p in target.get("partitions", [])
-                      if p.get("context", {}).get("account_id") != child.account_id]
+            others = [
+                p for p in target.get("partitions", []) if p.get("context", {}).get("account_id") != child.account_id
+            ]
             target["partitions"] = others + own
     return merged
 
 
-def run_accounts_in_parallel(config: dict[str, t.Any], catalog: dict[str, t.Any], state: dict[str, t.Any],
-                             accounts: list[str], parallel: int, out: t.BinaryIO | None = None) -> list[str]:
+def run_accounts_in_parallel(
+    config: dict[str, t.Any],
+    catalog: dict[str, t.Any],
+    state: dict[str, t.Any],
+    accounts: list[str],
+    parallel: int,
+    out: t.BinaryIO | None = None,
+) -> list[str]:
     """Sync `accounts`, at most `parallel` at a time; returns the names of the accounts that failed."""
     out = out or sys.stdout.buffer
     lines: queue.Queue[tuple[Child, bytes | None]] = queue.Queue(maxsize=10_000)  # bounded: memory stays flat
@@ -80,8 +90,17 @@ def run_accounts_in_parallel(config: dict[str, t.Any], catalog: dict[str, t.Any]
         child_config.write_text(json.dumps({**config, "accounts": account, "parallel_accounts": 1}))
         os.chmod(child_config, 0o600)
         process = subprocess.Popen(
-            [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(child_config),
-             "--catalog", str(folder / "catalog.json"), "--state", str(folder / "state.json")],
+            [
+                sys.executable,
+                "-m",
+                "tap_klaviyo.tap",
+                "--config",
+                str(child_config),
+                "--catalog",
+                str(folder / "catalog.json"),
+                "--state",
+                str(folder / "state.json"),
+            ],
             stdout=subprocess.PIPE,
             preexec_fn=_die_with_parent,  # noqa: PLW1509  (no threads have started in the child yet)
         )
@@ -147,5 +166,5 @@ def _message_type(line: bytes) -> str:
     start = line.find(b'"type"')
     if start < 0:
         return ""
-    rest = line[start + 6:].lstrip(b" :").lstrip(b'"')
-    return rest[:rest.find(b'"')].decode()
+    rest = line[start + 6 :].lstrip(b" :").lstrip(b'"')
+    return rest[: rest.find(b'"')].decode()

@@ -88,13 +88,20 @@ class CampaignsStream(KlaviyoStream):
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
-        return [{"account_id": account_id, "channel": channel, "archived": archived}
-                for account_id in self.tap.account_ids() for channel in CHANNELS for archived in (False, True)]
+        return [
+            {"account_id": account_id, "channel": channel, "archived": archived}
+            for account_id in self.tap.account_ids()
+            for channel in CHANNELS
+            for archived in (False, True)
+        ]
 
     def filter_conditions(self, context: Context | None) -> list[str]:
         assert context is not None
-        return [f"equals(messages.channel,'{context['channel']}')",
-                f"equals(archived,{str(context['archived']).lower()})", *super().filter_conditions(context)]
+        return [
+            f"equals(messages.channel,'{context['channel']}')",
+            f"equals(archived,{str(context['archived']).lower()})",
+            *super().filter_conditions(context),
+        ]
 
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["account_id"], "campaign_id": record["id"]}
@@ -143,8 +150,11 @@ class FlowsStream(KlaviyoStream):
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
-        return [{"account_id": account_id, "archived": archived}
-                for account_id in self.tap.account_ids() for archived in (False, True)]
+        return [
+            {"account_id": account_id, "archived": archived}
+            for account_id in self.tap.account_ids()
+            for archived in (False, True)
+        ]
 
     def filter_conditions(self, context: Context | None) -> list[str]:
         assert context is not None
@@ -222,9 +232,11 @@ class GroupMembersStream(KlaviyoStream):
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         if self._partitions is None:
-            self._partitions = [{"account_id": account_id, f"{self.group}_id": group_id}
-                                for account_id in self.tap.account_ids()
-                                for group_id in self.tap.group_ids(account_id, self.group)]
+            self._partitions = [
+                {"account_id": account_id, f"{self.group}_id": group_id}
+                for account_id in self.tap.account_ids()
+                for group_id in self.tap.group_ids(account_id, self.group)
+            ]
         return self._partitions
 
     def get_path(self, context: Context | None) -> str:
@@ -282,7 +294,19 @@ class TemplatesStream(KlaviyoStream):
 
 
 STREAM_TYPES: list[type[KlaviyoStream]] = [
-    AccountsStream, EventsStream, ProfilesStream, CampaignsStream, CampaignMessagesStream, FlowsStream,
-    FlowActionsStream, FlowMessagesStream, ListsStream, ListMembersStream, SegmentsStream, SegmentMembersStream,
-    MetricsStream, TagsStream, TemplatesStream,
+    AccountsStream,
+    EventsStream,
+    ProfilesStream,
+    CampaignsStream,
+    CampaignMessagesStream,
+    FlowsStream,
+    FlowActionsStream,
+    FlowMessagesStream,
+    ListsStream,
+    ListMembersStream,
+    SegmentsStream,
+    SegmentMembersStream,
+    MetricsStream,
+    TagsStream,
+    TemplatesStream,
 ]

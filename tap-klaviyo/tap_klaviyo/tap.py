@@ -28,38 +28,75 @@ class TapKlaviyo(Tap):
     message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
-        th.Property("accounts_file", th.StringType,
-                    description="Where the accounts are: `s3://bucket/key` or a local path to a JSON list of "
-                                '{"account": name, "api_key": private key}.'),
-        th.Property("accounts_json", th.StringType, secret=True,
-                    description="The same JSON list given inline (instead of accounts_file)."),
-        th.Property("accounts", th.StringType,
-                    description="Sync only these accounts: names, comma-separated (all when empty)."),
-        th.Property("s3_endpoint_url", th.StringType,
-                    description="S3 endpoint for accounts_file, e.g. a local S3; empty for AWS."),
+        th.Property(
+            "accounts_file",
+            th.StringType,
+            description="Where the accounts are: `s3://bucket/key` or a local path to a JSON list of "
+            '{"account": name, "api_key": private key}.',
+        ),
+        th.Property(
+            "accounts_json",
+            th.StringType,
+            secret=True,
+            description="The same JSON list given inline (instead of accounts_file).",
+        ),
+        th.Property(
+            "accounts", th.StringType, description="Sync only these accounts: names, comma-separated (all when empty)."
+        ),
+        th.Property(
+            "s3_endpoint_url",
+            th.StringType,
+            description="S3 endpoint for accounts_file, e.g. a local S3; empty for AWS.",
+        ),
         th.Property("s3_region", th.StringType, description="AWS region of the accounts file's bucket."),
-        th.Property("start_date", th.DateTimeType, default="2012-01-01T00:00:00Z",
-                    description="Where incremental streams start without a bookmark, and on --full-refresh."),
-        th.Property("api_url", th.StringType, default="https://a.klaviyo.com",
-                    description="Klaviyo's API base URL (a local sandbox in development and tests)."),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            default="2012-01-01T00:00:00Z",
+            description="Where incremental streams start without a bookmark, and on --full-refresh.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://a.klaviyo.com",
+            description="Klaviyo's API base URL (a local sandbox in development and tests).",
+        ),
         th.Property("revision", th.StringType, default=REVISION, description="Klaviyo API revision to pin."),
-        th.Property("profile_additional_fields", th.ArrayType(th.StringType), default=["subscriptions"],
-                    description="additional-fields[profile] to request: subscriptions, predictive_analytics "
-                                "(predictive_analytics moves profiles to a 10/s 150/m tier and is opt-in)."),
+        th.Property(
+            "profile_additional_fields",
+            th.ArrayType(th.StringType),
+            default=["subscriptions"],
+            description="additional-fields[profile] to request: subscriptions, predictive_analytics "
+            "(predictive_analytics moves profiles to a 10/s 150/m tier and is opt-in).",
+        ),
         # A number, or the same as a string: Meltano 4.4 cannot pass a `decimal` setting to a plugin (its config
         # writer fails on Decimal), so meltano.yml declares this one as a string.
-        th.Property("rate_limit_scale", th.CustomType({"type": ["number", "string"], "pattern": r"^\d+(\.\d+)?$"}),
-                    default=1.0,
-                    description="Multiply Klaviyo's tiers by this when pacing (match a scaled sandbox); 0 = no "
-                                "pacing."),
+        th.Property(
+            "rate_limit_scale",
+            th.CustomType({"type": ["number", "string"], "pattern": r"^\d+(\.\d+)?$"}),
+            default=1.0,
+            description="Multiply Klaviyo's tiers by this when pacing (match a scaled sandbox); 0 = no pacing.",
+        ),
         th.Property("request_timeout", th.IntegerType, default=300, description="Seconds per HTTP request."),
-        th.Property("parallel_accounts", th.IntegerType, default=4,
-                    description="Accounts read at the same time, each by its own tap process (limits are per "
-                                "account); 1 reads them one after another in this process."),
-        th.Property("window_concurrency", th.IntegerType, default=8,
-                    description="Time windows of events and profiles read at the same time within one account."),
-        th.Property("max_retries", th.IntegerType, default=10,
-                    description="Tries per request on 429, 5xx and connection errors."),
+        th.Property(
+            "parallel_accounts",
+            th.IntegerType,
+            default=4,
+            description="Accounts read at the same time, each by its own tap process (limits are per "
+            "account); 1 reads them one after another in this process.",
+        ),
+        th.Property(
+            "window_concurrency",
+            th.IntegerType,
+            default=8,
+            description="Time windows of events and profiles read at the same time within one account.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=10,
+            description="Tries per request on 429, 5xx and connection errors.",
+        ),
     ).to_dict()
 
     def discover_streams(self) -> list[KlaviyoStream]:
@@ -79,9 +116,14 @@ class TapKlaviyo(Tap):
     @cached_property
     def directory(self) -> AccountDirectory:
         config = self.config
-        return AccountDirectory(self.selected_accounts, api_url=config["api_url"], revision=config["revision"],
-                                rate_limit_scale=float(config.get("rate_limit_scale", 1.0)),
-                                timeout=float(config.get("request_timeout", 300)), logger=self.logger)
+        return AccountDirectory(
+            self.selected_accounts,
+            api_url=config["api_url"],
+            revision=config["revision"],
+            rate_limit_scale=float(config.get("rate_limit_scale", 1.0)),
+            timeout=float(config.get("request_timeout", 300)),
+            logger=self.logger,
+        )
 
     # What streams ask of the run's accounts (keys stay inside the directory).
     def account_ids(self) -> list[str]:
@@ -123,11 +165,13 @@ class TapKlaviyo(Tap):
             raise SystemExit(f"tap-klaviyo: {error}") from None
         parallel = int(self.config.get("parallel_accounts", 4))
         if parallel > 1 and len(accounts) > 1:
-            failed = run_accounts_in_parallel(dict(self.config), self.catalog.to_dict(), self.state,
-                                              [a.name for a in accounts], parallel)
+            failed = run_accounts_in_parallel(
+                dict(self.config), self.catalog.to_dict(), self.state, [a.name for a in accounts], parallel
+            )
             if failed:
-                raise SystemExit(f"tap-klaviyo: {len(failed)} account(s) not synced: "
-                                 + ", ".join(f"'{name}'" for name in failed))
+                raise SystemExit(
+                    f"tap-klaviyo: {len(failed)} account(s) not synced: " + ", ".join(f"'{name}'" for name in failed)
+                )
             return
         super().sync_all()
         failures = self.directory.failures

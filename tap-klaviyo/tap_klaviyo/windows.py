@@ -128,8 +128,7 @@ class WindowedStream(KlaviyoStream):
                 for _, _, future in inflight:
                     future.cancel()
 
-    def _params(self, context: Context | None, conditions: list[str], page_size: int | None = None
-                ) -> dict[str, t.Any]:
+    def _params(self, context: Context | None, conditions: list[str], page_size: int | None = None) -> dict[str, t.Any]:
         params = self.get_url_params(context, None)
         params["filter"] = ",".join(conditions)
         if page_size is not None:
@@ -138,19 +137,23 @@ class WindowedStream(KlaviyoStream):
 
     def _first_time(self, account_id: str, context: Context | None, begin: float) -> float | None:
         """When the first row at or after `begin` is: the windows start there, not at a distant start_date."""
-        body = self.tap.directory.get_for(account_id, self.path, self._params(context, self.window_filter(
-            math.floor(begin), None), page_size=1), endpoint=self.endpoint_for(context))
+        body = self.tap.directory.get_for(
+            account_id,
+            self.path,
+            self._params(context, self.window_filter(math.floor(begin), None), page_size=1),
+            endpoint=self.endpoint_for(context),
+        )
         if not body["data"]:
             return None
         value = body["data"][0]["attributes"][self.replication_key]
         return datetime.fromisoformat(value).timestamp()
 
-    def _read_window(self, account_id: str, context: Context | None, lo: int, hi: int | None
-                     ) -> list[dict[str, t.Any]]:
+    def _read_window(self, account_id: str, context: Context | None, lo: int, hi: int | None) -> list[dict[str, t.Any]]:
         directory = self.tap.directory
         endpoint = self.endpoint_for(context)
-        body = directory.get_for(account_id, self.path, self._params(context, self.window_filter(lo, hi)),
-                                 endpoint=endpoint)
+        body = directory.get_for(
+            account_id, self.path, self._params(context, self.window_filter(lo, hi)), endpoint=endpoint
+        )
         rows = [flatten(resource) for resource in body["data"]]
         while body["links"].get("next"):
             body = directory.get_for(account_id, body["links"]["next"], {}, endpoint=endpoint)

@@ -88,16 +88,19 @@ class Dispatcher:
     10,000 profiles) and "job" polls (many at once: a job is followed holding only its rows' references,
     so slow jobs cost little memory)."""
 
-    def __init__(self, client: KlaviyoClient, outcomes: Outcomes, *, concurrency: int = 10,
-                 logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self, client: KlaviyoClient, outcomes: Outcomes, *, concurrency: int = 10, logger: logging.Logger | None = None
+    ) -> None:
         self.client = client
         self.outcomes = outcomes
         self.logger = logger or logging.getLogger("target-klaviyo")
         threads = {"event": concurrency, "profile": max(2, concurrency // 4), "job": 4 * concurrency}
         self._threads = threads
-        self._room = {"event": threading.BoundedSemaphore(2 * concurrency),
-                      "profile": threading.BoundedSemaphore(threads["profile"] + 1),
-                      "job": threading.BoundedSemaphore(threads["job"])}
+        self._room = {
+            "event": threading.BoundedSemaphore(2 * concurrency),
+            "profile": threading.BoundedSemaphore(threads["profile"] + 1),
+            "job": threading.BoundedSemaphore(threads["job"]),
+        }
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
         self._pending: set[Future[None]] = set()
@@ -117,8 +120,9 @@ class Dispatcher:
         send = self._send_events if kind == "event" else self._send_profiles
         self._queue(kind, send, kind, stream, items, [item.ref for item in items])
 
-    def _queue(self, work: str, send: Callable[..., None], kind: str, stream: str, payload: list[Any],
-               refs: list[RowRef]) -> None:
+    def _queue(
+        self, work: str, send: Callable[..., None], kind: str, stream: str, payload: list[Any], refs: list[RowRef]
+    ) -> None:
         self._room[work].acquire()
         future = self._pool(work).submit(self._run, send, kind, stream, payload, refs)
         with self._lock:
@@ -130,8 +134,9 @@ class Dispatcher:
             self._pending.discard(future)
         self._room[work].release()
 
-    def _run(self, send: Callable[[str, list[Any]], None], kind: str, stream: str, payload: list[Any],
-             refs: list[RowRef]) -> None:
+    def _run(
+        self, send: Callable[[str, list[Any]], None], kind: str, stream: str, payload: list[Any], refs: list[RowRef]
+    ) -> None:
         try:
             send(stream, payload)
         except KlaviyoAuthError as exc:
@@ -149,8 +154,10 @@ class Dispatcher:
         if self._fatal is not None:
             raise self._fatal
         if self._unsent:
-            raise SendError(f"{self._unsent} rows could not be sent to Klaviyo (code not_sent in the rejected-rows "
-                            "file); state is not advanced past them, so a re-run sends them again")
+            raise SendError(
+                f"{self._unsent} rows could not be sent to Klaviyo (code not_sent in the rejected-rows "
+                "file); state is not advanced past them, so a re-run sends them again"
+            )
 
     def flush(self) -> None:
         """Wait until every batch submitted so far has ended; then raise if the run must fail."""
@@ -174,7 +181,7 @@ class Dispatcher:
         index = entry_index(pointer)
         if response.status_code in (400, 422) and index is not None and index < len(batch):
             self.outcomes.reject(batch[index].ref, kind, f"Klaviyo: {detail}", code)
-            rest = batch[:index] + batch[index + 1:]
+            rest = batch[:index] + batch[index + 1 :]
             if rest:
                 queue.append(rest)
         elif len(batch) > 1 and response.status_code in (400, 413, 422):
@@ -198,13 +205,15 @@ class Dispatcher:
         queue = [items]
         while queue:
             batch = queue.pop()
-            response = self.client.request("POST", PROFILES_PATH, "bulk_import_profiles",
-                                           body=envelope("profile", batch))
+            response = self.client.request(
+                "POST", PROFILES_PATH, "bulk_import_profiles", body=envelope("profile", batch)
+            )
             if response.status_code < 300:
                 job_id = orjson.loads(response.content)["data"]["id"]
                 refs = [item.ref for item in batch]
-                self._queue("job", lambda s, r, job_id=job_id: self._follow_job(s, r, job_id), "profile", stream,
-                            refs, refs)
+                self._queue(
+                    "job", lambda s, r, job_id=job_id: self._follow_job(s, r, job_id), "profile", stream, refs, refs
+                )
             else:
                 self._isolate("profile", batch, response, queue)
 
@@ -223,8 +232,9 @@ class Dispatcher:
                 break
             if status in ("failed", "cancelled"):
                 for ref in refs:
-                    self.outcomes.reject(ref, "profile", f"Klaviyo: the import job {job_id} ended {status}",
-                                         f"job_{status}")
+                    self.outcomes.reject(
+                        ref, "profile", f"Klaviyo: the import job {job_id} ended {status}", f"job_{status}"
+                    )
                 return
             delay = min(delay * 1.5, JOB_POLL_MAX)
         failed = self._import_errors(job_id, refs) if attributes.get("failed_count") else {}

@@ -48,9 +48,18 @@ def error_detail(response: requests.Response) -> tuple[str, str, str | None]:
 class KlaviyoClient:
     """Paced, retried requests with one key; safe to share between threads (a session per thread)."""
 
-    def __init__(self, api_url: str, api_key: str, revision: str, *, rate_limit_scale: float = 1.0,
-                 max_retries: int = 8, timeout: float = 120.0, pool_size: int = 16,
-                 logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str,
+        revision: str,
+        *,
+        rate_limit_scale: float = 1.0,
+        max_retries: int = 8,
+        timeout: float = 120.0,
+        pool_size: int = 16,
+        logger: logging.Logger | None = None,
+    ) -> None:
         self.base = api_url.rstrip("/")
         self._headers = {
             "Authorization": f"Klaviyo-API-Key {api_key}",
@@ -74,8 +83,9 @@ class KlaviyoClient:
             self._local.session = session
         return session
 
-    def request(self, method: str, path: str, endpoint: str, *, body: bytes | None = None,
-                params: dict[str, Any] | None = None) -> requests.Response:
+    def request(
+        self, method: str, path: str, endpoint: str, *, body: bytes | None = None, params: dict[str, Any] | None = None
+    ) -> requests.Response:
         """Send until Klaviyo answers something other than 429/5xx; raise SendError after the last retry."""
         url = path if path.startswith("http") else f"{self.base}{path}"
         limiter = self._limiters.get(ACCOUNT, endpoint, TIERS[endpoint]) if self._limiters else None
@@ -88,8 +98,7 @@ class KlaviyoClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 errors += 1
                 if errors > self.max_retries:
-                    raise SendError(f"{method} {path}: no answer after {errors} tries "
-                                    f"({type(exc).__name__})") from None
+                    raise SendError(f"{method} {path}: no answer after {errors} tries ({type(exc).__name__})") from None
                 self._sleep(errors, f"{type(exc).__name__}", path)
                 continue
             status = response.status_code
@@ -118,6 +127,6 @@ class KlaviyoClient:
             return response
 
     def _sleep(self, attempt: int, what: str, path: str) -> None:
-        wait = random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.5 * 2.0 ** attempt))
+        wait = random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.5 * 2.0**attempt))
         self.logger.info("%s from %s: retry %d of %d in %.1f s", what, path, attempt, self.max_retries, wait)
         time.sleep(wait)

@@ -30,16 +30,32 @@ from .validate import MAX_EVENT_PROPERTIES, Invalid, ValueChecks, check_size, is
 
 IDENTIFIERS = ("email", "phone_number", "external_id")
 PROFILE_FIELDS = ("first_name", "last_name", "organization", "title", "locale", "image")
-LOCATION_FIELDS = ("address1", "address2", "city", "country", "region", "zip", "timezone", "ip", "latitude",
-                   "longitude")
+LOCATION_FIELDS = (
+    "address1",
+    "address2",
+    "city",
+    "country",
+    "region",
+    "zip",
+    "timezone",
+    "ip",
+    "latitude",
+    "longitude",
+)
 EVENT_KEYS = ("metric", "metric_column", "profile", "time", "value", "value_currency", "unique_id", "properties")
 WILDCARD = "*"
 
 # The old package's special names -> this mapping's fields (Klaviyo's legacy names, shared reference).
 LEGACY_PROFILE_NAMES = {
-    "$email": "email", "$phone_number": "phone_number", "$id": "external_id",
-    "$first_name": "first_name", "$last_name": "last_name", "$organization": "organization", "$title": "title",
-    "$image": "image", "$locale": "locale",
+    "$email": "email",
+    "$phone_number": "phone_number",
+    "$id": "external_id",
+    "$first_name": "first_name",
+    "$last_name": "last_name",
+    "$organization": "organization",
+    "$title": "title",
+    "$image": "image",
+    "$locale": "locale",
 }
 LEGACY_LOCATION_NAMES = {f"${name}": name for name in LOCATION_FIELDS}
 
@@ -57,8 +73,7 @@ class ProfileMapping:
     all_properties: bool = False  # "properties": "*": every column the mapping does not use otherwise
 
     def columns(self) -> list[str]:
-        return [*self.identifiers.values(), *self.fields.values(), *self.location.values(),
-                *self.properties.values()]
+        return [*self.identifiers.values(), *self.fields.values(), *self.location.values(), *self.properties.values()]
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class StreamMapping:
 
 
 # --- parsing the config ------------------------------------------------------------------------------------------
+
 
 def _expect(value: Any, kind: type | tuple[type, ...], setting: str, what: str) -> Any:
     if not isinstance(value, kind):
@@ -130,7 +146,8 @@ def parse_profile(raw: Any, setting: str) -> ProfileMapping:
         identifiers={k: _column(raw[k], f"{setting}.{k}") for k in IDENTIFIERS if raw.get(k) is not None},
         fields={k: _column(raw[k], f"{setting}.{k}") for k in PROFILE_FIELDS if raw.get(k) is not None},
         location={k: _column(v, f"{setting}.location.{k}") for k, v in location.items() if v is not None},
-        properties=properties, all_properties=all_properties,
+        properties=properties,
+        all_properties=all_properties,
     )
 
 
@@ -139,8 +156,10 @@ def parse_event(raw: Any, setting: str, stream_profile: ProfileMapping | None) -
     _unknown(raw, EVENT_KEYS, setting)
     metric, metric_column = raw.get("metric"), raw.get("metric_column")
     if (metric is None) == (metric_column is None):
-        raise MappingError(f"{setting}: give the metric name as 'metric' (a literal such as \"Placed Order\") "
-                           "or 'metric_column' (the column holding it), one of the two")
+        raise MappingError(
+            f"{setting}: give the metric name as 'metric' (a literal such as \"Placed Order\") "
+            "or 'metric_column' (the column holding it), one of the two"
+        )
     if metric is not None:
         _expect(metric, str, f"{setting}.metric", "a metric name (string)")
         if not metric.strip() or len(metric.strip()) > 127:
@@ -151,15 +170,24 @@ def parse_event(raw: Any, setting: str, stream_profile: ProfileMapping | None) -
         # One stream feeding both: the event's profile is identified as the stream's profile is.
         profile = ProfileMapping(identifiers=dict(stream_profile.identifiers))
     else:
-        raise MappingError(f"{setting}.profile: map at least one profile identifier "
-                           f"({', '.join(IDENTIFIERS)}) to a column")
+        raise MappingError(
+            f"{setting}.profile: map at least one profile identifier ({', '.join(IDENTIFIERS)}) to a column"
+        )
     if not profile.identifiers:
         raise MappingError(f"{setting}.profile: map at least one profile identifier ({', '.join(IDENTIFIERS)})")
     properties, all_properties = _properties(raw.get("properties"), f"{setting}.properties")
-    singles = {k: _column(raw[k], f"{setting}.{k}") for k in ("metric_column", "time", "value", "value_currency",
-                                                            "unique_id") if raw.get(k) is not None}
-    return EventMapping(profile=profile, metric=metric.strip() if metric else None, properties=properties,
-                        all_properties=all_properties, **singles)
+    singles = {
+        k: _column(raw[k], f"{setting}.{k}")
+        for k in ("metric_column", "time", "value", "value_currency", "unique_id")
+        if raw.get(k) is not None
+    }
+    return EventMapping(
+        profile=profile,
+        metric=metric.strip() if metric else None,
+        properties=properties,
+        all_properties=all_properties,
+        **singles,
+    )
 
 
 def parse_stream_mapping(raw: Any, setting: str, *, wildcard: bool = False) -> StreamMapping:
@@ -185,13 +213,16 @@ class Mappings:
     def __init__(self, config: Mapping[str, Any]) -> None:
         raw = config.get("mappings") or {}
         _expect(raw, dict, "mappings", "an object {stream name: mapping}")
-        self.streams = {name: parse_stream_mapping(value, f"mappings.{name}", wildcard=name == WILDCARD)
-                        for name, value in raw.items()}
+        self.streams = {
+            name: parse_stream_mapping(value, f"mappings.{name}", wildcard=name == WILDCARD)
+            for name, value in raw.items()
+        }
         legacy = {k: config[k] for k in ("event_mapping", "profile_mapping") if config.get(k)}
         if legacy:
             if WILDCARD in self.streams:
-                raise MappingError("event_mapping/profile_mapping apply to every stream, as mappings.\"*\" does: "
-                                   "give one of the two")
+                raise MappingError(
+                    'event_mapping/profile_mapping apply to every stream, as mappings."*" does: give one of the two'
+                )
             # The old package read one CSV: its mapping applies to every stream not mapped by name.
             self.streams[WILDCARD] = parse_stream_mapping(legacy, "event_mapping/profile_mapping", wildcard=True)
         if not self.streams:
@@ -200,12 +231,15 @@ class Mappings:
     def for_stream(self, stream: str) -> StreamMapping:
         found = self.streams.get(stream) or self.streams.get(WILDCARD)
         if found is None:
-            raise MappingError(f"mappings: no mapping for stream '{stream}' (mapped: {', '.join(self.streams)}; "
-                               'use "*" for every stream)')
+            raise MappingError(
+                f"mappings: no mapping for stream '{stream}' (mapped: {', '.join(self.streams)}; "
+                'use "*" for every stream)'
+            )
         return found
 
 
 # --- the old package's format ------------------------------------------------------------------------------------
+
 
 def _legacy_profile_attrs(properties: Mapping[str, Any], setting: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -231,7 +265,7 @@ def legacy_event(raw: Any, setting: str) -> dict[str, Any]:
     _expect(raw, dict, setting, "an object")
     _unknown(raw, ("event", "customer_properties", "properties", "time"), setting)
     if not raw.get("event"):
-        raise MappingError(f"{setting}.event: the metric name (a literal such as \"Placed Order\") is required")
+        raise MappingError(f'{setting}.event: the metric name (a literal such as "Placed Order") is required')
     customer = _expect(raw.get("customer_properties") or {}, dict, f"{setting}.customer_properties", "an object")
     properties = dict(_expect(raw.get("properties") or {}, dict, f"{setting}.properties", "an object"))
     out: dict[str, Any] = {"metric": raw["event"], "profile": _legacy_profile_attrs(customer, setting)}
@@ -255,6 +289,7 @@ def legacy_profile(raw: Any, setting: str) -> dict[str, Any]:
 
 # --- rows to payloads --------------------------------------------------------------------------------------------
 
+
 def _resolve(columns: Sequence[str]) -> dict[str, str]:
     """Mapping column name -> the stream's column: exact, or ignoring a byte-order mark and outer spaces
     (a CSV saved by Excel carries a BOM in its first header)."""
@@ -267,18 +302,28 @@ def _resolve(columns: Sequence[str]) -> dict[str, str]:
 class RowMapper:
     """Turns one stream's rows into Klaviyo payloads (dicts in the bulk endpoints' shapes), or raises Invalid."""
 
-    def __init__(self, stream: str, mapping: StreamMapping, checks: ValueChecks, columns: Sequence[str],
-                 metadata_columns: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        stream: str,
+        mapping: StreamMapping,
+        checks: ValueChecks,
+        columns: Sequence[str],
+        metadata_columns: Iterable[str] = (),
+    ) -> None:
         self.stream = stream
         self.mapping = mapping
         self.checks = checks
         resolved = _resolve(columns)
-        wanted = [*(mapping.event.columns() if mapping.event else ()),
-                  *(mapping.profile.columns() if mapping.profile else ())]
+        wanted = [
+            *(mapping.event.columns() if mapping.event else ()),
+            *(mapping.profile.columns() if mapping.profile else ()),
+        ]
         missing = sorted({c for c in wanted if c not in resolved})
         if missing and not mapping.wildcard:
-            raise MappingError(f"{mapping.setting}: column(s) {', '.join(missing)} not in stream '{stream}' "
-                               f"(its columns: {', '.join(columns)})")
+            raise MappingError(
+                f"{mapping.setting}: column(s) {', '.join(missing)} not in stream '{stream}' "
+                f"(its columns: {', '.join(columns)})"
+            )
         self._col = {c: resolved.get(c, c) for c in wanted}
         skip = {*metadata_columns, *(resolved.get(c, c) for c in wanted)}
         rest = [c for c in columns if c not in skip and not c.startswith("_sdc_")]
@@ -315,8 +360,9 @@ class RowMapper:
                 out[column] = value
         return out
 
-    def _profile_attributes(self, record: Mapping[str, Any], profile: ProfileMapping,
-                            rest: Sequence[str] = ()) -> dict[str, Any]:
+    def _profile_attributes(
+        self, record: Mapping[str, Any], profile: ProfileMapping, rest: Sequence[str] = ()
+    ) -> dict[str, Any]:
         attrs: dict[str, Any] = {}
         for key, column in profile.identifiers.items():
             value = self._get(record, column)
@@ -353,8 +399,10 @@ class RowMapper:
     def profile(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """A profile resource for /profile-bulk-import-jobs."""
         assert self.mapping.profile is not None
-        return {"type": "profile", "attributes": self._profile_attributes(record, self.mapping.profile,
-                                                                          self._profile_rest)}
+        return {
+            "type": "profile",
+            "attributes": self._profile_attributes(record, self.mapping.profile, self._profile_rest),
+        }
 
     def event(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """One entry of /event-bulk-create-jobs: the profile and its (one) event."""
@@ -365,8 +413,9 @@ class RowMapper:
         if mapping.metric_column:
             found = self._get(record, mapping.metric_column)
             if found is None:
-                raise Invalid(f"{mapping.metric_column}: no metric name (the event's name) in this row",
-                              "missing_metric")
+                raise Invalid(
+                    f"{mapping.metric_column}: no metric name (the event's name) in this row", "missing_metric"
+                )
             metric = self.checks.metric_name(found, mapping.metric_column)
         attrs: dict[str, Any] = {}
         if mapping.time and (value := self._get(record, mapping.time)) is not None:
@@ -377,24 +426,32 @@ class RowMapper:
             attrs["value_currency"] = str(value).strip()
         properties = self._custom(record, mapping.properties, self._event_rest)
         if len(properties) > MAX_EVENT_PROPERTIES:
-            raise Invalid(f"{len(properties)} event properties; Klaviyo accepts at most {MAX_EVENT_PROPERTIES}",
-                          "too_many_properties")
+            raise Invalid(
+                f"{len(properties)} event properties; Klaviyo accepts at most {MAX_EVENT_PROPERTIES}",
+                "too_many_properties",
+            )
         unique_id = self._get(record, mapping.unique_id) if mapping.unique_id else None
         if unique_id is not None:
             check_size(str(unique_id), mapping.unique_id or "unique_id")
             unique_id = str(unique_id).strip()
         else:
             unique_id = content_id(metric or "", profile, attrs, properties)
-        event = {"metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
-                 "properties": properties, **attrs, "unique_id": unique_id}
-        return {"type": "event-bulk-create", "attributes": {
-            "profile": {"data": {"type": "profile", "attributes": profile}},
-            "events": {"data": [{"type": "event", "attributes": event}]},
-        }}
+        event = {
+            "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
+            "properties": properties,
+            **attrs,
+            "unique_id": unique_id,
+        }
+        return {
+            "type": "event-bulk-create",
+            "attributes": {
+                "profile": {"data": {"type": "profile", "attributes": profile}},
+                "events": {"data": [{"type": "event", "attributes": event}]},
+            },
+        }
 
 
-def content_id(metric: str, profile: Mapping[str, Any], attrs: Mapping[str, Any],
-               properties: Mapping[str, Any]) -> str:
+def content_id(metric: str, profile: Mapping[str, Any], attrs: Mapping[str, Any], properties: Mapping[str, Any]) -> str:
     """A stable unique_id from what the row maps to: the same row gives the same id on every run and machine
     (unlike Python's per-process `hash()`, which made the old package duplicate events on every re-run)."""
     ids = {k: profile[k] for k in IDENTIFIERS if k in profile}

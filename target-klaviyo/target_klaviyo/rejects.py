@@ -44,8 +44,11 @@ class Outcomes:
     def __init__(self, path_template: str | None) -> None:
         self._lock = threading.Lock()
         self.counts: dict[tuple[str, str], Counts] = defaultdict(Counts)
-        self.path = Path(path_template.replace("{timestamp}", datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))) \
-            if path_template else None
+        self.path = (
+            Path(path_template.replace("{timestamp}", datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")))
+            if path_template
+            else None
+        )
         self._file: IO[str] | None = None
         self._csv: Any = None
 
@@ -107,15 +110,22 @@ class Outcomes:
         """A table of read, sent, accepted and rejected rows per stream and kind."""
         out = io.StringIO()
         names = [f.name for f in fields(Counts)]
-        rows = [[stream, kind, *(str(getattr(c, n)) for n in names)]
-                for (stream, kind), c in sorted(self.counts.items())]
+        rows = [
+            [stream, kind, *(str(getattr(c, n)) for n in names)] for (stream, kind), c in sorted(self.counts.items())
+        ]
         header = ["stream", "kind", *names]
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        out.write("target-klaviyo summary" + (" (dry run: validated and mapped, nothing sent)" if dry_run else "")
-                  + "\n")
+        out.write(
+            "target-klaviyo summary" + (" (dry run: validated and mapped, nothing sent)" if dry_run else "") + "\n"
+        )
         for r in [header, *rows]:
-            out.write("  " + "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
-                                       for i, (cell, w) in enumerate(zip(r, widths, strict=True))).rstrip() + "\n")
+            out.write(
+                "  "
+                + "  ".join(
+                    cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True))
+                ).rstrip()
+                + "\n"
+            )
         where = str(self.path) if self.path else "(no rejects_path: not written)"
         out.write(f"  rejected rows: {self.total_rejected} in {where}")
         return out.getvalue()

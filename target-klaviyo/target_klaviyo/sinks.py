@@ -37,8 +37,13 @@ class KlaviyoSink(BatchSink):
     MAX_SIZE_DEFAULT = 10_000
     target: TargetKlaviyo
 
-    def __init__(self, target: TargetKlaviyo, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None,
-                 ) -> None:
+    def __init__(
+        self,
+        target: TargetKlaviyo,
+        stream_name: str,
+        schema: dict,
+        key_properties: t.Sequence[str] | None,
+    ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.target = target
         columns = list(schema.get("properties") or {})
@@ -46,8 +51,13 @@ class KlaviyoSink(BatchSink):
         candidates = (configured,) if configured else ROW_NUMBER_COLUMNS
         self.row_column = next((c for c in candidates if c in columns), None)
         try:
-            self.mapper = RowMapper(stream_name, target.mappings.for_stream(stream_name), target.checks, columns,
-                                    metadata_columns=[self.row_column] if self.row_column else [])
+            self.mapper = RowMapper(
+                stream_name,
+                target.mappings.for_stream(stream_name),
+                target.checks,
+                columns,
+                metadata_columns=[self.row_column] if self.row_column else [],
+            )
         except MappingError as exc:
             raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
         mapping = self.mapper.mapping
@@ -78,8 +88,9 @@ class KlaviyoSink(BatchSink):
         return self._rows
 
     def process_record(self, record: dict, context: dict) -> None:
-        ref = RowRef(self.stream_name, self._row_number(record), self.mapper.identifier(record),
-                     record.get(FILE_COLUMN))
+        ref = RowRef(
+            self.stream_name, self._row_number(record), self.mapper.identifier(record), record.get(FILE_COLUMN)
+        )
         outcomes = self.target.outcomes
         row_error = record.get(ROW_ERROR_COLUMN)
         for kind, build in self.kinds:
@@ -92,15 +103,18 @@ class KlaviyoSink(BatchSink):
                 # take ~2 MB, not 40 MB.
                 body = bytes(memoryview(orjson.dumps(payload)))
                 if len(body) > MAX_ITEM_BYTES[kind]:
-                    raise Invalid(f"the {kind} is {len(body):,} bytes; Klaviyo accepts at most "
-                                  f"{MAX_ITEM_BYTES[kind]:,}", "too_large")
+                    raise Invalid(
+                        f"the {kind} is {len(body):,} bytes; Klaviyo accepts at most {MAX_ITEM_BYTES[kind]:,}",
+                        "too_large",
+                    )
             except Invalid as exc:
                 outcomes.reject(ref, kind, exc.reason, exc.code)
                 continue
             if self.dry_run and kind not in self._shown:
                 self._shown.add(kind)
-                self.logger.info("dry run: stream '%s' row %d as a %s: %s", self.stream_name, ref.row, kind,
-                                 body.decode())
+                self.logger.info(
+                    "dry run: stream '%s' row %d as a %s: %s", self.stream_name, ref.row, kind, body.decode()
+                )
             context.setdefault(kind, []).append(Item(ref, body))
 
     def process_batch(self, context: Context) -> None:

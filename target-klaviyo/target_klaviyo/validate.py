@@ -48,8 +48,9 @@ def zone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"default_timezone: unknown time zone {name!r} (an IANA name such as "
-                         "'UTC' or 'America/New_York')") from None
+        raise ValueError(
+            f"default_timezone: unknown time zone {name!r} (an IANA name such as 'UTC' or 'America/New_York')"
+        ) from None
 
 
 def check_phone_region(region: str | None) -> str | None:
@@ -83,16 +84,21 @@ class ValueChecks:
                 try:
                     moment = datetime.fromisoformat(text)
                 except ValueError:
-                    raise Invalid(f"{column}: time {value!r} is neither ISO 8601 (e.g. 2024-01-31T12:00:00Z) "
-                                  "nor UNIX seconds", "invalid_time") from None
+                    raise Invalid(
+                        f"{column}: time {value!r} is neither ISO 8601 (e.g. 2024-01-31T12:00:00Z) nor UNIX seconds",
+                        "invalid_time",
+                    ) from None
         else:
             raise Invalid(f"{column}: time {value!r} is neither ISO 8601 nor UNIX seconds", "invalid_time")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.default_zone)
         moment = moment.astimezone(UTC)
         if not EARLIEST_TIME <= moment <= self.latest:
-            raise Invalid(f"{column}: time {value!r} ({moment.isoformat()}) is outside what Klaviyo accepts "
-                          "(from 2000-01-01 to one year ahead)", "time_out_of_range")
+            raise Invalid(
+                f"{column}: time {value!r} ({moment.isoformat()}) is outside what Klaviyo accepts "
+                "(from 2000-01-01 to one year ahead)",
+                "time_out_of_range",
+            )
         return moment.isoformat()
 
     @staticmethod
@@ -100,8 +106,11 @@ class ValueChecks:
         try:
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise Invalid(f"{column}: time {raw!r} as UNIX seconds is outside what Klaviyo accepts "
-                          "(from 2000-01-01 to one year ahead)", "time_out_of_range") from None
+            raise Invalid(
+                f"{column}: time {raw!r} as UNIX seconds is outside what Klaviyo accepts "
+                "(from 2000-01-01 to one year ahead)",
+                "time_out_of_range",
+            ) from None
 
     @staticmethod
     def number(value: Any, column: str) -> float:
@@ -113,8 +122,11 @@ class ValueChecks:
             try:
                 number = float(value.strip())
             except ValueError:
-                raise Invalid(f"{column}: {value!r} is not a number (write 1234.5, without currency "
-                              "signs or thousands separators)", "invalid_number") from None
+                raise Invalid(
+                    f"{column}: {value!r} is not a number (write 1234.5, without currency "
+                    "signs or thousands separators)",
+                    "invalid_number",
+                ) from None
         else:
             raise Invalid(f"{column}: {value!r} is not a number", "invalid_number")
         if not math.isfinite(number):
@@ -137,16 +149,20 @@ class ValueChecks:
             parsed = None
         if parsed is None or not phonenumbers.is_possible_number(parsed):
             hint = "" if self.phone_region else " (set default_phone_region to read national numbers)"
-            raise Invalid(f"{column}: {value!r} is not a phone number in E.164 form such as +15555550123{hint}",
-                          "invalid_phone_number")
+            raise Invalid(
+                f"{column}: {value!r} is not a phone number in E.164 form such as +15555550123{hint}",
+                "invalid_phone_number",
+            )
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
     @staticmethod
     def metric_name(value: Any, column: str) -> str:
         name = str(value).strip()
         if len(name) > MAX_METRIC_NAME:
-            raise Invalid(f"{column}: metric name is {len(name)} characters; Klaviyo accepts at most "
-                          f"{MAX_METRIC_NAME}", "metric_name_too_long")
+            raise Invalid(
+                f"{column}: metric name is {len(name)} characters; Klaviyo accepts at most {MAX_METRIC_NAME}",
+                "metric_name_too_long",
+            )
         return name
 
 
@@ -154,15 +170,18 @@ def check_size(value: Any, column: str, depth: int = 1) -> None:
     """Klaviyo's ingestion limits on one value: 100 KB per string, 4,000 array items, 10 levels of nesting."""
     if isinstance(value, str):
         if len(value) > MAX_STRING_BYTES // 4 and len(value.encode()) > MAX_STRING_BYTES:
-            raise Invalid(f"{column}: value is {len(value.encode()):,} bytes; Klaviyo accepts at most 100 KB "
-                          "per string", "value_too_large")
+            raise Invalid(
+                f"{column}: value is {len(value.encode()):,} bytes; Klaviyo accepts at most 100 KB per string",
+                "value_too_large",
+            )
         return
     if not isinstance(value, dict | list):
         return
     if depth > MAX_NESTING:
         raise Invalid(f"{column}: nested more than {MAX_NESTING} levels deep", "value_too_large")
     if isinstance(value, list) and len(value) > MAX_ARRAY_ITEMS:
-        raise Invalid(f"{column}: {len(value):,} array items; Klaviyo accepts at most {MAX_ARRAY_ITEMS:,}",
-                      "value_too_large")
+        raise Invalid(
+            f"{column}: {len(value):,} array items; Klaviyo accepts at most {MAX_ARRAY_ITEMS:,}", "value_too_large"
+        )
     for item in value.values() if isinstance(value, dict) else value:
         check_size(item, column, depth + 1)

@@ -21,28 +21,37 @@ class TapRun:
     stdout: str
 
     def records(self, stream: str | None = None) -> list[dict[str, Any]]:
-        return [message["record"] for message in self.messages
-                if message["type"] == "RECORD" and stream in (None, message["stream"])]
+        return [
+            message["record"]
+            for message in self.messages
+            if message["type"] == "RECORD" and stream in (None, message["stream"])
+        ]
 
     def schema(self, stream: str) -> dict[str, Any]:
-        return next(message for message in self.messages
-                    if message["type"] == "SCHEMA" and message["stream"] == stream)
+        return next(message for message in self.messages if message["type"] == "SCHEMA" and message["stream"] == stream)
 
     @property
     def state(self) -> dict[str, Any]:
         return [message["value"] for message in self.messages if message["type"] == "STATE"][-1]
 
 
-def run_tap(config: dict[str, Any], folder: Path, *, state: dict | None = None, args: tuple[str, ...] = (),
-            env: dict[str, str] | None = None) -> TapRun:
+def run_tap(
+    config: dict[str, Any],
+    folder: Path,
+    *,
+    state: dict | None = None,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> TapRun:
     config_path = folder / "tap-config.json"
     config_path.write_text(json.dumps(config))
     command = [*TAP, "--config", str(config_path), *args]
     if state is not None:
         (folder / "tap-state.json").write_text(json.dumps(state))
         command += ["--state", str(folder / "tap-state.json")]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=folder,
-                            env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, cwd=folder, env={**os.environ, **(env or {})}
+    )
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"type"')]
     return TapRun(result.returncode, messages, result.stderr, result.stdout)
 
@@ -52,8 +61,11 @@ def file_config(path: str, entity: str = "orders", **options: Any) -> dict[str, 
 
 
 def partition_state(state: dict[str, Any], stream: str, source_file: str) -> dict[str, Any]:
-    return next(partition for partition in state["bookmarks"][stream]["partitions"]
-                if partition["context"]["_sdc_source_file"] == source_file)
+    return next(
+        partition
+        for partition in state["bookmarks"][stream]["partitions"]
+        if partition["context"]["_sdc_source_file"] == source_file
+    )
 
 
 def data_columns(record: dict[str, Any]) -> dict[str, Any]:

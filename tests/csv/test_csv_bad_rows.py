@@ -5,13 +5,15 @@ from __future__ import annotations
 from csv_runs import data_columns, file_config, run_tap
 
 # Row 2 has a field too many (an unquoted comma), row 4 one too few, row 5 a byte that is not UTF-8.
-RAGGED = (b"id,email,city\n"
-          b"1,a@example.com,Oslo\n"
-          b"2,b@example.com,Portland, OR\n"
-          b"3,c@example.com,Z\xc3\xbcrich\n"
-          b"4,d@example.com\n"
-          b"5,e@example.com,Z\xfcrich\n"
-          b"6,f@example.com,Lima\n")
+RAGGED = (
+    b"id,email,city\n"
+    b"1,a@example.com,Oslo\n"
+    b"2,b@example.com,Portland, OR\n"
+    b"3,c@example.com,Z\xc3\xbcrich\n"
+    b"4,d@example.com\n"
+    b"5,e@example.com,Z\xfcrich\n"
+    b"6,f@example.com,Lima\n"
+)
 GOOD_IDS = ["1", "3", "6"]
 
 
@@ -61,7 +63,7 @@ def test_bad_rows_can_fail_the_run_naming_file_row_and_line(tmp_path):
 def test_a_field_the_csv_module_refuses_is_one_bad_row(tmp_path):
     # An unclosed quote swallows the following lines into one field until the csv module's field size limit
     # (128 KiB); that row is reported, and reading goes on after it.
-    body = "id,note\n1,fine\n2,\"unclosed\n" + "filler line\n" * 20_000 + "3,after\n"
+    body = 'id,note\n1,fine\n2,"unclosed\n' + "filler line\n" * 20_000 + "3,after\n"
     (tmp_path / "quote.csv").write_text(body, encoding="utf-8")
     run = run_tap(file_config("quote.csv"), tmp_path)
     assert run.code == 0, run.stderr
@@ -77,6 +79,8 @@ def test_a_header_with_undecodable_bytes_names_the_encoding_setting(tmp_path):
     (tmp_path / "latin.csv").write_bytes("id,städt\n1,x\n".encode("latin-1"))
     run = run_tap(file_config("latin.csv"), tmp_path)
     assert run.code != 0
-    assert ("latin.csv: header has bytes that are not utf-8-sig in field 2 (b'\\xe4'); set this file's `encoding`"
-            in run.stderr)
+    assert (
+        "latin.csv: header has bytes that are not utf-8-sig in field 2 (b'\\xe4'); set this file's `encoding`"
+        in run.stderr
+    )
     assert run.records() == []

@@ -40,8 +40,15 @@ def test_every_setting_of_the_tap_is_declared_in_meltano_yml():
 
 def test_meltano_lists_the_settings_and_the_local_sample(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TAP_CSV_", "MELTANO_"))}
-    result = subprocess.run([*MELTANO, "config", "list", "tap-csv"], cwd=REPO, capture_output=True, text=True,
-                            timeout=120, check=False, env=env)
+    result = subprocess.run(
+        [*MELTANO, "config", "list", "tap-csv"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "data/sample_orders.csv" in result.stdout
     for name in ("files", "csv_files_definition", "s3_endpoint_url"):

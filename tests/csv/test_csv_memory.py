@@ -15,8 +15,13 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "csv_read.py"
 
 @pytest.mark.slow
 def test_peak_memory_does_not_grow_with_the_number_of_rows(tmp_path):
-    result = subprocess.run([sys.executable, str(BENCH), "--rows", "50000", "500000", "--folder", str(tmp_path),
-                             "--json"], capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--rows", "50000", "500000", "--folder", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     small, large = json.loads(result.stdout.splitlines()[-1])
     assert (small["records"], large["records"]) == (50_000, 500_000)

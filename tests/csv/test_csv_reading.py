@@ -14,8 +14,9 @@ from csv_runs import data_columns, file_config, run_tap
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_csv(path: Path, rows: list[list[str]], *, encoding: str = "utf-8", delimiter: str = ",",
-              bom: bool = False) -> Path:
+def write_csv(
+    path: Path, rows: list[list[str]], *, encoding: str = "utf-8", delimiter: str = ",", bom: bool = False
+) -> Path:
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +32,8 @@ def test_the_sample_orders_file_as_written(tmp_path):
     assert run.code == 0, run.stderr
     records = run.records("orders")
     assert [data_columns(record) for record in records] == [
-        {name: value or None for name, value in row.items()} for row in expected]
+        {name: value or None for name, value in row.items()} for row in expected
+    ]
     assert [record["_sdc_row_number"] for record in records] == list(range(1, len(expected) + 1))
     assert {record["_sdc_source_file"] for record in records} == {str(sample)}
     assert all(record["_sdc_row_error"] is None for record in records)
@@ -42,10 +44,12 @@ def test_the_sample_orders_file_as_written(tmp_path):
 
 
 def test_bom_quoted_commas_newlines_in_quotes_and_non_ascii(tmp_path):
-    rows = [["Email", "First Name", "note", " padded "],
-            ["zoë@example.com", "Zoë", "likes \"quotes\", and commas", "  kept  "],
-            ["li@example.com", "李", "line one\nline two\r\nline three", ""],
-            ["ann@example.com", "Ann", "", "x"]]
+    rows = [
+        ["Email", "First Name", "note", " padded "],
+        ["zoë@example.com", "Zoë", 'likes "quotes", and commas', "  kept  "],
+        ["li@example.com", "李", "line one\nline two\r\nline three", ""],
+        ["ann@example.com", "Ann", "", "x"],
+    ]
     path = write_csv(tmp_path / "people.csv", rows, bom=True)
     run = run_tap(file_config(str(path), entity="people"), tmp_path)
     assert run.code == 0, run.stderr
@@ -54,7 +58,8 @@ def test_bom_quoted_commas_newlines_in_quotes_and_non_ascii(tmp_path):
     assert [data_columns(record) for record in records] == [
         {"Email": "zoë@example.com", "First Name": "Zoë", "note": 'likes "quotes", and commas', " padded ": "  kept  "},
         {"Email": "li@example.com", "First Name": "李", "note": "line one\nline two\r\nline three", " padded ": None},
-        {"Email": "ann@example.com", "First Name": "Ann", "note": None, " padded ": "x"}]
+        {"Email": "ann@example.com", "First Name": "Ann", "note": None, " padded ": "x"},
+    ]
     # Row numbers count records, not lines: the second record spans three lines.
     assert [record["_sdc_row_number"] for record in records] == [1, 2, 3]
     assert run.schema("people")["key_properties"] == ["_sdc_source_file", "_sdc_row_number"]
@@ -84,9 +89,12 @@ def test_blank_rows_are_skipped_but_keep_their_row_numbers(tmp_path):
 def test_delimiter_quotechar_and_encoding_settings(tmp_path):
     write_csv(tmp_path / "semi.csv", [["name", "city"], ["Zoë", "Zürich; Altstadt"]], delimiter=";", encoding="latin-1")
     (tmp_path / "tabs.tsv").write_text("name\tcity\n'Ann\tB'\tOslo\n", encoding="utf-8")
-    config = {"files": [
-        {"entity": "semi", "path": "semi.csv", "delimiter": ";", "encoding": "latin-1"},
-        {"entity": "tabs", "path": "tabs.tsv", "delimiter": "\\t", "quotechar": "'"}]}
+    config = {
+        "files": [
+            {"entity": "semi", "path": "semi.csv", "delimiter": ";", "encoding": "latin-1"},
+            {"entity": "tabs", "path": "tabs.tsv", "delimiter": "\\t", "quotechar": "'"},
+        ]
+    }
     run = run_tap(config, tmp_path)
     assert run.code == 0, run.stderr
     assert [data_columns(r) for r in run.records("semi")] == [{"name": "Zoë", "city": "Zürich; Altstadt"}]
@@ -99,17 +107,24 @@ def test_several_files_globs_and_entries_of_one_entity_make_one_stream(tmp_path)
     write_csv(tmp_path / "in" / "c.csv", [["email", "id"], ["c@example.com", "3"]])
     write_csv(tmp_path / "in" / "skip.txt", [["not", "csv"]])
     write_csv(tmp_path / "extra" / "d.csv", [["id"], ["4"], ["5"]])
-    config = {"files": [
-        {"entity": "contacts", "path": "in/**/*.csv", "keys": ["id"]},
-        {"entity": "contacts", "path": "extra/d.csv"},
-        {"entity": "contacts", "path": "in/c.csv"},  # matched by the glob already: read once
-        {"entity": "nothing", "path": "missing/*.csv"}]}
+    config = {
+        "files": [
+            {"entity": "contacts", "path": "in/**/*.csv", "keys": ["id"]},
+            {"entity": "contacts", "path": "extra/d.csv"},
+            {"entity": "contacts", "path": "in/c.csv"},  # matched by the glob already: read once
+            {"entity": "nothing", "path": "missing/*.csv"},
+        ]
+    }
     run = run_tap(config, tmp_path)
     assert run.code == 0, run.stderr
     records = run.records("contacts")
     assert [(r["_sdc_source_file"], r["id"], r["_sdc_row_number"]) for r in records] == [
-        ("in/2024/a.csv", "1", 1), ("in/2025/b.csv", "2", 1), ("in/c.csv", "3", 1),
-        ("extra/d.csv", "4", 1), ("extra/d.csv", "5", 2)]
+        ("in/2024/a.csv", "1", 1),
+        ("in/2025/b.csv", "2", 1),
+        ("in/c.csv", "3", 1),
+        ("extra/d.csv", "4", 1),
+        ("extra/d.csv", "5", 2),
+    ]
     assert records[1]["phone"] == "+15555550100"
     assert "phone" not in records[0]  # a file without the column: no value, not an empty string
     schema = run.schema("contacts")
@@ -149,9 +164,15 @@ def test_file_and_setting_errors_name_the_file_or_setting(tmp_path):
         (file_config("ok.csv", keys=["order_id"]), "ok.csv: no column ['order_id'] for entity 'orders'"),
         (file_config("ok.csv", delimiter=";;"), "files[0].delimiter must be one character"),
         (file_config("ok.csv", encoding="utf-99"), "files[0].encoding 'utf-99' is not an encoding"),
-        ({"files": [{"entity": "a", "path": "ok.csv", "keys": ["id"]}, {"entity": "a", "path": "ok.csv",
-                                                                        "keys": ["email"]}]},
-         "Entity 'a' is given keys ['id'] and ['email']"),
+        (
+            {
+                "files": [
+                    {"entity": "a", "path": "ok.csv", "keys": ["id"]},
+                    {"entity": "a", "path": "ok.csv", "keys": ["email"]},
+                ]
+            },
+            "Entity 'a' is given keys ['id'] and ['email']",
+        ),
         ({"csv_files_definition": "nope.json"}, "csv_files_definition 'nope.json'"),
         ({}, "Set `files`"),
     ]

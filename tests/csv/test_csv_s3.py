@@ -11,8 +11,12 @@ SECRET = "s3cr3t-never-printed-0123456789"
 
 
 def s3_config(moto, *paths: str, entity: str = "orders") -> dict:
-    return {"files": [{"entity": entity, "path": path} for path in paths], "s3_endpoint_url": moto.endpoint_url,
-            "s3_region": "us-east-1", "storage_options": {"file": {"password": SECRET}}}
+    return {
+        "files": [{"entity": entity, "path": path} for path in paths],
+        "s3_endpoint_url": moto.endpoint_url,
+        "s3_region": "us-east-1",
+        "storage_options": {"file": {"password": SECRET}},
+    }
 
 
 def test_s3_keys_and_globs_stream_like_local_files(moto_s3, aws_env, tmp_path, monkeypatch):
@@ -27,7 +31,8 @@ def test_s3_keys_and_globs_stream_like_local_files(moto_s3, aws_env, tmp_path, m
     assert [(r["_sdc_source_file"], data_columns(r)) for r in run.records()] == [
         ("s3://csv-drop/orders/2025-01.csv", {"id": "1", "email": "a@example.com"}),
         ("s3://csv-drop/orders/2025-01.csv", {"id": "2", "email": None}),
-        ("s3://csv-drop/orders/2025-02.csv.gz", {"id": "3", "email": "c@example.com"})]
+        ("s3://csv-drop/orders/2025-02.csv.gz", {"id": "3", "email": "c@example.com"}),
+    ]
     fingerprint = partition_state(run.state, "orders", "s3://csv-drop/orders/2025-01.csv")["file"]
     assert fingerprint["etag"] and fingerprint["size"] == len("\ufeffid,email\n1,a@example.com\n2,\n".encode())
 
@@ -44,16 +49,17 @@ def test_s3_keys_and_globs_stream_like_local_files(moto_s3, aws_env, tmp_path, m
         assert SECRET not in output
 
 
-def test_s3_errors_name_the_path_and_never_the_credentials(moto_s3, aws_env, tmp_path, monkeypatch,
-                                                          closed_port_url):
+def test_s3_errors_name_the_path_and_never_the_credentials(moto_s3, aws_env, tmp_path, monkeypatch, closed_port_url):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     moto_s3.put("csv-errors", "present.csv", "id\n1\n")
     cases = [
         (s3_config(moto_s3, "s3://csv-errors/absent.csv"), "s3://csv-errors/absent.csv: no such file"),
         (s3_config(moto_s3, "s3://no-such-bucket/*.csv"), "s3://no-such-bucket/*.csv: cannot list files: NoSuchBucket"),
         (s3_config(moto_s3, "s3://csv-errors"), "s3://csv-errors: an S3 path must be s3://bucket/key"),
-        ({**s3_config(moto_s3, "s3://csv-errors/present.csv"), "s3_endpoint_url": closed_port_url},
-         "s3://csv-errors/present.csv: cannot list files: Could not connect to the endpoint URL"),
+        (
+            {**s3_config(moto_s3, "s3://csv-errors/present.csv"), "s3_endpoint_url": closed_port_url},
+            "s3://csv-errors/present.csv: cannot list files: Could not connect to the endpoint URL",
+        ),
     ]
     for config, message in cases:
         run = run_tap(config, tmp_path, env={"AWS_MAX_ATTEMPTS": "1"})

@@ -18,10 +18,15 @@ _FOLDER = Path(tempfile.mkdtemp(prefix="tap-csv-sdk-"))
 atexit.register(shutil.rmtree, _FOLDER, True)
 (_FOLDER / "profiles.csv").write_text(
     'email,first_name,note\nzoë@example.com,Zoë,"a, b"\nli@example.com,李,\nann@example.com,,"two\nlines"\n',
-    encoding="utf-8")
+    encoding="utf-8",
+)
 
 TestTapCSV = get_tap_test_class(
     TapCSV,
-    config={"files": [{"entity": "orders", "path": str(SAMPLE), "keys": ["ORDER_ID"]},
-                      {"entity": "profiles", "path": str(_FOLDER / "profiles.csv"), "keys": ["email"]}]},
+    config={
+        "files": [
+            {"entity": "orders", "path": str(SAMPLE), "keys": ["ORDER_ID"]},
+            {"entity": "profiles", "path": str(_FOLDER / "profiles.csv"), "keys": ["email"]},
+        ]
+    },
 )

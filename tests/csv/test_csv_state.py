@@ -26,8 +26,13 @@ def test_rerun_skips_files_read_to_the_end_and_reads_new_and_changed_ones(tmp_pa
     config = file_config("drop/*.csv")
     first = run_tap(config, tmp_path)
     assert first.code == 0, first.stderr
-    assert ids(first) == [("drop/a.csv", "1"), ("drop/a.csv", "2"), ("drop/a.csv", "3"),
-                          ("drop/b.csv", "4"), ("drop/b.csv", "5")]
+    assert ids(first) == [
+        ("drop/a.csv", "1"),
+        ("drop/a.csv", "2"),
+        ("drop/a.csv", "3"),
+        ("drop/b.csv", "4"),
+        ("drop/b.csv", "5"),
+    ]
     a_state = partition_state(first.state, "orders", "drop/a.csv")
     assert a_state["complete"] is True and a_state["replication_key_value"] == 3
     assert a_state["file"]["size"] == (tmp_path / "drop" / "a.csv").stat().st_size
@@ -57,8 +62,9 @@ def test_a_run_killed_mid_file_resumes_after_its_last_state(tmp_path):
     write_rows(tmp_path / "big.csv", 1, rows)
     config = file_config("big.csv")
     (tmp_path / "config.json").write_text(json.dumps(config))
-    process = subprocess.Popen([*TAP, "--config", "config.json"], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [*TAP, "--config", "config.json"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     seen: list[int] = []
     state = None
     for line in process.stdout:

@@ -22,8 +22,11 @@ MELTANO = str(Path(sys.executable).with_name("meltano"))
 def ensure_installed(*plugins: str) -> None:
     """`meltano install` the plugins whose virtual environment is missing (make setup normally did it)."""
     kinds = {"tap-": "extractors", "target-": "loaders"}
-    missing = [p for p in plugins
-               if not (PROJECT / ".meltano" / next(v for k, v in kinds.items() if p.startswith(k)) / p).is_dir()]
+    missing = [
+        p
+        for p in plugins
+        if not (PROJECT / ".meltano" / next(v for k, v in kinds.items() if p.startswith(k)) / p).is_dir()
+    ]
     if missing:
         subprocess.run([MELTANO, "install", *missing], cwd=PROJECT, check=True, timeout=1200)
 
@@ -45,18 +48,33 @@ class LocalProject:
         # Meltano's own database (its record of runs) per project, as each pod has its own under Argo.
         self.warehouse.mkdir(parents=True, exist_ok=True)
         system_db = f"sqlite:///{self.warehouse.parent / (self.warehouse.name + '-meltano.db')}"
-        return meltano_env(self.stack, SNOWFLAKE_EMULATOR_PATH=str(self.warehouse), MELTANO_DATABASE_URI=system_db,
-                           **extra)
+        return meltano_env(
+            self.stack, SNOWFLAKE_EMULATOR_PATH=str(self.warehouse), MELTANO_DATABASE_URI=system_db, **extra
+        )
 
     def meltano(self, *args: str, timeout: float = 900, **env: str) -> Run:
-        result = subprocess.run([MELTANO, *args], cwd=PROJECT, env=self.env(**env), capture_output=True, text=True,
-                                timeout=timeout, check=False)
+        result = subprocess.run(
+            [MELTANO, *args],
+            cwd=PROJECT,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         return Run(result.returncode, result.stdout + result.stderr)
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         """`meltano <args>` in its own process group (to be killed whole, as a pod is)."""
-        return subprocess.Popen([MELTANO, *args], cwd=PROJECT, env=self.env(**env), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+        return subprocess.Popen(
+            [MELTANO, *args],
+            cwd=PROJECT,
+            env=self.env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
 
     @staticmethod
     def kill(process: subprocess.Popen[str]) -> None:
@@ -65,8 +83,13 @@ class LocalProject:
         time.sleep(0.5)  # let the plugins' pipes close
 
     def state_objects(self) -> list[str]:
-        s3 = boto3.client("s3", endpoint_url=self.stack.s3.endpoint_url, aws_access_key_id="local",
-                          aws_secret_access_key="local", region_name="us-east-1")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.stack.s3.endpoint_url,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            region_name="us-east-1",
+        )
         return [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
 
 
@@ -76,8 +99,10 @@ def warehouse_keys(warehouse: Path, keys: dict[str, tuple[str, ...]]) -> dict[st
 
     out: dict[str, list[tuple]] = {}
     with duckdb.connect(str(warehouse / "RAW.db"), read_only=True) as conn:
-        tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                              "WHERE lower(table_schema) = 'klaviyo' AND table_type = 'BASE TABLE'").fetchall()
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE lower(table_schema) = 'klaviyo' AND table_type = 'BASE TABLE'"
+        ).fetchall()
         for schema, table in tables:
             columns = [f'"{c}"' for c in ("account_id", *keys[table.lower()])]
             rows = conn.execute(f'SELECT {", ".join(columns)} FROM "{schema}"."{table}"').fetchall()
@@ -91,7 +116,8 @@ def warehouse_text(warehouse: Path) -> str:
 
     parts = []
     with duckdb.connect(str(warehouse / "RAW.db"), read_only=True) as conn:
-        for schema, table in conn.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                                          "WHERE table_type = 'BASE TABLE'").fetchall():
+        for schema, table in conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+        ).fetchall():
             parts.append(str(conn.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()))
     return "\n".join(parts)

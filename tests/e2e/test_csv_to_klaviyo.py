@@ -17,12 +17,27 @@ from local_stand_ins.stack import start_local_stack
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "data" / "sample_orders.csv"  # a copy of the shared sample
 RUN = ("run", "tap-csv", "target-klaviyo")
 # The old package's config.py for sample_orders.csv, as it was.
-EVENT_MAPPING = {"event": "PlacedOrder", "customer_properties": {"$email": "EMAIL"},
-                 "properties": {"$event_id": "ORDER_ID", "$value": "ORDER_TOTAL", "OrderType": "ORDER_TYPE",
-                                "CouponCode": "COUPON_CODE"},
-                 "time": "DATE_ORDERED"}
-PROFILE_MAPPING = {"properties": {"$email": "EMAIL", "$first_name": "BILL_FIRST_NAME", "$last_name": "BILL_LAST_NAME",
-                                  "$region": "BILL_STATE_CODE", "$zip": "BILL_ZIP", "$phone_number": "BILL_PHONE"}}
+EVENT_MAPPING = {
+    "event": "PlacedOrder",
+    "customer_properties": {"$email": "EMAIL"},
+    "properties": {
+        "$event_id": "ORDER_ID",
+        "$value": "ORDER_TOTAL",
+        "OrderType": "ORDER_TYPE",
+        "CouponCode": "COUPON_CODE",
+    },
+    "time": "DATE_ORDERED",
+}
+PROFILE_MAPPING = {
+    "properties": {
+        "$email": "EMAIL",
+        "$first_name": "BILL_FIRST_NAME",
+        "$last_name": "BILL_LAST_NAME",
+        "$region": "BILL_STATE_CODE",
+        "$zip": "BILL_ZIP",
+        "$phone_number": "BILL_PHONE",
+    }
+}
 # Excel's UTF-8 with a byte-order mark, quoted commas and quotes, non-ASCII, then rows that must be rejected.
 BAD_CSV = (
     "\ufeffemail,name,when,total,note\r\n"
@@ -38,8 +53,20 @@ BAD_CSV = (
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     ensure_installed("tap-csv", "target-klaviyo")
-    stack = start_local_stack("--accounts", "1", "--seed", "3", "--events", "50", "--profiles", "50",
-                              "--rate-limit-scale", "0", "--job-seconds", "0.2")
+    stack = start_local_stack(
+        "--accounts",
+        "1",
+        "--seed",
+        "3",
+        "--events",
+        "50",
+        "--profiles",
+        "50",
+        "--rate-limit-scale",
+        "0",
+        "--job-seconds",
+        "0.2",
+    )
     yield LocalProject(stack, tmp_path_factory.mktemp("warehouse"))
     stack.stop()
 
@@ -56,11 +83,13 @@ def files(tmp_path_factory) -> Path:
 
 def target_env(project: LocalProject, folder: Path, files: list[dict], **settings: object) -> dict[str, str]:
     sandbox = project.stack.sandbox
-    env = {"TAP_CSV_FILES": json.dumps(files), "TARGET_KLAVIYO_API_URL": sandbox.url,
-           "TARGET_KLAVIYO_API_KEY": sandbox.key(0),
-           "TARGET_KLAVIYO_REJECTS_PATH": str(folder / "rejects.jsonl")}
-    env.update({f"TARGET_KLAVIYO_{k.upper()}": v if isinstance(v, str) else json.dumps(v)
-                for k, v in settings.items()})
+    env = {
+        "TAP_CSV_FILES": json.dumps(files),
+        "TARGET_KLAVIYO_API_URL": sandbox.url,
+        "TARGET_KLAVIYO_API_KEY": sandbox.key(0),
+        "TARGET_KLAVIYO_REJECTS_PATH": str(folder / "rejects.jsonl"),
+    }
+    env.update({f"TARGET_KLAVIYO_{k.upper()}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()})
     return env
 
 
@@ -82,8 +111,13 @@ def profile_of(project: LocalProject, email: str):
 
 @pytest.fixture(scope="module")
 def sample_run(project, files):
-    env = target_env(project, files, [{"entity": "orders", "path": str(files / "sample_orders.csv")}],
-                     event_mapping=EVENT_MAPPING, profile_mapping=PROFILE_MAPPING)
+    env = target_env(
+        project,
+        files,
+        [{"entity": "orders", "path": str(files / "sample_orders.csv")}],
+        event_mapping=EVENT_MAPPING,
+        profile_mapping=PROFILE_MAPPING,
+    )
     return project.meltano(*RUN, **env), env
 
 
@@ -95,8 +129,12 @@ def test_old_config_and_sample_orders_end_to_end(project, sample_run, files):
     assert sorted(events) == ["31625", "31842", "31954", "35554", "36648"]
     order = events["31842"].attributes
     assert order.datetime_.isoformat() == "2013-03-29T23:15:44+00:00"
-    assert order.event_properties == {"OrderType": "B2C", "CouponCode": "FREEGIFT", "$value": 110.25,
-                                      "$event_id": "31842"}
+    assert order.event_properties == {
+        "OrderType": "B2C",
+        "CouponCode": "FREEGIFT",
+        "$value": 110.25,
+        "$event_id": "31842",
+    }
     mary = profile_of(project, "mary.washington@gmail.com")
     assert mary is not None
     assert (mary.attributes.first_name, mary.attributes.last_name) == ("Mary", "Washington")
@@ -118,19 +156,29 @@ def test_rerun_and_full_refresh_create_no_duplicates(project, sample_run):
 
 
 def test_bad_rows_rejected_with_reasons(project, files):
-    listing = [{"entity": "bad_orders", "path": str(files / name)}
-               for name in ("bad_orders.csv", "empty.csv", "header_only.csv")]
-    mappings = {"bad_orders": {"event": {"metric": "Bad file order", "time": "when", "value": "total",
-                                         "properties": {"Note": "note"}},
-                               "profile": {"email": "email", "first_name": "name"}}}
+    listing = [
+        {"entity": "bad_orders", "path": str(files / name)}
+        for name in ("bad_orders.csv", "empty.csv", "header_only.csv")
+    ]
+    mappings = {
+        "bad_orders": {
+            "event": {"metric": "Bad file order", "time": "when", "value": "total", "properties": {"Note": "note"}},
+            "profile": {"email": "email", "first_name": "name"},
+        }
+    }
     env = target_env(project, files, listing, mappings=mappings, rejects_path=str(files / "bad.jsonl"))
     run = project.meltano(*RUN, **env)
     assert run.code == 0, run.output[-4000:]
     rejects = [json.loads(line) for line in (files / "bad.jsonl").read_text(encoding="utf-8").splitlines()]
     found = {(r["row"], r["kind"]): r["code"] for r in rejects}
-    assert found == {(3, "event"): "missing_identifier", (3, "profile"): "missing_identifier",
-                     (4, "event"): "invalid_time", (5, "event"): "invalid_number",
-                     (6, "event"): "bad_csv_row", (6, "profile"): "bad_csv_row"}
+    assert found == {
+        (3, "event"): "missing_identifier",
+        (3, "profile"): "missing_identifier",
+        (4, "event"): "invalid_time",
+        (5, "event"): "invalid_number",
+        (6, "event"): "bad_csv_row",
+        (6, "profile"): "bad_csv_row",
+    }
     assert {r["file"] for r in rejects} == {str(files / "bad_orders.csv")}
     events = sorted(events_of(project, "Bad file order"), key=lambda e: e.attributes.timestamp)
     assert [e.attributes.event_properties["Note"] for e in events] == ['says "hi", twice', "ok"]

@@ -14,8 +14,18 @@ from local_stand_ins.stack import start_local_stack
 from tap_klaviyo.streams import STREAM_TYPES
 
 EVENTS, PROFILES = 3000, 250
-DATA = ("--accounts", "3", "--seed", "11", "--events", str(EVENTS), "--profiles", str(PROFILES),
-        "--rate-limit-scale", "0")
+DATA = (
+    "--accounts",
+    "3",
+    "--seed",
+    "11",
+    "--events",
+    str(EVENTS),
+    "--profiles",
+    str(PROFILES),
+    "--rate-limit-scale",
+    "0",
+)
 KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
 RUN = ("run", "tap-klaviyo", "target-snowflake")
 FAST = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0"}  # the sandbox runs without limits here
@@ -73,9 +83,11 @@ def test_a_second_run_moves_only_what_changed(project, first_run):
     import duckdb  # noqa: PLC0415
 
     with duckdb.connect(str(project.warehouse / "RAW.db"), read_only=True) as conn:
+
         def extracted_since(table: str) -> set[str]:
-            rows = conn.execute(f'SELECT "id" FROM "KLAVIYO"."{table.upper()}" '
-                                f'WHERE epoch("_sdc_extracted_at") >= {before}').fetchall()
+            rows = conn.execute(
+                f'SELECT "id" FROM "KLAVIYO"."{table.upper()}" WHERE epoch("_sdc_extracted_at") >= {before}'
+            ).fetchall()
             return {row[0] for row in rows}
 
         events, profiles = extracted_since("events"), extracted_since("profiles")
@@ -98,8 +110,14 @@ def test_full_refresh_reads_everything_again_without_duplicates(project, first_r
 def test_one_account_and_some_streams_only(project, tmp_path):
     name = project.stack.sandbox.accounts[2]["account"]
     alone = LocalProject(project.stack, tmp_path / "warehouse")
-    run = alone.meltano(*RUN, "--state-id-suffix", "one-account", TAP_KLAVIYO_ACCOUNTS=name,
-                        TAP_KLAVIYO__SELECT_FILTER='["events","metrics"]', **FAST)
+    run = alone.meltano(
+        *RUN,
+        "--state-id-suffix",
+        "one-account",
+        TAP_KLAVIYO_ACCOUNTS=name,
+        TAP_KLAVIYO__SELECT_FILTER='["events","metrics"]',
+        **FAST,
+    )
     assert run.code == 0, run.output[-4000:]
     tables = warehouse_keys(alone.warehouse, KEYS)
     assert set(tables) == {"events", "metrics"}
@@ -109,8 +127,20 @@ def test_one_account_and_some_streams_only(project, tmp_path):
 
 def test_killed_mid_stream_then_run_again_ends_with_the_clean_run_tables(tmp_path):
     """Same seed and sizes as `project`, another stack: the clean tables are `first_run`'s, recomputed here."""
-    stack = start_local_stack("--accounts", "3", "--seed", "11", "--events", "60000", "--profiles", str(PROFILES),
-                              "--latency-ms", "20", "--rate-limit-scale", "0")
+    stack = start_local_stack(
+        "--accounts",
+        "3",
+        "--seed",
+        "11",
+        "--events",
+        "60000",
+        "--profiles",
+        str(PROFILES),
+        "--latency-ms",
+        "20",
+        "--rate-limit-scale",
+        "0",
+    )
     try:
         killed = LocalProject(stack, tmp_path / "killed")
         process = killed.start(*RUN, **FAST)
@@ -131,19 +161,23 @@ def test_killed_mid_stream_then_run_again_ends_with_the_clean_run_tables(tmp_pat
         run = clean.meltano(*RUN, "--state-id-suffix", "clean", **FAST)
         assert run.code == 0, run.output[-4000:]
         after_kill = warehouse_keys(killed.warehouse, KEYS)
-        assert {k: sorted(v) for k, v in after_kill.items()} == \
-            {k: sorted(v) for k, v in warehouse_keys(clean.warehouse, KEYS).items()}
+        assert {k: sorted(v) for k, v in after_kill.items()} == {
+            k: sorted(v) for k, v in warehouse_keys(clean.warehouse, KEYS).items()
+        }
         assert len(after_kill["events"]) == 3 * 60_000
     finally:
         stack.stop()
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({"TAP_KLAVIYO_ACCOUNTS_FILE": "s3://klaviyo-accounts/acounts.json"}, "s3://klaviyo-accounts/acounts.json"),
-    ({"TAP_KLAVIYO_ACCOUNTS": "no_such_brand"}, "no_such_brand"),
-    ({"TAP_KLAVIYO_ACCOUNTS_FILE": ""}, "accounts_file"),
-    ({"TAP_KLAVIYO_START_DATE": "2024-01-32"}, "start_date"),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"TAP_KLAVIYO_ACCOUNTS_FILE": "s3://klaviyo-accounts/acounts.json"}, "s3://klaviyo-accounts/acounts.json"),
+        ({"TAP_KLAVIYO_ACCOUNTS": "no_such_brand"}, "no_such_brand"),
+        ({"TAP_KLAVIYO_ACCOUNTS_FILE": ""}, "accounts_file"),
+        ({"TAP_KLAVIYO_START_DATE": "2024-01-32"}, "start_date"),
+    ],
+)
 def test_a_bad_setting_fails_clearly_and_writes_nothing(project, tmp_path, env, expected):
     broken = LocalProject(project.stack, tmp_path / "warehouse")
     run = broken.meltano(*RUN, "--state-id-suffix", "broken", **env, **FAST)
@@ -158,4 +192,3 @@ def test_an_unreachable_s3_fails_clearly_and_writes_nothing(project, tmp_path, c
     assert run.code != 0
     assert closed_port_url.split("//")[1] in run.output, run.output[-3000:]
     assert not (broken.warehouse / "RAW.db").exists() or not any(warehouse_keys(broken.warehouse, KEYS).values())
-

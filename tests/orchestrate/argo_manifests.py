@@ -34,8 +34,7 @@ def load_yaml(path: Path) -> Any:
 
 def manifests() -> dict[str, dict[str, Any]]:
     """File name -> document, for every rendered Argo resource."""
-    return {path.name: load_yaml(path) for path in sorted(ARGO_DIR.glob("*.yaml"))
-            if path.name != "kustomization.yaml"}
+    return {path.name: load_yaml(path) for path in sorted(ARGO_DIR.glob("*.yaml")) if path.name != "kustomization.yaml"}
 
 
 def of_kind(kind: str) -> list[dict[str, Any]]:
@@ -98,7 +97,7 @@ class LocalArgo:
         """Container paths -> this machine: the project folder is this checkout, /tmp a scratch folder."""
         project = deploy()["project_dir"]
         if text == project or text.startswith(project + "/"):
-            return str(ROOT) + text[len(project):]
+            return str(ROOT) + text[len(project) :]
         if text.startswith("/tmp/"):
             return str(self.scratch / text.removeprefix("/tmp/"))
         return text
@@ -127,18 +126,30 @@ class LocalArgo:
         env["PATH"] = ":".join([*(self.localize(part) for part in env["PATH"].split(":") if part), *SYSTEM_PATH])
         env |= self.container_env(container, values) | self.stand_ins
         started = time.monotonic()
-        result = subprocess.run(argv, cwd=self.localize(container["workingDir"]), env=env, capture_output=True,
-                                text=True, timeout=timeout, check=False)
-        inputs = {key.removeprefix("inputs.parameters."): value for key, value in values.items()
-                  if key.startswith("inputs.parameters.")}
+        result = subprocess.run(
+            argv,
+            cwd=self.localize(container["workingDir"]),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        inputs = {
+            key.removeprefix("inputs.parameters."): value
+            for key, value in values.items()
+            if key.startswith("inputs.parameters.")
+        }
         run = PodRun(name, inputs, result.returncode, result.stdout + result.stderr, time.monotonic() - started)
         self.runs.append(run)
         return run
 
     def outputs(self, name: str) -> dict[str, str]:
         spec = template(self.workflow_template, name)
-        return {parameter["name"]: Path(self.localize(parameter["valueFrom"]["path"])).read_text(encoding="utf-8")
-                for parameter in spec.get("outputs", {}).get("parameters", [])}
+        return {
+            parameter["name"]: Path(self.localize(parameter["valueFrom"]["path"])).read_text(encoding="utf-8")
+            for parameter in spec.get("outputs", {}).get("parameters", [])
+        }
 
     def submit(self, **parameters: str) -> bool:
         """`argo submit --from workflowtemplate/<name> -p ...`: True when every pod succeeded. Pods run one after
@@ -164,14 +175,17 @@ class LocalArgo:
                     values = dict(context)
                     if isinstance(item, dict):
                         values |= {f"item.{key}": str(value) for key, value in item.items()}
-                    inputs = {f"inputs.parameters.{p['name']}": substitute(p["value"], values)
-                              for p in step.get("arguments", {}).get("parameters", [])}
+                    inputs = {
+                        f"inputs.parameters.{p['name']}": substitute(p["value"], values)
+                        for p in step.get("arguments", {}).get("parameters", [])
+                    }
                     run = self.run_container(step["template"], workflow | inputs)
                     failed |= run.code != 0
                     if run.code == 0 and "withParam" not in step:
-                        context |= {f"steps.{step['name']}.outputs.parameters.{key}": value
-                                    for key, value in self.outputs(step["template"]).items()}
+                        context |= {
+                            f"steps.{step['name']}.outputs.parameters.{key}": value
+                            for key, value in self.outputs(step["template"]).items()
+                        }
             if failed:
                 return False
         return True
-

@@ -31,8 +31,13 @@ def copies() -> list[tuple[str, str]]:
 
 
 def local_folders() -> set[str]:
-    return {token.removeprefix("./").rstrip("/") for kind in meltano_yml()["plugins"].values() for plugin in kind
-            for token in plugin["pip_url"].split() if token.startswith("./")}
+    return {
+        token.removeprefix("./").rstrip("/")
+        for kind in meltano_yml()["plugins"].values()
+        for plugin in kind
+        for token in plugin["pip_url"].split()
+        if token.startswith("./")
+    }
 
 
 def test_every_copied_path_exists_and_nothing_private_is_copied():
@@ -46,8 +51,7 @@ def test_every_copied_path_exists_and_nothing_private_is_copied():
 
 def test_every_local_package_a_plugin_installs_from_is_in_the_image():
     copied = {source.rstrip("/") for source, _ in copies()}
-    assert local_folders() == {"klaviyo-rate-limits", "tap-klaviyo", "tap-csv", "snowflake-emulator",
-                               "target-klaviyo"}
+    assert local_folders() == {"klaviyo-rate-limits", "tap-klaviyo", "tap-csv", "snowflake-emulator", "target-klaviyo"}
     assert local_folders() | {"meltano.yml", "orchestrate", "orchestrate/locks"} == copied
 
 
@@ -77,8 +81,10 @@ def test_the_image_has_the_layout_the_manifests_run():
     assert instructions("ENTRYPOINT") == [f'["{sync["command"][0]}"]']
     assert sync["command"] == [f"{project}/.venv/bin/meltano"]  # `python -m venv .venv` + the meltano lock
     # The tap's virtualenv (lock.py --install -> meltano install) runs orchestrate/plan.py (COPY orchestrate/).
-    assert plan["command"] == [f"{project}/.meltano/extractors/tap-klaviyo/venv/bin/python",
-                               f"{project}/orchestrate/plan.py"]
+    assert plan["command"] == [
+        f"{project}/.meltano/extractors/tap-klaviyo/venv/bin/python",
+        f"{project}/orchestrate/plan.py",
+    ]
     assert (ROOT / "orchestrate" / "plan.py").is_file()
     for container in (sync, plan):
         assert container["workingDir"] == project
@@ -86,11 +92,15 @@ def test_the_image_has_the_layout_the_manifests_run():
 
 
 def test_the_locks_are_current_and_pin_what_the_tests_ran_with():
-    check = subprocess.run([sys.executable, str(LOCK), "--check"], cwd=ROOT, capture_output=True, text=True,
-                           timeout=120, check=False)
+    check = subprocess.run(
+        [sys.executable, str(LOCK), "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
     assert check.returncode == 0, check.stderr
-    dev = dict(line.split("==") for line in (ROOT / "requirements" / "dev.txt").read_text().splitlines()
-               if "==" in line and not line.startswith("#"))
+    dev = dict(
+        line.split("==")
+        for line in (ROOT / "requirements" / "dev.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     dev = {name.lower().replace("_", "-"): version for name, version in dev.items()}
     names = {path.stem for path in (ORCHESTRATE / "locks").glob("*.txt")}
     assert names == {"meltano"} | {p["name"] for kind in meltano_yml()["plugins"].values() for p in kind}
@@ -100,7 +110,8 @@ def test_the_locks_are_current_and_pin_what_the_tests_ran_with():
         assert pins, path
         if "# constrained by requirements/dev.txt" in text:
             assert {name: v for name, v in pins.items() if name in dev} == {
-                name: dev[name] for name in pins if name in dev}, path
+                name: dev[name] for name in pins if name in dev
+            }, path
     assert "meltano==" + dev["meltano"] in (ORCHESTRATE / "locks" / "meltano.txt").read_text()
 
 
@@ -110,8 +121,14 @@ def test_a_changed_pip_url_makes_its_lock_stale(tmp_path):
     tap["pip_url"] += " requests-cache==1.2.1"
     changed = tmp_path / "meltano.yml"
     changed.write_text(yaml.safe_dump(project), encoding="utf-8")
-    check = subprocess.run([sys.executable, str(LOCK), "--check", "--meltano-yml", str(changed)], cwd=ROOT,
-                           capture_output=True, text=True, timeout=120, check=False)
+    check = subprocess.run(
+        [sys.executable, str(LOCK), "--check", "--meltano-yml", str(changed)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert check.returncode == 1
     assert f"lock: {ORCHESTRATE / 'locks' / (tap['name'] + '.txt')}: made from # pip_url: " in check.stderr
     assert "run .venv/bin/python orchestrate/lock.py" in check.stderr

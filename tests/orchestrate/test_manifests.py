@@ -21,12 +21,21 @@ MELTANO = str(ROOT / ".venv" / "bin" / "meltano")
 def unknown_fields(document: Any, dumped: Any, path: str = "") -> list[str]:
     """Paths the model dropped (a field Argo does not have) or changed (a value coerced to another type)."""
     if isinstance(document, dict) and isinstance(dumped, dict):
-        return [problem for key, value in document.items()
-                for problem in ([f"{path}.{key}: not a field of Argo's schema"] if key not in dumped
-                                else unknown_fields(value, dumped[key], f"{path}.{key}"))]
+        return [
+            problem
+            for key, value in document.items()
+            for problem in (
+                [f"{path}.{key}: not a field of Argo's schema"]
+                if key not in dumped
+                else unknown_fields(value, dumped[key], f"{path}.{key}")
+            )
+        ]
     if isinstance(document, list) and isinstance(dumped, list) and len(document) == len(dumped):
-        return [p for index, pair in enumerate(zip(document, dumped, strict=True))
-                for p in unknown_fields(*pair, f"{path}[{index}]")]
+        return [
+            p
+            for index, pair in enumerate(zip(document, dumped, strict=True))
+            for p in unknown_fields(*pair, f"{path}[{index}]")
+        ]
     return [] if document == dumped else [f"{path}: {document!r} read as {dumped!r}"]
 
 
@@ -67,16 +76,22 @@ def test_the_schema_check_catches_a_misspelled_field_and_a_wrong_type(workflow_t
     broken = json.loads(json.dumps(workflow_template))
     template(broken, "sync-account")["retryStrategy"]["limt"] = 3
     broken["spec"]["parallelism"] = "eight"
-    assert argo_schema_problems(broken) == ["spec.parallelism: Input should be a valid integer, unable to parse "
-                                            "string as an integer"]
-    broken["spec"]["parallelism"] = 8
     assert argo_schema_problems(broken) == [
-        ".spec.templates[2].retryStrategy.limt: not a field of Argo's schema"]
+        "spec.parallelism: Input should be a valid integer, unable to parse string as an integer"
+    ]
+    broken["spec"]["parallelism"] = 8
+    assert argo_schema_problems(broken) == [".spec.templates[2].retryStrategy.limt: not a field of Argo's schema"]
 
 
 def test_the_cron_workflow_runs_meltanos_schedule_in_utc_one_run_at_a_time(workflow_template, cron_workflow):
-    listed = subprocess.run([MELTANO, "schedule", "list", "--format", "json"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, check=True)
+    listed = subprocess.run(
+        [MELTANO, "schedule", "list", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     (schedule,) = json.loads(listed.stdout)["schedules"]["job"]
     assert schedule["name"] == "klaviyo-to-snowflake"
     assert schedule["cron_interval"] == "0 5,17 * * *"  # 05:00 and 17:00, as the old app ran
@@ -91,8 +106,10 @@ def test_the_cron_workflow_runs_meltanos_schedule_in_utc_one_run_at_a_time(workf
     assert spec["workflowSpec"]["workflowTemplateRef"] == {"name": workflow_template["metadata"]["name"]}
     # A scheduled run is incremental, every stream, every account, whatever the template's defaults become.
     assert spec["workflowSpec"]["arguments"]["parameters"] == [
-        {"name": "sync_type", "value": "incremental"}, {"name": "included_steps", "value": "all"},
-        {"name": "single_account", "value": ""}]
+        {"name": "sync_type", "value": "incremental"},
+        {"name": "included_steps", "value": "all"},
+        {"name": "single_account", "value": ""},
+    ]
     # The whole run ends before the next one is due (12 hours later).
     assert workflow_template["spec"]["activeDeadlineSeconds"] < 12 * 3600
 
@@ -126,17 +143,24 @@ def test_every_account_runs_in_its_own_pod_with_its_own_state_id(workflow_templa
     sync = template(workflow_template, "sync-account")
     container = sync["container"]
     assert container["command"] == [f"{deploy()['project_dir']}/.venv/bin/meltano"]
-    assert container["args"] == ["--environment", "prod", "run", "--no-install",
-                                 "--state-id-suffix", "{{inputs.parameters.state_id_suffix}}",
-                                 "klaviyo-to-snowflake"]
+    assert container["args"] == [
+        "--environment",
+        "prod",
+        "run",
+        "--no-install",
+        "--state-id-suffix",
+        "{{inputs.parameters.state_id_suffix}}",
+        "klaviyo-to-snowflake",
+    ]
     assert "klaviyo-to-snowflake" in {job["name"] for job in meltano_yml()["jobs"]}
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["TAP_KLAVIYO_ACCOUNTS"] == "{{inputs.parameters.account}}"
     assert env["TAP_KLAVIYO__SELECT_FILTER"] == "{{inputs.parameters.select_filter}}"
     assert env["MELTANO_RUN_FULL_REFRESH"] == "{{inputs.parameters.full_refresh}}"
     # Two pods of one account never overlap (a manual run beside the scheduled one): each holds the account's mutex.
-    assert sync["synchronization"] == {"mutexes": [
-        {"name": "klaviyo-to-snowflake-{{inputs.parameters.state_id_suffix}}"}]}
+    assert sync["synchronization"] == {
+        "mutexes": [{"name": "klaviyo-to-snowflake-{{inputs.parameters.state_id_suffix}}"}]
+    }
     assert workflow_template["spec"]["parallelism"] == deploy()["parallelism"]
 
 
@@ -161,8 +185,7 @@ def test_secrets_come_only_from_the_secret_and_cover_every_prod_variable(workflo
                 assert re.fullmatch(r"\{\{[^{}]+\}\}", entry["value"]), (name, entry)
         for arg in spec["container"]["args"]:
             assert not re.search(r"password|secret|api_key|token", arg, re.IGNORECASE), (name, arg)
-    sync_refs = {e["name"] for e in template(workflow_template, "sync-account")["container"]["env"]
-                 if "valueFrom" in e}
+    sync_refs = {e["name"] for e in template(workflow_template, "sync-account")["container"]["env"] if "valueFrom" in e}
     local_only = set(deploy()["local_only"])
     assert local_only == {"LOCAL_S3_ENDPOINT_URL"}
     assert prod_variables() - local_only <= sync_refs
@@ -209,8 +232,12 @@ def test_every_placeholder_is_one_argo_can_resolve(workflow_template):
         assert found or node["name"] == "main", node["name"]
         for expression in found:
             scope, _, name = expression.rpartition(".")
-            allowed = {"workflow.parameters": workflow_parameters, "inputs.parameters": inputs,
-                       "steps.plan.outputs.parameters": plan_outputs, "item": item_fields}
+            allowed = {
+                "workflow.parameters": workflow_parameters,
+                "inputs.parameters": inputs,
+                "steps.plan.outputs.parameters": plan_outputs,
+                "item": item_fields,
+            }
             assert name in allowed.get(scope, set()), f"{node['name']}: {{{{{expression}}}}} names nothing"
     # ... and every declared input is used: a parameter the pod ignores would be a silent no-op.
     for node in spec["templates"]:

@@ -10,8 +10,11 @@ import pytest
 from argo_manifests import LocalArgo, of_kind
 
 KEYS = ["pk_secret_a1b2c3d4e5", "pk_secret_f6g7h8i9j0", "pk_secret_k1l2m3n4o5"]
-ACCOUNTS = [{"account": "brand_a", "api_key": KEYS[0]}, {"account": "Blue Fern Botanicals", "api_key": KEYS[1]},
-            {"account": "brand.c/eu", "api_key": KEYS[2], "id": "XyZ123"}]
+ACCOUNTS = [
+    {"account": "brand_a", "api_key": KEYS[0]},
+    {"account": "Blue Fern Botanicals", "api_key": KEYS[1]},
+    {"account": "brand.c/eu", "api_key": KEYS[2], "id": "XyZ123"},
+]
 PARAMETERS = {"sync_type": "incremental", "included_steps": "all", "single_account": ""}
 
 
@@ -22,8 +25,13 @@ def accounts_uri(moto_s3):
 
 def plan(moto_s3, tmp_path, accounts_file: str, **parameters: str) -> tuple[LocalArgo, int, str]:
     (workflow_template,) = of_kind("WorkflowTemplate")
-    secret = {"KLAVIYO_ACCOUNTS_FILE": accounts_file, "MELTANO_STATE_BACKEND_URI": "s3://unused/state",
-              "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+    secret = {
+        "KLAVIYO_ACCOUNTS_FILE": accounts_file,
+        "MELTANO_STATE_BACKEND_URI": "s3://unused/state",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     argo = LocalArgo(workflow_template, secret, {"AWS_ENDPOINT_URL_S3": moto_s3.endpoint_url}, tmp_path)
     values = {f"workflow.parameters.{name}": value for name, value in (PARAMETERS | parameters).items()}
     run = argo.run_container("plan", values)
@@ -37,7 +45,8 @@ def test_every_account_by_name_each_with_a_state_id_suffix_and_no_key(moto_s3, t
     assert json.loads(outputs["accounts"]) == [
         {"account": "brand_a", "state_id_suffix": "brand_a"},
         {"account": "Blue Fern Botanicals", "state_id_suffix": "Blue-Fern-Botanicals"},
-        {"account": "brand.c/eu", "state_id_suffix": "brand.c-eu"}]  # no ':' or '/' in a state id
+        {"account": "brand.c/eu", "state_id_suffix": "brand.c-eu"},
+    ]  # no ':' or '/' in a state id
     assert json.loads(outputs["select_filter"]) == []  # every stream
     assert json.loads(outputs["full_refresh"]) is False
     assert "3 account(s), one pod each: brand_a, Blue Fern Botanicals, brand.c/eu; every stream; incremental" in output
@@ -48,23 +57,36 @@ def test_every_account_by_name_each_with_a_state_id_suffix_and_no_key(moto_s3, t
 
 
 def test_the_old_parameters_one_account_some_streams_full_refresh(moto_s3, tmp_path, accounts_uri):
-    argo, code, output = plan(moto_s3, tmp_path, accounts_uri, sync_type="full",
-                              included_steps=" Events, list*, !list_members ", single_account="blue fern botanicals")
+    argo, code, output = plan(
+        moto_s3,
+        tmp_path,
+        accounts_uri,
+        sync_type="full",
+        included_steps=" Events, list*, !list_members ",
+        single_account="blue fern botanicals",
+    )
     assert code == 0, output
     outputs = argo.outputs("plan")
-    assert json.loads(outputs["accounts"]) == [{"account": "Blue Fern Botanicals",
-                                                "state_id_suffix": "Blue-Fern-Botanicals"}]
+    assert json.loads(outputs["accounts"]) == [
+        {"account": "Blue Fern Botanicals", "state_id_suffix": "Blue-Fern-Botanicals"}
+    ]
     assert json.loads(outputs["select_filter"]) == ["events", "list*", "!list_members"]
     assert json.loads(outputs["full_refresh"]) is True
 
 
-@pytest.mark.parametrize(("parameters", "message"), [
-    ({"single_account": "brand_b"},
-     "single_account: unknown account 'brand_b'; known accounts: 'brand_a', 'Blue Fern Botanicals', 'brand.c/eu'"),
-    ({"included_steps": "events,campains"}, "included_steps: 'campains' names no stream; streams are accounts, "),
-    ({"included_steps": "events.datetime"}, "included_steps: 'events.datetime' names no stream"),
-    ({"sync_type": "test"}, "sync_type 'test': use one of incremental, full"),
-])
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        (
+            {"single_account": "brand_b"},
+            "single_account: unknown account 'brand_b'; known accounts: 'brand_a', 'Blue Fern Botanicals', "
+            "'brand.c/eu'",
+        ),
+        ({"included_steps": "events,campains"}, "included_steps: 'campains' names no stream; streams are accounts, "),
+        ({"included_steps": "events.datetime"}, "included_steps: 'events.datetime' names no stream"),
+        ({"sync_type": "test"}, "sync_type 'test': use one of incremental, full"),
+    ],
+)
 def test_a_wrong_parameter_stops_the_run_at_once_naming_it(moto_s3, tmp_path, accounts_uri, parameters, message):
     _, code, output = plan(moto_s3, tmp_path, accounts_uri, **parameters)
     assert code == 2  # the template's retryStrategy does not retry exit 2
@@ -82,8 +104,11 @@ def test_an_unreadable_accounts_file_is_retried_and_named(moto_s3, tmp_path):
 
 
 def test_two_accounts_that_would_share_a_state_id_are_refused(moto_s3, tmp_path):
-    clash = moto_s3.put("orchestrate-plan", f"{tmp_path.name}.json", json.dumps(
-        [{"account": "Blue Fern", "api_key": KEYS[0]}, {"account": "Blue/Fern", "api_key": KEYS[1]}]))
+    clash = moto_s3.put(
+        "orchestrate-plan",
+        f"{tmp_path.name}.json",
+        json.dumps([{"account": "Blue Fern", "api_key": KEYS[0]}, {"account": "Blue/Fern", "api_key": KEYS[1]}]),
+    )
     _, code, output = plan(moto_s3, tmp_path, clash)
     assert code == 1
     assert "plan: accounts 'Blue Fern' and 'Blue/Fern' would share the state id suffix 'Blue-Fern'" in output

@@ -24,8 +24,10 @@ EMULATOR = ROOT / ".meltano" / "loaders" / "target-snowflake" / "venv" / "bin" /
 
 def ensure_plugins() -> None:
     """The image has the plugins installed (orchestrate/Dockerfile); here, `meltano install` them if missing."""
-    needed = {"tap-klaviyo": ROOT / ".meltano" / "extractors" / "tap-klaviyo" / "venv" / "bin" / "tap-klaviyo",
-              "target-snowflake": EMULATOR}
+    needed = {
+        "tap-klaviyo": ROOT / ".meltano" / "extractors" / "tap-klaviyo" / "venv" / "bin" / "tap-klaviyo",
+        "target-snowflake": EMULATOR,
+    }
     missing = [name for name, executable in needed.items() if not executable.exists()]
     if missing:
         subprocess.run([str(MELTANO), "install", *missing], cwd=ROOT, check=True, timeout=1200)
@@ -57,22 +59,36 @@ def own_meltano_dir(tmp_path: Path) -> Path:
 def local_argo(stack, warehouse: Path, scratch: Path) -> LocalArgo:
     (workflow_template,) = of_kind("WorkflowTemplate")
     secret = {  # `kubectl create secret generic klaviyo-warehouse ...` (orchestrate/README.md); no SNOWFLAKE_ROLE
-        "KLAVIYO_ACCOUNTS_FILE": ACCOUNTS_URI, "MELTANO_STATE_BACKEND_URI": f"s3://{STATE_BUCKET}/{STATE_PREFIX}",
-        "SNOWFLAKE_ACCOUNT": "xy12345.eu-west-1", "SNOWFLAKE_USER": "LOADER", "SNOWFLAKE_PASSWORD": PASSWORD,
-        "SNOWFLAKE_WAREHOUSE": "LOADING", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1"}
-    stand_ins = {"MELTANO_SYS_DIR_ROOT": str(own_meltano_dir(scratch)),
-                 "TAP_KLAVIYO_API_URL": stack.sandbox.url, "TAP_KLAVIYO_RATE_LIMIT_SCALE": "0",
-                 "AWS_ENDPOINT_URL_S3": stack.s3.endpoint_url,  # the accounts file (boto3's own variable)
-                 "LOCAL_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the state backend (meltano.yml)
-                 "SNOWFLAKE_EMULATOR_PATH": str(warehouse)}
+        "KLAVIYO_ACCOUNTS_FILE": ACCOUNTS_URI,
+        "MELTANO_STATE_BACKEND_URI": f"s3://{STATE_BUCKET}/{STATE_PREFIX}",
+        "SNOWFLAKE_ACCOUNT": "xy12345.eu-west-1",
+        "SNOWFLAKE_USER": "LOADER",
+        "SNOWFLAKE_PASSWORD": PASSWORD,
+        "SNOWFLAKE_WAREHOUSE": "LOADING",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    stand_ins = {
+        "MELTANO_SYS_DIR_ROOT": str(own_meltano_dir(scratch)),
+        "TAP_KLAVIYO_API_URL": stack.sandbox.url,
+        "TAP_KLAVIYO_RATE_LIMIT_SCALE": "0",
+        "AWS_ENDPOINT_URL_S3": stack.s3.endpoint_url,  # the accounts file (boto3's own variable)
+        "LOCAL_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the state backend (meltano.yml)
+        "SNOWFLAKE_EMULATOR_PATH": str(warehouse),
+    }
     return LocalArgo(workflow_template, secret, stand_ins, scratch)
 
 
 def rows_per_account(warehouse: Path) -> dict[str, dict[str, int]]:
     """Table -> account_id -> rows, from the emulator's files."""
-    result = subprocess.run([str(EMULATOR), "--path", str(warehouse), "report", "--json"], capture_output=True,
-                            text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [str(EMULATOR), "--path", str(warehouse), "report", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     tables = [json.loads(line) for line in result.stdout.splitlines()]
     return {t["table"].rsplit(".", 1)[-1].lower(): t["rows_per_account"] for t in tables}
 
@@ -87,8 +103,9 @@ def events_requests(stack, account_id: str) -> int:
 
 
 def failures(argo: LocalArgo) -> str:
-    return "\n\n".join(f"{run.template} {run.inputs} exit {run.code}:\n{run.output[-6000:]}"
-                       for run in argo.runs if run.code)
+    return "\n\n".join(
+        f"{run.template} {run.inputs} exit {run.code}:\n{run.output[-6000:]}" for run in argo.runs if run.code
+    )
 
 
 def assert_no_secret_in_logs(argo: LocalArgo, stack) -> None:
@@ -126,7 +143,8 @@ def test_a_scheduled_run_syncs_every_account_in_its_own_pod_with_its_own_state(s
 
 
 def test_one_account_again_then_a_full_refresh_as_the_old_single_account_and_sync_type(
-        stack, warehouse, scheduled, tmp_path):
+    stack, warehouse, scheduled, tmp_path
+):
     _, first = scheduled
     account, other = stack.sandbox.accounts
     argo = local_argo(stack, warehouse, tmp_path)

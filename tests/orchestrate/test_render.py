@@ -15,8 +15,14 @@ RENDER = ORCHESTRATE / "render.py"
 
 
 def render(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(RENDER), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, str(RENDER), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def write_yaml(path: Path, data: object) -> Path:
@@ -31,8 +37,11 @@ def test_the_committed_manifests_are_what_meltano_yml_renders_to(tmp_path):
     assert fresh.returncode == 0, fresh.stderr
     committed = {path.name: path.read_bytes() for path in ARGO_DIR.iterdir()}
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == committed
-    assert set(committed) == {"klaviyo-to-snowflake.workflow-template.yaml",
-                              "klaviyo-to-snowflake.cron-workflow.yaml", "kustomization.yaml"}
+    assert set(committed) == {
+        "klaviyo-to-snowflake.workflow-template.yaml",
+        "klaviyo-to-snowflake.cron-workflow.yaml",
+        "kustomization.yaml",
+    }
 
 
 def test_a_changed_schedule_makes_the_committed_files_stale_until_rendered(tmp_path):
@@ -70,7 +79,9 @@ def edit_meltano(project: dict) -> None:
 
 def edit_tasks(project: dict) -> None:
     next(job for job in project["jobs"] if job["name"] == "klaviyo-to-snowflake")["tasks"] = [
-        "tap-klaviyo target-snowflake", "tap-csv target-klaviyo"]
+        "tap-klaviyo target-snowflake",
+        "tap-csv target-klaviyo",
+    ]
 
 
 def edit_interval(project: dict) -> None:
@@ -81,12 +92,15 @@ def edit_csv_job(project: dict) -> None:
     project["schedules"][0]["job"] = "csv-to-klaviyo"
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (edit_meltano, "schedule 'klaviyo-to-snowflake': names job 'no-such-job', which `jobs:` does not define"),
-    (edit_tasks, "only one task 'tap-klaviyo <loader>' fans out into one pod per account"),
-    (edit_interval, "interval '@once' is not a 5-field cron expression"),
-    (edit_csv_job, "job 'csv-to-klaviyo' runs ['tap-csv target-klaviyo']"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (edit_meltano, "schedule 'klaviyo-to-snowflake': names job 'no-such-job', which `jobs:` does not define"),
+        (edit_tasks, "only one task 'tap-klaviyo <loader>' fans out into one pod per account"),
+        (edit_interval, "interval '@once' is not a 5-field cron expression"),
+        (edit_csv_job, "job 'csv-to-klaviyo' runs ['tap-csv target-klaviyo']"),
+    ],
+)
 def test_a_meltano_yml_that_cannot_run_on_argo_is_refused_by_name(tmp_path, edit, message):
     project = load_yaml(ROOT / "meltano.yml")
     edit(project)
@@ -98,13 +112,18 @@ def test_a_meltano_yml_that_cannot_run_on_argo_is_refused_by_name(tmp_path, edit
     assert not (tmp_path / "argo").exists()  # nothing half-written
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"paralelism": 4}, "paralelism: Extra inputs are not permitted"),
-    ({"parallelism": "eight"}, "parallelism: Input should be a valid integer"),
-    ({"environment": "staging"}, "no environment 'staging' (deploy.yml `environment`)"),
-    ({"retry": {"limit": 3, "policy": "Sometimes", "backoff_duration": "10m", "backoff_factor": 2}},
-     "retry.policy: Input should be 'Always', 'OnFailure', 'OnError' or 'OnTransientError'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"paralelism": 4}, "paralelism: Extra inputs are not permitted"),
+        ({"parallelism": "eight"}, "parallelism: Input should be a valid integer"),
+        ({"environment": "staging"}, "no environment 'staging' (deploy.yml `environment`)"),
+        (
+            {"retry": {"limit": 3, "policy": "Sometimes", "backoff_duration": "10m", "backoff_factor": 2}},
+            "retry.policy: Input should be 'Always', 'OnFailure', 'OnError' or 'OnTransientError'",
+        ),
+    ],
+)
 def test_a_bad_deploy_yml_is_refused_naming_the_setting(tmp_path, change, message):
     settings = load_yaml(ORCHESTRATE / "deploy.yml") | change
     path = write_yaml(tmp_path / "deploy.yml", settings)

@@ -35,12 +35,18 @@ REVISION = "2026-10-15"
 
 # The SDK types most compound documents' `included` as plain dicts; these models parse them by resource type.
 INCLUDED_MODEL: dict[str, type[BaseModel]] = {
-    "metric": MetricResponseObjectResource, "profile": ProfileResponseObjectResource,
-    "tag": TagResponseObjectResource, "tag-group": TagGroupResponseObjectResource,
-    "campaign": OmniCampaignResponseObjectResource, "campaign-message": MessageResponseObjectResource,
-    "flow": FlowResponseObjectResource, "flow-action": FlowActionEncodedResponseObjectResource,
-    "flow-message": FlowMessageEncodedResponseObjectResource, "template": TemplateResponseObjectResource,
-    "list": ListResponseObjectResource, "segment": SegmentResponseObjectResource,
+    "metric": MetricResponseObjectResource,
+    "profile": ProfileResponseObjectResource,
+    "tag": TagResponseObjectResource,
+    "tag-group": TagGroupResponseObjectResource,
+    "campaign": OmniCampaignResponseObjectResource,
+    "campaign-message": MessageResponseObjectResource,
+    "flow": FlowResponseObjectResource,
+    "flow-action": FlowActionEncodedResponseObjectResource,
+    "flow-message": FlowMessageEncodedResponseObjectResource,
+    "template": TemplateResponseObjectResource,
+    "list": ListResponseObjectResource,
+    "segment": SegmentResponseObjectResource,
 }
 
 
@@ -51,8 +57,12 @@ def sdk_client(sandbox, index: int = 0, key: str | None = None) -> KlaviyoAPI:
 
 def raw_get(sandbox, path: str, index: int = 0, **params: str) -> dict:
     """A plain HTTP GET, independent of the SDK: to find ids and to count what the sandbox serves."""
-    response = requests.get(f"{sandbox.url}{path}", params=params, timeout=60, headers={
-        "Authorization": f"Klaviyo-API-Key {sandbox.key(index)}", "revision": REVISION})
+    response = requests.get(
+        f"{sandbox.url}{path}",
+        params=params,
+        timeout=60,
+        headers={"Authorization": f"Klaviyo-API-Key {sandbox.key(index)}", "revision": REVISION},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -78,8 +88,9 @@ def sdk_cursor(next_url: str) -> str:
     return next_url.replace("http://", "https://", 1)
 
 
-def sdk_walk(method: Callable[..., Any], *, full_url_cursor: bool = False, max_pages: int | None = None,
-             **kwargs: Any) -> list[Any]:
+def sdk_walk(
+    method: Callable[..., Any], *, full_url_cursor: bool = False, max_pages: int | None = None, **kwargs: Any
+) -> list[Any]:
     """The records of an SDK list method, following links.next (for at most `max_pages` pages)."""
     page = method(**kwargs)
     records = list(page.data)

@@ -19,8 +19,11 @@ def test_serve_writes_the_accounts_file_tap_klaviyo_reads(tmp_path):
         assert [set(a) for a in accounts] == [{"account", "api_key", "id"}] * 4
         assert len({a["account"] for a in accounts}) == 4
         for account in accounts:
-            response = requests.get(f"{sandbox.url}/api/accounts", timeout=30, headers={
-                "Authorization": f"Klaviyo-API-Key {account['api_key']}", "revision": "2026-10-15"})
+            response = requests.get(
+                f"{sandbox.url}/api/accounts",
+                timeout=30,
+                headers={"Authorization": f"Klaviyo-API-Key {account['api_key']}", "revision": "2026-10-15"},
+            )
             assert response.json()["data"][0]["id"] == account["id"]
     finally:
         sandbox.stop()
@@ -30,8 +33,11 @@ def test_same_seed_same_data_other_seed_other_data():
     def first_events(seed: str) -> list[str]:
         sandbox = start_sandbox("--accounts", "1", "--seed", seed, "--events", "500")
         try:
-            response = requests.get(f"{sandbox.url}/api/events", timeout=30, headers={
-                "Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"})
+            response = requests.get(
+                f"{sandbox.url}/api/events",
+                timeout=30,
+                headers={"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"},
+            )
             return [e["id"] for e in response.json()["data"]]
         finally:
             sandbox.stop()
@@ -44,8 +50,13 @@ def test_port_in_use_is_a_clear_error():
     sandbox = start_sandbox("--accounts", "1")
     try:
         port = sandbox.url.rsplit(":", 1)[1]
-        result = subprocess.run([sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--port", port],
-                                check=False, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--port", port],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 1
         assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     finally:

@@ -59,15 +59,21 @@ def walk(acc: AccountData, query: dict[str, str], *, fast: bool, monkeypatch) ->
     return pages
 
 
-@pytest.mark.parametrize("query", [
-    {"page[size]": "1000"},
-    {"page[size]": "333", "sort": "-datetime"},
-    {"page[size]": "250", "sort": "timestamp", "filter": "greater-or-equal(datetime,2025-01-01T00:00:00Z)"},
-    {"page[size]": "97", "sort": "-datetime",
-     "filter": "greater-than(datetime,2025-02-01T00:00:00Z),less-than(datetime,2025-06-01T12:00:00Z)"},
-    {"page[size]": "500", "filter": "less-or-equal(timestamp,1700000000)"},
-    {"filter": "greater-than(timestamp,1700000000),less-than(timestamp,1700400000)"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page[size]": "1000"},
+        {"page[size]": "333", "sort": "-datetime"},
+        {"page[size]": "250", "sort": "timestamp", "filter": "greater-or-equal(datetime,2025-01-01T00:00:00Z)"},
+        {
+            "page[size]": "97",
+            "sort": "-datetime",
+            "filter": "greater-than(datetime,2025-02-01T00:00:00Z),less-than(datetime,2025-06-01T12:00:00Z)",
+        },
+        {"page[size]": "500", "filter": "less-or-equal(timestamp,1700000000)"},
+        {"filter": "greater-than(timestamp,1700000000),less-than(timestamp,1700400000)"},
+    ],
+)
 def test_fast_pages_equal_general_pages(accounts, query, monkeypatch):
     for acc in accounts:
         fast = walk(acc, dict(query), fast=True, monkeypatch=monkeypatch)
@@ -83,5 +89,7 @@ def test_a_written_event_switches_to_the_general_path(accounts):
     record = acc._event(3)
     acc.events.put({**record, "attributes": {**record["attributes"], "uuid": "changed"}})
     assert not request._plain_event_page(acc.events, [])
-    assert any(r.get("attributes", {}).get("uuid") == "changed"
-               for r in orjson.loads(orjson.dumps(request.collection()))["data"])
+    assert any(
+        r.get("attributes", {}).get("uuid") == "changed"
+        for r in orjson.loads(orjson.dumps(request.collection()))["data"]
+    )

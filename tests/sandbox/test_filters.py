@@ -492,7 +492,7 @@ def test_operator_not_allowed_for_string_field() -> None:
             'any(email,"a@b.c")',
             (
                 "Invalid value for field 'email': 'a@b.c'. "
-                "The 'any' operation requires a list, e.g. any(email,[\"a\",\"b\"])."
+                'The \'any\' operation requires a list, e.g. any(email,["a","b"]).'
             ),
         ),
         ("any(email,[])", "Invalid value for field 'email': []. The 'any' operation requires a non-empty list."),

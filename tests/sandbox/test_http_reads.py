@@ -19,8 +19,13 @@ class Client:
     def __init__(self, sandbox, index: int = 0) -> None:
         self.base = sandbox.url
         self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Klaviyo-API-Key {sandbox.key(index)}", "revision": REVISION,
-                                     "content-type": "application/vnd.api+json"})
+        self.session.headers.update(
+            {
+                "Authorization": f"Klaviyo-API-Key {sandbox.key(index)}",
+                "revision": REVISION,
+                "content-type": "application/vnd.api+json",
+            }
+        )
 
     def get(self, path: str, **params: str) -> dict:
         response = self.session.get(f"{self.base}{path}", params=params, timeout=60)
@@ -48,7 +53,8 @@ def ids(records: list[dict]) -> list[str]:
 
 def event(metric: str, email: str, when: datetime, unique_id: str | None = None) -> dict:
     attributes = {
-        "properties": {"source": "test"}, "time": when.isoformat(),
+        "properties": {"source": "test"},
+        "time": when.isoformat(),
         "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
         "profile": {"data": {"type": "profile", "attributes": {"email": email}}},
     }
@@ -58,11 +64,24 @@ def event(metric: str, email: str, when: datetime, unique_id: str | None = None)
 
 
 def bulk_events(client: Client, email: str, events: list[dict]) -> None:
-    body = {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": [{
-        "type": "event-bulk-create",
-        "attributes": {"profile": {"data": {"type": "profile", "attributes": {"email": email}}},
-                       "events": {"data": events}},
-    }]}}}}
+    body = {
+        "data": {
+            "type": "event-bulk-create-job",
+            "attributes": {
+                "events-bulk-create": {
+                    "data": [
+                        {
+                            "type": "event-bulk-create",
+                            "attributes": {
+                                "profile": {"data": {"type": "profile", "attributes": {"email": email}}},
+                                "events": {"data": events},
+                            },
+                        }
+                    ]
+                }
+            },
+        }
+    }
     response = client.post("/api/event-bulk-create-jobs", body)
     assert response.status_code == 202, response.text
 
@@ -81,8 +100,9 @@ def wait_for(check, timeout: float = 10.0):
 def small(request):
     from klaviyo_sandbox.pytest_plugin import start_sandbox  # noqa: PLC0415
 
-    sandbox = start_sandbox("--accounts", "2", "--events", "3000", "--profiles", "450", "--rate-limit-scale", "0",
-                            "--job-seconds", "0.1")
+    sandbox = start_sandbox(
+        "--accounts", "2", "--events", "3000", "--profiles", "450", "--rate-limit-scale", "0", "--job-seconds", "0.1"
+    )
     request.addfinalizer(sandbox.stop)
     return sandbox
 
@@ -95,10 +115,15 @@ def test_event_cursor_walks_every_event_once_in_order(small, sort):
     assert times == sorted(times, reverse=sort.startswith("-"))
 
 
-@pytest.mark.parametrize(("path", "size", "expected"), [
-    ("/api/profiles", "100", 450), ("/api/profiles", "7", 450), ("/api/templates", "10", 25),
-    ("/api/tags", "5", 12),
-])
+@pytest.mark.parametrize(
+    ("path", "size", "expected"),
+    [
+        ("/api/profiles", "100", 450),
+        ("/api/profiles", "7", 450),
+        ("/api/templates", "10", 25),
+        ("/api/tags", "5", 12),
+    ],
+)
 def test_collections_walk_completely(small, path, size, expected):
     records = Client(small).walk(path, **{"page[size]": size})
     assert len(records) == expected == len(set(ids(records)))
@@ -139,12 +164,27 @@ def test_equal_timestamps_at_a_filter_boundary_are_all_returned(small):
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def ours(records):
-        return [r for r in records if r["attributes"]["event_properties"].get("source") == "test"
-                and r["attributes"]["datetime"].startswith("2026-06-01T12:00:00")]
+        return [
+            r
+            for r in records
+            if r["attributes"]["event_properties"].get("source") == "test"
+            and r["attributes"]["datetime"].startswith("2026-06-01T12:00:00")
+        ]
 
-    found = wait_for(lambda: len(ours(client.walk(
-        "/api/events", filter=f"greater-or-equal(datetime,{stamp})",
-        **{"page[size]": "2", "sort": "datetime"}))) == 5)
+    found = wait_for(
+        lambda: (
+            len(
+                ours(
+                    client.walk(
+                        "/api/events",
+                        filter=f"greater-or-equal(datetime,{stamp})",
+                        **{"page[size]": "2", "sort": "datetime"},
+                    )
+                )
+            )
+            == 5
+        )
+    )
     assert found
     after = ours(client.walk("/api/events", filter=f"greater-than(datetime,{stamp})"))
     assert after == []
@@ -164,13 +204,14 @@ def test_unique_id_deduplicates_and_posted_events_are_readable(small):
     assert response.status_code == 202 and response.content == b""
 
     metrics = client.get("/api/metrics")["data"]
-    metric_id = wait_for(lambda: next((m["id"] for m in client.get("/api/metrics")["data"]
-                                       if m["attributes"]["name"] == metric), None))
+    metric_id = wait_for(
+        lambda: next((m["id"] for m in client.get("/api/metrics")["data"] if m["attributes"]["name"] == metric), None)
+    )
     assert metric_id, [m["attributes"]["name"] for m in metrics]
     time.sleep(0.5)  # let every queued job run before counting
-    mine = client.walk("/api/events", filter=f"equals(metric_id,\"{metric_id}\")")
+    mine = client.walk("/api/events", filter=f'equals(metric_id,"{metric_id}")')
     assert sorted(r["attributes"]["event_properties"]["$event_id"] for r in mine) == ["order-0", "order-1", "order-2"]
-    profile = client.get("/api/profiles", filter=f"equals(email,\"{email}\")")["data"]
+    profile = client.get("/api/profiles", filter=f'equals(email,"{email}")')["data"]
     assert len(profile) == 1
     assert {r["relationships"]["profile"]["data"]["id"] for r in mine} == {profile[0]["id"]}
 
@@ -178,30 +219,40 @@ def test_unique_id_deduplicates_and_posted_events_are_readable(small):
 # ---- updates ------------------------------------------------------------------------------------------
 def test_activity_moves_updated_so_incremental_filters_see_it(klaviyo_sandbox_factory):
     # Its own sandbox: writes by other tests in the same second would also move `updated`.
-    sandbox = klaviyo_sandbox_factory("--accounts", "1", "--events", "100", "--profiles", "300",
-                                      "--rate-limit-scale", "0")
+    sandbox = klaviyo_sandbox_factory(
+        "--accounts", "1", "--events", "100", "--profiles", "300", "--rate-limit-scale", "0"
+    )
     client = Client(sandbox)
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     changed = sandbox.activity(sandbox.accounts[0]["id"], profiles=7, others=2, seed=11)
     stamp = before.strftime("%Y-%m-%dT%H:%M:%SZ")
     updated = client.walk("/api/profiles", filter=f"greater-than(updated,{stamp})", **{"page[size]": "100"})
     assert set(ids(updated)) == set(changed["profiles"])
-    flows = [f for archived in ("true", "false")
-             for f in client.walk("/api/flows", filter=f"greater-than(updated,{stamp}),equals(archived,{archived})")]
+    flows = [
+        f
+        for archived in ("true", "false")
+        for f in client.walk("/api/flows", filter=f"greater-than(updated,{stamp}),equals(archived,{archived})")
+    ]
     assert set(ids(flows)) == set(changed["flow"])
     campaigns = []
     for channel in ("email", "sms", "mobile_push"):
         for archived in ("true", "false"):
-            campaigns += client.walk("/api/campaigns", filter=f"equals(messages.channel,'{channel}'),"
-                                                              f"equals(archived,{archived}),"
-                                                              f"greater-than(updated_at,{stamp})")
+            campaigns += client.walk(
+                "/api/campaigns",
+                filter=f"equals(messages.channel,'{channel}'),"
+                f"equals(archived,{archived}),"
+                f"greater-than(updated_at,{stamp})",
+            )
     assert set(ids(campaigns)) == set(changed["campaign"])
 
 
 # ---- include, fields, members, campaigns ------------------------------------------------------------------
 def test_included_resources_carry_only_the_fields_asked_for(small):
-    body = Client(small).get("/api/events", include="metric,profile", **{
-        "fields[metric]": "name", "fields[profile]": "email,location.city", "fields[event]": "datetime"})
+    body = Client(small).get(
+        "/api/events",
+        include="metric,profile",
+        **{"fields[metric]": "name", "fields[profile]": "email,location.city", "fields[event]": "datetime"},
+    )
     assert {tuple(r["attributes"]) for r in body["data"]} == {("datetime",)}
     kinds = {r["type"] for r in body["included"]}
     assert kinds == {"metric", "profile"}
@@ -220,8 +271,11 @@ def test_campaigns_come_per_channel_and_cover_every_campaign(small):
     seen: dict[str, str] = {}
     for channel in ("email", "sms", "mobile_push"):
         for archived in ("true", "false"):
-            for campaign in client.walk("/api/campaigns", include="campaign-messages",
-                                        filter=f"equals(messages.channel,'{channel}'),equals(archived,{archived})"):
+            for campaign in client.walk(
+                "/api/campaigns",
+                include="campaign-messages",
+                filter=f"equals(messages.channel,'{channel}'),equals(archived,{archived})",
+            ):
                 assert campaign["id"] not in seen
                 assert campaign["attributes"]["definition"]["archived"] is (archived == "true")
                 seen[campaign["id"]] = channel
@@ -257,19 +311,25 @@ def test_bulk_imported_profiles_join_their_lists(small):
     client = Client(small)
     list_id = client.get("/api/lists")["data"][1]["id"]
     emails = [f"import-{k}-{uuid.uuid4().hex[:8]}@example.com" for k in range(3)]
-    body = {"data": {
-        "type": "profile-bulk-import-job",
-        "attributes": {"profiles": {"data": [
-            {"type": "profile", "attributes": {"email": e, "first_name": "Imported"}} for e in emails
-        ] + [{"type": "profile", "attributes": {"email": "not-an-email"}}]}},
-        "relationships": {"lists": {"data": [{"type": "list", "id": list_id}]}},
-    }}
+    body = {
+        "data": {
+            "type": "profile-bulk-import-job",
+            "attributes": {
+                "profiles": {
+                    "data": [{"type": "profile", "attributes": {"email": e, "first_name": "Imported"}} for e in emails]
+                    + [{"type": "profile", "attributes": {"email": "not-an-email"}}]
+                }
+            },
+            "relationships": {"lists": {"data": [{"type": "list", "id": list_id}]}},
+        }
+    }
     response = client.post("/api/profile-bulk-import-jobs", body)
     assert response.status_code == 202, response.text
     job = response.json()["data"]
     assert job["attributes"]["status"] in ("queued", "processing")
-    done = wait_for(lambda: client.get(f"/api/profile-bulk-import-jobs/{job['id']}")["data"]["attributes"]["status"]
-                    == "complete")
+    done = wait_for(
+        lambda: client.get(f"/api/profile-bulk-import-jobs/{job['id']}")["data"]["attributes"]["status"] == "complete"
+    )
     assert done
     status = client.get(f"/api/profile-bulk-import-jobs/{job['id']}")["data"]["attributes"]
     assert (status["total_count"], status["completed_count"], status["failed_count"]) == (4, 3, 1)
@@ -281,8 +341,9 @@ def test_bulk_imported_profiles_join_their_lists(small):
 
 # ---- scale --------------------------------------------------------------------------------------------
 def test_a_million_events_and_100k_profiles_per_account_in_bounded_memory(klaviyo_sandbox_factory):
-    sandbox = klaviyo_sandbox_factory("--accounts", "2", "--events", "1000000", "--profiles", "100000",
-                                      "--rate-limit-scale", "0")
+    sandbox = klaviyo_sandbox_factory(
+        "--accounts", "2", "--events", "1000000", "--profiles", "100000", "--rate-limit-scale", "0"
+    )
     process = psutil.Process(sandbox.process.pid)
     for index in range(2):
         client = Client(sandbox, index)
@@ -291,8 +352,11 @@ def test_a_million_events_and_100k_profiles_per_account_in_bounded_memory(klaviy
         assert len(newest) == len(oldest) == 1000
         assert newest[0]["attributes"]["datetime"] > oldest[-1]["attributes"]["datetime"]
         assert client.get(f"/api/events/{newest[0]['id']}")["data"]["id"] == newest[0]["id"]
-        window = client.get("/api/events", filter="greater-or-equal(datetime,2025-03-01T00:00:00Z),"
-                                                  "less-than(datetime,2025-03-02T00:00:00Z)", **{"page[size]": "1000"})
+        window = client.get(
+            "/api/events",
+            filter="greater-or-equal(datetime,2025-03-01T00:00:00Z),less-than(datetime,2025-03-02T00:00:00Z)",
+            **{"page[size]": "1000"},
+        )
         assert window["data"] and all(r["attributes"]["datetime"].startswith("2025-03-01") for r in window["data"])
         # profiles sorted by a field the generator cannot seek (email) sort all 100,000 once
         by_email = client.get("/api/profiles", sort="email", **{"page[size]": "100"})["data"]

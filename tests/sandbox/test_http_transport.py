@@ -186,16 +186,18 @@ def test_reset_share_drops_the_connection(klaviyo_sandbox_factory):
 
 
 def test_storm_throttles_every_request_for_its_duration(klaviyo_sandbox_factory):
-    sandbox = klaviyo_sandbox_factory("--accounts", "2", "--rate-limit-scale", "0", "--storm-share", "1",
-                                      "--storm-seconds", "2")
+    sandbox = klaviyo_sandbox_factory(
+        "--accounts", "2", "--rate-limit-scale", "0", "--storm-share", "1", "--storm-seconds", "2"
+    )
     first = get(sandbox, "/api/metrics")
     assert first.status_code == 429 and only_error(first)["code"] == "throttled"
     assert first.headers["Retry-After"] == "2"
 
 
 def test_mixed_faults_keep_roughly_their_shares(klaviyo_sandbox_factory):
-    sandbox = klaviyo_sandbox_factory("--accounts", "1", "--rate-limit-scale", "0", "--error-share", "0.3",
-                                      "--fault-seed", "3")
+    sandbox = klaviyo_sandbox_factory(
+        "--accounts", "1", "--rate-limit-scale", "0", "--error-share", "0.3", "--fault-seed", "3"
+    )
     codes = [get(sandbox, "/api/metrics").status_code for _ in range(200)]
     failed = sum(code >= 500 for code in codes)
     assert 35 <= failed <= 85  # 60 expected; a wide band, the draw is seeded
@@ -203,8 +205,9 @@ def test_mixed_faults_keep_roughly_their_shares(klaviyo_sandbox_factory):
 
 
 def test_latency_is_added_to_every_response(klaviyo_sandbox_factory):
-    sandbox = klaviyo_sandbox_factory("--accounts", "1", "--rate-limit-scale", "0", "--latency-ms", "200",
-                                      "--jitter-ms", "50")
+    sandbox = klaviyo_sandbox_factory(
+        "--accounts", "1", "--rate-limit-scale", "0", "--latency-ms", "200", "--jitter-ms", "50"
+    )
     durations = []
     for _ in range(4):
         start = time.perf_counter()
@@ -218,8 +221,9 @@ def test_latency_is_added_to_every_response(klaviyo_sandbox_factory):
 
 
 def test_slow_share_delays_responses(klaviyo_sandbox_factory):
-    sandbox = klaviyo_sandbox_factory("--accounts", "1", "--rate-limit-scale", "0", "--slow-share", "1",
-                                      "--slow-ms", "400")
+    sandbox = klaviyo_sandbox_factory(
+        "--accounts", "1", "--rate-limit-scale", "0", "--slow-share", "1", "--slow-ms", "400"
+    )
     start = time.perf_counter()
     assert get(sandbox, "/api/metrics").status_code == 200
     assert time.perf_counter() - start >= 0.4
@@ -250,11 +254,17 @@ def test_malformed_json_is_400(klaviyo_sandbox):
 
 
 def test_more_than_1000_events_in_one_job_is_400(klaviyo_sandbox):
-    event = {"type": "event", "attributes": {"properties": {}, "metric": {"data": {"type": "metric",
-                                                                                 "attributes": {"name": "Big"}}}}}
-    entry = {"type": "event-bulk-create", "attributes": {
-        "profile": {"data": {"type": "profile", "attributes": {"email": "big@example.com"}}},
-        "events": {"data": [event] * 1001}}}
+    event = {
+        "type": "event",
+        "attributes": {"properties": {}, "metric": {"data": {"type": "metric", "attributes": {"name": "Big"}}}},
+    }
+    entry = {
+        "type": "event-bulk-create",
+        "attributes": {
+            "profile": {"data": {"type": "profile", "attributes": {"email": "big@example.com"}}},
+            "events": {"data": [event] * 1001},
+        },
+    }
     body = {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": [entry]}}}}
     response = post(klaviyo_sandbox, "/api/event-bulk-create-jobs", json.dumps(body).encode())
     assert response.status_code == 400
@@ -267,8 +277,16 @@ def test_writes_are_rate_limited_on_their_own_tier(klaviyo_sandbox_factory):
     body = json.dumps({"data": {"type": "profile", "attributes": {"email": "tier@example.com"}}}).encode()
     first = post(sandbox, "/api/profile-import", body)
     assert first.status_code == 201 and first.headers["RateLimit-Limit"] == "75"  # 75/s 750/m scaled
-    job = json.dumps({"data": {"type": "profile-bulk-import-job", "attributes": {"profiles": {"data": [
-        {"type": "profile", "attributes": {"email": "tier2@example.com"}}]}}}}).encode()
+    job = json.dumps(
+        {
+            "data": {
+                "type": "profile-bulk-import-job",
+                "attributes": {
+                    "profiles": {"data": [{"type": "profile", "attributes": {"email": "tier2@example.com"}}]}
+                },
+            }
+        }
+    ).encode()
     assert post(sandbox, "/api/profile-bulk-import-jobs", job).status_code == 202
     throttled = post(sandbox, "/api/profile-bulk-import-jobs", job)
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"

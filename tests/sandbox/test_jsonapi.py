@@ -10,8 +10,22 @@ from klaviyo_sandbox.generator import AccountData
 from klaviyo_sandbox.jsonapi import resource, resource_json
 from klaviyo_sandbox.settings import DataSettings
 
-TYPES = ["account", "event", "profile", "metric", "campaign", "campaign-message", "flow", "flow-action",
-         "flow-message", "list", "segment", "tag", "tag-group", "template"]
+TYPES = [
+    "account",
+    "event",
+    "profile",
+    "metric",
+    "campaign",
+    "campaign-message",
+    "flow",
+    "flow-action",
+    "flow-message",
+    "list",
+    "segment",
+    "tag",
+    "tag-group",
+    "template",
+]
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +36,9 @@ def account() -> AccountData:
 def some_records(account: AccountData, type_: str) -> list[dict]:
     table = table_for(account, type_)
     assert table is not None
-    return [record for _, record in zip(range(25), (r for _, r in table.scan("id", False, None, None, None)),
-                                        strict=False)]
+    return [
+        record for _, record in zip(range(25), (r for _, r in table.scan("id", False, None, None, None)), strict=False)
+    ]
 
 
 @pytest.mark.parametrize("type_", TYPES)

@@ -25,15 +25,27 @@ WALK_ACCOUNT = 2  # pagination counts: no SDK test writes to it
 
 # The SDK property (KlaviyoAPI.<Group>) that holds each endpoint's method: by resource type, then exceptions.
 SDK_GROUP = {
-    "account": "Accounts", "event": "Events", "profile": "Profiles", "campaign": "Campaigns",
-    "campaign-message": "Campaigns", "flow": "Flows", "flow-action": "Flows", "flow-message": "Flows",
-    "list": "Lists", "segment": "Segments", "metric": "Metrics", "tag": "Tags", "template": "Templates",
+    "account": "Accounts",
+    "event": "Events",
+    "profile": "Profiles",
+    "campaign": "Campaigns",
+    "campaign-message": "Campaigns",
+    "flow": "Flows",
+    "flow-action": "Flows",
+    "flow-message": "Flows",
+    "list": "Lists",
+    "segment": "Segments",
+    "metric": "Metrics",
+    "tag": "Tags",
+    "template": "Templates",
 }
 SDK_GROUP_OF_ENDPOINT = {"get_profiles_for_list": "Lists", "get_profiles_for_segment": "Segments"}
 # Sub-collections: the resource type whose id goes into the path.
 PARENT_TYPE = {
-    "get_messages_for_campaign": "campaign", "get_actions_for_flow": "flow",
-    "get_flow_action_messages": "flow-action", "get_profiles_for_list": "list",
+    "get_messages_for_campaign": "campaign",
+    "get_actions_for_flow": "flow",
+    "get_flow_action_messages": "flow-action",
+    "get_profiles_for_list": "list",
     "get_profiles_for_segment": "segment",
 }
 CHANNELS = ("email", "sms", "mobile_push")
@@ -61,12 +73,19 @@ def resource_ids(klaviyo_sandbox) -> dict[str, str]:
     actions = raw_get(sb, f"/api/flows/{flow}/flow-actions", READ_ACCOUNT)["data"]
     action = next(a for a in actions if a["relationships"]["flow-messages"]["data"])
     return {
-        "account": first("/api/accounts"), "event": first("/api/events"), "profile": first("/api/profiles"),
+        "account": first("/api/accounts"),
+        "event": first("/api/events"),
+        "profile": first("/api/profiles"),
         "campaign": first("/api/campaigns", filter="equals(messages.channel,'email')"),
-        "campaign-message": first("/api/campaign-messages"), "flow": flow, "flow-action": action["id"],
+        "campaign-message": first("/api/campaign-messages"),
+        "flow": flow,
+        "flow-action": action["id"],
         "flow-message": action["relationships"]["flow-messages"]["data"][0]["id"],
-        "list": first("/api/lists"), "segment": first("/api/segments"), "metric": first("/api/metrics"),
-        "tag": first("/api/tags"), "template": first("/api/templates"),
+        "list": first("/api/lists"),
+        "segment": first("/api/segments"),
+        "metric": first("/api/metrics"),
+        "tag": first("/api/tags"),
+        "template": first("/api/templates"),
     }
 
 
@@ -129,10 +148,13 @@ def test_read_endpoint_parses_with_sdk_models(klaviyo_sandbox, resource_ids, ep,
 
 
 # ---- 2. pagination and filters through the SDK -----------------------------------------------------------------
-@pytest.mark.parametrize(("group", "method", "path", "size"), [
-    ("Events", "get_events", "/api/events", 1000),
-    ("Profiles", "get_profiles", "/api/profiles", 100),
-])
+@pytest.mark.parametrize(
+    ("group", "method", "path", "size"),
+    [
+        ("Events", "get_events", "/api/events", 1000),
+        ("Profiles", "get_profiles", "/api/profiles", 100),
+    ],
+)
 def test_sdk_pagination_is_complete_without_duplicates(klaviyo_sandbox, group, method, path, size):
     served = [r["id"] for r in raw_walk(klaviyo_sandbox, path, WALK_ACCOUNT, **{"page[size]": str(size)})]
     api = getattr(sdk_client(klaviyo_sandbox, WALK_ACCOUNT), group)
@@ -141,10 +163,15 @@ def test_sdk_pagination_is_complete_without_duplicates(klaviyo_sandbox, group, m
     assert walked == served
 
 
-@pytest.mark.parametrize(("group", "method", "size"), [
-    ("Events", "get_events", 1000), ("Events", "get_events", 7), ("Profiles", "get_profiles", 100),
-    ("Profiles", "get_profiles", 3),
-])
+@pytest.mark.parametrize(
+    ("group", "method", "size"),
+    [
+        ("Events", "get_events", 1000),
+        ("Events", "get_events", 7),
+        ("Profiles", "get_profiles", 100),
+        ("Profiles", "get_profiles", 3),
+    ],
+)
 def test_sdk_wrapper_accepts_the_full_next_url_as_page_cursor(klaviyo_sandbox, group, method, size):
     # Small pages give many cursors of every length, so every base64 padding case is met.
     api = getattr(sdk_client(klaviyo_sandbox, WALK_ACCOUNT), group)
@@ -161,8 +188,12 @@ def test_sdk_events_in_a_datetime_range_sorted_descending(klaviyo_sandbox):
     events = sdk_client(klaviyo_sandbox, WALK_ACCOUNT).Events
     sample = events.get_events(page_size=1000, sort="datetime").data
     lo, hi = sample[100].attributes.datetime_, sample[700].attributes.datetime_
-    got = sdk_walk(events.get_events, page_size=250, sort="-datetime",
-                   filter=f"greater-or-equal(datetime,{iso_z(lo)}),less-than(datetime,{iso_z(hi)})")
+    got = sdk_walk(
+        events.get_events,
+        page_size=250,
+        sort="-datetime",
+        filter=f"greater-or-equal(datetime,{iso_z(lo)}),less-than(datetime,{iso_z(hi)})",
+    )
     times = [e.attributes.datetime_ for e in got]
     assert times == sorted(times, reverse=True)
     assert all(lo <= t < hi for t in times)
@@ -173,8 +204,7 @@ def test_sdk_profiles_updated_after(klaviyo_sandbox):
     profiles = sdk_client(klaviyo_sandbox, WALK_ACCOUNT).Profiles
     everyone = sdk_walk(profiles.get_profiles, page_size=100, sort="updated")
     cut = everyone[len(everyone) // 2].attributes.updated
-    got = sdk_walk(profiles.get_profiles, page_size=100,
-                   filter=f"greater-than(updated,{iso_z(cut)})")
+    got = sdk_walk(profiles.get_profiles, page_size=100, filter=f"greater-than(updated,{iso_z(cut)})")
     assert got and all(p.attributes.updated.replace(microsecond=0) > cut for p in got)
     expected = {p.id for p in everyone if p.attributes.updated.replace(microsecond=0) > cut}
     assert {p.id for p in got} == expected
@@ -182,9 +212,15 @@ def test_sdk_profiles_updated_after(klaviyo_sandbox):
 
 def test_sdk_campaign_channel_filters_partition_the_campaigns(klaviyo_sandbox):
     campaigns = sdk_client(klaviyo_sandbox, READ_ACCOUNT).Campaigns
-    by_channel = {channel: {c.id for c in sdk_walk(campaigns.get_campaigns, full_url_cursor=False,
-                                                    filter=f"equals(messages.channel,'{channel}')")}
-                  for channel in CHANNELS}
+    by_channel = {
+        channel: {
+            c.id
+            for c in sdk_walk(
+                campaigns.get_campaigns, full_url_cursor=False, filter=f"equals(messages.channel,'{channel}')"
+            )
+        }
+        for channel in CHANNELS
+    }
     assert all(by_channel.values()), {k: len(v) for k, v in by_channel.items()}
     assert sum(len(v) for v in by_channel.values()) == len(set().union(*by_channel.values()))
 
@@ -192,7 +228,8 @@ def test_sdk_campaign_channel_filters_partition_the_campaigns(klaviyo_sandbox):
 # ---- 3. sparse fieldsets ----------------------------------------------------------------------------------------
 def test_sdk_sparse_fieldsets_return_only_the_fields_asked_for(klaviyo_sandbox):
     body = sdk_client(klaviyo_sandbox, READ_ACCOUNT).Events.get_events(
-        fields_event=["datetime"], fields_metric=["name"], include=["metric"])
+        fields_event=["datetime"], fields_metric=["name"], include=["metric"]
+    )
     assert isinstance(body, dict)  # the SDK skips its models when sparse fieldsets are used
     assert body["data"] and all(set(e["attributes"]) == {"datetime"} for e in body["data"])
     metrics = [r for r in body["included"] if r["type"] == "metric"]
@@ -216,9 +253,13 @@ def test_sdk_unsupported_filter_operator_is_400(klaviyo_sandbox):
     assert error.code == "invalid" and error.source is not None and error.source.parameter == "filter"
 
 
-@pytest.mark.parametrize(("group", "method", "size"), [
-    ("Profiles", "get_profiles", 101), ("Events", "get_events", 1001),
-])
+@pytest.mark.parametrize(
+    ("group", "method", "size"),
+    [
+        ("Profiles", "get_profiles", 101),
+        ("Events", "get_events", 1001),
+    ],
+)
 def test_sdk_page_size_over_the_maximum_is_400(klaviyo_sandbox, group, method, size):
     api = getattr(sdk_client(klaviyo_sandbox, READ_ACCOUNT), group)
     with pytest.raises(ValueError, match="less than or equal to"):  # the SDK checks the maximum itself ...
@@ -237,4 +278,3 @@ def test_sdk_campaigns_without_a_channel_filter_is_400(klaviyo_sandbox):
     assert body.errors[0].code == "invalid" and body.errors[0].source.parameter == "filter"
     status, _ = api_error(lambda: campaigns.get_campaigns(filter="equals(archived,false)"))
     assert status == 400
-

@@ -42,19 +42,37 @@ def profile_ref(email: str) -> dict[str, Any]:
 
 
 def event_attributes(metric: str, when: datetime, unique_id: str, **properties: Any) -> dict[str, Any]:
-    return {"properties": {"source": "sdk-test", **properties}, "time": when.isoformat(), "unique_id": unique_id,
-            "metric": {"data": {"type": "metric", "attributes": {"name": metric}}}}
+    return {
+        "properties": {"source": "sdk-test", **properties},
+        "time": when.isoformat(),
+        "unique_id": unique_id,
+        "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
+    }
 
 
 def bulk_events_job(by_email: dict[str, list[dict[str, Any]]]) -> EventsBulkCreateJob:
     """One bulk job: for each e-mail, its events' attributes (without the profile)."""
-    return EventsBulkCreateJob.from_dict({"data": {"type": "event-bulk-create-job", "attributes": {
-        "events-bulk-create": {"data": [{
-            "type": "event-bulk-create",
-            "attributes": {"profile": profile_ref(email),
-                           "events": {"data": [{"type": "event", "attributes": e} for e in events]}},
-        } for email, events in by_email.items()]},
-    }}})
+    return EventsBulkCreateJob.from_dict(
+        {
+            "data": {
+                "type": "event-bulk-create-job",
+                "attributes": {
+                    "events-bulk-create": {
+                        "data": [
+                            {
+                                "type": "event-bulk-create",
+                                "attributes": {
+                                    "profile": profile_ref(email),
+                                    "events": {"data": [{"type": "event", "attributes": e} for e in events]},
+                                },
+                            }
+                            for email, events in by_email.items()
+                        ]
+                    },
+                },
+            }
+        }
+    )
 
 
 def profile_row(**attributes: Any) -> ProfileUpsertQueryResourceObject:
@@ -62,8 +80,9 @@ def profile_row(**attributes: Any) -> ProfileUpsertQueryResourceObject:
 
     (`Model.from_dict` marks every field as set, and the SDK then sends each missing nullable attribute as an
     explicit null, which profile-import takes as "clear this field".)"""
-    return ProfileUpsertQueryResourceObject(type="profile",
-                                            attributes=ProfileUpsertQueryResourceObjectAttributes(**attributes))
+    return ProfileUpsertQueryResourceObject(
+        type="profile", attributes=ProfileUpsertQueryResourceObjectAttributes(**attributes)
+    )
 
 
 def upsert_query(email: str, **attributes: Any) -> ProfileUpsertQuery:
@@ -71,13 +90,24 @@ def upsert_query(email: str, **attributes: Any) -> ProfileUpsertQuery:
 
 
 def import_query(rows: list[dict[str, Any]], list_ids: tuple[str, ...] = ()) -> ProfileImportJobCreateQuery:
-    relationships = ProfileImportJobCreateQueryResourceObjectRelationships.from_dict(
-        {"lists": {"data": [{"type": "list", "id": lid} for lid in list_ids]}}) if list_ids else None
-    return ProfileImportJobCreateQuery(data=ProfileImportJobCreateQueryResourceObject(
-        type="profile-bulk-import-job", relationships=relationships,
-        attributes=ProfileImportJobCreateQueryResourceObjectAttributes(
-            profiles=ProfileImportJobCreateQueryResourceObjectAttributesProfiles(
-                data=[profile_row(**row) for row in rows]))))
+    relationships = (
+        ProfileImportJobCreateQueryResourceObjectRelationships.from_dict(
+            {"lists": {"data": [{"type": "list", "id": lid} for lid in list_ids]}}
+        )
+        if list_ids
+        else None
+    )
+    return ProfileImportJobCreateQuery(
+        data=ProfileImportJobCreateQueryResourceObject(
+            type="profile-bulk-import-job",
+            relationships=relationships,
+            attributes=ProfileImportJobCreateQueryResourceObjectAttributes(
+                profiles=ProfileImportJobCreateQueryResourceObjectAttributesProfiles(
+                    data=[profile_row(**row) for row in rows]
+                )
+            ),
+        )
+    )
 
 
 # ---- reading back ---------------------------------------------------------------------------------------------
@@ -99,8 +129,11 @@ def test_sdk_create_event_is_readable_by_metric_and_profile(klaviyo_sandbox):
     client = sdk_client(klaviyo_sandbox, WRITE_ACCOUNT)
     metric, email = unique("SDK Viewed"), f"{unique('viewer')}@example.com"
     when = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    attributes = {**event_attributes(metric, when, "view-1", ProductName="Trail Runner"), "value": 12.5,
-                  "profile": profile_ref(email)}
+    attributes = {
+        **event_attributes(metric, when, "view-1", ProductName="Trail Runner"),
+        "value": 12.5,
+        "profile": profile_ref(email),
+    }
     query = EventCreateQueryV2.from_dict({"data": {"type": "event", "attributes": attributes}})
     status, body, _ = sdk_call(client.Events, "create_event", event_create_query_v2=query)
     assert status == 202 and body is None
@@ -123,9 +156,13 @@ def test_sdk_bulk_create_events_then_a_retry_adds_nothing(klaviyo_sandbox):
     metric = unique("SDK Ordered")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     emails = [f"{unique('bulk')}@example.com" for _ in range(10)]
-    by_email = {email: [event_attributes(metric, start + timedelta(seconds=100 * p + k), f"order-{p}-{k}",
-                                         OrderId=f"R{p}-{k}") for k in range(100)]
-                for p, email in enumerate(emails)}
+    by_email = {
+        email: [
+            event_attributes(metric, start + timedelta(seconds=100 * p + k), f"order-{p}-{k}", OrderId=f"R{p}-{k}")
+            for k in range(100)
+        ]
+        for p, email in enumerate(emails)
+    }
     assert sum(map(len, by_email.values())) == 1000
     job = bulk_events_job(by_email)
 
@@ -137,7 +174,8 @@ def test_sdk_bulk_create_events_then_a_retry_adds_nothing(klaviyo_sandbox):
     assert len(events) == 1000
     assert len({e.id for e in events}) == 1000
     assert sorted(e.attributes.event_properties["$event_id"] for e in events) == sorted(
-        f"order-{p}-{k}" for p in range(10) for k in range(100))
+        f"order-{p}-{k}" for p in range(10) for k in range(100)
+    )
 
     # A retried request (same unique_ids) is accepted and dropped. A later job with one new event shows when the
     # retry has run: jobs complete in the order they were accepted.
@@ -152,16 +190,20 @@ def test_sdk_bulk_create_events_then_a_retry_adds_nothing(klaviyo_sandbox):
 def test_sdk_create_or_update_profile_is_201_then_200(klaviyo_sandbox):
     client = sdk_client(klaviyo_sandbox, WRITE_ACCOUNT)
     email = f"{unique('upsert')}@example.com"
-    status, created, _ = sdk_call(client.Profiles, "create_or_update_profile",
-                                  profile_upsert_query=upsert_query(email, first_name="Ada",
-                                                                    properties={"plan": "basic"}))
+    status, created, _ = sdk_call(
+        client.Profiles,
+        "create_or_update_profile",
+        profile_upsert_query=upsert_query(email, first_name="Ada", properties={"plan": "basic"}),
+    )
     assert status == 201 and isinstance(created, PostProfileResponse)
     assert created.data.id and created.data.attributes.email == email
     assert created.data.attributes.first_name == "Ada"
 
-    status, updated, _ = sdk_call(client.Profiles, "create_or_update_profile",
-                                  profile_upsert_query=upsert_query(email, last_name="Lovelace",
-                                                                    properties={"tier": "gold"}))
+    status, updated, _ = sdk_call(
+        client.Profiles,
+        "create_or_update_profile",
+        profile_upsert_query=upsert_query(email, last_name="Lovelace", properties={"tier": "gold"}),
+    )
     assert status == 200 and isinstance(updated, PostProfileResponse)
     assert updated.data.id == created.data.id
     assert updated.data.attributes.updated >= created.data.attributes.updated
@@ -208,8 +250,10 @@ def test_sdk_bulk_import_profiles_reports_invalid_rows(klaviyo_sandbox):
     assert status == 200 and isinstance(errors, GetImportErrorResponseCollection)
     assert [e.attributes.original_payload["attributes"] for e in errors.data] == invalid_rows
     assert {e.attributes.code for e in errors.data} == {"invalid"}
-    assert all(e.attributes.source.pointer.startswith(f"/data/attributes/profiles/data/{rows.index(row)}")
-               for e, row in zip(errors.data, invalid_rows, strict=True))
+    assert all(
+        e.attributes.source.pointer.startswith(f"/data/attributes/profiles/data/{rows.index(row)}")
+        for e, row in zip(errors.data, invalid_rows, strict=True)
+    )
 
     emails = ",".join(f'"{e}"' for e in valid)
     imported = sdk_walk(client.Profiles.get_profiles, filter=f"any(email,[{emails}])")
@@ -225,8 +269,13 @@ def test_sdk_import_errors_paginate(klaviyo_sandbox, page_size, full_url_cursor)
     bad = [{"email": f"broken-{k}-{uuid.uuid4().hex[:6]}"} for k in range(5)]
     rows = [*bad, {"email": f"{unique('ok')}@example.com"}]
     job_id = client.Profiles.bulk_import_profiles(profile_import_job_create_query=import_query(rows)).data.id
-    assert wait_for(lambda: client.Profiles.get_bulk_import_profiles_job(job_id=job_id).data.attributes.status
-                    == "complete")
-    errors = sdk_walk(client.Profiles.get_errors_for_bulk_import_profiles_job, full_url_cursor=full_url_cursor,
-                      id=job_id, page_size=page_size)
+    assert wait_for(
+        lambda: client.Profiles.get_bulk_import_profiles_job(job_id=job_id).data.attributes.status == "complete"
+    )
+    errors = sdk_walk(
+        client.Profiles.get_errors_for_bulk_import_profiles_job,
+        full_url_cursor=full_url_cursor,
+        id=job_id,
+        page_size=page_size,
+    )
     assert [e.attributes.original_payload["attributes"] for e in errors] == bad

@@ -13,8 +13,11 @@ TAP = [sys.executable, "-m", "tap_klaviyo.tap"]
 
 def catalog_selecting(config_path: Path, streams: list[str]) -> dict:
     """The tap's discovered catalog with only `streams` selected."""
-    catalog = json.loads(subprocess.run([*TAP, "--config", str(config_path), "--discover"], capture_output=True,
-                                        text=True, check=True, timeout=120).stdout)
+    catalog = json.loads(
+        subprocess.run(
+            [*TAP, "--config", str(config_path), "--discover"], capture_output=True, text=True, check=True, timeout=120
+        ).stdout
+    )
     for entry in catalog["streams"]:
         for metadata in entry["metadata"]:
             if not metadata["breadcrumb"]:
@@ -22,8 +25,9 @@ def catalog_selecting(config_path: Path, streams: list[str]) -> dict:
     return catalog
 
 
-def run_tap(config: dict, folder: Path, state: dict | None = None, *args: str,
-            streams: list[str] | None = None) -> tuple[int, list[dict], str]:
+def run_tap(
+    config: dict, folder: Path, state: dict | None = None, *args: str, streams: list[str] | None = None
+) -> tuple[int, list[dict], str]:
     """(exit code, Singer messages, stderr) of one run; `streams` selects some streams only."""
     config_path = folder / "config.json"
     config_path.write_text(json.dumps(config))

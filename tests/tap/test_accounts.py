@@ -31,7 +31,7 @@ def assert_no_key(error: BaseException) -> None:
     shown = f"{error}\n{error!r}\n{''.join(traceback.format_exception(error))}"
     for key in KEYS:
         assert key not in shown
-        assert key[len("pk_sandbox_"):] not in shown
+        assert key[len("pk_sandbox_") :] not in shown
 
 
 def raises(source: str | list[dict[str, Any]], **kwargs: Any) -> AccountsError:
@@ -102,26 +102,42 @@ BAD_LISTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "entry-null": ([OK_A, None], ("entry 1 is null, not an object",)),
     "missing-account": ([OK_A, {"api_key": KEY_B}], ("entry 1 has no 'account'",)),
     "empty-account": ([OK_A, {"account": "  ", "api_key": KEY_B}], ("entry 1: 'account' is empty",)),
-    "account-not-a-string": ([{"account": 7, "api_key": KEY_A}],
-                             ("entry 0: 'account' must be a string, not a number",)),
+    "account-not-a-string": (
+        [{"account": 7, "api_key": KEY_A}],
+        ("entry 0: 'account' must be a string, not a number",),
+    ),
     "missing-api-key": ([OK_A, {"account": "brand_b"}], ("entry 1 (account 'brand_b') has no 'api_key'",)),
-    "empty-api-key": ([OK_A, {"account": "brand_b", "api_key": ""}],
-                      ("entry 1 (account 'brand_b'): 'api_key' is empty",)),
-    "api-key-not-a-string": ([OK_A, {"account": "brand_b", "api_key": [KEY_B]}],
-                             ("entry 1 (account 'brand_b'): 'api_key' must be a string, not a list",)),
-    "api-key-a-number": ([{"account": "brand_b", "api_key": 31415926}],
-                         ("entry 0 (account 'brand_b'): 'api_key' must be a string, not a number",)),
-    "duplicate-name": ([OK_A, {"account": "brand_b", "api_key": KEY_B}, {"account": "brand_a", "api_key": KEY_C}],
-                       ("entry 2 (account 'brand_a'): duplicate account name, also entry 0",)),
+    "empty-api-key": (
+        [OK_A, {"account": "brand_b", "api_key": ""}],
+        ("entry 1 (account 'brand_b'): 'api_key' is empty",),
+    ),
+    "api-key-not-a-string": (
+        [OK_A, {"account": "brand_b", "api_key": [KEY_B]}],
+        ("entry 1 (account 'brand_b'): 'api_key' must be a string, not a list",),
+    ),
+    "api-key-a-number": (
+        [{"account": "brand_b", "api_key": 31415926}],
+        ("entry 0 (account 'brand_b'): 'api_key' must be a string, not a number",),
+    ),
+    "duplicate-name": (
+        [OK_A, {"account": "brand_b", "api_key": KEY_B}, {"account": "brand_a", "api_key": KEY_C}],
+        ("entry 2 (account 'brand_a'): duplicate account name, also entry 0",),
+    ),
 }
 # Text that is not JSON at all (inline lists are already parsed, so these apply to the other sources).
 BAD_TEXTS: dict[str, tuple[bytes, tuple[str, ...]]] = {
-    "not-json": (f'[{{"account": "brand_a", "api_key": "{KEY_A}"}},\n {{"account": "brand_b" "api_key": "{KEY_B}"}}]'
-                 .encode(), ("not valid JSON: Expecting ',' delimiter (line 2 column 24, char 106)",)),
-    "truncated": (f'[{{"account": "brand_a", "api_key": "{KEY_A}'.encode(),
-                  ("not valid JSON: Unterminated string starting at (line 1 column 36, char 35)",)),
-    "not-utf8": (f'[{{"account": "brand_a", "api_key": "{KEY_A}\xff"}}]'.encode("latin-1"),
-                 ("not UTF-8 text (invalid byte at position",)),
+    "not-json": (
+        f'[{{"account": "brand_a", "api_key": "{KEY_A}"}},\n {{"account": "brand_b" "api_key": "{KEY_B}"}}]'.encode(),
+        ("not valid JSON: Expecting ',' delimiter (line 2 column 24, char 106)",),
+    ),
+    "truncated": (
+        f'[{{"account": "brand_a", "api_key": "{KEY_A}'.encode(),
+        ("not valid JSON: Unterminated string starting at (line 1 column 36, char 35)",),
+    ),
+    "not-utf8": (
+        f'[{{"account": "brand_a", "api_key": "{KEY_A}\xff"}}]'.encode("latin-1"),
+        ("not UTF-8 text (invalid byte at position",),
+    ),
 }
 
 
@@ -140,14 +156,18 @@ def load_from(kind: str, body: Any, tmp_path: Path, moto_s3: Any, request: pytes
     return uri, uri
 
 
-CASES = [pytest.param(kind, body, expected, id=f"{kind}-{name}")
-         for name, (body, expected) in BAD_LISTS.items()
-         for kind in ("inline-list", "inline-string", "file", "s3")
-         if not (kind == "inline-list" and name == "a-string")]  # a Python str source is a path or JSON text
-CASES += [pytest.param(kind, body, expected, id=f"{kind}-{name}")
-          for name, (body, expected) in BAD_TEXTS.items()
-          for kind in ("inline-string", "file", "s3")
-          if not (kind == "inline-string" and name == "not-utf8")]  # a str has no bytes to be wrong
+CASES = [
+    pytest.param(kind, body, expected, id=f"{kind}-{name}")
+    for name, (body, expected) in BAD_LISTS.items()
+    for kind in ("inline-list", "inline-string", "file", "s3")
+    if not (kind == "inline-list" and name == "a-string")
+]  # a Python str source is a path or JSON text
+CASES += [
+    pytest.param(kind, body, expected, id=f"{kind}-{name}")
+    for name, (body, expected) in BAD_TEXTS.items()
+    for kind in ("inline-string", "file", "s3")
+    if not (kind == "inline-string" and name == "not-utf8")
+]  # a str has no bytes to be wrong
 
 
 @pytest.mark.parametrize(("kind", "body", "expected"), CASES)

@@ -10,13 +10,19 @@ def child(account_id: str | None, state: dict | None) -> Child:
 
 
 def part(account_id: str, value: str, **context: str) -> dict:
-    return {"context": {"account_id": account_id, **context}, "replication_key": "datetime",
-            "replication_key_value": value}
+    return {
+        "context": {"account_id": account_id, **context},
+        "replication_key": "datetime",
+        "replication_key_value": value,
+    }
 
 
 def test_each_child_contributes_only_its_own_partitions():
-    base = {"bookmarks": {"events": {"partitions": [part("A", "2024-01-01"), part("B", "2024-01-01"),
-                                                    part("C", "2024-01-01")]}}}
+    base = {
+        "bookmarks": {
+            "events": {"partitions": [part("A", "2024-01-01"), part("B", "2024-01-01"), part("C", "2024-01-01")]}
+        }
+    }
     # Each child starts from the whole input state, so it also reports the others' (old) partitions.
     a = child("A", {"bookmarks": {"events": {"partitions": [part("A", "2025-05-05"), part("B", "2024-01-01")]}}})
     b = child("B", {"bookmarks": {"events": {"partitions": [part("A", "2024-01-01"), part("B", "2025-06-06")]}}})
@@ -33,8 +39,10 @@ def test_a_child_not_yet_identified_contributes_nothing():
 
 
 def test_partitions_with_more_context_are_kept_per_partition():
-    a = child("A", {"bookmarks": {"list_members": {"partitions": [part("A", "t1", list_id="L1"),
-                                                                  part("A", "t2", list_id="L2")]}}})
+    a = child(
+        "A",
+        {"bookmarks": {"list_members": {"partitions": [part("A", "t1", list_id="L1"), part("A", "t2", list_id="L2")]}}},
+    )
     merged = merge_states({}, [a])
     assert [p["context"]["list_id"] for p in merged["bookmarks"]["list_members"]["partitions"]] == ["L1", "L2"]
 

@@ -25,19 +25,32 @@ from tap_klaviyo.flatten import flatten
 REVISION = "2026-10-15"
 SCHEMAS = Path(tap_klaviyo.__file__).parent / "schemas"
 GENERATOR = Path(tap_klaviyo.__file__).parents[1] / "scripts" / "make_schemas.py"
-PROFILES_PARAMS = {"page[size]": "100", "additional-fields[profile]": "subscriptions,predictive_analytics",
-                   "sort": "updated"}
+PROFILES_PARAMS = {
+    "page[size]": "100",
+    "additional-fields[profile]": "subscriptions,predictive_analytics",
+    "sort": "updated",
+}
 
 # stream -> the requests the tap makes: (path, params), each read to the last page
 REQUESTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "accounts": [("/api/accounts", {})],
     "events": [("/api/events", {"page[size]": "1000", "sort": "datetime"})],
     "profiles": [("/api/profiles", PROFILES_PARAMS)],
-    "campaigns": [("/api/campaigns", {"filter": f"equals(messages.channel,'{channel}'),equals(archived,{archived})",
-                                      "include": "campaign-messages,tags"})
-                  for channel in ("email", "sms", "mobile_push") for archived in ("false", "true")],
-    "flows": [("/api/flows", {"filter": f"equals(archived,{archived})", "include": "flow-actions,tags"})
-              for archived in ("false", "true")],
+    "campaigns": [
+        (
+            "/api/campaigns",
+            {
+                "filter": f"equals(messages.channel,'{channel}'),equals(archived,{archived})",
+                "include": "campaign-messages,tags",
+            },
+        )
+        for channel in ("email", "sms", "mobile_push")
+        for archived in ("false", "true")
+    ],
+    "flows": [
+        ("/api/flows", {"filter": f"equals(archived,{archived})", "include": "flow-actions,tags"})
+        for archived in ("false", "true")
+    ],
     "lists": [("/api/lists", {"include": "tags"})],
     "segments": [("/api/segments", {"include": "tags"})],
     "metrics": [("/api/metrics", {})],
@@ -54,19 +67,31 @@ PER_PARENT = {
 }
 # stream -> (primary keys, replication key)
 KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
-    "accounts": (("id",), None), "events": (("id",), "datetime"), "profiles": (("id",), "updated"),
-    "campaigns": (("id",), "updated_at"), "campaign_messages": (("id",), None), "flows": (("id",), "updated"),
-    "flow_actions": (("id",), None), "flow_messages": (("id",), None), "lists": (("id",), "updated"),
-    "list_members": (("list_id", "id"), "joined_group_at"), "segments": (("id",), "updated"),
-    "segment_members": (("segment_id", "id"), "joined_group_at"), "metrics": (("id",), None),
-    "tags": (("id",), None), "templates": (("id",), "updated"),
+    "accounts": (("id",), None),
+    "events": (("id",), "datetime"),
+    "profiles": (("id",), "updated"),
+    "campaigns": (("id",), "updated_at"),
+    "campaign_messages": (("id",), None),
+    "flows": (("id",), "updated"),
+    "flow_actions": (("id",), None),
+    "flow_messages": (("id",), None),
+    "lists": (("id",), "updated"),
+    "list_members": (("list_id", "id"), "joined_group_at"),
+    "segments": (("id",), "updated"),
+    "segment_members": (("segment_id", "id"), "joined_group_at"),
+    "metrics": (("id",), None),
+    "tags": (("id",), None),
+    "templates": (("id",), "updated"),
 }
 STREAMS = list(KEYS)
 # Columns of the SDK models that no sandbox row has: the campaign-message resource's to-one `campaign-audience`
 # relationship and the template attribute `screenshot_url` (both in klaviyo-api 25.0.0) are never rendered.
-NEVER_PRODUCED = {"campaign_messages": {"campaign_audience_id"}, "templates": {"screenshot_url"},
-                  # added by singer-sdk from the partition (channel x archived), not by flatten()
-                  "campaigns": {"channel", "archived"}}
+NEVER_PRODUCED = {
+    "campaign_messages": {"campaign_audience_id"},
+    "templates": {"screenshot_url"},
+    # added by singer-sdk from the partition (channel x archived), not by flatten()
+    "campaigns": {"channel", "archived"},
+}
 
 
 def load_schema(stream: str) -> dict[str, Any]:
@@ -87,8 +112,9 @@ class Account:
     def __init__(self, base: str, key: str, account_id: str, name: str) -> None:
         self.base, self.id, self.name = base, account_id, name
         self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Klaviyo-API-Key {key}", "revision": REVISION,
-                                     "accept": "application/vnd.api+json"})
+        self.session.headers.update(
+            {"Authorization": f"Klaviyo-API-Key {key}", "revision": REVISION, "accept": "application/vnd.api+json"}
+        )
 
     def pages(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
         url: str | None = f"{self.base}{path}"
@@ -138,8 +164,11 @@ def test_every_stream_has_a_schema_and_the_format_checker_checks_date_times() ->
 def test_rows_validate_against_the_schema(rows, stream: str) -> None:
     assert rows[stream], f"the sandbox gave no {stream} rows: nothing was checked"
     validator = Draft7Validator(load_schema(stream), format_checker=FormatChecker())
-    errors = [f"{row['id']}: {'.'.join(map(str, e.absolute_path))}: {e.message}"
-              for row in rows[stream] for e in validator.iter_errors(row)]
+    errors = [
+        f"{row['id']}: {'.'.join(map(str, e.absolute_path))}: {e.message}"
+        for row in rows[stream]
+        for e in validator.iter_errors(row)
+    ]
     assert not errors, f"{len(errors)} errors in {len(rows[stream])} {stream} rows, first: {errors[:5]}"
 
 
@@ -149,8 +178,11 @@ def test_every_produced_column_and_nested_key_is_declared(rows, stream: str) -> 
     produced = {key for row in rows[stream] for key in row}
     assert produced <= set(schema["properties"]), f"undeclared columns: {sorted(produced - set(schema['properties']))}"
     validator = Draft7Validator(closed(schema))
-    undeclared = {f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-                  for row in rows[stream] for e in validator.iter_errors(row)}
+    undeclared = {
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+        for row in rows[stream]
+        for e in validator.iter_errors(row)
+    }
     assert not undeclared, f"keys the schema does not declare: {sorted(undeclared)[:10]}"
 
 
@@ -185,7 +217,7 @@ def test_schema_files_are_the_generator_output() -> None:
     for stream, definition in generator["STREAMS"].items():
         text = generator["render"](generator["stream_schema"](definition))
         assert (SCHEMAS / f"{stream}.json").read_text() == text, (
-            f"{stream}.json differs from the generator output: run tap-klaviyo/scripts/make_schemas.py")
+            f"{stream}.json differs from the generator output: run tap-klaviyo/scripts/make_schemas.py"
+        )
         assert definition.replication_key == KEYS[stream][1]
         assert definition.parent_key == next((key for key in KEYS[stream][0] if key != "id"), None)
-

@@ -21,9 +21,20 @@ EVENTS, PROFILES, YEARS = 12_000, 1_500, 0.0001
 @pytest.fixture(scope="module")
 def dense(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dense")
-    running = start_sandbox("--accounts", "1", "--events", str(EVENTS), "--profiles", str(PROFILES),
-                            "--years", str(YEARS), "--rate-limit-scale", "0",
-                            "--accounts-file", str(folder / "accounts.json"))
+    running = start_sandbox(
+        "--accounts",
+        "1",
+        "--events",
+        str(EVENTS),
+        "--profiles",
+        str(PROFILES),
+        "--years",
+        str(YEARS),
+        "--rate-limit-scale",
+        "0",
+        "--accounts-file",
+        str(folder / "accounts.json"),
+    )
     running.accounts_file = folder / "accounts.json"  # type: ignore[attr-defined]
     yield running
     running.stop()
@@ -31,17 +42,35 @@ def dense(tmp_path_factory):
 
 def config_for(sandbox: RunningSandbox, **extra) -> dict:
     # Small windows: many boundaries in a short range.
-    return {"accounts_file": str(sandbox.accounts_file), "api_url": sandbox.url, "start_date": "2020-01-01T00:00:00Z",
-            "rate_limit_scale": 0, "window_concurrency": 4, **extra}
+    return {
+        "accounts_file": str(sandbox.accounts_file),
+        "api_url": sandbox.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        "rate_limit_scale": 0,
+        "window_concurrency": 4,
+        **extra,
+    }
 
 
 def post_event(sandbox: RunningSandbox, when: datetime, unique_id: str) -> None:
-    body = {"data": {"type": "event", "attributes": {
-        "properties": {"boundary": True}, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "unique_id": unique_id,
-        "metric": {"data": {"type": "metric", "attributes": {"name": "Boundary Check"}}},
-        "profile": {"data": {"type": "profile", "attributes": {"email": f"{unique_id}@example.com"}}}}}}
-    response = requests.post(f"{sandbox.url}/api/events", json=body, timeout=30, headers={
-        "Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"})
+    body = {
+        "data": {
+            "type": "event",
+            "attributes": {
+                "properties": {"boundary": True},
+                "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "unique_id": unique_id,
+                "metric": {"data": {"type": "metric", "attributes": {"name": "Boundary Check"}}},
+                "profile": {"data": {"type": "profile", "attributes": {"email": f"{unique_id}@example.com"}}},
+            },
+        }
+    }
+    response = requests.post(
+        f"{sandbox.url}/api/events",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"},
+    )
     assert response.status_code == 202, response.text
 
 

@@ -46,15 +46,34 @@ def test_peak_memory_does_not_grow_with_the_number_of_events(tmp_path):
     for events in (15_000, 150_000):
         folder = tmp_path / str(events)
         folder.mkdir()
-        sandbox = start_sandbox("--accounts", "1", "--events", str(events), "--profiles", "50",
-                                "--rate-limit-scale", "0", "--accounts-file", str(folder / "accounts.json"))
+        sandbox = start_sandbox(
+            "--accounts",
+            "1",
+            "--events",
+            str(events),
+            "--profiles",
+            "50",
+            "--rate-limit-scale",
+            "0",
+            "--accounts-file",
+            str(folder / "accounts.json"),
+        )
         try:
             config = folder / "config.json"
-            config.write_text(json.dumps({"accounts_file": str(folder / "accounts.json"), "api_url": sandbox.url,
-                                          "start_date": "2020-01-01T00:00:00Z", "rate_limit_scale": 0}))
+            config.write_text(
+                json.dumps(
+                    {
+                        "accounts_file": str(folder / "accounts.json"),
+                        "api_url": sandbox.url,
+                        "start_date": "2020-01-01T00:00:00Z",
+                        "rate_limit_scale": 0,
+                    }
+                )
+            )
             (folder / "catalog.json").write_text(json.dumps(catalog_selecting(config, ["events"])))
-            code, peaks[events] = peak_rss_mb([*TAP, "--config", str(config), "--catalog",
-                                               str(folder / "catalog.json")], folder / "out.singer")
+            code, peaks[events] = peak_rss_mb(
+                [*TAP, "--config", str(config), "--catalog", str(folder / "catalog.json")], folder / "out.singer"
+            )
         finally:
             sandbox.stop()
         assert code == 0

@@ -15,8 +15,22 @@ import pytest
 from klaviyo_sandbox.pytest_plugin import start_sandbox
 
 EVENTS, PROFILES = 6000, 300
-STREAMS_WITH_IDS = ("events", "profiles", "campaigns", "flows", "lists", "list_members", "segments", "metrics",
-                    "templates", "tags", "campaign_messages", "flow_actions", "flow_messages", "segment_members")
+STREAMS_WITH_IDS = (
+    "events",
+    "profiles",
+    "campaigns",
+    "flows",
+    "lists",
+    "list_members",
+    "segments",
+    "metrics",
+    "templates",
+    "tags",
+    "campaign_messages",
+    "flow_actions",
+    "flow_messages",
+    "segment_members",
+)
 
 
 def keys_by_stream(lines: list[str]) -> dict[str, set[tuple]]:
@@ -39,19 +53,39 @@ def tap_command(config: dict, folder: Path, state: dict | None = None) -> list[s
 
 
 def config_for(sandbox, accounts_file: Path) -> dict:
-    return {"accounts_file": str(accounts_file), "api_url": sandbox.url, "start_date": "2020-01-01T00:00:00Z",
-            "rate_limit_scale": 0, "max_retries": 12}
+    return {
+        "accounts_file": str(accounts_file),
+        "api_url": sandbox.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        "rate_limit_scale": 0,
+        "max_retries": 12,
+    }
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     """A clean run's rows, against a sandbox without faults (same seed and sizes as the faulty ones)."""
     folder = tmp_path_factory.mktemp("clean")
-    sandbox = start_sandbox("--accounts", "2", "--events", str(EVENTS), "--profiles", str(PROFILES),
-                            "--rate-limit-scale", "0", "--accounts-file", str(folder / "accounts.json"))
+    sandbox = start_sandbox(
+        "--accounts",
+        "2",
+        "--events",
+        str(EVENTS),
+        "--profiles",
+        str(PROFILES),
+        "--rate-limit-scale",
+        "0",
+        "--accounts-file",
+        str(folder / "accounts.json"),
+    )
     try:
-        result = subprocess.run(tap_command(config_for(sandbox, folder / "accounts.json"), folder),
-                                capture_output=True, text=True, timeout=600, check=False)
+        result = subprocess.run(
+            tap_command(config_for(sandbox, folder / "accounts.json"), folder),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     finally:
         sandbox.stop()
     assert result.returncode == 0, result.stderr[-2000:]
@@ -59,31 +93,71 @@ def clean(tmp_path_factory):
 
 
 def test_fault_storms_give_the_same_rows(clean, tmp_path):
-    sandbox = start_sandbox("--accounts", "2", "--events", str(EVENTS), "--profiles", str(PROFILES),
-                            "--rate-limit-scale", "0", "--accounts-file", str(tmp_path / "accounts.json"),
-                            "--error-share", "0.08", "--reset-share", "0.04", "--storm-share", "0.01",
-                            "--storm-seconds", "1", "--fault-seed", "5")
+    sandbox = start_sandbox(
+        "--accounts",
+        "2",
+        "--events",
+        str(EVENTS),
+        "--profiles",
+        str(PROFILES),
+        "--rate-limit-scale",
+        "0",
+        "--accounts-file",
+        str(tmp_path / "accounts.json"),
+        "--error-share",
+        "0.08",
+        "--reset-share",
+        "0.04",
+        "--storm-share",
+        "0.01",
+        "--storm-seconds",
+        "1",
+        "--fault-seed",
+        "5",
+    )
     try:
-        result = subprocess.run(tap_command(config_for(sandbox, tmp_path / "accounts.json"), tmp_path),
-                                capture_output=True, text=True, timeout=900, check=False)
+        result = subprocess.run(
+            tap_command(config_for(sandbox, tmp_path / "accounts.json"), tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         stats = sandbox.stats()
     finally:
         sandbox.stop()
     assert result.returncode == 0, result.stderr[-2000:]
-    faults = sum(count for buckets in stats.values() for counts in buckets.values()
-                 for name, count in counts.items() if name.startswith("fault:"))
+    faults = sum(
+        count
+        for buckets in stats.values()
+        for counts in buckets.values()
+        for name, count in counts.items()
+        if name.startswith("fault:")
+    )
     assert faults >= 10  # the run really went through storms
     assert keys_by_stream(result.stdout.splitlines()) == clean
 
 
 def test_killed_mid_stream_then_resumed_ends_with_every_row(clean, tmp_path):
-    sandbox = start_sandbox("--accounts", "2", "--events", str(EVENTS), "--profiles", str(PROFILES),
-                            "--rate-limit-scale", "0", "--latency-ms", "20",
-                            "--accounts-file", str(tmp_path / "accounts.json"))
+    sandbox = start_sandbox(
+        "--accounts",
+        "2",
+        "--events",
+        str(EVENTS),
+        "--profiles",
+        str(PROFILES),
+        "--rate-limit-scale",
+        "0",
+        "--latency-ms",
+        "20",
+        "--accounts-file",
+        str(tmp_path / "accounts.json"),
+    )
     try:
         config = config_for(sandbox, tmp_path / "accounts.json")
-        first = subprocess.Popen(tap_command(config, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 text=True)
+        first = subprocess.Popen(
+            tap_command(config, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         assert first.stdout is not None
         lines: list[str] = []
         events_seen = 0
@@ -99,8 +173,9 @@ def test_killed_mid_stream_then_resumed_ends_with_every_row(clean, tmp_path):
         first.stdout.close()
         states = [json.loads(line)["value"] for line in lines if json.loads(line)["type"] == "STATE"]
         assert states, "the first run emitted no state before it was killed"
-        resumed = subprocess.run(tap_command(config, tmp_path, states[-1]), capture_output=True, text=True,
-                                 timeout=600, check=False)
+        resumed = subprocess.run(
+            tap_command(config, tmp_path, states[-1]), capture_output=True, text=True, timeout=600, check=False
+        )
     finally:
         sandbox.stop()
     assert resumed.returncode == 0, resumed.stderr[-2000:]

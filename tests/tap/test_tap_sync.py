@@ -18,16 +18,31 @@ EVENTS, PROFILES = 2500, 240
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sandbox")
-    running = start_sandbox("--accounts", "2", "--events", str(EVENTS), "--profiles", str(PROFILES),
-                            "--rate-limit-scale", "0", "--accounts-file", str(folder / "accounts.json"))
+    running = start_sandbox(
+        "--accounts",
+        "2",
+        "--events",
+        str(EVENTS),
+        "--profiles",
+        str(PROFILES),
+        "--rate-limit-scale",
+        "0",
+        "--accounts-file",
+        str(folder / "accounts.json"),
+    )
     running.accounts_file = folder / "accounts.json"  # type: ignore[attr-defined]
     yield running
     running.stop()
 
 
 def config_for(sandbox: RunningSandbox, **extra) -> dict:
-    return {"accounts_file": str(sandbox.accounts_file), "api_url": sandbox.url, "start_date": "2020-01-01T00:00:00Z",
-            "rate_limit_scale": 0, **extra}
+    return {
+        "accounts_file": str(sandbox.accounts_file),
+        "api_url": sandbox.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        "rate_limit_scale": 0,
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +149,9 @@ def test_a_malformed_accounts_file_fails_before_any_output(sandbox, tmp_path):
 
 def test_an_unreachable_s3_object_fails_before_any_output(sandbox, tmp_path, closed_port_url, aws_env):
     uri = "s3://klaviyo-accounts/accounts.json"
-    code, messages, stderr = run_tap(config_for(sandbox, accounts_file=uri, s3_endpoint_url=closed_port_url),
-                                     tmp_path, None)
+    code, messages, stderr = run_tap(
+        config_for(sandbox, accounts_file=uri, s3_endpoint_url=closed_port_url), tmp_path, None
+    )
     assert code != 0
     assert uri in stderr and closed_port_url in stderr
     assert not [m for m in messages if m["type"] in ("RECORD", "STATE")]

@@ -31,13 +31,23 @@ LEGACY_CONFIG = {
     "event_mapping": {
         "event": "PlacedOrder",
         "customer_properties": {"$email": "EMAIL"},
-        "properties": {"$event_id": "ORDER_ID", "$value": "ORDER_TOTAL", "OrderType": "ORDER_TYPE",
-                       "CouponCode": "COUPON_CODE"},
+        "properties": {
+            "$event_id": "ORDER_ID",
+            "$value": "ORDER_TOTAL",
+            "OrderType": "ORDER_TYPE",
+            "CouponCode": "COUPON_CODE",
+        },
         "time": "DATE_ORDERED",
     },
     "profile_mapping": {
-        "properties": {"$email": "EMAIL", "$first_name": "BILL_FIRST_NAME", "$last_name": "BILL_LAST_NAME",
-                       "$region": "BILL_STATE_CODE", "$zip": "BILL_ZIP", "$phone_number": "BILL_PHONE"},
+        "properties": {
+            "$email": "EMAIL",
+            "$first_name": "BILL_FIRST_NAME",
+            "$last_name": "BILL_LAST_NAME",
+            "$region": "BILL_STATE_CODE",
+            "$zip": "BILL_ZIP",
+            "$phone_number": "BILL_PHONE",
+        },
     },
 }
 
@@ -70,12 +80,17 @@ def schema_message(stream: str, columns: Iterable[str], row_column: str | None =
     properties = {c: {"type": ["string", "null"]} for c in columns}
     if row_column:
         properties[row_column] = {"type": "integer"}
-    return {"type": "SCHEMA", "stream": stream, "schema": {"type": "object", "properties": properties},
-            "key_properties": []}
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object", "properties": properties},
+        "key_properties": [],
+    }
 
 
-def record_messages(stream: str, rows: Iterable[dict[str, Any]], first_row: int = 1,
-                    row_column: str | None = "_sdc_row_number") -> list[dict]:
+def record_messages(
+    stream: str, rows: Iterable[dict[str, Any]], first_row: int = 1, row_column: str | None = "_sdc_row_number"
+) -> list[dict]:
     """RECORD messages as tap-csv sends them: every cell a string, the 1-based data row number alongside."""
     out = []
     for i, row in enumerate(rows, start=first_row):
@@ -102,8 +117,13 @@ class Target:
         self.runs = 0
 
     def config(self, **overrides: Any) -> dict[str, Any]:
-        return {"api_key": self.sandbox.key(0), "api_url": self.sandbox.url, "rate_limit_scale": 0,
-                "max_retries": 8, **overrides}
+        return {
+            "api_key": self.sandbox.key(0),
+            "api_url": self.sandbox.url,
+            "rate_limit_scale": 0,
+            "max_retries": 8,
+            **overrides,
+        }
 
     def run(self, messages: Iterable[dict] | str, *, timeout: float = 300, **config: Any) -> Run:
         self.runs += 1
@@ -112,8 +132,15 @@ class Target:
         config_path = self.tmp_path / f"config-{self.runs}.json"
         config_path.write_text(json.dumps(settings), encoding="utf-8")
         text = messages if isinstance(messages, str) else "".join(json.dumps(m) + "\n" for m in messages)
-        proc = subprocess.run([TARGET, "--config", str(config_path)], input=text, capture_output=True, text=True,
-                              timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"}, check=False)
+        proc = subprocess.run(
+            [TARGET, "--config", str(config_path)],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            check=False,
+        )
         return Run(proc.returncode, proc.stdout, proc.stderr, Path(settings["rejects_path"]))
 
 
@@ -165,7 +192,7 @@ class Klaviyo:
     def profiles(self, emails: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(emails), 100):
-            chunk = ",".join(f'"{e}"' for e in emails[start:start + 100])
+            chunk = ",".join(f'"{e}"' for e in emails[start : start + 100])
             for p in self._pages("/api/profiles", {"filter": f"any(email,[{chunk}])", "page[size]": 100}):
                 out[p["attributes"]["email"]] = p
         return out
@@ -173,8 +200,20 @@ class Klaviyo:
 
 @pytest.fixture(scope="session")
 def target_sandbox() -> Iterator[RunningSandbox]:
-    sandbox = start_sandbox("--accounts", "2", "--seed", "11", "--events", "200", "--profiles", "200",
-                            "--rate-limit-scale", "0", "--job-seconds", str(JOB_SECONDS))
+    sandbox = start_sandbox(
+        "--accounts",
+        "2",
+        "--seed",
+        "11",
+        "--events",
+        "200",
+        "--profiles",
+        "200",
+        "--rate-limit-scale",
+        "0",
+        "--job-seconds",
+        str(JOB_SECONDS),
+    )
     yield sandbox
     sandbox.stop()
 

@@ -28,30 +28,57 @@ def send(sandbox, tmp_path: Path, kind: str, stream: str, items: list[Item]) -> 
 
 
 def event(tag: str, i: int, **attributes: object) -> bytes:
-    return orjson.dumps({"type": "event-bulk-create", "attributes": {
-        "profile": {"data": {"type": "profile", "attributes": {"email": f"b{i}@{tag}.example"}}},
-        "events": {"data": [{"type": "event", "attributes": {
-            "metric": {"data": {"type": "metric", "attributes": {"name": f"Bulk {tag}"}}},
-            "properties": {}, "unique_id": f"{tag}-{i}", **attributes}}]}}})
+    return orjson.dumps(
+        {
+            "type": "event-bulk-create",
+            "attributes": {
+                "profile": {"data": {"type": "profile", "attributes": {"email": f"b{i}@{tag}.example"}}},
+                "events": {
+                    "data": [
+                        {
+                            "type": "event",
+                            "attributes": {
+                                "metric": {"data": {"type": "metric", "attributes": {"name": f"Bulk {tag}"}}},
+                                "properties": {},
+                                "unique_id": f"{tag}-{i}",
+                                **attributes,
+                            },
+                        }
+                    ]
+                },
+            },
+        }
+    )
 
 
 def test_profile_import_errors_are_rejected_rows(target_sandbox, klaviyo, tmp_path, tag):
     """Klaviyo's per-row import errors (read from the completed job) name the rows; the rest are accepted."""
-    attributes = [{"email": f"ok1@{tag}.example"}, {"email": "bad@@example"}, {"email": f"ok2@{tag}.example"},
-                  {"first_name": "Nobody"}, {"phone_number": "555-0100"}]
-    items = [Item(RowRef("s", i + 2, a.get("email")), orjson.dumps({"type": "profile", "attributes": a}))
-             for i, a in enumerate(attributes)]
+    attributes = [
+        {"email": f"ok1@{tag}.example"},
+        {"email": "bad@@example"},
+        {"email": f"ok2@{tag}.example"},
+        {"first_name": "Nobody"},
+        {"phone_number": "555-0100"},
+    ]
+    items = [
+        Item(RowRef("s", i + 2, a.get("email")), orjson.dumps({"type": "profile", "attributes": a}))
+        for i, a in enumerate(attributes)
+    ]
     counts, rejected = send(target_sandbox, tmp_path, "profile", "s", items)
     assert counts == Counts(read=0, sent=5, accepted=2, rejected=3)
     found = {r["row"]: (r["code"], r["reason"]) for r in rejected}
     assert found == {
         3: ("invalid", "Klaviyo: Invalid email address: 'bad@@example'."),
         5: ("invalid", "Klaviyo: A profile needs at least one identifier (id, email, phone_number, external_id)."),
-        6: ("invalid", "Klaviyo: Invalid phone number: '555-0100'. Phone numbers must be in E.164 format, "
-                       "e.g. +15555550123."),
+        6: (
+            "invalid",
+            "Klaviyo: Invalid phone number: '555-0100'. Phone numbers must be in E.164 format, e.g. +15555550123.",
+        ),
     }
-    assert set(klaviyo.profiles([f"ok1@{tag}.example", f"ok2@{tag}.example"])) == {f"ok1@{tag}.example",
-                                                                                  f"ok2@{tag}.example"}
+    assert set(klaviyo.profiles([f"ok1@{tag}.example", f"ok2@{tag}.example"])) == {
+        f"ok1@{tag}.example",
+        f"ok2@{tag}.example",
+    }
 
 
 def test_a_refused_event_request_loses_only_the_bad_event(target_sandbox, klaviyo, tmp_path, tag):
@@ -64,7 +91,8 @@ def test_a_refused_event_request_loses_only_the_bad_event(target_sandbox, klaviy
     assert counts == Counts(read=0, sent=6, accepted=4, rejected=2)
     assert {(r["row"], r["code"]) for r in rejected} == {(4, "invalid"), (6, "invalid")}
     assert sorted(e["attributes"]["event_properties"]["$event_id"] for e in klaviyo.events(f"Bulk {tag}")) == [
-        f"{tag}-{i}" for i in (0, 1, 3, 5)]
+        f"{tag}-{i}" for i in (0, 1, 3, 5)
+    ]
 
 
 def test_a_request_over_5_mb_is_split(target_sandbox, klaviyo, tmp_path, tag):

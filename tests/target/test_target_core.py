@@ -18,18 +18,25 @@ from target_klaviyo.target import TargetKlaviyo
 
 
 def suite_config(sandbox_url: str, api_key: str, rejects: Path) -> dict:
-    return {"api_url": sandbox_url, "api_key": api_key, "rate_limit_scale": 0, "rejects_path": str(rejects),
-            "mappings": {"*": {"profile": {"external_id": "id", "properties": "*"}}}}
+    return {
+        "api_url": sandbox_url,
+        "api_key": api_key,
+        "rate_limit_scale": 0,
+        "rejects_path": str(rejects),
+        "mappings": {"*": {"profile": {"external_id": "id", "properties": "*"}}},
+    }
 
 
 # The class needs a config when it is built; each test's runner gets the real one (sandbox URL) below.
-_StandardTargetTests = get_target_test_class(TargetKlaviyo, config=suite_config("http://unused", "unused",
-                                                                                Path("unused")))
+_StandardTargetTests = get_target_test_class(
+    TargetKlaviyo, config=suite_config("http://unused", "unused", Path("unused"))
+)
 
 
 class TestTargetKlaviyo(_StandardTargetTests):  # type: ignore[misc, valid-type]
     @pytest.fixture
     def runner(self, target_sandbox: RunningSandbox, tmp_path: Path) -> TargetTestRunner:
-        return TargetTestRunner(target_class=TargetKlaviyo,
-                                config=suite_config(target_sandbox.url, target_sandbox.key(1),
-                                                    tmp_path / "rejects.jsonl"))
+        return TargetTestRunner(
+            target_class=TargetKlaviyo,
+            config=suite_config(target_sandbox.url, target_sandbox.key(1), tmp_path / "rejects.jsonl"),
+        )

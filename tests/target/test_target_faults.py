@@ -9,29 +9,62 @@ ROWS = 4_000
 
 
 def test_fault_storms_lose_nothing(klaviyo_sandbox_factory, tmp_path, tag):
-    sandbox = klaviyo_sandbox_factory("--accounts", "1", "--events", "10", "--profiles", "10",
-                                      "--rate-limit-scale", "0", "--job-seconds", str(JOB_SECONDS),
-                                      "--error-share", "0.1", "--reset-share", "0.05", "--storm-share", "0.03",
-                                      "--storm-seconds", "1", "--fault-seed", "5")
+    sandbox = klaviyo_sandbox_factory(
+        "--accounts",
+        "1",
+        "--events",
+        "10",
+        "--profiles",
+        "10",
+        "--rate-limit-scale",
+        "0",
+        "--job-seconds",
+        str(JOB_SECONDS),
+        "--error-share",
+        "0.1",
+        "--reset-share",
+        "0.05",
+        "--storm-share",
+        "0.03",
+        "--storm-seconds",
+        "1",
+        "--fault-seed",
+        "5",
+    )
     target = Target(sandbox, tmp_path)
     rows = [{"email": f"f{i}@{tag}.example", "order": f"o{i}", "total": str(i)} for i in range(ROWS)]
-    messages = [schema_message("orders", ["email", "order", "total"]), *record_messages("orders", rows),
-                {"type": "STATE", "value": {"orders": ROWS}}]
-    config = {"mappings": {"orders": {
-        "profile": {"email": "email"},
-        "event": {"metric": f"Stormy {tag}", "unique_id": "order", "value": "total"},
-    }}, "batch_size_rows": 250, "max_retries": 12}
+    messages = [
+        schema_message("orders", ["email", "order", "total"]),
+        *record_messages("orders", rows),
+        {"type": "STATE", "value": {"orders": ROWS}},
+    ]
+    config = {
+        "mappings": {
+            "orders": {
+                "profile": {"email": "email"},
+                "event": {"metric": f"Stormy {tag}", "unique_id": "order", "value": "total"},
+            }
+        },
+        "batch_size_rows": 250,
+        "max_retries": 12,
+    }
     run = target.run(messages, **config)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.summary == {"orders": {kind: {"read": ROWS, "sent": ROWS, "accepted": ROWS, "rejected": 0}
-                                      for kind in ("event", "profile")}}
+    assert run.summary == {
+        "orders": {kind: {"read": ROWS, "sent": ROWS, "accepted": ROWS, "rejected": 0} for kind in ("event", "profile")}
+    }
     assert run.states == [{"orders": ROWS}]
 
     # The faults did happen, on the write endpoints too.
     stats = next(iter(sandbox.stats().values()))
-    faults = {kind: sum(bucket.get(kind, 0) for name, bucket in stats.items()
-                        if name in ("bulk_create_events", "bulk_import_profiles", "get_bulk_import_profiles_job"))
-              for kind in ("fault:error", "fault:reset", "fault:storm")}
+    faults = {
+        kind: sum(
+            bucket.get(kind, 0)
+            for name, bucket in stats.items()
+            if name in ("bulk_create_events", "bulk_import_profiles", "get_bulk_import_profiles_job")
+        )
+        for kind in ("fault:error", "fault:reset", "fault:storm")
+    }
     assert all(faults.values()), faults
 
     klaviyo = Klaviyo(sandbox)
@@ -45,8 +78,11 @@ def test_fault_storms_lose_nothing(klaviyo_sandbox_factory, tmp_path, tag):
 
 
 def test_refused_key_fails_without_state_and_without_the_key(target, target_sandbox, tag):
-    messages = [schema_message("k", ["email"]), *record_messages("k", [{"email": f"k@{tag}.example"}]),
-                {"type": "STATE", "value": {"k": 1}}]
+    messages = [
+        schema_message("k", ["email"]),
+        *record_messages("k", [{"email": f"k@{tag}.example"}]),
+        {"type": "STATE", "value": {"k": 1}},
+    ]
     wrong_key = "pk_" + "9" * 34
     run = target.run(messages, api_key=wrong_key, mappings={"k": {"profile": {"email": "email"}}})
     assert run.returncode != 0
@@ -62,8 +98,12 @@ def test_unreachable_klaviyo_rejects_rows_as_not_sent_and_fails(target, closed_p
     so the next run sends them again."""
     rows = [{"email": f"u{i}@{tag}.example"} for i in range(3)]
     messages = [schema_message("u", ["email"]), *record_messages("u", rows), {"type": "STATE", "value": {"u": 3}}]
-    run = target.run(messages, api_url=closed_port_url, max_retries=1,
-                     mappings={"u": {"event": {"metric": "Unsent", "profile": {"email": "email"}}}})
+    run = target.run(
+        messages,
+        api_url=closed_port_url,
+        max_retries=1,
+        mappings={"u": {"event": {"metric": "Unsent", "profile": {"email": "email"}}}},
+    )
     assert run.returncode != 0
     assert run.states == []
     assert "3 rows could not be sent to Klaviyo" in run.stderr

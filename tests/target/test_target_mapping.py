@@ -17,27 +17,55 @@ def mapper(config: dict, columns: list[str], stream: str = "s") -> RowMapper:
 
 
 def test_old_event_mapping_translated():
-    old = {"event": "Placed Order", "customer_properties": {"$email": "EMAIL", "$first_name": "FIRST",
-                                                           "$city": "CITY", "Tier": "TIER"},
-           "properties": {"$event_id": "ORDER_ID", "$value": "TOTAL", "OrderType": "TYPE"}, "time": "DATE"}
+    old = {
+        "event": "Placed Order",
+        "customer_properties": {"$email": "EMAIL", "$first_name": "FIRST", "$city": "CITY", "Tier": "TIER"},
+        "properties": {"$event_id": "ORDER_ID", "$value": "TOTAL", "OrderType": "TYPE"},
+        "time": "DATE",
+    }
     assert legacy_event(old, "event_mapping") == {
         "metric": "Placed Order",
-        "profile": {"email": "EMAIL", "first_name": "FIRST", "location": {"city": "CITY"},
-                    "properties": {"Tier": "TIER"}},
-        "unique_id": "ORDER_ID", "value": "TOTAL", "time": "DATE", "properties": {"OrderType": "TYPE"},
+        "profile": {
+            "email": "EMAIL",
+            "first_name": "FIRST",
+            "location": {"city": "CITY"},
+            "properties": {"Tier": "TIER"},
+        },
+        "unique_id": "ORDER_ID",
+        "value": "TOTAL",
+        "time": "DATE",
+        "properties": {"OrderType": "TYPE"},
     }
-    assert legacy_profile({"properties": {"$email": "E", "$id": "ID", "$zip": "Z", "$phone_number": "P",
-                                          "Plan": "PLAN"}}, "profile_mapping") == {
-        "email": "E", "external_id": "ID", "phone_number": "P", "location": {"zip": "Z"},
-        "properties": {"Plan": "PLAN"}}
+    assert legacy_profile(
+        {"properties": {"$email": "E", "$id": "ID", "$zip": "Z", "$phone_number": "P", "Plan": "PLAN"}},
+        "profile_mapping",
+    ) == {
+        "email": "E",
+        "external_id": "ID",
+        "phone_number": "P",
+        "location": {"zip": "Z"},
+        "properties": {"Plan": "PLAN"},
+    }
 
 
 def test_event_payload_shape_and_empty_cells_left_out():
-    config = {"mappings": {"s": {"event": {"metric": "Viewed", "profile": {"email": "e", "external_id": "id"},
-                                           "time": "t", "value": "v", "properties": {"Page": "p", "Ref": "r"}}}}}
+    config = {
+        "mappings": {
+            "s": {
+                "event": {
+                    "metric": "Viewed",
+                    "profile": {"email": "e", "external_id": "id"},
+                    "time": "t",
+                    "value": "v",
+                    "properties": {"Page": "p", "Ref": "r"},
+                }
+            }
+        }
+    }
     row = mapper(config, ["e", "id", "t", "v", "p", "r"])
-    payload = row.event({"e": " ann@example.com ", "id": "", "t": "2024-01-02T03:04:05Z", "v": "7", "p": "/home",
-                         "r": ""})
+    payload = row.event(
+        {"e": " ann@example.com ", "id": "", "t": "2024-01-02T03:04:05Z", "v": "7", "p": "/home", "r": ""}
+    )
     attributes = payload["attributes"]
     assert attributes["profile"] == {"data": {"type": "profile", "attributes": {"email": "ann@example.com"}}}
     [event] = attributes["events"]["data"]
@@ -57,8 +85,10 @@ def test_all_other_columns_as_properties():
     config = {"mappings": {"s": {"profile": {"email": "mail", "first_name": "first", "properties": "*"}}}}
     row = mapper(config, ["mail", "first", "plan", "score", "_sdc_extracted_at", "_sdc_row_number"])
     payload = row.profile({"mail": "a@b.co", "first": "A", "plan": "gold", "score": "", "_sdc_row_number": 4})
-    assert payload == {"type": "profile", "attributes": {"email": "a@b.co", "first_name": "A",
-                                                         "properties": {"plan": "gold"}}}
+    assert payload == {
+        "type": "profile",
+        "attributes": {"email": "a@b.co", "first_name": "A", "properties": {"plan": "gold"}},
+    }
 
 
 def test_metric_from_a_column():
@@ -66,8 +96,9 @@ def test_metric_from_a_column():
     row = mapper(config, ["kind", "tel"])
     payload = row.event({"kind": "Refunded", "tel": "+44 20 7946 0958"})
     assert payload["attributes"]["profile"]["data"]["attributes"] == {"phone_number": "+442079460958"}
-    assert payload["attributes"]["events"]["data"][0]["attributes"]["metric"]["data"]["attributes"]["name"] == \
-        "Refunded"
+    assert (
+        payload["attributes"]["events"]["data"][0]["attributes"]["metric"]["data"]["attributes"]["name"] == "Refunded"
+    )
     with pytest.raises(Invalid, match="kind: no metric name"):
         row.event({"kind": " ", "tel": "+442079460958"})
     with pytest.raises(Invalid, match="metric name is 200 characters"):
@@ -81,19 +112,38 @@ def test_event_reuses_the_stream_profile_identifiers():
     assert payload["attributes"]["profile"]["data"]["attributes"] == {"external_id": "42"}
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    ({}, "mappings: no mapping configured"),
-    ({"mappings": {"s": {}}}, "mappings.s: map the stream to an event, a profile or both"),
-    ({"mappings": {"s": {"profile": {"first_name": "f"}}}}, "mappings.s.profile: map at least one profile identifier"),
-    ({"mappings": {"s": {"profile": {"email": "e", "nickname": "n"}}}}, "mappings.s.profile: unknown key(s) nickname"),
-    ({"mappings": {"s": {"event": {"metric": "M"}}}}, "mappings.s.event.profile: map at least one profile identifier"),
-    ({"mappings": {"s": {"event": {"metric": "M", "metric_column": "m", "profile": {"email": "e"}}}}},
-     "mappings.s.event: give the metric name as 'metric'"),
-    ({"mappings": {"s": {"profile": {"email": 3}}}}, "mappings.s.profile.email: must be a column name"),
-    ({"mappings": {"*": {"profile": {"email": "e"}}}, "profile_mapping": {"properties": {"$email": "E"}}},
-     "event_mapping/profile_mapping apply to every stream"),
-    ({"event_mapping": {"customer_properties": {"$email": "E"}}}, "event_mapping/profile_mapping.event_mapping.event"),
-])
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, "mappings: no mapping configured"),
+        ({"mappings": {"s": {}}}, "mappings.s: map the stream to an event, a profile or both"),
+        (
+            {"mappings": {"s": {"profile": {"first_name": "f"}}}},
+            "mappings.s.profile: map at least one profile identifier",
+        ),
+        (
+            {"mappings": {"s": {"profile": {"email": "e", "nickname": "n"}}}},
+            "mappings.s.profile: unknown key(s) nickname",
+        ),
+        (
+            {"mappings": {"s": {"event": {"metric": "M"}}}},
+            "mappings.s.event.profile: map at least one profile identifier",
+        ),
+        (
+            {"mappings": {"s": {"event": {"metric": "M", "metric_column": "m", "profile": {"email": "e"}}}}},
+            "mappings.s.event: give the metric name as 'metric'",
+        ),
+        ({"mappings": {"s": {"profile": {"email": 3}}}}, "mappings.s.profile.email: must be a column name"),
+        (
+            {"mappings": {"*": {"profile": {"email": "e"}}}, "profile_mapping": {"properties": {"$email": "E"}}},
+            "event_mapping/profile_mapping apply to every stream",
+        ),
+        (
+            {"event_mapping": {"customer_properties": {"$email": "E"}}},
+            "event_mapping/profile_mapping.event_mapping.event",
+        ),
+    ],
+)
 def test_mapping_errors_name_the_setting(config, message):
     with pytest.raises(MappingError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Mappings(config)

@@ -15,18 +15,24 @@ def test_old_package_config_sends_sample_orders(target, klaviyo, target_sandbox)
     messages = csv_messages(SAMPLE_CSV, "sample_orders")
     run = target.run(messages, **LEGACY_CONFIG)
     assert run.returncode == 0, run.stderr
-    assert run.summary == {"sample_orders": {
-        "event": {"read": 5, "sent": 5, "accepted": 5, "rejected": 0},
-        "profile": {"read": 5, "sent": 5, "accepted": 5, "rejected": 0},
-    }}
+    assert run.summary == {
+        "sample_orders": {
+            "event": {"read": 5, "sent": 5, "accepted": 5, "rejected": 0},
+            "profile": {"read": 5, "sent": 5, "accepted": 5, "rejected": 0},
+        }
+    }
     assert run.rejects == []
 
     events = {e["attributes"]["event_properties"]["$event_id"]: e for e in klaviyo.events("PlacedOrder")}
     assert sorted(events) == ["31625", "31842", "31954", "35554", "36648"]
     first = events["31625"]["attributes"]
     assert first["datetime"] == "2011-05-15T19:39:03+00:00"  # no zone in the file: UTC by default
-    assert first["event_properties"] == {"OrderType": "B2C", "CouponCode": "DISCOUNT30", "$value": 150.75,
-                                         "$event_id": "31625"}
+    assert first["event_properties"] == {
+        "OrderType": "B2C",
+        "CouponCode": "DISCOUNT30",
+        "$value": 150.75,
+        "$event_id": "31625",
+    }
     # An empty cell is left out, not sent as "".
     assert "CouponCode" not in events["35554"]["attributes"]["event_properties"]
 
@@ -41,12 +47,24 @@ def test_old_package_config_sends_sample_orders(target, klaviyo, target_sandbox)
 
 def test_rerun_creates_no_duplicates(target, klaviyo, tag):
     """Ids from a column, and ids computed from the row's content, are the same on a second run."""
-    rows = [{"email": f"buyer{i}@{tag}.example", "sku": f"S{i % 3}", "when": f"2024-02-0{1 + i % 9}T10:00:00"}
-            for i in range(40)]
+    rows = [
+        {"email": f"buyer{i}@{tag}.example", "sku": f"S{i % 3}", "when": f"2024-02-0{1 + i % 9}T10:00:00"}
+        for i in range(40)
+    ]
     rows.append(dict(rows[0]))  # an identical row collapses into the same event, as the old package promised
     messages = [schema_message("views", ["email", "sku", "when"]), *record_messages("views", rows)]
-    config = {"mappings": {"views": {"event": {"metric": f"Viewed {tag}", "profile": {"email": "email"},
-                                               "time": "when", "properties": ["sku"]}}}}
+    config = {
+        "mappings": {
+            "views": {
+                "event": {
+                    "metric": f"Viewed {tag}",
+                    "profile": {"email": "email"},
+                    "time": "when",
+                    "properties": ["sku"],
+                }
+            }
+        }
+    }
     first = target.run(messages, **config)
     assert first.returncode == 0, first.stderr
     assert len(klaviyo.events(f"Viewed {tag}")) == 40
@@ -58,27 +76,59 @@ def test_rerun_creates_no_duplicates(target, klaviyo, tag):
 
 def test_unique_id_is_the_same_on_every_machine_and_process(tag):
     """The content id must not depend on the process (Python's hash() does: the old package's bug)."""
-    code = ("from target_klaviyo.mapping import content_id;"
-            "print(content_id('Placed Order', {'email': 'a@b.co'}, {'time': '2024-01-01T00:00:00+00:00'}, "
-            "{'sku': 'X'}))")
-    ids = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={"PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
+    code = (
+        "from target_klaviyo.mapping import content_id;"
+        "print(content_id('Placed Order', {'email': 'a@b.co'}, {'time': '2024-01-01T00:00:00+00:00'}, "
+        "{'sku': 'X'}))"
+    )
+    ids = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": str(seed)}
+        ).stdout
+        for seed in (1, 2, 3)
+    }
     assert len(ids) == 1
     assert len(ids.pop().strip()) == 40
 
 
 def test_one_stream_feeds_events_and_profiles(target, klaviyo, tag):
     columns = ["customer", "mail", "phone", "first", "city", "plan", "total", "at", "order"]
-    rows = [{"customer": f"c-{tag}-{i}", "mail": f"p{i}@{tag}.example", "phone": f"+4420794609{i:02d}",
-             "first": "Zoë", "city": "Zürich", "plan": "gold", "total": f"{10 + i}.5", "at": str(1_700_000_000 + i),
-             "order": f"{tag}-{i}"} for i in range(12)]
+    rows = [
+        {
+            "customer": f"c-{tag}-{i}",
+            "mail": f"p{i}@{tag}.example",
+            "phone": f"+4420794609{i:02d}",
+            "first": "Zoë",
+            "city": "Zürich",
+            "plan": "gold",
+            "total": f"{10 + i}.5",
+            "at": str(1_700_000_000 + i),
+            "order": f"{tag}-{i}",
+        }
+        for i in range(12)
+    ]
     messages = [schema_message("orders", columns), *record_messages("orders", rows)]
-    config = {"mappings": {"orders": {
-        "profile": {"external_id": "customer", "email": "mail", "phone_number": "phone", "first_name": "first",
-                    "location": {"city": "city"}, "properties": {"Plan": "plan"}},
-        "event": {"metric": f"Ordered {tag}", "time": "at", "value": "total", "unique_id": "order",
-                  "properties": {"Order": "order"}},
-    }}}
+    config = {
+        "mappings": {
+            "orders": {
+                "profile": {
+                    "external_id": "customer",
+                    "email": "mail",
+                    "phone_number": "phone",
+                    "first_name": "first",
+                    "location": {"city": "city"},
+                    "properties": {"Plan": "plan"},
+                },
+                "event": {
+                    "metric": f"Ordered {tag}",
+                    "time": "at",
+                    "value": "total",
+                    "unique_id": "order",
+                    "properties": {"Order": "order"},
+                },
+            }
+        }
+    }
     run = target.run(messages, **config)
     assert run.returncode == 0, run.stderr
     assert run.summary["orders"]["event"]["accepted"] == 12
@@ -102,10 +152,14 @@ def test_one_stream_feeds_events_and_profiles(target, klaviyo, tag):
 
 
 def test_times_without_zone_read_in_the_configured_zone(target, klaviyo, tag):
-    messages = [schema_message("s", ["email", "t"]),
-                *record_messages("s", [{"email": f"tz@{tag}.example", "t": "2024-07-01 09:30:00"}])]
-    config = {"default_timezone": "America/New_York",
-              "mappings": {"s": {"event": {"metric": f"Zoned {tag}", "profile": {"email": "email"}, "time": "t"}}}}
+    messages = [
+        schema_message("s", ["email", "t"]),
+        *record_messages("s", [{"email": f"tz@{tag}.example", "t": "2024-07-01 09:30:00"}]),
+    ]
+    config = {
+        "default_timezone": "America/New_York",
+        "mappings": {"s": {"event": {"metric": f"Zoned {tag}", "profile": {"email": "email"}, "time": "t"}}},
+    }
     run = target.run(messages, **config)
     assert run.returncode == 0, run.stderr
     [event] = klaviyo.events(f"Zoned {tag}")
@@ -115,17 +169,27 @@ def test_times_without_zone_read_in_the_configured_zone(target, klaviyo, tag):
 def test_state_is_emitted_only_after_its_rows_are_accepted(target_sandbox, target, klaviyo, tag):
     """A STATE after 300 rows: when the target prints it, every profile of those rows is readable in Klaviyo."""
     emails = [f"s{i}@{tag}.example" for i in range(300)]
-    messages = [schema_message("people", ["email"]),
-                *record_messages("people", [{"email": e} for e in emails[:150]]),
-                {"type": "STATE", "value": {"bookmarks": {"people": {"row": 150}}}},
-                *record_messages("people", [{"email": e} for e in emails[150:]], first_row=151),
-                {"type": "STATE", "value": {"bookmarks": {"people": {"row": 300}}}}]
-    config = target.config(rejects_path=str(target.tmp_path / "r.jsonl"),
-                           mappings={"people": {"profile": {"email": "email"}}}, batch_size_rows=100)
+    messages = [
+        schema_message("people", ["email"]),
+        *record_messages("people", [{"email": e} for e in emails[:150]]),
+        {"type": "STATE", "value": {"bookmarks": {"people": {"row": 150}}}},
+        *record_messages("people", [{"email": e} for e in emails[150:]], first_row=151),
+        {"type": "STATE", "value": {"bookmarks": {"people": {"row": 300}}}},
+    ]
+    config = target.config(
+        rejects_path=str(target.tmp_path / "r.jsonl"),
+        mappings={"people": {"profile": {"email": "email"}}},
+        batch_size_rows=100,
+    )
     config_path = target.tmp_path / "config.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "target_klaviyo.target", "--config", str(config_path)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "target_klaviyo.target", "--config", str(config_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
     proc.stdin.close()
@@ -144,13 +208,21 @@ def test_dry_run_validates_and_sends_nothing(target_sandbox, tmp_path, tag):
     """No key, no requests: the rows are mapped and checked, the bad one is in the rejects, the summary says so."""
     rows = [{"email": f"d{i}@{tag}.example", "t": "2024-01-01"} for i in range(5)] + [{"email": "", "t": "x"}]
     messages = [schema_message("dry", ["email", "t"]), *record_messages("dry", rows)]
-    config = {"dry_run": True, "rejects_path": str(tmp_path / "rejects.csv"),
-              "mappings": {"dry": {"event": {"metric": f"Dry {tag}", "profile": {"email": "email"}, "time": "t"}}}}
+    config = {
+        "dry_run": True,
+        "rejects_path": str(tmp_path / "rejects.csv"),
+        "mappings": {"dry": {"event": {"metric": f"Dry {tag}", "profile": {"email": "email"}, "time": "t"}}},
+    }
     (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
     before = target_sandbox.stats()
-    proc = subprocess.run([sys.executable, "-m", "target_klaviyo.target", "--config", str(tmp_path / "config.json")],
-                          input="".join(json.dumps(m) + "\n" for m in messages), capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "target_klaviyo.target", "--config", str(tmp_path / "config.json")],
+        input="".join(json.dumps(m) + "\n" for m in messages),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert target_sandbox.stats() == before
     assert "dry run" in proc.stderr
@@ -167,8 +239,17 @@ def test_fail_on_reject_fails_the_run_after_sending_the_good_rows(target, klaviy
     assert run.returncode != 0
     assert "1 rows rejected and fail_on_reject is set" in run.stderr
     assert set(klaviyo.profiles([r["email"] for r in rows[:3]])) == {r["email"] for r in rows[:3]}
-    assert run.rejects == [{"stream": "f", "file": None, "row": 4, "kind": "profile", "identifier": "not-an-email",
-                            "reason": "email: 'not-an-email' is not an email address", "code": "invalid_email"}]
+    assert run.rejects == [
+        {
+            "stream": "f",
+            "file": None,
+            "row": 4,
+            "kind": "profile",
+            "identifier": "not-an-email",
+            "reason": "email: 'not-an-email' is not an email address",
+            "code": "invalid_email",
+        }
+    ]
 
 
 def test_config_errors_name_the_setting(target):
@@ -182,21 +263,22 @@ def test_config_errors_name_the_setting(target):
     unmapped = target.run(messages, mappings={"other": {"profile": {"email": "EMAIL"}}})
     assert unmapped.returncode != 0
     assert "mappings: no mapping for stream 'orders'" in unmapped.stderr
-    bad_zone = target.run(messages, default_timezone="Mars/Olympus",
-                          mappings={"orders": {"profile": {"email": "EMAIL"}}})
+    bad_zone = target.run(
+        messages, default_timezone="Mars/Olympus", mappings={"orders": {"profile": {"email": "EMAIL"}}}
+    )
     assert bad_zone.returncode != 0
     assert "default_timezone: unknown time zone 'Mars/Olympus'" in bad_zone.stderr
 
 
 def test_stream_maps_rename_compute_and_filter_columns(target, klaviyo, tag):
     """singer-sdk stream maps on the target's side: a computed column is mapped, filtered rows never count."""
-    rows = [{"EMAIL": f"Ann@{tag.upper()}.example", "KIND": "real"},
-            {"EMAIL": f"qa@{tag}.example", "KIND": "test"}]
+    rows = [{"EMAIL": f"Ann@{tag.upper()}.example", "KIND": "real"}, {"EMAIL": f"qa@{tag}.example", "KIND": "test"}]
     messages = [schema_message("raw", ["EMAIL", "KIND"]), *record_messages("raw", rows)]
-    run = target.run(messages,
-                     stream_maps={"raw": {"__alias__": "people", "mail": "EMAIL.lower()",
-                                          "__filter__": "KIND != 'test'"}},
-                     mappings={"people": {"profile": {"email": "mail", "properties": {"Kind": "KIND"}}}})
+    run = target.run(
+        messages,
+        stream_maps={"raw": {"__alias__": "people", "mail": "EMAIL.lower()", "__filter__": "KIND != 'test'"}},
+        mappings={"people": {"profile": {"email": "mail", "properties": {"Kind": "KIND"}}}},
+    )
     assert run.returncode == 0, run.stderr
     assert run.summary == {"people": {"profile": {"read": 1, "sent": 1, "accepted": 1, "rejected": 0}}}
     profile = klaviyo.profile(f"ann@{tag}.example")

@@ -11,7 +11,7 @@ from pathlib import Path
 from warehouse_runs import Warehouse
 
 LINES = [
-    {"id": 1, "name": "Zoë \"quoted\" 🚀", "tags": ["a", "b"], "profile": {"city": "Zürich", "zip": None}},
+    {"id": 1, "name": 'Zoë "quoted" 🚀', "tags": ["a", "b"], "profile": {"city": "Zürich", "zip": None}},
     {"id": 2, "name": None, "tags": [], "profile": {}},
     {"id": 1, "name": "one, again", "tags": None, "profile": {"nested": {"deep": [1, 2.5, True]}}},
 ]
@@ -41,7 +41,13 @@ def test_put_copies_files_into_the_user_stage_folder(warehouse: Warehouse, tmp_p
     )
 
     assert put_plain["columns"] == [
-        "source", "target", "source_size", "target_size", "source_compression", "target_compression", "status",
+        "source",
+        "target",
+        "source_size",
+        "target_size",
+        "source_compression",
+        "target_compression",
+        "status",
         "message",
     ]
     assert put_plain["rows"][0][:2] == ["plain.json", "plain.json.gz"]
@@ -76,7 +82,7 @@ def test_staged_select_reads_each_json_line_as_dollar_1(warehouse: Warehouse, tm
         "from '@~/target-snowflake/s1'(file_format => RAW.PUBLIC.\"tf-json\")",
         # target-snowflake's de-duplication: the last row per key, by SEQ8()
         "select $1:id::DECIMAL as id, $1:name::VARCHAR as name from '@~/target-snowflake/s1'"
-        "(file_format => RAW.PUBLIC.\"tf-json\") QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY SEQ8() DESC) = 1",
+        '(file_format => RAW.PUBLIC."tf-json") QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY SEQ8() DESC) = 1',
         "select $1 from '@~/target-snowflake/nothing-here'(file_format => RAW.PUBLIC.\"tf-json\")",
     )
 
@@ -166,8 +172,8 @@ def test_drop_file_format(warehouse: Warehouse, tmp_path: Path) -> None:
     data = jsonl(tmp_path / "d.json", LINES)
     run = warehouse.sql_run(
         "create or replace file format RAW.PUBLIC.\"tf-x\" type = 'JSON'",
-        "drop file format if exists RAW.PUBLIC.\"tf-x\"",
-        "drop file format if exists RAW.PUBLIC.\"tf-x\"",
+        'drop file format if exists RAW.PUBLIC."tf-x"',
+        'drop file format if exists RAW.PUBLIC."tf-x"',
         "create file format fx type = 'JSON'",
         "drop file format fx",
         f"put file://{data} '@~/s'",
@@ -194,7 +200,7 @@ def test_other_statements_reach_fakesnow_unchanged(warehouse: Warehouse, tmp_pat
         "SHOW DATABASES",
         "select note from RAW.PUBLIC.NOTES order by id",
     ]
-    handled = [f"put file://{data} '@~/n'", "remove '@~/n'", "drop file format RAW.PUBLIC.\"tf-notes\""]
+    handled = [f"put file://{data} '@~/n'", "remove '@~/n'", 'drop file format RAW.PUBLIC."tf-notes"']
 
     run = warehouse.sql_run(*passed_through, *handled, env={"FAKESNOW_DEBUG": "snowflake"})
 

@@ -45,7 +45,11 @@ def test_without_the_emulator_path_it_is_the_plain_loader(loader_bin: Path) -> N
     def about(executable: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(loader_bin / executable), "--about", "--format", "json"],
-            capture_output=True, text=True, env=env, check=True, timeout=300,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=300,
         )
 
     plain = about("target-snowflake")
@@ -71,7 +75,13 @@ def test_meltano_loads_with_the_prod_settings_into_the_emulator(warehouse: Wareh
     with source.open() as messages:
         run = subprocess.run(
             [str(MELTANO), "--environment", "prod", "invoke", "target-snowflake"],
-            stdin=messages, check=False, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=600,
+            stdin=messages,
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+            env=env,
+            timeout=600,
         )
 
     assert run.returncode == 0, run.stderr[-4000:]

@@ -140,8 +140,10 @@ def test_streams_drained_in_parallel_all_load(warehouse: Warehouse, tmp_path: Pa
     lines = [json.dumps({"type": "SCHEMA", "stream": s, "schema": schema, "key_properties": ["id"]}) for s in streams]
     for round_ in range(3):  # several times: the second drain MERGEs into tables that exist
         for n in range(3000):
-            lines.extend(json.dumps({"type": "RECORD", "stream": s, "record": {"id": f"{s}-{n}", "n": n + round_}})
-                         for s in streams)
+            lines.extend(
+                json.dumps({"type": "RECORD", "stream": s, "record": {"id": f"{s}-{n}", "n": n + round_}})
+                for s in streams
+            )
         lines.append(json.dumps({"type": "STATE", "value": {"round": round_}}))
     source.write_text("\n".join(lines) + "\n")
 

@@ -35,8 +35,9 @@ async def activity(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     """Requests per account and endpoint bucket: served, throttled, faults, by status."""
     sandbox = request.app[SANDBOX_KEY]
-    return json_response({acc: {bucket: dict(c) for bucket, c in buckets.items()}
-                          for acc, buckets in sandbox.stats.items()})
+    return json_response(
+        {acc: {bucket: dict(c) for bucket, c in buckets.items()} for acc, buckets in sandbox.stats.items()}
+    )
 
 
 async def reset(request: web.Request) -> web.Response:

@@ -34,6 +34,7 @@ JSON_API = "application/vnd.api+json"
 REVISION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type=JSON_API, headers=headers)
 
@@ -163,8 +164,9 @@ def _read_handler(endpoint: Endpoint) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         account: AccountData = request["account"]
         base = f"{request.scheme}://{request.host}"
-        read = ReadRequest(endpoint, account, dict(request.query), base, request.path.rstrip("/"),
-                           dict(request.match_info))
+        read = ReadRequest(
+            endpoint, account, dict(request.query), base, request.path.rstrip("/"), dict(request.match_info)
+        )
         return json_response(read.single() if endpoint.single else read.collection())
 
     return handle

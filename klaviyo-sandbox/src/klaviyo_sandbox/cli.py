@@ -38,23 +38,33 @@ def build_parser() -> argparse.ArgumentParser:
     slow.add_argument("--storm-seconds", type=float, default=FaultSettings.storm_seconds)
     slow.add_argument("--fault-seed", type=int, default=0)
     limits = serve.add_argument_group("rate limits and jobs")
-    limits.add_argument("--rate-limit-scale", type=float, default=1.0,
-                        help="multiplies every tier's limits; 0 turns rate limiting off")
-    limits.add_argument("--job-seconds", type=float, default=SandboxSettings.job_seconds,
-                        help="seconds before a bulk job completes")
-    serve.add_argument("--accounts-file", type=Path,
-                       help='write the accounts as JSON [{"account", "api_key", "id"}] to this file')
+    limits.add_argument(
+        "--rate-limit-scale", type=float, default=1.0, help="multiplies every tier's limits; 0 turns rate limiting off"
+    )
+    limits.add_argument(
+        "--job-seconds", type=float, default=SandboxSettings.job_seconds, help="seconds before a bulk job completes"
+    )
+    serve.add_argument(
+        "--accounts-file", type=Path, help='write the accounts as JSON [{"account", "api_key", "id"}] to this file'
+    )
     return parser
 
 
 def settings_from(args: argparse.Namespace) -> SandboxSettings:
     return SandboxSettings(
-        data=DataSettings(seed=args.seed, accounts=args.accounts, events=args.events, profiles=args.profiles,
-                          years=args.years),
+        data=DataSettings(
+            seed=args.seed, accounts=args.accounts, events=args.events, profiles=args.profiles, years=args.years
+        ),
         latency=LatencySettings(fixed_ms=args.latency_ms, jitter_ms=args.jitter_ms),
-        faults=FaultSettings(error_share=args.error_share, reset_share=args.reset_share, slow_share=args.slow_share,
-                             slow_ms=args.slow_ms, storm_share=args.storm_share, storm_seconds=args.storm_seconds,
-                             seed=args.fault_seed),
+        faults=FaultSettings(
+            error_share=args.error_share,
+            reset_share=args.reset_share,
+            slow_share=args.slow_share,
+            slow_ms=args.slow_ms,
+            storm_share=args.storm_share,
+            storm_seconds=args.storm_seconds,
+            seed=args.fault_seed,
+        ),
         rate_limit_scale=args.rate_limit_scale,
         job_seconds=args.job_seconds,
     )

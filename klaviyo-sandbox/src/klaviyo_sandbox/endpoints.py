@@ -16,12 +16,25 @@ from .tiers import Tier, parse_tier
 
 # relationship name -> resource type of what it points at
 REL_TYPES = {
-    "metric": "metric", "profile": "profile", "attributions": "attribution",
-    "campaign-messages": "campaign-message", "campaign-audiences": "campaign-audience", "campaign": "campaign",
-    "campaign-variations": "campaign-variation", "tags": "tag", "tag-group": "tag-group",
-    "flow-actions": "flow-action", "flow": "flow", "flow-messages": "flow-message", "flow-action": "flow-action",
-    "template": "template", "flow-triggers": "flow", "lists": "list", "segments": "segment",
-    "push-tokens": "push-token", "conversations": "conversation",
+    "metric": "metric",
+    "profile": "profile",
+    "attributions": "attribution",
+    "campaign-messages": "campaign-message",
+    "campaign-audiences": "campaign-audience",
+    "campaign": "campaign",
+    "campaign-variations": "campaign-variation",
+    "tags": "tag",
+    "tag-group": "tag-group",
+    "flow-actions": "flow-action",
+    "flow": "flow",
+    "flow-messages": "flow-message",
+    "flow-action": "flow-action",
+    "template": "template",
+    "flow-triggers": "flow",
+    "lists": "list",
+    "segments": "segment",
+    "push-tokens": "push-token",
+    "conversations": "conversation",
 }
 
 TableFn = Callable[[AccountData, dict[str, str]], Table | None]
@@ -29,10 +42,20 @@ TableFn = Callable[[AccountData, dict[str, str]], Table | None]
 
 def _tables(acc: AccountData) -> dict[str, Table]:
     return {
-        "account": MemoryTable("account", [acc.account], rank=0), "event": acc.events, "profile": acc.profiles,
-        "metric": acc.metrics, "campaign": acc.campaigns, "campaign-message": acc.campaign_messages,
-        "flow": acc.flows, "flow-action": acc.flow_actions, "flow-message": acc.flow_messages, "list": acc.lists,
-        "segment": acc.segments, "tag": acc.tags, "tag-group": acc.tag_groups, "template": acc.templates,
+        "account": MemoryTable("account", [acc.account], rank=0),
+        "event": acc.events,
+        "profile": acc.profiles,
+        "metric": acc.metrics,
+        "campaign": acc.campaigns,
+        "campaign-message": acc.campaign_messages,
+        "flow": acc.flows,
+        "flow-action": acc.flow_actions,
+        "flow-message": acc.flow_messages,
+        "list": acc.lists,
+        "segment": acc.segments,
+        "tag": acc.tags,
+        "tag-group": acc.tag_groups,
+        "template": acc.templates,
     }
 
 
@@ -84,17 +107,39 @@ class Endpoint:
     paginated: bool = True
 
 
-def ep(name: str, path: str, type_: str, tier: str, table: TableFn | None = None, *, filters: str = "",
-       page: str = "", sorts: str = "", default_sort: str = "", includes: str = "", additional: str = "",
-       fixed_page: int = 100, single: bool = False, paginated: bool = True) -> Endpoint:
+def ep(
+    name: str,
+    path: str,
+    type_: str,
+    tier: str,
+    table: TableFn | None = None,
+    *,
+    filters: str = "",
+    page: str = "",
+    sorts: str = "",
+    default_sort: str = "",
+    includes: str = "",
+    additional: str = "",
+    fixed_page: int = 100,
+    single: bool = False,
+    paginated: bool = True,
+) -> Endpoint:
     page_default = page_max = None
     if page:
         page_default, page_max = (int(x) for x in page.split("/"))
     sort_fields = tuple(s for s in sorts.split(",") if s)
     return Endpoint(
-        name=name, path=path, type=type_, tier=parse_tier(tier), table=table or _of_type(type_), single=single,
-        page_default=page_default, page_max=page_max, fixed_page=fixed_page,
-        filters=parse_spec(filters) if filters else {}, sorts=sort_fields,
+        name=name,
+        path=path,
+        type=type_,
+        tier=parse_tier(tier),
+        table=table or _of_type(type_),
+        single=single,
+        page_default=page_default,
+        page_max=page_max,
+        fixed_page=fixed_page,
+        filters=parse_spec(filters) if filters else {},
+        sorts=sort_fields,
         default_sort=default_sort or (sort_fields[0] if sort_fields else "id"),
         includes=tuple(i for i in includes.split(",") if i),
         additional_fields=tuple(a for a in additional.split(",") if a),
@@ -105,99 +150,235 @@ def ep(name: str, path: str, type_: str, tier: str, table: TableFn | None = None
 ENDPOINTS: list[Endpoint] = [
     ep("get_accounts", "/api/accounts", "account", "1/s 15/m", paginated=False),
     ep("get_account", "/api/accounts/{id}", "account", "1/s 15/m", single=True),
-    ep("get_events", "/api/events", "event", "350/s 3500/m", page="200/1000", sorts="datetime,timestamp",
-       filters="metric_id: equals (string); profile_id: equals (string); profile: has; metric: has; "
-               "datetime: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
-               "timestamp: greater-or-equal, greater-than, less-or-equal, less-than (number)",
-       includes="attributions,metric,profile"),
+    ep(
+        "get_events",
+        "/api/events",
+        "event",
+        "350/s 3500/m",
+        page="200/1000",
+        sorts="datetime,timestamp",
+        filters="metric_id: equals (string); profile_id: equals (string); profile: has; metric: has; "
+        "datetime: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
+        "timestamp: greater-or-equal, greater-than, less-or-equal, less-than (number)",
+        includes="attributions,metric,profile",
+    ),
     ep("get_event", "/api/events/{id}", "event", "10/s 150/m", single=True, includes="attributions,metric,profile"),
-    ep("get_profiles", "/api/profiles", "profile", "75/s 750/m", page="20/100", sorts="id,created,updated,email",
-       filters="id: any, equals (string); email: any, equals (string); phone_number: any, equals (string); "
-               "external_id: any, equals (string); _kx: equals (string); created: greater-than, less-than (date-time); "
-               "updated: greater-than, less-than (date-time)",
-       includes="lists,segments,push-tokens,conversations", additional="subscriptions,predictive_analytics"),
-    ep("get_profile", "/api/profiles/{id}", "profile", "75/s 750/m", single=True,
-       includes="lists,segments,push-tokens,conversations", additional="subscriptions,predictive_analytics"),
-    ep("get_campaigns", "/api/campaigns", "campaign", "10/s 150/m", page="100/100",
-       sorts="created_at,id,name,updated_at", default_sort="id",
-       filters="id: any (string); name: contains (string); archived: equals (boolean); builder: equals (string); "
-               "created_at: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
-               "updated_at: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
-               "messages.channel: equals (allowed values: 'email', 'sms', 'mobile_push')",
-       includes="campaign-messages,tags,campaign-audiences"),
-    ep("get_campaign", "/api/campaigns/{id}", "campaign", "10/s 150/m", single=True,
-       includes="campaign-messages,tags,campaign-audiences"),
-    ep("get_campaign_messages", "/api/campaign-messages", "campaign-message", "10/s 150/m", page="20/100",
-       sorts="created,id,updated", default_sort="id",
-       filters="id: any, equals (string); campaign_id: equals (string); name: contains (string); "
-               "status: equals (string); "
-               "created: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
-               "updated: greater-or-equal, greater-than, less-or-equal, less-than (date-time)",
-       includes="campaign"),
-    ep("get_campaign_message", "/api/campaign-messages/{id}", "campaign-message", "10/s 150/m", single=True,
-       includes="campaign"),
-    ep("get_messages_for_campaign", "/api/campaigns/{id}/campaign-messages", "campaign-message", "10/s 150/m",
-       _children("campaign", "campaign-message", "campaign-messages"), includes="campaign"),
-    ep("get_flows", "/api/flows", "flow", "3/s 60/m", page="50/50",
-       sorts="created,id,name,status,trigger_type,updated", default_sort="id",
-       filters="id: any (string); name: contains, ends-with, equals, starts-with (string); status: equals (string); "
-               "archived: equals (boolean); created: equals, greater-or-equal, greater-than, less-or-equal, less-than "
-               "(date-time); updated: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
-               "trigger_type: equals (allowed values: 'Metric', 'Added to List', 'Unconfigured', 'Date Based', "
-               "'Price Drop', 'Low Inventory')",
-       includes="flow-actions,tags"),
+    ep(
+        "get_profiles",
+        "/api/profiles",
+        "profile",
+        "75/s 750/m",
+        page="20/100",
+        sorts="id,created,updated,email",
+        filters="id: any, equals (string); email: any, equals (string); phone_number: any, equals (string); "
+        "external_id: any, equals (string); _kx: equals (string); created: greater-than, less-than (date-time); "
+        "updated: greater-than, less-than (date-time)",
+        includes="lists,segments,push-tokens,conversations",
+        additional="subscriptions,predictive_analytics",
+    ),
+    ep(
+        "get_profile",
+        "/api/profiles/{id}",
+        "profile",
+        "75/s 750/m",
+        single=True,
+        includes="lists,segments,push-tokens,conversations",
+        additional="subscriptions,predictive_analytics",
+    ),
+    ep(
+        "get_campaigns",
+        "/api/campaigns",
+        "campaign",
+        "10/s 150/m",
+        page="100/100",
+        sorts="created_at,id,name,updated_at",
+        default_sort="id",
+        filters="id: any (string); name: contains (string); archived: equals (boolean); builder: equals (string); "
+        "created_at: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
+        "updated_at: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
+        "messages.channel: equals (allowed values: 'email', 'sms', 'mobile_push')",
+        includes="campaign-messages,tags,campaign-audiences",
+    ),
+    ep(
+        "get_campaign",
+        "/api/campaigns/{id}",
+        "campaign",
+        "10/s 150/m",
+        single=True,
+        includes="campaign-messages,tags,campaign-audiences",
+    ),
+    ep(
+        "get_campaign_messages",
+        "/api/campaign-messages",
+        "campaign-message",
+        "10/s 150/m",
+        page="20/100",
+        sorts="created,id,updated",
+        default_sort="id",
+        filters="id: any, equals (string); campaign_id: equals (string); name: contains (string); "
+        "status: equals (string); "
+        "created: greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
+        "updated: greater-or-equal, greater-than, less-or-equal, less-than (date-time)",
+        includes="campaign",
+    ),
+    ep(
+        "get_campaign_message",
+        "/api/campaign-messages/{id}",
+        "campaign-message",
+        "10/s 150/m",
+        single=True,
+        includes="campaign",
+    ),
+    ep(
+        "get_messages_for_campaign",
+        "/api/campaigns/{id}/campaign-messages",
+        "campaign-message",
+        "10/s 150/m",
+        _children("campaign", "campaign-message", "campaign-messages"),
+        includes="campaign",
+    ),
+    ep(
+        "get_flows",
+        "/api/flows",
+        "flow",
+        "3/s 60/m",
+        page="50/50",
+        sorts="created,id,name,status,trigger_type,updated",
+        default_sort="id",
+        filters="id: any (string); name: contains, ends-with, equals, starts-with (string); status: equals (string); "
+        "archived: equals (boolean); created: equals, greater-or-equal, greater-than, less-or-equal, less-than "
+        "(date-time); updated: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
+        "trigger_type: equals (allowed values: 'Metric', 'Added to List', 'Unconfigured', 'Date Based', "
+        "'Price Drop', 'Low Inventory')",
+        includes="flow-actions,tags",
+    ),
     ep("get_flow", "/api/flows/{id}", "flow", "3/s 60/m", single=True, includes="flow-actions,tags"),
-    ep("get_actions_for_flow", "/api/flows/{id}/flow-actions", "flow-action", "3/s 60/m",
-       _children("flow", "flow-action", "flow-actions"), page="50/50", sorts="created,id,status,updated",
-       filters="id: any (string); action_type: any, equals (string); status: equals (string); "
-               "created: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
-               "updated: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time)",
-       default_sort="id"),
-    ep("get_flow_action", "/api/flow-actions/{id}", "flow-action", "3/s 60/m", single=True,
-       includes="flow,flow-messages"),
-    ep("get_flow_action_messages", "/api/flow-actions/{id}/flow-messages", "flow-message", "3/s 60/m",
-       _children("flow-action", "flow-message", "flow-messages"), page="50/50", sorts="created,id,name,updated",
-       filters="id: any (string); name: contains, ends-with, equals, starts-with (string); "
-               "created: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
-               "updated: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time)",
-       default_sort="id"),
-    ep("get_flow_message", "/api/flow-messages/{id}", "flow-message", "3/s 60/m", single=True,
-       includes="flow-action,template"),
-    ep("get_lists", "/api/lists", "list", "75/s 750/m", page="10/10", sorts="created,id,name,updated",
-       default_sort="id",
-       filters="name: any, equals (string); id: any, equals (string); created: greater-than (date-time); "
-               "updated: greater-than (date-time)",
-       includes="tags,flow-triggers"),
+    ep(
+        "get_actions_for_flow",
+        "/api/flows/{id}/flow-actions",
+        "flow-action",
+        "3/s 60/m",
+        _children("flow", "flow-action", "flow-actions"),
+        page="50/50",
+        sorts="created,id,status,updated",
+        filters="id: any (string); action_type: any, equals (string); status: equals (string); "
+        "created: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
+        "updated: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time)",
+        default_sort="id",
+    ),
+    ep(
+        "get_flow_action",
+        "/api/flow-actions/{id}",
+        "flow-action",
+        "3/s 60/m",
+        single=True,
+        includes="flow,flow-messages",
+    ),
+    ep(
+        "get_flow_action_messages",
+        "/api/flow-actions/{id}/flow-messages",
+        "flow-message",
+        "3/s 60/m",
+        _children("flow-action", "flow-message", "flow-messages"),
+        page="50/50",
+        sorts="created,id,name,updated",
+        filters="id: any (string); name: contains, ends-with, equals, starts-with (string); "
+        "created: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
+        "updated: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time)",
+        default_sort="id",
+    ),
+    ep(
+        "get_flow_message",
+        "/api/flow-messages/{id}",
+        "flow-message",
+        "3/s 60/m",
+        single=True,
+        includes="flow-action,template",
+    ),
+    ep(
+        "get_lists",
+        "/api/lists",
+        "list",
+        "75/s 750/m",
+        page="10/10",
+        sorts="created,id,name,updated",
+        default_sort="id",
+        filters="name: any, equals (string); id: any, equals (string); created: greater-than (date-time); "
+        "updated: greater-than (date-time)",
+        includes="tags,flow-triggers",
+    ),
     ep("get_list", "/api/lists/{id}", "list", "75/s 750/m", single=True, includes="tags,flow-triggers"),
-    ep("get_profiles_for_list", "/api/lists/{id}/profiles", "profile", "75/s 750/m", _members("list"),
-       page="20/100", sorts="joined_group_at",
-       filters="email: any, equals (string); phone_number: any, equals (string); push_token: any, equals (string); "
-               "_kx: equals (string); joined_group_at: greater-or-equal, greater-than, less-or-equal, less-than "
-               "(date-time)",
-       additional="subscriptions,predictive_analytics"),
-    ep("get_segments", "/api/segments", "segment", "75/s 750/m", page="10/10", sorts="created,id,name,updated",
-       default_sort="id",
-       filters="name: any, equals (string); id: any, equals (string); created: greater-than (date-time); "
-               "updated: greater-than (date-time); is_active: any, equals (boolean); is_starred: equals (boolean)",
-       includes="tags,flow-triggers"),
+    ep(
+        "get_profiles_for_list",
+        "/api/lists/{id}/profiles",
+        "profile",
+        "75/s 750/m",
+        _members("list"),
+        page="20/100",
+        sorts="joined_group_at",
+        filters="email: any, equals (string); phone_number: any, equals (string); push_token: any, equals (string); "
+        "_kx: equals (string); joined_group_at: greater-or-equal, greater-than, less-or-equal, less-than "
+        "(date-time)",
+        additional="subscriptions,predictive_analytics",
+    ),
+    ep(
+        "get_segments",
+        "/api/segments",
+        "segment",
+        "75/s 750/m",
+        page="10/10",
+        sorts="created,id,name,updated",
+        default_sort="id",
+        filters="name: any, equals (string); id: any, equals (string); created: greater-than (date-time); "
+        "updated: greater-than (date-time); is_active: any, equals (boolean); is_starred: equals (boolean)",
+        includes="tags,flow-triggers",
+    ),
     ep("get_segment", "/api/segments/{id}", "segment", "75/s 750/m", single=True, includes="tags,flow-triggers"),
-    ep("get_profiles_for_segment", "/api/segments/{id}/profiles", "profile", "75/s 750/m", _members("segment"),
-       page="20/100", sorts="joined_group_at",
-       filters="profile_id: any, equals (string); email: any, equals (string); phone_number: any, equals (string); "
-               "push_token: any, equals (string); _kx: equals (string); joined_group_at: greater-or-equal, "
-               "greater-than, less-or-equal, less-than (date-time)",
-       additional="subscriptions,predictive_analytics"),
-    ep("get_metrics", "/api/metrics", "metric", "10/s 150/m", fixed_page=200,
-       filters="integration.name: equals (string); integration.category: equals (string)",
-       includes="flow-triggers"),
+    ep(
+        "get_profiles_for_segment",
+        "/api/segments/{id}/profiles",
+        "profile",
+        "75/s 750/m",
+        _members("segment"),
+        page="20/100",
+        sorts="joined_group_at",
+        filters="profile_id: any, equals (string); email: any, equals (string); phone_number: any, equals (string); "
+        "push_token: any, equals (string); _kx: equals (string); joined_group_at: greater-or-equal, "
+        "greater-than, less-or-equal, less-than (date-time)",
+        additional="subscriptions,predictive_analytics",
+    ),
+    ep(
+        "get_metrics",
+        "/api/metrics",
+        "metric",
+        "10/s 150/m",
+        fixed_page=200,
+        filters="integration.name: equals (string); integration.category: equals (string)",
+        includes="flow-triggers",
+    ),
     ep("get_metric", "/api/metrics/{id}", "metric", "10/s 150/m", single=True, includes="flow-triggers"),
-    ep("get_tags", "/api/tags", "tag", "3/s 60/m", page="50/50", sorts="id,name",
-       filters="name: contains, ends-with, equals, starts-with (string)", includes="tag-group"),
+    ep(
+        "get_tags",
+        "/api/tags",
+        "tag",
+        "3/s 60/m",
+        page="50/50",
+        sorts="id,name",
+        filters="name: contains, ends-with, equals, starts-with (string)",
+        includes="tag-group",
+    ),
     ep("get_tag", "/api/tags/{id}", "tag", "3/s 60/m", single=True, includes="tag-group"),
-    ep("get_templates", "/api/templates", "template", "75/s 750/m", page="10/10", sorts="created,id,name,updated",
-       filters="id: any, equals (string); name: any, contains, equals (string); "
-               "created: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
-               "updated: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time)"),
+    ep(
+        "get_templates",
+        "/api/templates",
+        "template",
+        "75/s 750/m",
+        page="10/10",
+        sorts="created,id,name,updated",
+        filters="id: any, equals (string); name: any, contains, equals (string); "
+        "created: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time); "
+        "updated: equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time)",
+    ),
     ep("get_template", "/api/templates/{id}", "template", "75/s 750/m", single=True),
 ]
 

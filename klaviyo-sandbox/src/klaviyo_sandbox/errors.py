@@ -93,5 +93,9 @@ def server_error(status: int) -> KlaviyoError:
     return KlaviyoError(status, "error", title, title)
 
 
-SERVER_ERROR_TITLES = {500: "A server error occurred.", 502: "Bad Gateway.", 503: "Service unavailable.",
-                       504: "Gateway timeout."}
+SERVER_ERROR_TITLES = {
+    500: "A server error occurred.",
+    502: "Bad Gateway.",
+    503: "Service unavailable.",
+    504: "Gateway timeout.",
+}

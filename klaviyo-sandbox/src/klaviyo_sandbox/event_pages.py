@@ -70,8 +70,22 @@ def render_events(acc: AccountData, indexes: Sequence[int], base: str) -> list[s
     event_ids = _strings(_digits(((idx ^ salt) * _U(ids._MUL)) & _M48, 11, 62, _B62))
     hex_codes = np.concatenate([_digits(h, 16, 16, _HEX), _digits(_mix(h + _U(7)), 16, 16, _HEX)], axis=1)
     dash = np.full((len(idx), 1), ord("-"), dtype=np.uint32)
-    uuids = _strings(np.concatenate([hex_codes[:, :8], dash, hex_codes[:, 8:12], dash, hex_codes[:, 12:16], dash,
-                                     hex_codes[:, 16:20], dash, hex_codes[:, 20:]], axis=1))
+    uuids = _strings(
+        np.concatenate(
+            [
+                hex_codes[:, :8],
+                dash,
+                hex_codes[:, 8:12],
+                dash,
+                hex_codes[:, 12:16],
+                dash,
+                hex_codes[:, 16:20],
+                dash,
+                hex_codes[:, 20:],
+            ],
+            axis=1,
+        )
+    )
     dates = [d + "+00:00" for d in np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s").tolist()]
     # datetime.fromtimestamp rounds to the microsecond first: a time within half a microsecond of the next
     # second shows as that second. Rare; let the scalar code decide those.
@@ -82,8 +96,9 @@ def render_events(acc: AccountData, indexes: Sequence[int], base: str) -> list[s
     profile_id = acc._profile_id
     properties = acc.event_properties
     out = []
-    for k, (i, hk, m, j, secs) in enumerate(zip(idx.tolist(), h.tolist(), metrics.tolist(), profiles.tolist(),
-                                                seconds.tolist(), strict=True)):
+    for k, (i, hk, m, j, secs) in enumerate(
+        zip(idx.tolist(), h.tolist(), metrics.tolist(), profiles.tolist(), seconds.tolist(), strict=True)
+    ):
         eid = event_ids[k]
         s = f"{base}/api/events/{eid}/"
         props = orjson.dumps(properties(i, hk, m)).decode()
@@ -106,8 +121,15 @@ def _light_record(t: float) -> Record:
 
 
 def fast_page(
-    acc: AccountData, order: str, descending: bool, after: Pos | None, lo: float | None, hi: float | None,
-    checks: list[Callable[[Record], bool]], size: int, base: str,
+    acc: AccountData,
+    order: str,
+    descending: bool,
+    after: Pos | None,
+    lo: float | None,
+    hi: float | None,
+    checks: list[Callable[[Record], bool]],
+    size: int,
+    base: str,
 ) -> tuple[list[str], Pos | None, bool]:
     """One page of generated events: (JSON texts, position of the last one, whether more follow).
 

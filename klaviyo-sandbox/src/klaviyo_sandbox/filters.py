@@ -390,7 +390,7 @@ def _check_value(condition: Condition, spec: FieldSpec) -> Condition:
         if not isinstance(condition.value, list):
             raise _invalid(
                 f"Invalid value for field '{field}': {_show(condition.value)}. "
-                f"The 'any' operation requires a list, e.g. any({field},[\"a\",\"b\"])."
+                f'The \'any\' operation requires a list, e.g. any({field},["a","b"]).'
             )
         if not condition.value:
             raise _invalid(f"Invalid value for field '{field}': []. The 'any' operation requires a non-empty list.")

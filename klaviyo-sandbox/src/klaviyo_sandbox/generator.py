@@ -21,27 +21,91 @@ from .tables import LazyTable, MemoryTable, Record
 
 M64 = (1 << 64) - 1
 
-BRANDS = ["Acme Outdoors", "Blue Fern Botanicals", "Copperline Coffee", "Driftwood Home", "Ember & Oak",
-          "Fable Kids", "Glacier Skin", "Harbor Pet Co", "Indigo Denim", "Juniper Tea"]
-FIRST = ["ava", "liam", "noah", "emma", "olivia", "mia", "lucas", "zoe", "ethan", "isla", "leo", "nora",
-         "mateo", "aria", "kai", "luna", "omar", "priya", "chen", "sofia"]
-LAST = ["smith", "garcia", "chen", "patel", "jones", "kim", "nguyen", "brown", "silva", "muller", "rossi",
-        "okafor", "haddad", "ivanova", "tanaka", "cohen"]
-CITIES = [("Austin", "TX", "United States", "78701", "America/Chicago"),
-          ("Portland", "OR", "United States", "97201", "America/Los_Angeles"),
-          ("Brooklyn", "NY", "United States", "11201", "America/New_York"),
-          ("Toronto", "ON", "Canada", "M5H 2N2", "America/Toronto"),
-          ("London", "England", "United Kingdom", "EC1A 1BB", "Europe/London"),
-          ("Berlin", "Berlin", "Germany", "10115", "Europe/Berlin")]
+BRANDS = [
+    "Acme Outdoors",
+    "Blue Fern Botanicals",
+    "Copperline Coffee",
+    "Driftwood Home",
+    "Ember & Oak",
+    "Fable Kids",
+    "Glacier Skin",
+    "Harbor Pet Co",
+    "Indigo Denim",
+    "Juniper Tea",
+]
+FIRST = [
+    "ava",
+    "liam",
+    "noah",
+    "emma",
+    "olivia",
+    "mia",
+    "lucas",
+    "zoe",
+    "ethan",
+    "isla",
+    "leo",
+    "nora",
+    "mateo",
+    "aria",
+    "kai",
+    "luna",
+    "omar",
+    "priya",
+    "chen",
+    "sofia",
+]
+LAST = [
+    "smith",
+    "garcia",
+    "chen",
+    "patel",
+    "jones",
+    "kim",
+    "nguyen",
+    "brown",
+    "silva",
+    "muller",
+    "rossi",
+    "okafor",
+    "haddad",
+    "ivanova",
+    "tanaka",
+    "cohen",
+]
+CITIES = [
+    ("Austin", "TX", "United States", "78701", "America/Chicago"),
+    ("Portland", "OR", "United States", "97201", "America/Los_Angeles"),
+    ("Brooklyn", "NY", "United States", "11201", "America/New_York"),
+    ("Toronto", "ON", "Canada", "M5H 2N2", "America/Toronto"),
+    ("London", "England", "United Kingdom", "EC1A 1BB", "Europe/London"),
+    ("Berlin", "Berlin", "Germany", "10115", "Europe/Berlin"),
+]
 # (name, integration name, integration category, weight in the event stream)
-METRICS = [("Received Email", "Klaviyo", "Internal", 30), ("Opened Email", "Klaviyo", "Internal", 18),
-           ("Clicked Email", "Klaviyo", "Internal", 6), ("Active on Site", "API", "API", 12),
-           ("Viewed Product", "API", "API", 12), ("Added to Cart", "Shopify", "eCommerce", 5),
-           ("Started Checkout", "Shopify", "eCommerce", 4), ("Placed Order", "Shopify", "eCommerce", 4),
-           ("Ordered Product", "Shopify", "eCommerce", 4), ("Fulfilled Order", "Shopify", "eCommerce", 3),
-           ("Received SMS", "Klaviyo", "Internal", 1), ("Clicked SMS", "Klaviyo", "Internal", 1)]
-PRODUCTS = [("Trail Runner", 129.0), ("Canvas Tote", 34.5), ("Cold Brew Kit", 48.0), ("Linen Throw", 89.0),
-            ("Wool Beanie", 25.0), ("Face Serum", 42.0), ("Dog Harness", 39.99), ("Rain Shell", 210.0)]
+METRICS = [
+    ("Received Email", "Klaviyo", "Internal", 30),
+    ("Opened Email", "Klaviyo", "Internal", 18),
+    ("Clicked Email", "Klaviyo", "Internal", 6),
+    ("Active on Site", "API", "API", 12),
+    ("Viewed Product", "API", "API", 12),
+    ("Added to Cart", "Shopify", "eCommerce", 5),
+    ("Started Checkout", "Shopify", "eCommerce", 4),
+    ("Placed Order", "Shopify", "eCommerce", 4),
+    ("Ordered Product", "Shopify", "eCommerce", 4),
+    ("Fulfilled Order", "Shopify", "eCommerce", 3),
+    ("Received SMS", "Klaviyo", "Internal", 1),
+    ("Clicked SMS", "Klaviyo", "Internal", 1),
+]
+PRODUCTS = [
+    ("Trail Runner", 129.0),
+    ("Canvas Tote", 34.5),
+    ("Cold Brew Kit", 48.0),
+    ("Linen Throw", 89.0),
+    ("Wool Beanie", 25.0),
+    ("Face Serum", 42.0),
+    ("Dog Harness", 39.99),
+    ("Rain Shell", 210.0),
+]
 CHANNELS = ["email", "email", "email", "sms", "mobile_push"]
 FLOW_TRIGGERS = ["Metric", "Added to List", "Date Based", "Price Drop", "Low Inventory"]
 
@@ -101,14 +165,20 @@ class AccountData:
         self._profile_ids: dict[int, str] = {}
         self.profile_step = self.span / n_p
         self.profiles = LazyTable(
-            "profile", n_p, self._profile, lambda pid: ids.ulid_index(pid, self.salt),
+            "profile",
+            n_p,
+            self._profile,
+            lambda pid: ids.ulid_index(pid, self.salt),
             {"created": self._profile_created, "updated": self._profile_updated, "id": self._profile_id},
         )
         n_e = settings.events
         self._message_ids = [ids.short_id(k, self.salt ^ 0x66, width=13) for k in range(40)]
         self.event_step = self.span / max(1, n_e)
         self.events = LazyTable(
-            "event", n_e, self._event, lambda eid: ids.short_index(eid, self.salt, 11) if eid else None,
+            "event",
+            n_e,
+            self._event,
+            lambda eid: ids.short_index(eid, self.salt, 11) if eid else None,
             {"datetime": self._event_time, "timestamp": self._event_time},
         )
         self.members: dict[tuple[str, str], LazyTable] = {}
@@ -148,17 +218,31 @@ class AccountData:
         city, region, country, zip_, tz = CITIES[self.index % len(CITIES)]
         slug = self.name.lower().replace(" & ", "-").replace(" ", "-")
         return {
-            "type": "account", "id": self.id, "rel": {}, "k": {"id": self.id},
+            "type": "account",
+            "id": self.id,
+            "rel": {},
+            "k": {"id": self.id},
             "attributes": {
                 "test_account": False,
                 "contact_information": {
-                    "default_sender_name": self.name, "default_sender_email": f"hello@{slug}.example",
-                    "website_url": f"https://{slug}.example", "organization_name": self.name,
-                    "street_address": {"address1": f"{100 + self.index} Market St", "address2": None, "city": city,
-                                       "region": region, "country": country, "zip": zip_},
+                    "default_sender_name": self.name,
+                    "default_sender_email": f"hello@{slug}.example",
+                    "website_url": f"https://{slug}.example",
+                    "organization_name": self.name,
+                    "street_address": {
+                        "address1": f"{100 + self.index} Market St",
+                        "address2": None,
+                        "city": city,
+                        "region": region,
+                        "country": country,
+                        "zip": zip_,
+                    },
                 },
-                "industry": "Retail", "timezone": tz, "preferred_currency": "USD",
-                "public_api_key": self.public_key, "locale": "en-US",
+                "industry": "Retail",
+                "timezone": tz,
+                "preferred_currency": "USD",
+                "public_api_key": self.public_key,
+                "locale": "en-US",
             },
         }
 
@@ -167,35 +251,71 @@ class AccountData:
         for k, (name, integ, category, _) in enumerate(METRICS):
             mid = ids.short_id(k, self.salt ^ 0x11, width=6)
             created = self.start - 86400 * (30 + k)
-            out.append({
-                "type": "metric", "id": mid, "rel": {"flow-triggers": []},
-                "k": {"order": k, "id": mid},
-                "f": {"integration.name": integ, "integration.category": category},
-                "attributes": {
-                    "name": name, "created": iso(created), "updated": iso(created),
-                    "integration": {"object": "integration", "id": ids.short_id(hash_str(integ) % 1000, 7, 6),
-                                    "name": integ, "category": category},
-                },
-            })
+            out.append(
+                {
+                    "type": "metric",
+                    "id": mid,
+                    "rel": {"flow-triggers": []},
+                    "k": {"order": k, "id": mid},
+                    "f": {"integration.name": integ, "integration.category": category},
+                    "attributes": {
+                        "name": name,
+                        "created": iso(created),
+                        "updated": iso(created),
+                        "integration": {
+                            "object": "integration",
+                            "id": ids.short_id(hash_str(integ) % 1000, 7, 6),
+                            "name": integ,
+                            "category": category,
+                        },
+                    },
+                }
+            )
         return out
 
     def _tag_groups(self) -> list[Record]:
         out = []
         for k, (name, exclusive) in enumerate([("Seasonal", False), ("Audience", True)]):
             gid = str(1000 + k + self.index * 10)
-            out.append({"type": "tag-group", "id": gid, "rel": {}, "k": {"id": gid},
-                        "attributes": {"name": name, "exclusive": exclusive, "default": k == 0}})
+            out.append(
+                {
+                    "type": "tag-group",
+                    "id": gid,
+                    "rel": {},
+                    "k": {"id": gid},
+                    "attributes": {"name": name, "exclusive": exclusive, "default": k == 0},
+                }
+            )
         return out
 
     def _tags(self) -> list[Record]:
-        names = ["Holiday", "Black Friday", "Spring", "Summer", "VIP", "Winback", "Welcome", "Loyalty",
-                 "Launch", "Clearance", "Newsletter", "Survey"]
+        names = [
+            "Holiday",
+            "Black Friday",
+            "Spring",
+            "Summer",
+            "VIP",
+            "Winback",
+            "Welcome",
+            "Loyalty",
+            "Launch",
+            "Clearance",
+            "Newsletter",
+            "Survey",
+        ]
         groups = sorted(self.tag_groups.records)
         out = []
         for k, name in enumerate(names):
             tid = str(uuid.UUID(int=self._h("tag", k) << 64 | self._h("tag2", k)))
-            out.append({"type": "tag", "id": tid, "rel": {"tag-group": groups[k % len(groups)]},
-                        "k": {"id": tid, "name": name}, "attributes": {"name": name}})
+            out.append(
+                {
+                    "type": "tag",
+                    "id": tid,
+                    "rel": {"tag-group": groups[k % len(groups)]},
+                    "k": {"id": tid, "name": name},
+                    "attributes": {"name": name},
+                }
+            )
         return out
 
     def _pick_tags(self, h: int) -> list[str]:
@@ -210,14 +330,23 @@ class AccountData:
             created = self._time_in_span(h)
             updated = created + (mix(h) % 90) * 86400
             name = f"{['Welcome', 'Promo', 'Receipt', 'Newsletter', 'Reminder'][k % 5]} template {k + 1}"
-            out.append({
-                "type": "template", "id": tid, "rel": {}, "k": {"id": tid, "created": created, "updated": updated,
-                                                                 "name": name},
-                "attributes": {"name": name, "editor_type": ["CODE", "SYSTEM_DRAGGABLE"][k % 2],
-                               "html": f"<html><body><h1>{name}</h1><p>{{{{ first_name|default:'there' }}}}</p>"
-                                       "</body></html>",
-                               "text": f"{name}\n", "amp": None, "created": iso(created), "updated": iso(updated)},
-            })
+            out.append(
+                {
+                    "type": "template",
+                    "id": tid,
+                    "rel": {},
+                    "k": {"id": tid, "created": created, "updated": updated, "name": name},
+                    "attributes": {
+                        "name": name,
+                        "editor_type": ["CODE", "SYSTEM_DRAGGABLE"][k % 2],
+                        "html": f"<html><body><h1>{name}</h1><p>{{{{ first_name|default:'there' }}}}</p></body></html>",
+                        "text": f"{name}\n",
+                        "amp": None,
+                        "created": iso(created),
+                        "updated": iso(updated),
+                    },
+                }
+            )
         return out
 
     def _groups(self, type_: str, count: int) -> list[Record]:
@@ -232,17 +361,49 @@ class AccountData:
             if type_ == "list":
                 attrs["opt_in_process"] = ["single_opt_in", "double_opt_in"][k % 2]
             else:
-                attrs = {"name": name, "definition": {"condition_groups": [{"conditions": [
-                    {"type": "profile-metric", "metric_id": None, "measurement": "count",
-                     "measurement_filter": {"type": "numeric", "operator": "greater-than", "value": k % 4},
-                     "timeframe_filter": {"type": "date", "operator": "in-the-last", "quantity": 90, "unit": "day"},
-                     "metric_filters": None}]}]},
-                         "created": iso(created), "updated": iso(updated),
-                         "is_active": k % 5 != 4, "is_processing": False, "is_starred": k % 3 == 0}
-            out.append({"type": type_, "id": gid, "rel": {"tags": self._pick_tags(h), "flow-triggers": []},
-                        "k": {"order": k, "id": gid, "created": created, "updated": updated, "name": name},
-                        "f": {"is_active": attrs.get("is_active"), "is_starred": attrs.get("is_starred")},
-                        "attributes": attrs})
+                attrs = {
+                    "name": name,
+                    "definition": {
+                        "condition_groups": [
+                            {
+                                "conditions": [
+                                    {
+                                        "type": "profile-metric",
+                                        "metric_id": None,
+                                        "measurement": "count",
+                                        "measurement_filter": {
+                                            "type": "numeric",
+                                            "operator": "greater-than",
+                                            "value": k % 4,
+                                        },
+                                        "timeframe_filter": {
+                                            "type": "date",
+                                            "operator": "in-the-last",
+                                            "quantity": 90,
+                                            "unit": "day",
+                                        },
+                                        "metric_filters": None,
+                                    }
+                                ]
+                            }
+                        ]
+                    },
+                    "created": iso(created),
+                    "updated": iso(updated),
+                    "is_active": k % 5 != 4,
+                    "is_processing": False,
+                    "is_starred": k % 3 == 0,
+                }
+            out.append(
+                {
+                    "type": type_,
+                    "id": gid,
+                    "rel": {"tags": self._pick_tags(h), "flow-triggers": []},
+                    "k": {"order": k, "id": gid, "created": created, "updated": updated, "name": name},
+                    "f": {"is_active": attrs.get("is_active"), "is_starred": attrs.get("is_starred")},
+                    "attributes": attrs,
+                }
+            )
         return out
 
     def _campaigns(self, count: int) -> None:
@@ -260,37 +421,61 @@ class AccountData:
             # MessageDefinition.status is an enum of lower-case values in the SDK (cancelled, draft, scheduled, ...)
             status = "sent" if updated < self.end - 86400 * 7 else ["draft", "scheduled", "sent"][k % 3]
             send_time = iso(updated + 3600)
-            self.campaign_messages.put({
-                "type": "campaign-message", "id": mid, "rel": {"campaign": cid, "campaign-variations": []},
-                "k": {"id": mid, "created": created, "updated": updated},
-                "f": {"campaign_id": cid, "name": name, "status": status, "channel": channel},
-                "attributes": {
-                    "created": iso(created), "updated": iso(updated),
-                    "definition": {
-                        "name": name, "status": status,
-                        "tracking_options": {"is_add_utm": channel == "email", "is_tracking_clicks": True,
-                                             "is_tracking_opens": channel == "email"},
-                        "send_options": {"send_time": send_time, "send_strategy": "static",
-                                         "is_ignoring_unsubscribes": False},
+            self.campaign_messages.put(
+                {
+                    "type": "campaign-message",
+                    "id": mid,
+                    "rel": {"campaign": cid, "campaign-variations": []},
+                    "k": {"id": mid, "created": created, "updated": updated},
+                    "f": {"campaign_id": cid, "name": name, "status": status, "channel": channel},
+                    "attributes": {
+                        "created": iso(created),
+                        "updated": iso(updated),
+                        "definition": {
+                            "name": name,
+                            "status": status,
+                            "tracking_options": {
+                                "is_add_utm": channel == "email",
+                                "is_tracking_clicks": True,
+                                "is_tracking_opens": channel == "email",
+                            },
+                            "send_options": {
+                                "send_time": send_time,
+                                "send_strategy": "static",
+                                "is_ignoring_unsubscribes": False,
+                            },
+                        },
                     },
-                },
-                "template": template_ids[k % len(template_ids)],
-            })
-            self.campaigns.put({
-                "type": "campaign", "id": cid,
-                "rel": {"campaign-messages": [mid], "tags": self._pick_tags(h), "campaign-audiences": []},
-                "k": {"id": cid, "created_at": created, "updated_at": updated, "name": name},
-                "f": {"messages.channel": [channel], "archived": archived, "name": name, "builder": "classic"},
-                "attributes": {
-                    "created_at": iso(created), "updated_at": iso(updated),
-                    "definition": {"name": name, "builder": "classic", "archived": archived, "color": None,
-                                   "description": None,
-                                   "send_settings": {"send_timezone": "UTC", "send_strategy": "static",
-                                                     "send_passed_rltz_immediately": False,
-                                                     "exit_condition_enabled": False,
-                                                     "exit_condition_conversion_metric_id": None}},
-                },
-            })
+                    "template": template_ids[k % len(template_ids)],
+                }
+            )
+            self.campaigns.put(
+                {
+                    "type": "campaign",
+                    "id": cid,
+                    "rel": {"campaign-messages": [mid], "tags": self._pick_tags(h), "campaign-audiences": []},
+                    "k": {"id": cid, "created_at": created, "updated_at": updated, "name": name},
+                    "f": {"messages.channel": [channel], "archived": archived, "name": name, "builder": "classic"},
+                    "attributes": {
+                        "created_at": iso(created),
+                        "updated_at": iso(updated),
+                        "definition": {
+                            "name": name,
+                            "builder": "classic",
+                            "archived": archived,
+                            "color": None,
+                            "description": None,
+                            "send_settings": {
+                                "send_timezone": "UTC",
+                                "send_strategy": "static",
+                                "send_passed_rltz_immediately": False,
+                                "exit_condition_enabled": False,
+                                "exit_condition_conversion_metric_id": None,
+                            },
+                        },
+                    },
+                }
+            )
         self.campaigns.rank = self.campaign_messages.rank = 0
 
     def _flows(self, count: int) -> None:
@@ -312,36 +497,73 @@ class AccountData:
                 if action_type in ("SEND_EMAIL", "SEND_SMS"):
                     msg_id = str(20_000_000 + self.index * 100_000 + k * 100 + a)
                     channel = "email" if action_type == "SEND_EMAIL" else "sms"
-                    self.flow_messages.put({
-                        "type": "flow-message", "id": msg_id,
-                        "rel": {"flow-action": aid, "template": template_ids[(k + a) % len(template_ids)]},
-                        "k": {"id": msg_id, "created": a_created, "updated": a_updated},
-                        "f": {"name": f"Message {a + 1}"},
-                        "attributes": {"channel": channel, "created": iso(a_created), "updated": iso(a_updated),
-                                       "definition": {"channel": channel, "content": {
-                                           "subject": f"Flow {k + 1} step {a + 1}", "preview_text": "",
-                                           "from_email": "hello@example.com", "from_label": self.name}}},
-                    })
+                    self.flow_messages.put(
+                        {
+                            "type": "flow-message",
+                            "id": msg_id,
+                            "rel": {"flow-action": aid, "template": template_ids[(k + a) % len(template_ids)]},
+                            "k": {"id": msg_id, "created": a_created, "updated": a_updated},
+                            "f": {"name": f"Message {a + 1}"},
+                            "attributes": {
+                                "channel": channel,
+                                "created": iso(a_created),
+                                "updated": iso(a_updated),
+                                "definition": {
+                                    "channel": channel,
+                                    "content": {
+                                        "subject": f"Flow {k + 1} step {a + 1}",
+                                        "preview_text": "",
+                                        "from_email": "hello@example.com",
+                                        "from_label": self.name,
+                                    },
+                                },
+                            },
+                        }
+                    )
                     message_ids.append(msg_id)
-                self.flow_actions.put({
-                    "type": "flow-action", "id": aid, "rel": {"flow": fid, "flow-messages": message_ids},
-                    "k": {"id": aid, "created": a_created, "updated": a_updated},
-                    "f": {"action_type": action_type, "status": "live" if not archived else "draft", "flow_id": fid},
-                    "attributes": {"created": iso(a_created), "updated": iso(a_updated),
-                                   "definition": {"id": aid, "type": action_type.lower(),
-                                                  "data": {"status": "live" if not archived else "draft"}}},
-                })
+                self.flow_actions.put(
+                    {
+                        "type": "flow-action",
+                        "id": aid,
+                        "rel": {"flow": fid, "flow-messages": message_ids},
+                        "k": {"id": aid, "created": a_created, "updated": a_updated},
+                        "f": {
+                            "action_type": action_type,
+                            "status": "live" if not archived else "draft",
+                            "flow_id": fid,
+                        },
+                        "attributes": {
+                            "created": iso(a_created),
+                            "updated": iso(a_updated),
+                            "definition": {
+                                "id": aid,
+                                "type": action_type.lower(),
+                                "data": {"status": "live" if not archived else "draft"},
+                            },
+                        },
+                    }
+                )
                 action_ids.append(aid)
             name = f"{['Welcome Series', 'Abandoned Cart', 'Browse Abandonment', 'Post-Purchase', 'Winback'][k % 5]}"
             trigger = FLOW_TRIGGERS[k % len(FLOW_TRIGGERS)]
             status = "draft" if archived else ["live", "live", "manual"][k % 3]
-            self.flows.put({
-                "type": "flow", "id": fid, "rel": {"flow-actions": action_ids, "tags": self._pick_tags(h)},
-                "k": {"id": fid, "created": created, "updated": updated, "name": f"{name} {k + 1}"},
-                "f": {"archived": archived, "trigger_type": trigger, "status": status},
-                "attributes": {"name": f"{name} {k + 1}", "status": status, "archived": archived,
-                               "created": iso(created), "updated": iso(updated), "trigger_type": trigger},
-            })
+            self.flows.put(
+                {
+                    "type": "flow",
+                    "id": fid,
+                    "rel": {"flow-actions": action_ids, "tags": self._pick_tags(h)},
+                    "k": {"id": fid, "created": created, "updated": updated, "name": f"{name} {k + 1}"},
+                    "f": {"archived": archived, "trigger_type": trigger, "status": status},
+                    "attributes": {
+                        "name": f"{name} {k + 1}",
+                        "status": status,
+                        "archived": archived,
+                        "created": iso(created),
+                        "updated": iso(updated),
+                        "trigger_type": trigger,
+                    },
+                }
+            )
 
     # ---- profiles ------------------------------------------------------------------------
     def _profile_created(self, j: int) -> float:
@@ -394,21 +616,41 @@ class AccountData:
             "email": email,
             "phone_number": f"+1555{j:07d}" if (h >> 24) % 10 < 7 and j < 10_000_000 else None,
             "external_id": f"cust-{j}" if (h >> 28) % 2 == 0 else None,
-            "first_name": first.capitalize(), "last_name": last.capitalize(),
-            "organization": None, "locale": ["en-US", "en-GB", "fr-CA", "de-DE"][(h >> 32) % 4],
-            "title": None, "image": None,
-            "created": iso(created), "updated": iso(updated),
+            "first_name": first.capitalize(),
+            "last_name": last.capitalize(),
+            "organization": None,
+            "locale": ["en-US", "en-GB", "fr-CA", "de-DE"][(h >> 32) % 4],
+            "title": None,
+            "image": None,
+            "created": iso(created),
+            "updated": iso(updated),
             "last_event_date": iso(last_event) if last_event else None,
-            "location": {"address1": f"{(h >> 36) % 900 + 100} Main St", "address2": None, "city": city,
-                         "country": country, "latitude": None, "longitude": None, "region": region,
-                         "zip": zip_, "timezone": tz, "ip": None},
-            "properties": {"loyalty_tier": ["bronze", "silver", "gold"][(h2 >> 4) % 3],
-                           "favorite_category": ["outdoor", "home", "beauty", "pets"][(h2 >> 8) % 4],
-                           "signup_source": ["checkout", "popup", "import"][(h2 >> 12) % 3]},
+            "location": {
+                "address1": f"{(h >> 36) % 900 + 100} Main St",
+                "address2": None,
+                "city": city,
+                "country": country,
+                "latitude": None,
+                "longitude": None,
+                "region": region,
+                "zip": zip_,
+                "timezone": tz,
+                "ip": None,
+            },
+            "properties": {
+                "loyalty_tier": ["bronze", "silver", "gold"][(h2 >> 4) % 3],
+                "favorite_category": ["outdoor", "home", "beauty", "pets"][(h2 >> 8) % 4],
+                "signup_source": ["checkout", "popup", "import"][(h2 >> 12) % 3],
+            },
         }
-        return {"type": "profile", "id": pid, "attributes": attrs, "rel": {},
-                "k": {"created": created, "updated": updated, "id": pid, "email": email},
-                "f": {"_j": j}}
+        return {
+            "type": "profile",
+            "id": pid,
+            "attributes": attrs,
+            "rel": {},
+            "k": {"created": created, "updated": updated, "id": pid, "email": email},
+            "f": {"_j": j},
+        }
 
     def profile_additional(self, record: Record, field: str) -> dict[str, Any]:
         """The costly `additional-fields[profile]` attributes, derived from the profile itself."""
@@ -417,25 +659,45 @@ class AccountData:
         if field == "subscriptions":
             yes = h % 3 != 0
             return {
-                "email": {"marketing": {"can_receive_email_marketing": yes,
-                                        "consent": "SUBSCRIBED" if yes else "UNSUBSCRIBED",
-                                        "consent_timestamp": ts, "last_updated": ts, "method": "FORM",
-                                        "method_detail": "popup", "custom_method_detail": None,
-                                        "double_optin": False, "suppression": [], "list_suppressions": []}},
-                "sms": {"marketing": {"can_receive_sms_marketing": h % 5 == 0,
-                                      "consent": "SUBSCRIBED" if h % 5 == 0 else "NEVER_SUBSCRIBED",
-                                      "consent_timestamp": ts if h % 5 == 0 else None, "method": None,
-                                      "method_detail": None, "last_updated": ts},
-                        "transactional": None},
+                "email": {
+                    "marketing": {
+                        "can_receive_email_marketing": yes,
+                        "consent": "SUBSCRIBED" if yes else "UNSUBSCRIBED",
+                        "consent_timestamp": ts,
+                        "last_updated": ts,
+                        "method": "FORM",
+                        "method_detail": "popup",
+                        "custom_method_detail": None,
+                        "double_optin": False,
+                        "suppression": [],
+                        "list_suppressions": [],
+                    }
+                },
+                "sms": {
+                    "marketing": {
+                        "can_receive_sms_marketing": h % 5 == 0,
+                        "consent": "SUBSCRIBED" if h % 5 == 0 else "NEVER_SUBSCRIBED",
+                        "consent_timestamp": ts if h % 5 == 0 else None,
+                        "method": None,
+                        "method_detail": None,
+                        "last_updated": ts,
+                    },
+                    "transactional": None,
+                },
                 "mobile_push": None,
             }
-        return {"historic_clv": round((h % 50000) / 100, 2), "predicted_clv": round((h >> 16) % 30000 / 100, 2),
-                "total_clv": round((h % 50000 + (h >> 16) % 30000) / 100, 2),
-                "historic_number_of_orders": (h >> 8) % 12, "predicted_number_of_orders": round((h >> 12) % 50 / 10, 1),
-                "average_days_between_orders": (h >> 20) % 120,
-                "average_order_value": round((h >> 24) % 20000 / 100, 2),
-                "churn_probability": round((h >> 32) % 100 / 100, 2), "expected_date_of_next_order": None,
-                "ranked_channel_affinity": ["email", "sms"]}
+        return {
+            "historic_clv": round((h % 50000) / 100, 2),
+            "predicted_clv": round((h >> 16) % 30000 / 100, 2),
+            "total_clv": round((h % 50000 + (h >> 16) % 30000) / 100, 2),
+            "historic_number_of_orders": (h >> 8) % 12,
+            "predicted_number_of_orders": round((h >> 12) % 50 / 10, 1),
+            "average_days_between_orders": (h >> 20) % 120,
+            "average_order_value": round((h >> 24) % 20000 / 100, 2),
+            "churn_probability": round((h >> 32) % 100 / 100, 2),
+            "expected_date_of_next_order": None,
+            "ranked_channel_affinity": ["email", "sms"],
+        }
 
     # ---- events --------------------------------------------------------------------------
     def _event_time(self, i: int) -> float:
@@ -448,11 +710,16 @@ class AccountData:
         m = self.event_metric(h)
         j = mix(h) % self.profiles.n
         return {
-            "type": "event", "id": ids.short_id(i, self.salt, 11),
+            "type": "event",
+            "id": ids.short_id(i, self.salt, 11),
             "rel": {"metric": self.metric_ids[m], "profile": self._profile_id(j), "attributions": []},
             "k": {"datetime": t, "timestamp": t},
-            "attributes": {"timestamp": int(t), "event_properties": self.event_properties(i, h, m),
-                           "datetime": iso(t), "uuid": uuid_from(h, mix(h + 7))},
+            "attributes": {
+                "timestamp": int(t),
+                "event_properties": self.event_properties(i, h, m),
+                "datetime": iso(t),
+                "uuid": uuid_from(h, mix(h + 7)),
+            },
         }
 
     def event_metric(self, h: int) -> int:
@@ -465,16 +732,28 @@ class AccountData:
         if name in ("Placed Order", "Ordered Product", "Started Checkout", "Added to Cart", "Fulfilled Order"):
             product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
             qty = 1 + (h >> 13) % 3
-            return {"$value": round(price * qty, 2), "$event_id": f"{self.index}-{i}", "OrderId": f"R{100000 + i}",
-                    "ItemNames": [product], "Items": [{"ProductName": product, "Quantity": qty, "ItemPrice": price}],
-                    "DiscountCode": ["", "SPRING10", "VIP20"][(h >> 17) % 3]}
+            return {
+                "$value": round(price * qty, 2),
+                "$event_id": f"{self.index}-{i}",
+                "OrderId": f"R{100000 + i}",
+                "ItemNames": [product],
+                "Items": [{"ProductName": product, "Quantity": qty, "ItemPrice": price}],
+                "DiscountCode": ["", "SPRING10", "VIP20"][(h >> 17) % 3],
+            }
         if name.endswith("Email") or name.endswith("SMS"):
-            return {"Campaign Name": f"Campaign {(h >> 7) % 40 + 1}", "Subject": "News from us",
-                    "$message": self._message_ids[(h >> 7) % 40],
-                    "$flow": "" if (h >> 19) % 3 else str((h >> 21) % 12)}
+            return {
+                "Campaign Name": f"Campaign {(h >> 7) % 40 + 1}",
+                "Subject": "News from us",
+                "$message": self._message_ids[(h >> 7) % 40],
+                "$flow": "" if (h >> 19) % 3 else str((h >> 21) % 12),
+            }
         product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
-        return {"ProductName": product, "Price": price, "URL": f"https://shop.example/p/{(h >> 9) % 500}",
-                "$event_id": f"{self.index}-{i}"}
+        return {
+            "ProductName": product,
+            "Price": price,
+            "URL": f"https://shop.example/p/{(h >> 9) % 500}",
+            "$event_id": f"{self.index}-{i}",
+        }
 
     # ---- list and segment members ---------------------------------------------------------
     def _member_table(self, group_type: str, k: int) -> LazyTable:
@@ -508,13 +787,22 @@ class AccountData:
 
 
 def member_record(profile: Record, joined: float) -> Record:
-    attrs = {key: value for key, value in profile["attributes"].items()
-             if key not in ("subscriptions", "predictive_analytics")}
+    attrs = {
+        key: value
+        for key, value in profile["attributes"].items()
+        if key not in ("subscriptions", "predictive_analytics")
+    }
     attrs["joined_group_at"] = iso(joined)
     k = dict(profile["k"])
     k["joined_group_at"] = joined
-    return {"type": "profile", "id": profile["id"], "attributes": attrs, "rel": {}, "k": k,
-            "f": {"profile_id": profile["id"], **profile.get("f", {})}}
+    return {
+        "type": "profile",
+        "id": profile["id"],
+        "attributes": attrs,
+        "rel": {},
+        "k": k,
+        "f": {"profile_id": profile["id"], **profile.get("f", {})},
+    }
 
 
 _KIND_HASH: dict[str, int] = {}

@@ -14,12 +14,39 @@ from .tables import Record
 # The attributes each resource type has in revision 2026-10-15 (the SDK's response models): a
 # `fields[type]` naming anything else is rejected as Klaviyo rejects it.
 ATTRIBUTES: dict[str, frozenset[str]] = {
-    "account": frozenset({"test_account", "contact_information", "industry", "timezone", "preferred_currency",
-                          "public_api_key", "locale"}),
+    "account": frozenset(
+        {
+            "test_account",
+            "contact_information",
+            "industry",
+            "timezone",
+            "preferred_currency",
+            "public_api_key",
+            "locale",
+        }
+    ),
     "event": frozenset({"timestamp", "event_properties", "datetime", "uuid"}),
-    "profile": frozenset({"email", "phone_number", "external_id", "first_name", "last_name", "organization",
-                          "locale", "title", "image", "created", "updated", "last_event_date", "location",
-                          "properties", "subscriptions", "predictive_analytics", "joined_group_at"}),
+    "profile": frozenset(
+        {
+            "email",
+            "phone_number",
+            "external_id",
+            "first_name",
+            "last_name",
+            "organization",
+            "locale",
+            "title",
+            "image",
+            "created",
+            "updated",
+            "last_event_date",
+            "location",
+            "properties",
+            "subscriptions",
+            "predictive_analytics",
+            "joined_group_at",
+        }
+    ),
     "campaign": frozenset({"created_at", "updated_at", "definition"}),
     "campaign-message": frozenset({"created", "updated", "definition"}),
     "flow": frozenset({"name", "status", "archived", "created", "updated", "trigger_type"}),
@@ -30,8 +57,9 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
     "metric": frozenset({"name", "created", "updated", "integration"}),
     "tag": frozenset({"name"}),
     "tag-group": frozenset({"name", "exclusive", "default"}),
-    "template": frozenset({"name", "editor_type", "html", "text", "amp", "created", "updated", "screenshot_url",
-                           "definition"}),
+    "template": frozenset(
+        {"name", "editor_type", "html", "text", "amp", "created", "updated", "screenshot_url", "definition"}
+    ),
     "attribution": frozenset(),
 }
 
@@ -50,8 +78,9 @@ def parse_fields(query: dict[str, str], allowed_types: set[str]) -> dict[str, li
             continue
         type_ = key[7:-1] if key.endswith("]") else ""
         if type_ not in allowed_types:
-            raise errors.invalid(f"'{type_}' is not a valid resource type for sparse fieldsets on this endpoint.",
-                                 parameter=key)
+            raise errors.invalid(
+                f"'{type_}' is not a valid resource type for sparse fieldsets on this endpoint.", parameter=key
+            )
         paths = [p for p in value.split(",") if p]
         known = ATTRIBUTES.get(type_, frozenset())
         for path in paths:
@@ -79,8 +108,9 @@ def _pick(attrs: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     return out
 
 
-def resource(record: Record, base: str, fields: dict[str, list[str]] | None = None,
-             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def resource(
+    record: Record, base: str, fields: dict[str, list[str]] | None = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     type_ = record["type"]
     rid = record["id"]
     attrs = record["attributes"]
@@ -136,4 +166,3 @@ def resource_json(record: Record, base: str) -> orjson.Fragment:
     head = f'{{"type":"{type_}","id":"{rid}","attributes":'.encode()
     tail = f'{rels},"links":{{"self":"{self_link}"}}}}'.encode()
     return orjson.Fragment(head + orjson.dumps(record["attributes"]) + tail)
-

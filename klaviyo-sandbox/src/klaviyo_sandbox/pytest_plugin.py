@@ -41,8 +41,9 @@ class RunningSandbox:
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}/_sandbox/{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/_sandbox/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
@@ -80,8 +81,9 @@ def start_sandbox(*args: str, timeout: float = 60.0) -> RunningSandbox:
     """Start `klaviyo-sandbox serve --port 0 <args>` and wait until it listens."""
     log = tempfile.NamedTemporaryFile(prefix="klaviyo-sandbox-", suffix=".log", delete=False)  # noqa: SIM115
     command = [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     log.close()
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
@@ -98,7 +100,7 @@ def start_sandbox(*args: str, timeout: float = 60.0) -> RunningSandbox:
         process.kill()
         with open(log.name, encoding="utf-8", errors="replace") as handle:
             raise RuntimeError(f"klaviyo-sandbox did not start ({' '.join(command)}):\n{line}{handle.read()}")
-    sandbox = RunningSandbox(line[len(READY_PREFIX):].strip(), [], process, log.name, tuple(args))
+    sandbox = RunningSandbox(line[len(READY_PREFIX) :].strip(), [], process, log.name, tuple(args))
     sandbox.accounts = sandbox.admin("GET", "accounts")
     return sandbox
 

@@ -113,8 +113,15 @@ def parse_list(query: dict[str, str], key: str, allowed: tuple[str, ...], what: 
 class ReadRequest:
     """One GET against one endpoint for one account."""
 
-    def __init__(self, endpoint: Endpoint, account: AccountData, query: dict[str, str], base: str,
-                 path: str, params: dict[str, str]) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        account: AccountData,
+        query: dict[str, str],
+        base: str,
+        path: str,
+        params: dict[str, str],
+    ) -> None:
         self.ep = endpoint
         self.acc = account
         self.query = query
@@ -122,8 +129,12 @@ class ReadRequest:
         self.path = path
         self.params = params
         self.includes = parse_list(query, "include", endpoint.includes, "include")
-        self.additional = parse_list(query, f"additional-fields[{endpoint.type}]", endpoint.additional_fields,
-                                     f"additional-fields[{endpoint.type}] value")
+        self.additional = parse_list(
+            query,
+            f"additional-fields[{endpoint.type}]",
+            endpoint.additional_fields,
+            f"additional-fields[{endpoint.type}] value",
+        )
         allowed_types = {endpoint.type} | {REL_TYPES[i] for i in self.includes}
         self.fields = parse_fields(query, allowed_types)
 
@@ -142,8 +153,11 @@ class ReadRequest:
     def collection(self) -> dict[str, Any]:
         ep = self.ep
         if ep.filters or "filter" in self.query:
-            conditions = validate(parse_filter(self.query["filter"]), ep.filters, resource=ep.type) \
-                if "filter" in self.query else []
+            conditions = (
+                validate(parse_filter(self.query["filter"]), ep.filters, resource=ep.type)
+                if "filter" in self.query
+                else []
+            )
         else:
             conditions = []
         if ep.name == "get_campaigns" and not any(
@@ -222,8 +236,9 @@ class ReadRequest:
         field = text[1:] if text.startswith("-") else text
         if field not in ep.sorts:
             valid = ", ".join(ep.sorts) if ep.sorts else "none"
-            raise errors.invalid(f"'{field}' is not a valid sort field for '{ep.type}'. Valid sort fields: {valid}.",
-                                 parameter="sort")
+            raise errors.invalid(
+                f"'{field}' is not a valid sort field for '{ep.type}'. Valid sort fields: {valid}.", parameter="sort"
+            )
         return field, text.startswith("-")
 
     def _page_size(self) -> int:
@@ -231,8 +246,7 @@ class ReadRequest:
         text = self.query.get("page[size]")
         if ep.page_default is None or ep.page_max is None:
             if text is not None:
-                raise errors.invalid("'page[size]' is not a valid parameter for this endpoint.",
-                                     parameter="page[size]")
+                raise errors.invalid("'page[size]' is not a valid parameter for this endpoint.", parameter="page[size]")
             return ep.fixed_page
         if text is None:
             return ep.page_default
@@ -292,8 +306,9 @@ class ReadRequest:
     def _related_ids(self, record: Record, name: str) -> list[str]:
         if record["type"] == "profile" and name in ("lists", "segments"):
             group_type = name[:-1]
-            return [gid for (gt, gid) in self.acc.members if gt == group_type
-                    and self.acc.is_member(gt, gid, record["id"])]
+            return [
+                gid for (gt, gid) in self.acc.members if gt == group_type and self.acc.is_member(gt, gid, record["id"])
+            ]
         value = record["rel"].get(name)
         if value is None:
             return []

@@ -126,8 +126,7 @@ class LazyTable:
         self.overlay.put(record)
         self.version += 1
 
-    def start_index(self, order: str, descending: bool, after: Pos | None, lo: float | None,
-                    hi: float | None) -> int:
+    def start_index(self, order: str, descending: bool, after: Pos | None, lo: float | None, hi: float | None) -> int:
         """The first generated index a scan visits: ascending from it, or descending from it."""
         keyf = self.keys[order]
         indexes = range(self.n)

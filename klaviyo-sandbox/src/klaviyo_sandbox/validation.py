@@ -42,8 +42,9 @@ UPSERT_PROFILE_IDS = ("email", "phone_number", "external_id")
 NAME_FIELDS = ("first_name", "last_name", "organization", "locale", "title", "image")
 LOCATION_STRINGS = ("address1", "address2", "city", "country", "region", "zip", "timezone", "ip")
 LOCATION_ANY = ("latitude", "longitude")  # the SDK types these as Any
-EVENT_ATTRIBUTES = frozenset({"properties", "time", "value", "value_currency", "unique_id", "backfill", "metric",
-                              "profile"})
+EVENT_ATTRIBUTES = frozenset(
+    {"properties", "time", "value", "value_currency", "unique_id", "backfill", "metric", "profile"}
+)
 
 
 def _reject_unknown(attrs: dict[str, Any], allowed: frozenset[str] | set[str], ptr: str, resource: str) -> None:
@@ -88,6 +89,7 @@ class ProfileRowError:
 
 # --- JSON:API structure ------------------------------------------------------------------------------------------
 
+
 def _escape(token: object) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
@@ -129,8 +131,10 @@ def _resource_object(value: Any, ptr: str, type_: str) -> dict[str, Any]:
 def _resource(container: Any, ptr: str, type_: str) -> dict[str, Any]:
     """The resource object of a `{"data": {...}}` container at `ptr` ("" for the request body)."""
     if not isinstance(container, dict):
-        raise invalid("The request body must be a JSON object." if not ptr else f"'{_name(ptr)}' must be an object.",
-                      pointer=ptr or "/data")
+        raise invalid(
+            "The request body must be a JSON object." if not ptr else f"'{_name(ptr)}' must be an object.",
+            pointer=ptr or "/data",
+        )
     return _resource_object(_require(container, "data", ptr), f"{ptr}/data", type_)
 
 
@@ -143,6 +147,7 @@ def _data_list(container: Any, ptr: str) -> list[Any]:
 
 
 # --- profiles ----------------------------------------------------------------------------------------------------
+
 
 def _profile(data: dict[str, Any], ptr: str, identifiers: tuple[str, ...], *, keep_nulls: bool) -> ProfileInput:
     """A profile resource object already type-checked; structural problems raise. Nulls clear fields only
@@ -174,8 +179,10 @@ def _check_identity(p: ProfileInput, aptr: str, identifiers: tuple[str, ...]) ->
     if p.email is not None and not EMAIL_RE.fullmatch(p.email):
         raise invalid(f"Invalid email address: '{p.email}'.", pointer=f"{aptr}/email")
     if p.phone_number is not None and not PHONE_RE.fullmatch(p.phone_number):
-        raise invalid(f"Invalid phone number: '{p.phone_number}'. Phone numbers must be in E.164 format, "
-                      "e.g. +15555550123.", pointer=f"{aptr}/phone_number")
+        raise invalid(
+            f"Invalid phone number: '{p.phone_number}'. Phone numbers must be in E.164 format, e.g. +15555550123.",
+            pointer=f"{aptr}/phone_number",
+        )
     if not p.id and not any(getattr(p, key) for key in identifiers):
         names = ", ".join(("id", *identifiers))
         raise invalid(f"A profile needs at least one identifier ({names}).", pointer=aptr)
@@ -189,6 +196,7 @@ def _event_profile(container: Any, ptr: str) -> ProfileInput:
 
 
 # --- events ------------------------------------------------------------------------------------------------------
+
 
 def _check_property(value: Any, ptr: str, depth: int) -> None:
     """Reference ingestion limits on one property value; `depth` counts the containers down to `value`."""
@@ -271,6 +279,7 @@ def _event(attrs: dict[str, Any], ptr: str, now: datetime, profile: ProfileInput
 
 # --- endpoints ---------------------------------------------------------------------------------------------------
 
+
 def parse_event_create(body: Any, now: datetime) -> EventInput:
     """POST /api/events: `{"data": {"type": "event", "attributes": {metric, profile, properties, ...}}}`."""
     attrs = _resource(body, "", "event")["attributes"]
@@ -295,15 +304,17 @@ def parse_event_bulk_create_job(body: Any, now: datetime) -> list[EventInput]:
         groups.append((aptr, entry_attrs, events))
     total = sum(len(events) for _, _, events in groups)
     if total > MAX_BULK_EVENTS:
-        raise invalid(f"A bulk create job accepts at most {MAX_BULK_EVENTS} events; got {total}.",
-                      pointer=f"{ptr}/data")
+        raise invalid(
+            f"A bulk create job accepts at most {MAX_BULK_EVENTS} events; got {total}.", pointer=f"{ptr}/data"
+        )
     out: list[EventInput] = []
     for aptr, entry_attrs, events in groups:
         profile = _event_profile(_require(entry_attrs, "profile", aptr), f"{aptr}/profile")
         for j, event in enumerate(events):
             evptr = f"{aptr}/events/data/{j}"
-            out.append(_event(_resource_object(event, evptr, "event")["attributes"], f"{evptr}/attributes", now,
-                              profile))
+            out.append(
+                _event(_resource_object(event, evptr, "event")["attributes"], f"{evptr}/attributes", now, profile)
+            )
     return out
 
 
@@ -352,19 +363,29 @@ def parse_profile_bulk_import_job(
     ptr = "/data/attributes/profiles"
     rows = _data_list(_require(job["attributes"], "profiles", "/data/attributes"), ptr)
     if not 1 <= len(rows) <= MAX_BULK_PROFILES:
-        raise invalid(f"A bulk import job accepts 1 to {MAX_BULK_PROFILES} profiles; got {len(rows)}.",
-                      pointer=f"{ptr}/data")
+        raise invalid(
+            f"A bulk import job accepts 1 to {MAX_BULK_PROFILES} profiles; got {len(rows)}.", pointer=f"{ptr}/data"
+        )
     profiles: list[ProfileInput | None] = []
     errors: list[ProfileRowError] = []
     for i, row in enumerate(rows):
         rptr = f"{ptr}/data/{i}"
-        profile: ProfileInput | None = _profile(_resource_object(row, rptr, "profile"), rptr, UPSERT_PROFILE_IDS,
-                                                keep_nulls=False)  # peers.md: a bulk import cannot clear a field
+        profile: ProfileInput | None = _profile(
+            _resource_object(row, rptr, "profile"), rptr, UPSERT_PROFILE_IDS, keep_nulls=False
+        )  # peers.md: a bulk import cannot clear a field
         try:
             _check_identity(profile, f"{rptr}/attributes", UPSERT_PROFILE_IDS)
         except KlaviyoError as e:
-            errors.append(ProfileRowError(index=i, code=e.code, title=e.title, detail=e.detail,
-                                          pointer=e.pointer or rptr, original_payload=row))
+            errors.append(
+                ProfileRowError(
+                    index=i,
+                    code=e.code,
+                    title=e.title,
+                    detail=e.detail,
+                    pointer=e.pointer or rptr,
+                    original_payload=row,
+                )
+            )
             profile = None
         profiles.append(profile)
     return profiles, errors, _list_ids(job)

@@ -30,8 +30,12 @@ ERRORS_PAGE_DEFAULT, ERRORS_PAGE_MAX = 20, 100
 async def read_body(request: web.Request) -> Any:
     raw = await request.read()
     if len(raw) > MAX_BODY_BYTES:
-        raise errors.KlaviyoError(413, "request_too_large", "Request is too large.",
-                                  f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} bytes (5 MB).")
+        raise errors.KlaviyoError(
+            413,
+            "request_too_large",
+            "Request is too large.",
+            f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} bytes (5 MB).",
+        )
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -101,8 +105,9 @@ async def get_profile_job_handler(request: web.Request) -> web.Response:
     include = [i for i in request.query.get("include", "").split(",") if i]
     for name in include:
         if name not in ("lists", "profiles", "import-errors"):
-            raise errors.invalid(f"'{name}' is not a valid include. Valid values: lists, profiles, import-errors.",
-                                 parameter="include")
+            raise errors.invalid(
+                f"'{name}' is not a valid include. Valid values: lists, profiles, import-errors.", parameter="include"
+            )
     body: dict[str, Any] = {"data": job.resource(_base(request)), "links": {"self": str(request.url)}}
     if "lists" in include:
         found = (account.lists.get(lid) for lid in job.list_ids)
@@ -134,12 +139,21 @@ async def import_errors_handler(request: web.Request) -> web.Response:
     offset = _read_offset(request.query["page[cursor]"]) if "page[cursor]" in request.query else 0
     # Row errors are known once the job completes, as in Klaviyo.
     rows = job.row_errors if job.completed_at else []
-    page = rows[offset:offset + size]
-    data = [{
-        "type": "import-error", "id": f"{job.id}-{e.index}",
-        "attributes": {"code": e.code, "title": e.title, "detail": e.detail, "source": {"pointer": e.pointer},
-                       "original_payload": e.original_payload},
-    } for e in page]
+    page = rows[offset : offset + size]
+    data = [
+        {
+            "type": "import-error",
+            "id": f"{job.id}-{e.index}",
+            "attributes": {
+                "code": e.code,
+                "title": e.title,
+                "detail": e.detail,
+                "source": {"pointer": e.pointer},
+                "original_payload": e.original_payload,
+            },
+        }
+        for e in page
+    ]
     url = request.url
     next_link = None
     if offset + size < len(rows):
@@ -152,7 +166,11 @@ def add_write_routes(app: web.Application) -> None:
     add_route(app, "POST", "/api/event-bulk-create-jobs", "bulk_create_events", bulk_create_events_handler)
     add_route(app, "POST", "/api/profile-import", "create_or_update_profile", profile_import_handler)
     add_route(app, "POST", "/api/profile-bulk-import-jobs", "bulk_import_profiles", bulk_import_profiles_handler)
-    add_route(app, "GET", "/api/profile-bulk-import-jobs/{id}", "get_bulk_import_profiles_job",
-              get_profile_job_handler)
-    add_route(app, "GET", "/api/profile-bulk-import-jobs/{id}/import-errors",
-              "get_errors_for_bulk_import_profiles_job", import_errors_handler)
+    add_route(app, "GET", "/api/profile-bulk-import-jobs/{id}", "get_bulk_import_profiles_job", get_profile_job_handler)
+    add_route(
+        app,
+        "GET",
+        "/api/profile-bulk-import-jobs/{id}/import-errors",
+        "get_errors_for_bulk_import_profiles_job",
+        import_errors_handler,
+    )

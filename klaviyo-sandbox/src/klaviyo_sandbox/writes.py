@@ -62,13 +62,29 @@ def upsert_profile(acc: AccountData, p: ProfileInput, now: float) -> tuple[Recor
         acc.created_profiles += 1
         pid = ids.ulid(int(now * 1000), index, acc.salt)
         attrs: dict[str, Any] = {
-            "email": None, "phone_number": None, "external_id": None, "first_name": None, "last_name": None,
-            "organization": None, "locale": None, "title": None, "image": None, "created": iso(now),
-            "updated": iso(now), "last_event_date": None, "location": None, "properties": {},
+            "email": None,
+            "phone_number": None,
+            "external_id": None,
+            "first_name": None,
+            "last_name": None,
+            "organization": None,
+            "locale": None,
+            "title": None,
+            "image": None,
+            "created": iso(now),
+            "updated": iso(now),
+            "last_event_date": None,
+            "location": None,
+            "properties": {},
         }
         attrs = _merge(attrs, {**p.attributes, **given})
-        record: Record = {"type": "profile", "id": pid, "attributes": attrs, "rel": {},
-                          "k": {"created": now, "updated": now, "id": pid, "email": attrs.get("email") or ""}}
+        record: Record = {
+            "type": "profile",
+            "id": pid,
+            "attributes": attrs,
+            "rel": {},
+            "k": {"created": now, "updated": now, "id": pid, "email": attrs.get("email") or ""},
+        }
         created = True
     else:
         record = copy.deepcopy(existing)
@@ -91,19 +107,31 @@ def metric_for(acc: AccountData, name: str, service: str | None, now: float) -> 
             return metric["id"]
     mid = ids.short_id(len(acc.metrics) + 100, acc.salt ^ 0x11, width=6)
     integration = service or "API"
-    acc.metrics.put({
-        "type": "metric", "id": mid, "rel": {"flow-triggers": []}, "k": {"order": len(acc.metrics), "id": mid},
-        "f": {"integration.name": integration, "integration.category": "API"},
-        "attributes": {"name": name, "created": iso(now), "updated": iso(now),
-                       "integration": {"object": "integration", "id": "api", "name": integration, "category": "API"}},
-    })
+    acc.metrics.put(
+        {
+            "type": "metric",
+            "id": mid,
+            "rel": {"flow-triggers": []},
+            "k": {"order": len(acc.metrics), "id": mid},
+            "f": {"integration.name": integration, "integration.category": "API"},
+            "attributes": {
+                "name": name,
+                "created": iso(now),
+                "updated": iso(now),
+                "integration": {"object": "integration", "id": "api", "name": integration, "category": "API"},
+            },
+        }
+    )
     return mid
 
 
 def create_event(acc: AccountData, e: EventInput, now: float) -> Record | None:
     """Store one event; None when Klaviyo would drop it as a duplicate (same metric, profile, unique_id)."""
-    profile, _ = upsert_profile(acc, e.profile, now) if _has_profile_data(e.profile) else (
-        find_profile(acc, e.profile) or upsert_profile(acc, e.profile, now)[0], False)
+    profile, _ = (
+        upsert_profile(acc, e.profile, now)
+        if _has_profile_data(e.profile)
+        else (find_profile(acc, e.profile) or upsert_profile(acc, e.profile, now)[0], False)
+    )
     metric_id = metric_for(acc, e.metric_name, e.metric_service, now)
     t = float(int(e.time.timestamp())) if e.time is not None else float(int(now))
     # Without unique_id Klaviyo keys the event on its time to the second.
@@ -121,7 +149,8 @@ def create_event(acc: AccountData, e: EventInput, now: float) -> Record | None:
     if e.unique_id:
         props["$event_id"] = e.unique_id
     record: Record = {
-        "type": "event", "id": ids.short_id(index, acc.salt, 11),
+        "type": "event",
+        "id": ids.short_id(index, acc.salt, 11),
         "rel": {"metric": metric_id, "profile": profile["id"], "attributions": []},
         "k": {"datetime": t, "timestamp": t},
         "attributes": {"timestamp": int(t), "event_properties": props, "datetime": iso(t), "uuid": str(uuid.uuid4())},
@@ -150,8 +179,11 @@ class ProfileJob:
 
     def attributes(self) -> dict[str, Any]:
         return {
-            "status": self.status, "created_at": iso(self.created_at), "total_count": len(self.profiles),
-            "completed_count": self.completed_count, "failed_count": len(self.row_errors) if self.completed_at else 0,
+            "status": self.status,
+            "created_at": iso(self.created_at),
+            "total_count": len(self.profiles),
+            "completed_count": self.completed_count,
+            "failed_count": len(self.row_errors) if self.completed_at else 0,
             "completed_at": iso(self.completed_at) if self.completed_at else None,
             "expires_at": iso(self.created_at + 7 * 86400),
             "started_at": iso(self.started_at) if self.started_at else None,
@@ -160,7 +192,9 @@ class ProfileJob:
     def resource(self, base: str) -> dict[str, Any]:
         link = f"{base}/api/profile-bulk-import-jobs/{self.id}/"
         return {
-            "type": "profile-bulk-import-job", "id": self.id, "attributes": self.attributes(),
+            "type": "profile-bulk-import-job",
+            "id": self.id,
+            "attributes": self.attributes(),
             "relationships": {
                 "lists": {"data": [{"type": "list", "id": lid} for lid in self.list_ids]},
                 "import-errors": {"links": {"related": f"{link}import-errors/"}},
@@ -169,10 +203,20 @@ class ProfileJob:
         }
 
 
-def start_profile_job(acc: AccountData, profiles: list[ProfileInput | None], row_errors: list[ProfileRowError],
-                      list_ids: list[str], now: float) -> ProfileJob:
-    job = ProfileJob(id=str(uuid.uuid4()).replace("-", "")[:24], created_at=now, profiles=profiles,
-                     row_errors=row_errors, list_ids=list_ids)
+def start_profile_job(
+    acc: AccountData,
+    profiles: list[ProfileInput | None],
+    row_errors: list[ProfileRowError],
+    list_ids: list[str],
+    now: float,
+) -> ProfileJob:
+    job = ProfileJob(
+        id=str(uuid.uuid4()).replace("-", "")[:24],
+        created_at=now,
+        profiles=profiles,
+        row_errors=row_errors,
+        list_ids=list_ids,
+    )
     acc.profile_jobs[job.id] = job
     return job
 
@@ -196,8 +240,9 @@ def run_event_job(acc: AccountData, events: list[EventInput], now: float) -> int
     return sum(1 for e in events if create_event(acc, e, now) is not None)
 
 
-def simulate_activity(acc: AccountData, *, profiles: int = 0, events: int = 0, others: int = 0,
-                      now: float | None = None, seed: int = 0) -> dict[str, Any]:
+def simulate_activity(
+    acc: AccountData, *, profiles: int = 0, events: int = 0, others: int = 0, now: float | None = None, seed: int = 0
+) -> dict[str, Any]:
     """Make the account change as a live one does: updates move `updated` to now, new events arrive."""
     now = now if now is not None else time.time()
     rnd = random.Random(f"{acc.salt}-{seed}-{acc.created_events}-{acc.created_profiles}-{len(acc.profiles.hidden)}")
@@ -206,8 +251,10 @@ def simulate_activity(acc: AccountData, *, profiles: int = 0, events: int = 0, o
         j = rnd.randrange(acc.profiles.n)
         current = acc.profiles.get(acc.profiles.make(j)["id"]) or acc.profiles.make(j)
         record = copy.deepcopy(current)
-        record["attributes"]["properties"] = {**(record["attributes"].get("properties") or {}),
-                                              "last_activity_batch": seed}
+        record["attributes"]["properties"] = {
+            **(record["attributes"].get("properties") or {}),
+            "last_activity_batch": seed,
+        }
         record["attributes"]["updated"] = iso(now)
         record["k"]["updated"] = now
         acc.profiles.put(record)
@@ -219,18 +266,29 @@ def simulate_activity(acc: AccountData, *, profiles: int = 0, events: int = 0, o
         acc.created_events += 1
         t = float(int(now)) - (events - k)
         record = {
-            "type": "event", "id": ids.short_id(index, acc.salt, 11),
-            "rel": dict(base["rel"]) if base else {"metric": acc.metric_ids[0], "profile": acc.profiles.make(0)["id"],
-                                                   "attributions": []},
+            "type": "event",
+            "id": ids.short_id(index, acc.salt, 11),
+            "rel": dict(base["rel"])
+            if base
+            else {"metric": acc.metric_ids[0], "profile": acc.profiles.make(0)["id"], "attributions": []},
             "k": {"datetime": t, "timestamp": t},
-            "attributes": {"timestamp": int(t), "event_properties": dict(base["attributes"]["event_properties"])
-                           if base else {}, "datetime": iso(t), "uuid": str(uuid.uuid4())},
+            "attributes": {
+                "timestamp": int(t),
+                "event_properties": dict(base["attributes"]["event_properties"]) if base else {},
+                "datetime": iso(t),
+                "uuid": str(uuid.uuid4()),
+            },
         }
         acc.events.put(record)
         new_events.append(record["id"])
     touched: dict[str, list[str]] = {}
-    for table, field_name in ((acc.campaigns, "updated_at"), (acc.flows, "updated"), (acc.lists, "updated"),
-                              (acc.segments, "updated"), (acc.templates, "updated")):
+    for table, field_name in (
+        (acc.campaigns, "updated_at"),
+        (acc.flows, "updated"),
+        (acc.lists, "updated"),
+        (acc.segments, "updated"),
+        (acc.templates, "updated"),
+    ):
         chosen = rnd.sample(sorted(table.records), min(others, len(table.records)))
         for rid in chosen:
             record = copy.deepcopy(table.records[rid])
