@@ -11,7 +11,10 @@ PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
 # The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
-PACKAGES := klaviyo-sandbox klaviyo-rate-limits tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins
+# Type-checked strictly (pyproject.toml [tool.mypy]): the plugins and the shared package.
+TYPED := klaviyo-http/klaviyo_http tap-klaviyo/tap_klaviyo target-klaviyo/target_klaviyo
+
+PACKAGES := klaviyo-sandbox klaviyo-http tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins
 
 $(BIN)/.installed: requirements/dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +35,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
 	$(BIN)/python orchestrate/render.py --check
 
 test: lint

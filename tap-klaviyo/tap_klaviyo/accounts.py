@@ -9,6 +9,7 @@ list); no message, and no `repr`, ever shows a key.
 from __future__ import annotations
 
 import json
+import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def _read_s3(uri: str, endpoint_url: str | None, region: str | None) -> bytes:
     try:
         # A session of our own: boto3's default session is shared module state and not thread-safe.
         client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region, config=S3_CONFIG)
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return t.cast("bytes", client.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "")) or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
@@ -155,11 +156,11 @@ def _validate(data: Any, source: str) -> list[Account]:
 def load_accounts(
     source: str | list[dict[str, Any]], *, s3_endpoint_url: str | None = None, s3_region: str | None = None
 ) -> list[Account]:
-    """Read and validate the accounts from `s3://bucket/key`, a file path, a JSON string or a parsed list.
+    """Read and validate the accounts from `s3://bucket/key`, a file path, or a parsed list.
 
-    A string whose first non-blank character is `[`, `{` or `"` is inline JSON (so JSON that went in quoted
-    is reported as JSON, not echoed back as a file name); `s3_endpoint_url` and
-    `s3_region` apply to S3 only (None: boto3's own resolution, e.g. AWS_ENDPOINT_URL_S3, AWS_REGION).
+    `s3_endpoint_url` and `s3_region` apply to S3 only (None: boto3's own resolution, e.g. AWS_ENDPOINT_URL_S3,
+    AWS_REGION). A string that looks like JSON rather than a path (`[`, `{`, `"` first) is read as JSON, so
+    JSON put in the wrong setting is reported as JSON, not echoed back as a file name.
     """
     if not isinstance(source, str):
         return _validate(source, INLINE)
@@ -167,10 +168,15 @@ def load_accounts(
     if not text:
         raise AccountsError("no accounts source given (an s3:// URI, a file path, or inline JSON)")
     if text.startswith(("[", "{", '"')):
-        return _validate(_parse(source, INLINE), INLINE)  # unstripped: positions as written
+        return parse_accounts_json(source, INLINE)
     if text.startswith("s3://"):
         return _validate(_parse(_read_s3(text, s3_endpoint_url, s3_region), text), text)
     return _validate(_parse(_read_file(text), text), text)
+
+
+def parse_accounts_json(text: str, source: str) -> list[Account]:
+    """The accounts given inline as JSON text; `source` names where it came from (a setting) in every error."""
+    return _validate(_parse(text, source), source)  # unstripped: positions as written
 
 
 def select_accounts(accounts: list[Account], names: list[str] | str | None) -> list[Account]:

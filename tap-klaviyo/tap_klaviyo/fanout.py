@@ -36,7 +36,7 @@ if t.TYPE_CHECKING:
 class Child:
     account: str
     process: subprocess.Popen[bytes]
-    account_id: str | None = None  # learnt from its first record
+    account_id: str  # told to the child when it starts: its state's partitions carry it, whatever stream maps do
     state: dict[str, t.Any] | None = None
     reader: threading.Thread | None = field(default=None, repr=False)
 
@@ -46,7 +46,7 @@ def merge_states(base: dict[str, t.Any], children: Iterable[Child]) -> dict[str,
     merged = copy.deepcopy(base) if base else {}
     bookmarks = merged.setdefault("bookmarks", {})
     for child in children:
-        if child.state is None or child.account_id is None:
+        if child.state is None:
             continue
         for stream, stream_state in child.state.get("bookmarks", {}).items():
             own = [
@@ -68,26 +68,30 @@ def run_accounts_in_parallel(
     config: dict[str, t.Any],
     catalog: dict[str, t.Any],
     state: dict[str, t.Any],
-    accounts: list[str],
+    accounts: dict[str, str],
     parallel: int,
     out: t.BinaryIO | None = None,
 ) -> list[str]:
-    """Sync `accounts`, at most `parallel` at a time; returns the names of the accounts that failed."""
+    """Sync `accounts` (name -> Klaviyo id), at most `parallel` at a time; returns the names of those that failed.
+
+    Each child is told its account's name and id when it starts, so the parent knows whose partitions a child's
+    state holds without reading its records (a stream map may drop `account_id` from them)."""
     out = out or sys.stdout.buffer
     lines: queue.Queue[tuple[Child, bytes | None]] = queue.Queue(maxsize=10_000)  # bounded: memory stays flat
     folder = Path(tempfile.mkdtemp(prefix="tap-klaviyo-"))
     os.chmod(folder, 0o700)  # the child config holds the same secrets as the parent's
     (folder / "catalog.json").write_text(json.dumps(catalog))
     (folder / "state.json").write_text(json.dumps(state or {}))
-    pending = list(accounts)
+    pending = list(accounts.items())
     running: list[Child] = []
     finished: list[Child] = []
     failed: list[str] = []
     schemas_sent: set[bytes] = set()
 
-    def start(account: str) -> Child:
+    def start(account: str, account_id: str) -> Child:
         child_config = folder / f"config-{len(finished) + len(running)}.json"
-        child_config.write_text(json.dumps({**config, "accounts": account, "parallel_accounts": 1}))
+        child = {**config, "accounts": account, "account_ids": {account: account_id}, "parallel_accounts": 1}
+        child_config.write_text(json.dumps(child))
         os.chmod(child_config, 0o600)
         process = subprocess.Popen(
             [
@@ -104,15 +108,15 @@ def run_accounts_in_parallel(
             stdout=subprocess.PIPE,
             preexec_fn=_die_with_parent,  # noqa: PLW1509  (no threads have started in the child yet)
         )
-        child = Child(account, process)
-        child.reader = threading.Thread(target=_pump, args=(child, lines), daemon=True)
-        child.reader.start()
-        return child
+        started = Child(account, process, account_id)
+        started.reader = threading.Thread(target=_pump, args=(started, lines), daemon=True)
+        started.reader.start()
+        return started
 
     try:
         while pending or running:
             while pending and len(running) < parallel:
-                running.append(start(pending.pop(0)))
+                running.append(start(*pending.pop(0)))
             child, line = lines.get()
             if line is None:  # the child closed its output
                 child.process.wait()
@@ -123,8 +127,6 @@ def run_accounts_in_parallel(
                 continue
             kind = _message_type(line)
             if kind == "RECORD":
-                if child.account_id is None:
-                    child.account_id = json.loads(line)["record"].get("account_id")
                 out.write(line)
             elif kind == "SCHEMA":
                 if line not in schemas_sent:

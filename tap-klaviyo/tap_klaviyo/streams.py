@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typing as t
 from datetime import timedelta
+from functools import cached_property
+
+from typing_extensions import override
 
 from .client import KlaviyoStream
 from .flatten import flatten
@@ -59,6 +62,7 @@ class ProfilesStream(WindowedStream):
     bookmark_filter = ("updated", "greater-than")
     lower_bound = ("greater-than", -1)  # Klaviyo filters profiles' `updated` with greater-than/less-than only
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         params = super().get_url_params(context, next_page_token)
         fields = self.config.get("profile_additional_fields") or []
@@ -87,6 +91,7 @@ class CampaignsStream(KlaviyoStream):
     bookmark_filter = ("updated_at", "greater-or-equal")
 
     @property
+    @override
     def partitions(self) -> list[dict[str, t.Any]]:
         return [
             {"account_id": account_id, "channel": channel, "archived": archived}
@@ -103,6 +108,7 @@ class CampaignsStream(KlaviyoStream):
             *super().filter_conditions(context),
         ]
 
+    @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["account_id"], "campaign_id": record["id"]}
 
@@ -116,10 +122,14 @@ class IncludedStream(KlaviyoStream):
     parent_column: str
     state_partitioning_keys: t.ClassVar[list[str]] = ["account_id"]
 
+    @cached_property
+    def parent(self) -> KlaviyoStream:
+        return next(s for s in self.tap.streams.values() if type(s) is self.parent_stream_type)
+
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
-        parent = t.cast("KlaviyoStream", self.tap.streams[self.parent_stream_type.name])
-        for resource in parent.included.get(self.resource_type, ()):
+        for resource in self.parent.included.get(self.resource_type, ()):
             row = flatten(resource)
             if row.get(self.parent_column) == context[self.parent_column]:
                 processed = self.post_process(row, context)
@@ -149,6 +159,7 @@ class FlowsStream(KlaviyoStream):
     bookmark_filter = ("updated", "greater-or-equal")
 
     @property
+    @override
     def partitions(self) -> list[dict[str, t.Any]]:
         return [
             {"account_id": account_id, "archived": archived}
@@ -160,6 +171,7 @@ class FlowsStream(KlaviyoStream):
         assert context is not None
         return [f"equals(archived,{str(context['archived']).lower()})", *super().filter_conditions(context)]
 
+    @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["account_id"], "flow_id": record["id"]}
 
@@ -172,23 +184,21 @@ class FlowActionsStream(IncludedStream):
     resource_type = "flow-action"
     parent_column = "flow_id"
 
+    @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["account_id"], "flow_action_id": record["id"]}
 
 
 class FlowMessagesStream(KlaviyoStream):
     name = "flow_messages"
-    path = "/api/flow-actions/{flow_action_id}/flow-messages"
+    path = "/api/flow-actions/{flow_action_id}/flow-messages"  # singer-sdk fills {placeholders} from the context
     endpoint = "get_flow_action_messages"
     primary_keys = ("account_id", "id")
     parent_stream_type = FlowActionsStream
     page_size = 50
     state_partitioning_keys: t.ClassVar[list[str]] = ["account_id"]
 
-    def get_path(self, context: Context | None) -> str:
-        assert context is not None
-        return self.path.format(flow_action_id=context["flow_action_id"])
-
+    @override
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         assert context is not None
         row["flow_action_id"] = context["flow_action_id"]
@@ -230,6 +240,7 @@ class GroupMembersStream(KlaviyoStream):
     _partitions: list[dict[str, t.Any]] | None = None
 
     @property
+    @override
     def partitions(self) -> list[dict[str, t.Any]]:
         if self._partitions is None:
             self._partitions = [
@@ -239,10 +250,7 @@ class GroupMembersStream(KlaviyoStream):
             ]
         return self._partitions
 
-    def get_path(self, context: Context | None) -> str:
-        assert context is not None
-        return self.path.format(group_id=context[f"{self.group}_id"])
-
+    @override
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         assert context is not None
         row[f"{self.group}_id"] = context[f"{self.group}_id"]
@@ -251,7 +259,7 @@ class GroupMembersStream(KlaviyoStream):
 
 class ListMembersStream(GroupMembersStream):
     name = "list_members"
-    path = "/api/lists/{group_id}/profiles"
+    path = "/api/lists/{list_id}/profiles"
     endpoint = "get_profiles_for_list"
     group = "list"
     primary_keys: t.ClassVar[list[str]] = ["account_id", "list_id", "id"]
@@ -259,7 +267,7 @@ class ListMembersStream(GroupMembersStream):
 
 class SegmentMembersStream(GroupMembersStream):
     name = "segment_members"
-    path = "/api/segments/{group_id}/profiles"
+    path = "/api/segments/{segment_id}/profiles"
     endpoint = "get_profiles_for_segment"
     group = "segment"
     primary_keys: t.ClassVar[list[str]] = ["account_id", "segment_id", "id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing as t
 from datetime import datetime
 from functools import cached_property
@@ -9,8 +10,11 @@ from functools import cached_property
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
-from .accounts import Account, AccountsError, load_accounts, select_accounts
+from klaviyo_http import KlaviyoHttp, KlaviyoHttpError, RetryPolicy
+
+from .accounts import Account, AccountsError, load_accounts, parse_accounts_json, select_accounts
 from .directory import AccountDirectory
 from .fanout import run_accounts_in_parallel
 from .output import BufferedMsgSpecWriter
@@ -92,10 +96,17 @@ class TapKlaviyo(Tap):
             description="Time windows of events and profiles read at the same time within one account.",
         ),
         th.Property(
+            "account_ids",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Internal: Klaviyo's id of each account by name, given by the tap to the process it "
+            "starts for each account (parallel_accounts), which then need not look it up again.",
+        ),
+        th.Property(
             "max_retries",
             th.IntegerType,
             default=10,
-            description="Tries per request on 429, 5xx and connection errors.",
+            description="Retries of a request on 5xx answers and connection errors, with jittered backoff; a 429 "
+            "waits its Retry-After without using one up (klaviyo_http.RetryPolicy).",
         ),
     ).to_dict()
 
@@ -105,25 +116,36 @@ class TapKlaviyo(Tap):
     @cached_property
     def selected_accounts(self) -> list[Account]:
         config = self.config
-        source: str | list[dict[str, t.Any]] | None = config.get("accounts_file") or config.get("accounts_json")
-        if not source:
+        if config.get("accounts_json"):
+            accounts = parse_accounts_json(config["accounts_json"], "accounts_json")
+        elif config.get("accounts_file"):
+            accounts = load_accounts(
+                config["accounts_file"],
+                s3_endpoint_url=config.get("s3_endpoint_url"),
+                s3_region=config.get("s3_region"),
+            )
+        else:
             raise AccountsError("Set accounts_file (s3://bucket/key or a path) or accounts_json.")
-        return select_accounts(
-            load_accounts(source, s3_endpoint_url=config.get("s3_endpoint_url"), s3_region=config.get("s3_region")),
-            config.get("accounts"),
+        return select_accounts(accounts, config.get("accounts"))
+
+    @cached_property
+    def http(self) -> KlaviyoHttp:
+        """The run's one way to Klaviyo: every stream, the directory and the windows send through it."""
+        config = self.config
+        return KlaviyoHttp(
+            config["api_url"],
+            config["revision"],
+            policy=RetryPolicy(max_retries=int(config.get("max_retries", 10))),
+            rate_limit_scale=float(config.get("rate_limit_scale", 1.0)),
+            timeout=float(config.get("request_timeout", 300)),
+            pool_size=max(1, int(config.get("window_concurrency", 8))),
+            logger=self.logger,
         )
 
     @cached_property
     def directory(self) -> AccountDirectory:
-        config = self.config
-        return AccountDirectory(
-            self.selected_accounts,
-            api_url=config["api_url"],
-            revision=config["revision"],
-            rate_limit_scale=float(config.get("rate_limit_scale", 1.0)),
-            timeout=float(config.get("request_timeout", 300)),
-            logger=self.logger,
-        )
+        # A child of fanout.py is told its account's id by the parent, which looked it up already.
+        return AccountDirectory(self.selected_accounts, self.http, self.logger, self.config.get("account_ids"))
 
     # What streams ask of the run's accounts (keys stay inside the directory).
     def account_ids(self) -> list[str]:
@@ -135,17 +157,14 @@ class TapKlaviyo(Tap):
     def account_name(self, account_id: str | None) -> str:
         return self.directory.account_name(account_id)
 
-    def account_id_for_key(self, key: str) -> str | None:
-        return self.directory.account_id_for_key(key)
-
-    def limiter(self, account_id: str | None, endpoint: str) -> t.Any:
-        return self.directory.limiter(account_id, endpoint)
-
     def group_ids(self, account_id: str, group: str) -> list[str]:
         return self.directory.group_ids(account_id, group)
 
+    # TODO: drop when singer-sdk validates JSON Schema formats (https://github.com/meltano/sdk/issues/1451).
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # singer-sdk checks types, not formats: a mistyped start_date would otherwise surface mid-sync.
+        # Private singer-sdk method, overridden because it is the only place config is checked before a run:
+        # singer-sdk checks types, not formats, so a mistyped start_date would otherwise surface mid-sync.
         errors = super()._validate_config(raise_errors=False)
         start = self._config.get("start_date")
         if isinstance(start, str):
@@ -157,27 +176,56 @@ class TapKlaviyo(Tap):
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
 
-    def sync_all(self) -> None:
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+    ) -> None:
+        """singer-sdk's `Tap.invoke`, with `run()` in place of `sync_all()` (final in singer-sdk): a run may be
+        one process per account, and errors a user can fix end it with one line instead of a traceback."""
+        super(Tap, cls).invoke(about=about, about_format=about_format)  # --about: print and exit
+        cls.print_version(print_fn=cls.logger.info)
         try:
-            accounts = self.selected_accounts
-        except AccountsError as error:
-            # A clear line (naming the file, bucket or setting) rather than a traceback; nothing was written.
-            raise SystemExit(f"tap-klaviyo: {error}") from None
-        parallel = int(self.config.get("parallel_accounts", 4))
-        if parallel > 1 and len(accounts) > 1:
-            failed = run_accounts_in_parallel(
-                dict(self.config), self.catalog.to_dict(), self.state, [a.name for a in accounts], parallel
+            tap = cls(
+                config=config.config if config else None,
+                state=None if state is None else json.loads(state.read()),
+                catalog=None if catalog is None else json.loads(catalog.read()),
+                parse_env_config=bool(config and config.parse_env),
+                validate_config=True,
             )
-            if failed:
-                raise SystemExit(
-                    f"tap-klaviyo: {len(failed)} account(s) not synced: " + ", ".join(f"'{name}'" for name in failed)
-                )
-            return
-        super().sync_all()
-        failures = self.directory.failures
+            tap.run()
+        except (AccountsError, KlaviyoHttpError) as error:
+            # A clear line (naming the file, bucket, setting or account); nothing half-written.
+            raise SystemExit(f"tap-klaviyo: {error}") from None
+
+    def run(self) -> None:
+        """Every selected account: in this process (singer-sdk's `sync_all`), or one child process per account
+        (fanout.py). An account whose key Klaviyo refuses is left out, the others sync, the run ends non-zero."""
+        accounts = self.selected_accounts
+        ids = self.directory.account_ids()  # one GET /api/accounts per account: keys Klaviyo refuses are left out
+        failures = dict(self.directory.failures)
+        if not ids:
+            raise SystemExit(f"tap-klaviyo: no account can be synced: {_why(failures)}")
+        parallel = int(self.config.get("parallel_accounts", 4))
+        if parallel > 1 and len(ids) > 1:
+            names = {self.directory.account_name(account_id): account_id for account_id in ids}
+            state = t.cast("dict[str, t.Any]", self.state)
+            failed = run_accounts_in_parallel(dict(self.config), self.catalog.to_dict(), state, names, parallel)
+            failures.update({name: "its error is above" for name in failed})
+        else:
+            self.sync_all()
         if failures:
-            names = ", ".join(f"'{name}' ({why})" for name, why in failures.items())
-            raise SystemExit(f"tap-klaviyo: {len(failures)} account(s) not synced: {names}")
+            raise SystemExit(f"tap-klaviyo: {len(failures)} of {len(accounts)} account(s) not synced: {_why(failures)}")
+
+
+def _why(failures: dict[str, str]) -> str:
+    return ", ".join(f"'{name}' ({why})" for name, why in failures.items())
 
 
 if __name__ == "__main__":

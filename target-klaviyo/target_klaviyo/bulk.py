@@ -5,7 +5,9 @@
   is rejected and the others sent again; a refusal that names no entry is narrowed down by halving.
 - Profiles: POST /profile-bulk-import-jobs, up to 10,000 per job and under 5 MB, then the job is polled until it
   completes and its per-row import errors are read; those rows are rejected, the others accepted.
-- Requests run on thread pools (one per endpoint, `concurrency` wide) and wait on the endpoint's limiter.
+- Requests go through klaviyo_http (the shared package): paced per endpoint, 429s waiting `Retry-After`, 5xx and
+  connection errors retried with jittered backoff. Re-sending is safe: events carry a stable `unique_id` and
+  profile imports are upserts. Requests run on thread pools (one per endpoint, `concurrency` wide).
   At most twice that many batches wait for a thread, so a fast input cannot fill memory.
 - `flush()` returns once every batch submitted so far has ended (accepted or rejected): the target emits
   state only after it. A batch that could not be sent at all (retries exhausted) is rejected with code
@@ -25,7 +27,9 @@ from typing import Any
 
 import orjson
 
-from .client import KlaviyoAuthError, KlaviyoClient, SendError, error_detail
+from klaviyo_http import KeyRefusedError, KlaviyoHttp, KlaviyoHttpError, RequestRefusedError
+from klaviyo_http.errors import error_detail
+
 from .rejects import Outcomes, RowRef
 
 EVENTS_PATH = "/api/event-bulk-create-jobs"
@@ -41,6 +45,13 @@ ENVELOPES = {
 MAX_ITEM_BYTES = {"event": MAX_BODY_BYTES - sum(map(len, ENVELOPES["event"])), "profile": MAX_PROFILE_BYTES}
 ENTRY_INDEX = re.compile(r"^/data/attributes/(?:events-bulk-create|profiles)/data/(\d+)(?:/|$)")
 JOB_POLL_FIRST, JOB_POLL_MAX = 0.25, 5.0
+
+
+ACCOUNT = ""  # one key, so one account: the limiters' account slot, with nothing to tell apart in messages
+
+
+class SendError(RuntimeError):
+    """Rows could not be sent to Klaviyo (retries exhausted, or a job that cannot be followed)."""
 
 
 @dataclass(slots=True)
@@ -89,9 +100,16 @@ class Dispatcher:
     so slow jobs cost little memory)."""
 
     def __init__(
-        self, client: KlaviyoClient, outcomes: Outcomes, *, concurrency: int = 10, logger: logging.Logger | None = None
+        self,
+        http: KlaviyoHttp,
+        api_key: str,
+        outcomes: Outcomes,
+        *,
+        concurrency: int = 10,
+        logger: logging.Logger | None = None,
     ) -> None:
-        self.client = client
+        self.http = http
+        self._api_key = api_key
         self.outcomes = outcomes
         self.logger = logger or logging.getLogger("target-klaviyo")
         threads = {"event": concurrency, "profile": max(2, concurrency // 4), "job": 4 * concurrency}
@@ -139,10 +157,10 @@ class Dispatcher:
     ) -> None:
         try:
             send(stream, payload)
-        except KlaviyoAuthError as exc:
+        except KeyRefusedError as exc:
             self._fatal = self._fatal or exc
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}"
+            reason = str(exc) if isinstance(exc, SendError | KlaviyoHttpError) else f"{type(exc).__name__}: {exc}"
             self.logger.error("%d %s rows of stream '%s' were not sent: %s", len(refs), kind, stream, reason)
             for ref in refs:
                 self.outcomes.reject(ref, kind, f"not sent: {reason}", "not_sent")
@@ -175,10 +193,23 @@ class Dispatcher:
 
     # --- one batch ---------------------------------------------------------------------------------------------
 
+    def _request(
+        self, method: str, path: str, endpoint: str, *, body: bytes | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        """One request through klaviyo_http; a 4xx answer other than 429 is returned, for the caller knows
+        which rows it concerns. A refused key, or retries exhausted, raise."""
+        try:
+            return self.http.request(
+                method, path, api_key=self._api_key, account=ACCOUNT, endpoint=endpoint, params=params, body=body
+            )
+        except RequestRefusedError as refused:
+            return refused.response
+
     def _isolate(self, kind: str, batch: list[Item], response: Any, queue: list[list[Item]]) -> None:
         """Klaviyo refused a whole request: reject the entry it names and queue the rest, or halve."""
-        code, detail, pointer = error_detail(response)
-        index = entry_index(pointer)
+        error = error_detail(response)
+        code, detail = error.code, error.detail
+        index = entry_index(error.pointer)
         if response.status_code in (400, 422) and index is not None and index < len(batch):
             self.outcomes.reject(batch[index].ref, kind, f"Klaviyo: {detail}", code)
             rest = batch[:index] + batch[index + 1 :]
@@ -195,7 +226,7 @@ class Dispatcher:
         queue = [items]
         while queue:
             batch = queue.pop()
-            response = self.client.request("POST", EVENTS_PATH, "bulk_create_events", body=envelope("event", batch))
+            response = self._request("POST", EVENTS_PATH, "bulk_create_events", body=envelope("event", batch))
             if response.status_code < 300:
                 self.outcomes.accepted(stream, "event", len(batch))
             else:
@@ -205,9 +236,7 @@ class Dispatcher:
         queue = [items]
         while queue:
             batch = queue.pop()
-            response = self.client.request(
-                "POST", PROFILES_PATH, "bulk_import_profiles", body=envelope("profile", batch)
-            )
+            response = self._request("POST", PROFILES_PATH, "bulk_import_profiles", body=envelope("profile", batch))
             if response.status_code < 300:
                 job_id = orjson.loads(response.content)["data"]["id"]
                 refs = [item.ref for item in batch]
@@ -222,10 +251,9 @@ class Dispatcher:
         delay = JOB_POLL_FIRST
         while True:
             time.sleep(delay)
-            response = self.client.request("GET", f"{PROFILES_PATH}/{job_id}", "get_bulk_import_profiles_job")
+            response = self._request("GET", f"{PROFILES_PATH}/{job_id}", "get_bulk_import_profiles_job")
             if response.status_code >= 400:
-                code, detail, _ = error_detail(response)
-                raise SendError(f"profile import job {job_id}: {response.status_code} {code}: {detail}")
+                raise SendError(f"profile import job {job_id}: {error_detail(response)}")
             attributes = orjson.loads(response.content)["data"]["attributes"]
             status = attributes.get("status")
             if status == "complete":
@@ -249,10 +277,9 @@ class Dispatcher:
         url: str | None = f"{PROFILES_PATH}/{job_id}/import-errors"
         params: dict[str, Any] | None = {"page[size]": 100}
         while url:
-            response = self.client.request("GET", url, "get_errors_for_bulk_import_profiles_job", params=params)
+            response = self._request("GET", url, "get_errors_for_bulk_import_profiles_job", params=params)
             if response.status_code >= 400:
-                code, detail, _ = error_detail(response)
-                raise SendError(f"import errors of job {job_id}: {response.status_code} {code}: {detail}")
+                raise SendError(f"import errors of job {job_id}: {error_detail(response)}")
             body = orjson.loads(response.content)
             for error in body.get("data") or ():
                 attrs = error.get("attributes") or {}

@@ -120,7 +120,7 @@ def _column(value: Any, setting: str) -> str:
     _expect(value, str, setting, "a column name (string)")
     if not value:
         raise MappingError(f"{setting}: the column name is empty")
-    return value
+    return str(value)
 
 
 def _properties(value: Any, setting: str) -> tuple[dict[str, str], bool]:
@@ -336,7 +336,7 @@ class RowMapper:
 
     def identifier(self, record: Mapping[str, Any]) -> str | None:
         """The row's profile identifier for the rejected-rows file: external_id, then email, then phone."""
-        for profile in (self.mapping.profile, self.mapping.event and self.mapping.event.profile):
+        for profile in (self.mapping.profile, self.mapping.event.profile if self.mapping.event else None):
             if profile is None:
                 continue
             for key in ("external_id", "email", "phone_number"):

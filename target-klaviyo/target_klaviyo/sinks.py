@@ -13,6 +13,7 @@ import typing as t
 import orjson
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import BatchSink
+from typing_extensions import override
 
 from .bulk import MAX_ITEM_BYTES, Item, chunks
 from .mapping import MappingError, RowMapper
@@ -41,7 +42,7 @@ class KlaviyoSink(BatchSink):
         self,
         target: TargetKlaviyo,
         stream_name: str,
-        schema: dict,
+        schema: dict[str, t.Any],
         key_properties: t.Sequence[str] | None,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
@@ -72,10 +73,15 @@ class KlaviyoSink(BatchSink):
 
     # Rows are checked by validate.py, which rejects a bad row with its reason; the SDK's JSON-schema
     # validation and timestamp parsing would instead stop the run at the first bad row.
+    @override
     def get_validator(self) -> None:
         return None
 
-    def _validate_and_parse(self, record: dict) -> dict:
+    @override
+    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        # Private singer-sdk method, overridden because checking values is this target's own job (validate.py
+        # reads times in the row's own formats and rejects a bad row with its reason); the SDK would parse every
+        # date-time column first and turn a bad one into None or an error for the whole run.
         return record
 
     def _row_number(self, record: t.Mapping[str, t.Any]) -> int:
@@ -87,7 +93,8 @@ class KlaviyoSink(BatchSink):
                 pass
         return self._rows
 
-    def process_record(self, record: dict, context: dict) -> None:
+    @override
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         ref = RowRef(
             self.stream_name, self._row_number(record), self.mapper.identifier(record), record.get(FILE_COLUMN)
         )
@@ -117,6 +124,7 @@ class KlaviyoSink(BatchSink):
                 )
             context.setdefault(kind, []).append(Item(ref, body))
 
+    @override
     def process_batch(self, context: Context) -> None:
         dispatcher = self.target.dispatcher
         if dispatcher is None:  # dry run

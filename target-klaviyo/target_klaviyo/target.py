@@ -15,9 +15,11 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
-from .bulk import Dispatcher
-from .client import KlaviyoClient
+from klaviyo_http import KeyRefusedError, KlaviyoHttp, KlaviyoHttpError, RetryPolicy
+
+from .bulk import Dispatcher, SendError
 from .mapping import MappingError, Mappings
 from .rejects import Outcomes
 from .sinks import KlaviyoSink
@@ -152,25 +154,29 @@ class TargetKlaviyo(Target):
         if self.dry_run:
             return None
         concurrency = int(self.config.get("concurrency") or 10)
-        client = KlaviyoClient(
+        http = KlaviyoHttp(
             self.config.get("api_url") or "https://a.klaviyo.com",
-            self.config["api_key"],
             self.config.get("revision") or "2026-10-15",
+            policy=RetryPolicy(max_retries=int(self.config.get("max_retries", 8))),
             rate_limit_scale=float(self.config.get("rate_limit_scale", 1.0)),
-            max_retries=int(self.config.get("max_retries", 8)),
             timeout=float(self.config.get("request_timeout") or 120),
             pool_size=concurrency,
             logger=self.logger,
         )
-        return Dispatcher(client, self.outcomes, concurrency=concurrency, logger=self.logger)
+        return Dispatcher(http, self.config["api_key"], self.outcomes, concurrency=concurrency, logger=self.logger)
 
-    def _write_state_message(self, state: dict) -> None:
-        """State only once every row before it is accepted by Klaviyo or written to the rejected rows."""
+    @override
+    def _write_state_message(self, state: dict[str, t.Any]) -> None:
+        """State only once every row before it is accepted by Klaviyo or written to the rejected rows.
+
+        Private singer-sdk method, overridden because it is the one place state leaves the target: state must not
+        pass rows still in flight on the bulk threads."""
         if self.dispatcher is not None:
             self.dispatcher.flush()
         self.outcomes.flush()
         super()._write_state_message(state)
 
+    @override
     def process_endofpipe(self) -> None:
         try:
             super().process_endofpipe()
@@ -187,6 +193,18 @@ class TargetKlaviyo(Target):
                 "%d rows rejected and fail_on_reject is set: see %s", self.outcomes.total_rejected, self.outcomes.path
             )
             sys.exit(1)
+
+    @classmethod
+    @override
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
+        """Errors a user can fix end the run with one line naming the setting, and a non-zero exit (no
+        traceback): a refused key, or rows Klaviyo could not be reached for. Tracebacks are kept for bugs."""
+        try:
+            super().invoke(*args, **kwargs)
+        except KeyRefusedError as error:
+            raise SystemExit(f"target-klaviyo: Klaviyo refused the API key ({error.detail}); check api_key") from None
+        except (KlaviyoHttpError, SendError) as error:
+            raise SystemExit(f"target-klaviyo: {error}") from None
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 
+from klaviyo_http import KlaviyoHttp
 from target_klaviyo.bulk import MAX_BODY_BYTES, Dispatcher, Item, chunks, envelope, row_by_identifier
-from target_klaviyo.client import KlaviyoClient
 from target_klaviyo.rejects import Counts, Outcomes, RowRef
 
 
@@ -17,8 +17,8 @@ def send(sandbox, tmp_path: Path, kind: str, stream: str, items: list[Item]) -> 
     """One batch through a Dispatcher: the stream's counts and the rejected rows."""
     outcomes = Outcomes(str(tmp_path / "rejects.jsonl"))
     outcomes.start()
-    client = KlaviyoClient(sandbox.url, sandbox.key(0), "2026-10-15", rate_limit_scale=0)
-    bulk = Dispatcher(client, outcomes, concurrency=2)
+    http = KlaviyoHttp(sandbox.url, "2026-10-15", rate_limit_scale=0)
+    bulk = Dispatcher(http, sandbox.key(0), outcomes, concurrency=2)
     bulk.submit(kind, stream, items)
     bulk.flush()
     bulk.close()

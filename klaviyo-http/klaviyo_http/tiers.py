@@ -1,7 +1,8 @@
 """Klaviyo's rate-limit tier of every endpoint tap-klaviyo and target-klaviyo call (revision 2026-10-15).
 
-Limits are per account and per endpoint: burst per 1-second window, steady per 60-second window.
-tests/rate_limits/test_rate_limits.py checks this table against the sandbox's endpoint table.
+Limits are per account and per endpoint: `burst` per 1-second window, `steady` per 60-second window, and for the
+Reporting API a `daily` quota as well (the SDK's docstrings: "Burst: 1/s, Steady: 2/m, Daily: 225/d";
+shared/reference/klaviyo-endpoints.md). tests/http/test_tiers.py checks this table against the sandbox's own.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from dataclasses import dataclass
 class Tier:
     burst: int  # requests per 1-second fixed window
     steady: int  # requests per 60-second fixed window
+    daily: int | None = None  # requests per day, where Klaviyo sets a daily quota
 
 
 XS, S, M, L750, XL = Tier(1, 15), Tier(3, 60), Tier(10, 150), Tier(75, 750), Tier(350, 3500)
+REPORTS = Tier(1, 2, daily=225)
 
 # endpoint (the SDK method name, as the sandbox names its buckets) -> tier
 TIERS: dict[str, Tier] = {
@@ -28,11 +31,19 @@ TIERS: dict[str, Tier] = {
     "get_flow_action_messages": S,
     "get_lists": L750,
     "get_profiles_for_list": L750,
+    "get_profile_ids_for_list": L750,
     "get_segments": L750,
     "get_profiles_for_segment": L750,
+    "get_profile_ids_for_segment": L750,
     "get_metrics": M,
     "get_tags": S,
     "get_templates": L750,
+    # Reporting API (tap-klaviyo's report streams).
+    "query_campaign_values": REPORTS,
+    "query_flow_values": REPORTS,
+    "query_flow_series": REPORTS,
+    "query_segment_values": REPORTS,
+    "query_segment_series": REPORTS,
     # Writes (target-klaviyo).
     "create_event": XL,
     "bulk_create_events": M,
