@@ -60,6 +60,8 @@ class Stream:
     replication_key: str | None = None  # checked to exist and to be a date-time
     # the partition's context, which singer-sdk adds to each row it does not already name
     partition_columns: tuple[tuple[str, str], ...] = ()
+    # the attributes the request asks for with `fields[...]` (a sparse fieldset); None: all of them
+    fields: tuple[str, ...] | None = None
 
 
 STREAMS: dict[str, Stream] = {
@@ -82,8 +84,13 @@ STREAMS: dict[str, Stream] = {
     "flow_actions": Stream(FlowsApi.get_flow_action),  # included in /flows
     "flow_messages": Stream(FlowsApi.get_flow_action_messages),
     "lists": Stream(ListsApi.get_lists, links_only=("profiles",), replication_key="updated"),
+    # Members are links (the profile itself is in `profiles`): only `fields[profile]=joined_group_at` is asked for.
     "list_members": Stream(
-        ListsApi.get_profiles_for_list, parent_key="list_id", links_only=MEMBER_LINKS, replication_key="joined_group_at"
+        ListsApi.get_profiles_for_list,
+        parent_key="list_id",
+        links_only=MEMBER_LINKS,
+        replication_key="joined_group_at",
+        fields=("joined_group_at",),
     ),
     "segments": Stream(SegmentsApi.get_segments, links_only=("profiles",), replication_key="updated"),
     "segment_members": Stream(
@@ -91,6 +98,7 @@ STREAMS: dict[str, Stream] = {
         parent_key="segment_id",
         links_only=MEMBER_LINKS,
         replication_key="joined_group_at",
+        fields=("joined_group_at",),
     ),
     "metrics": Stream(MetricsApi.get_metrics),
     # the tagged lists, segments, campaigns and flows are links only; tag-group is the include
@@ -196,7 +204,7 @@ def stream_schema(stream: Stream) -> Schema:
     left_out = optional - set(stream.additional_fields)
     for name, field in attributes.model_fields.items():
         key = field.alias or name
-        if key in left_out:
+        if key in left_out or (stream.fields is not None and key not in stream.fields):
             continue
         properties[column(key)] = nullable(field_schema(field.annotation))
     for name, field in relationships.model_fields.items() if relationships else ():

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import typing as t
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,12 +21,13 @@ import requests
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
-from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from .flatten import flatten
+from .versions import ACTIVATE_VERSION
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
@@ -70,33 +70,39 @@ class KlaviyoStream(RESTStream[t.Any]):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     tap: TapKlaviyo
 
+    #: how the warehouse learns that a row is gone: ACTIVATE_VERSION (listed in full every run, versions.py),
+    #: or None (rows are only added and updated)
+    deletions: str | None = None
+
     def __init__(self, tap: TapKlaviyo, **kwargs: t.Any) -> None:
         super().__init__(tap, **kwargs)
         self.tap = tap
         self.included: dict[str, list[dict[str, t.Any]]] = {}
+        self.stamp_table_version()
 
-    @cached_property
-    def _nothing_deselected(self) -> bool:
-        return all(self.mask.values())
+    def stamp_table_version(self) -> None:
+        """singer-sdk puts `_stream_version` on every RECORD message, but sets it only for FULL_TABLE streams that
+        send ACTIVATE_VERSION when they start, which these do not (versions.py): set it here."""
+        self._stream_version = self.table_version
 
-    # TODO: drop when singer-sdk skips the selection walk when nothing is deselected.
+    # ---- versions and batches ---------------------------------------------------------------------------
+    @property
+    def table_version(self) -> int | None:
+        """The run's table version, stamped on this stream's rows when it marks deletions (versions.py)."""
+        return self.tap.table_version if self.deletions == ACTIVATE_VERSION else None
+
+    @property
     @override
-    def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[RecordMessage, None, None]:
-        # Private singer-sdk method, overridden because it was measured: it walks every record, nested objects
-        # included, against the selection mask even when no property is deselected (a tenth of the tap's CPU on
-        # events). Walk only when a property is deselected (tests/tap/test_tap_sync.py).
-        if not self._nothing_deselected:
-            yield from super()._generate_record_messages(record)
-            return
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=datetime.now(UTC),
-                )
+    def emit_activate_version_messages(self) -> bool:
+        # singer-sdk would send ACTIVATE_VERSION when the stream starts; versions.py sends it at the end of a run
+        # that covered every account, because every account shares each table.
+        return False
+
+    @override
+    def get_batch_config(self, config: t.Mapping[str, t.Any]) -> BatchConfig | None:
+        """Small streams go as records even in batch mode: a few thousand rows are not worth a file each (their
+        child streams would make one per parent row). The large ones write files (pages.py)."""
+        return None
 
     @property
     @override
@@ -192,10 +198,12 @@ class KlaviyoStream(RESTStream[t.Any]):
 
     @override
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        account_id = self.account_id(context)
-        row["account_id"] = account_id
-        row["account_name"] = self.tap.account_name(account_id)
+        row.update(self.account_columns(self.account_id(context)))
         return row
+
+    def account_columns(self, account_id: str) -> dict[str, str]:
+        """The columns every row of an account carries: all accounts share one table downstream."""
+        return {"account_id": account_id, "account_name": self.tap.account_name(account_id)}
 
     @staticmethod
     def account_id(context: Context | None) -> str:

@@ -23,9 +23,9 @@ def relationship_column(name: str, many: bool) -> str:
     return f"{column(name)}_id"
 
 
-def flatten(resource: dict[str, Any]) -> dict[str, Any]:
-    """One JSON:API resource object as one flat row (without account columns)."""
-    row: dict[str, Any] = {"id": resource["id"]}
+def flatten(resource: dict[str, Any], columns: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One JSON:API resource object as one flat row, starting with `columns` (the account's, where given)."""
+    row: dict[str, Any] = {**columns, "id": resource["id"]} if columns else {"id": resource["id"]}
     for key, value in (resource.get("attributes") or {}).items():
         row[column(key)] = value
     for name, rel in (resource.get("relationships") or {}).items():

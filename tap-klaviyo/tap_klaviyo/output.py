@@ -7,6 +7,7 @@ import sys
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.messages import Message, SingerMessageType
+from typing_extensions import override
 
 CHUNK_BYTES = 256 * 1024
 
@@ -21,9 +22,16 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._pending = bytearray()
         atexit.register(self._drain)
 
+    @override
     def write_message(self, message: Message) -> None:
         self._pending += self.format_message(message)
         if message.type != SingerMessageType.RECORD or len(self._pending) >= CHUNK_BYTES:
+            self._drain()
+
+    def write_lines(self, lines: bytes) -> None:
+        """RECORD lines encoded already, a page at a time (pages.py)."""
+        self._pending += lines
+        if len(self._pending) >= CHUNK_BYTES:
             self._drain()
 
     def _drain(self) -> None:

@@ -1,34 +1,33 @@
-"""One stream per Klaviyo endpoint, declared: path, keys, replication key, page size, includes, filters."""
+"""One stream per Klaviyo endpoint, declared: path, keys, replication key, page size, includes, filters, deletions.
+
+How each stream stays in step with Klaviyo (README, "How the warehouse stays in step with Klaviyo"):
+- events and profiles: incremental, read in time windows (windows.py); events start `events_lookback_days` before
+  their bookmark, for events Klaviyo shows late;
+- list and segment members: listed in full every run, or incremental on `joined_group_at` (members.py);
+- every other stream is small and listed in full every run, with `deletions = ACTIVATE_VERSION` (versions.py), so a
+  campaign, flow, list, segment, tag, template, metric or account deleted in Klaviyo is marked deleted.
+"""
 
 from __future__ import annotations
 
 import typing as t
-from datetime import timedelta
 from functools import cached_property
 
 from typing_extensions import override
 
 from .client import KlaviyoStream
 from .flatten import flatten
+from .members import GroupMembersStream
+from .versions import ACTIVATE_VERSION
 from .windows import WindowedStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
+# Klaviyo lists campaigns of one channel per request: the filter is required, and archived campaigns are returned
+# only when asked for (klaviyo-api 25.0.0, CampaignsApi.get_campaigns docstring; shared/reference/peers.md, #5, #6).
 CHANNELS = ("email", "sms", "mobile_push")
-
-
-class OneSecondBack(KlaviyoStream):
-    """For fields Klaviyo filters only with `greater-than`: start one second before the bookmark, so rows
-    that share the bookmark's second (Klaviyo shows whole seconds) are read again, never lost."""
-
-    def filter_conditions(self, context: Context | None) -> list[str]:
-        start = self.get_starting_timestamp(context)
-        if start is None or self.bookmark_filter is None:
-            return []
-        field, op = self.bookmark_filter
-        start -= timedelta(seconds=1)
-        return [f"{op}({field},{start.strftime('%Y-%m-%dT%H:%M:%SZ')})"]
+DAY = 86_400
 
 
 class AccountsStream(KlaviyoStream):
@@ -36,6 +35,7 @@ class AccountsStream(KlaviyoStream):
     path = "/api/accounts"
     endpoint = "get_accounts"
     primary_keys = ("account_id", "id")
+    deletions = ACTIVATE_VERSION
 
 
 class EventsStream(WindowedStream):
@@ -49,6 +49,12 @@ class EventsStream(WindowedStream):
     page_size = 1000
     bookmark_filter = ("datetime", "greater-or-equal")
 
+    @override
+    def lookback_seconds(self) -> float:
+        # Klaviyo shows some events days after their time (imports, backfills, its eventual consistency: one
+        # connector saw them more than 4 days late, https://github.com/estuary/connectors/pull/5158).
+        return float(self.config.get("events_lookback_days", 7)) * DAY
+
 
 class ProfilesStream(WindowedStream):
     name = "profiles"
@@ -60,7 +66,9 @@ class ProfilesStream(WindowedStream):
     sort = "updated"
     page_size = 100
     bookmark_filter = ("updated", "greater-than")
-    lower_bound = ("greater-than", -1)  # Klaviyo filters profiles' `updated` with greater-than/less-than only
+    # Klaviyo filters profiles' `updated` with greater-than and less-than only (klaviyo-api 25.0.0,
+    # ProfilesApi.get_profiles docstring): start a second early, so rows sharing the bookmark's second are read again.
+    lower_bound = ("greater-than", -1)
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
@@ -70,25 +78,23 @@ class ProfilesStream(WindowedStream):
             params["additional-fields[profile]"] = ",".join(fields)
         return params
 
+    @override
     def endpoint_for(self, context: Context | None) -> str:
-        # predictive_analytics moves profiles to a lower tier of their own.
+        # predictive_analytics moves profiles to a lower tier of their own (ProfilesApi.get_profiles docstring).
         if "predictive_analytics" in (self.config.get("profile_additional_fields") or []):
             return "get_profiles:predictive_analytics"
         return self.endpoint
 
 
 class CampaignsStream(KlaviyoStream):
-    """Every channel and archived campaigns too: Klaviyo lists one channel per request, archived ones
-    only when asked, so each (account, channel, archived) is a partition with its own bookmark."""
+    """Every channel and archived campaigns too: each (account, channel, archived) is a partition."""
 
     name = "campaigns"
     path = "/api/campaigns"
     endpoint = "get_campaigns"
     primary_keys = ("account_id", "id")
-    replication_key = "updated_at"
-    is_sorted = False  # Klaviyo's campaign order is not reliable (peers' reports); bookmark at partition end
     include = ("campaign-messages", "tags")
-    bookmark_filter = ("updated_at", "greater-or-equal")
+    deletions = ACTIVATE_VERSION
 
     @property
     @override
@@ -100,6 +106,7 @@ class CampaignsStream(KlaviyoStream):
             for archived in (False, True)
         ]
 
+    @override
     def filter_conditions(self, context: Context | None) -> list[str]:
         assert context is not None
         return [
@@ -121,6 +128,7 @@ class IncludedStream(KlaviyoStream):
     resource_type: str
     parent_column: str
     state_partitioning_keys: t.ClassVar[list[str]] = ["account_id"]
+    deletions = ACTIVATE_VERSION  # listed with their parent, in full every run
 
     @cached_property
     def parent(self) -> KlaviyoStream:
@@ -147,29 +155,47 @@ class CampaignMessagesStream(IncludedStream):
 
 
 class FlowsStream(KlaviyoStream):
+    """Listed in full every run (deletions); the bookmark on `updated` says which flows changed since the last run,
+    and only their messages are read again (flow_messages costs a request per flow action, at 60 a minute)."""
+
     name = "flows"
     path = "/api/flows"
     endpoint = "get_flows"
     primary_keys = ("account_id", "id")
     replication_key = "updated"
-    is_sorted = True
+    # The listing starts from the oldest flow every run, below the bookmark: singer-sdk keeps the run's highest
+    # `updated` aside and makes it the bookmark when the partition ends.
+    is_sorted = False
     sort = "updated"
     page_size = 50
     include = ("flow-actions", "tags")
-    bookmark_filter = ("updated", "greater-or-equal")
+    deletions = ACTIVATE_VERSION
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.changed: set[tuple[str, str]] = set()  # (account id, flow id) of flows updated since the bookmark
 
     @property
     @override
     def partitions(self) -> list[dict[str, t.Any]]:
+        # Archived flows are returned only when asked for (FlowsApi.get_flows docstring).
         return [
             {"account_id": account_id, "archived": archived}
             for account_id in self.tap.account_ids()
             for archived in (False, True)
         ]
 
+    @override
     def filter_conditions(self, context: Context | None) -> list[str]:
         assert context is not None
-        return [f"equals(archived,{str(context['archived']).lower()})", *super().filter_conditions(context)]
+        return [f"equals(archived,{str(context['archived']).lower()})"]  # no bookmark filter: a full listing
+
+    @override
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        since = self.get_starting_replication_key_value(context)
+        if not isinstance(since, str) or str(row.get("updated") or "")[:19] >= since[:19]:
+            self.changed.add((self.account_id(context), row["id"]))
+        return super().post_process(row, context)
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
@@ -185,8 +211,11 @@ class FlowActionsStream(IncludedStream):
     parent_column = "flow_id"
 
     @override
-    def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
-        return {"account_id": record["account_id"], "flow_action_id": record["id"]}
+    def generate_child_contexts(self, record: Record, context: Context | None) -> t.Iterable[Context | None]:
+        """Messages only for the actions of flows that changed since the last run."""
+        flows = t.cast("FlowsStream", self.parent)
+        if (record["account_id"], record["flow_id"]) in flows.changed:
+            yield {"account_id": record["account_id"], "flow_action_id": record["id"]}
 
 
 class FlowMessagesStream(KlaviyoStream):
@@ -205,56 +234,20 @@ class FlowMessagesStream(KlaviyoStream):
         return super().post_process(row, context)
 
 
-class ListsStream(OneSecondBack):
+class ListsStream(KlaviyoStream):
     name = "lists"
     path = "/api/lists"
     endpoint = "get_lists"
     primary_keys = ("account_id", "id")
-    replication_key = "updated"
-    is_sorted = True
-    sort = "updated"
     page_size = 10
     include = ("tags",)
-    bookmark_filter = ("updated", "greater-than")
+    deletions = ACTIVATE_VERSION
 
 
 class SegmentsStream(ListsStream):
     name = "segments"
     path = "/api/segments"
     endpoint = "get_segments"
-
-
-class GroupMembersStream(KlaviyoStream):
-    """Members of every list (or segment), incremental on `joined_group_at` per group.
-
-    Partitions are (account, group), found when the sync starts, so membership is read for every group,
-    changed or not: a member joining does not move the group's `updated`."""
-
-    group: str  # "list" | "segment"
-    primary_keys: t.ClassVar[list[str]]
-    replication_key = "joined_group_at"
-    is_sorted = True
-    sort = "joined_group_at"
-    page_size = 100
-    bookmark_filter = ("joined_group_at", "greater-or-equal")
-    _partitions: list[dict[str, t.Any]] | None = None
-
-    @property
-    @override
-    def partitions(self) -> list[dict[str, t.Any]]:
-        if self._partitions is None:
-            self._partitions = [
-                {"account_id": account_id, f"{self.group}_id": group_id}
-                for account_id in self.tap.account_ids()
-                for group_id in self.tap.group_ids(account_id, self.group)
-            ]
-        return self._partitions
-
-    @override
-    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        assert context is not None
-        row[f"{self.group}_id"] = context[f"{self.group}_id"]
-        return super().post_process(row, context)
 
 
 class ListMembersStream(GroupMembersStream):
@@ -278,6 +271,7 @@ class MetricsStream(KlaviyoStream):
     path = "/api/metrics"
     endpoint = "get_metrics"
     primary_keys = ("account_id", "id")
+    deletions = ACTIVATE_VERSION
 
 
 class TagsStream(KlaviyoStream):
@@ -287,6 +281,7 @@ class TagsStream(KlaviyoStream):
     primary_keys = ("account_id", "id")
     page_size = 50
     include = ("tag-group",)
+    deletions = ACTIVATE_VERSION
 
 
 class TemplatesStream(KlaviyoStream):
@@ -294,11 +289,8 @@ class TemplatesStream(KlaviyoStream):
     path = "/api/templates"
     endpoint = "get_templates"
     primary_keys = ("account_id", "id")
-    replication_key = "updated"
-    is_sorted = True
-    sort = "updated"
     page_size = 10
-    bookmark_filter = ("updated", "greater-or-equal")
+    deletions = ACTIVATE_VERSION
 
 
 STREAM_TYPES: list[type[KlaviyoStream]] = [

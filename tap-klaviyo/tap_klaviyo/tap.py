@@ -15,12 +15,18 @@ from typing_extensions import override
 from klaviyo_http import KlaviyoHttp, KlaviyoHttpError, RetryPolicy
 
 from .accounts import Account, AccountsError, load_accounts, parse_accounts_json, select_accounts
+from .batch_files import BatchConfigError, BatchFiles
 from .directory import AccountDirectory
 from .fanout import run_accounts_in_parallel
 from .output import BufferedMsgSpecWriter
+from .pages import BatchModeError, PagedStream
+from .progress import Progress
 from .streams import STREAM_TYPES
+from .versions import activate, versioned_streams, why_not_activate
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BatchConfig
+
     from .client import KlaviyoStream
 
 REVISION = "2026-10-15"
@@ -96,6 +102,48 @@ class TapKlaviyo(Tap):
             description="Time windows of events and profiles read at the same time within one account.",
         ),
         th.Property(
+            "events_lookback_days",
+            th.IntegerType(minimum=0),
+            default=7,
+            description="Days before its bookmark each incremental events run starts, per account: Klaviyo shows "
+            "some events days after their time (imports, backfills, its own eventual consistency), and a run that "
+            "started at its bookmark would never read them. Rows read again are merged on their key.",
+        ),
+        th.Property(
+            "membership",
+            th.StringType(allowed_values=["current", "join_history"]),
+            default="current",
+            description="list_members and segment_members: `current` lists every group in full each run and marks "
+            "members who left deleted (_sdc_deleted_at); `join_history` only adds members who joined "
+            "(incremental on joined_group_at), cheaper for very large segments.",
+        ),
+        th.Property(
+            "table_version",
+            th.IntegerType(minimum=1),
+            description="The version stamped on the rows of streams that mark deletions (default: the run's start, "
+            "in seconds). Per-account runs of one scheduled run share it (orchestrate/).",
+        ),
+        th.Property(
+            "activate_version",
+            th.IntegerType(minimum=1),
+            description="Only send ACTIVATE_VERSION of this version for the selected streams that mark deletions, "
+            "and nothing else: the last step of a scheduled run whose accounts ran separately with table_version.",
+        ),
+        th.Property(
+            "batch_max_pending_files",
+            th.IntegerType(minimum=0),
+            default=4,
+            description="With batch_config: announced batch files that may wait on disk for the loader (which "
+            "deletes each once loaded) before the tap waits; bounds the disk a run takes. 0: never wait.",
+        ),
+        th.Property(
+            "progress_interval_seconds",
+            th.IntegerType(minimum=0),
+            default=30,
+            description="Every so many seconds, one log line per active account and stream: rows so far, rows/s, "
+            "the time reached. 0: none.",
+        ),
+        th.Property(
             "account_ids",
             th.ObjectType(additional_properties=th.StringType),
             description="Internal: Klaviyo's id of each account by name, given by the tap to the process it "
@@ -110,6 +158,9 @@ class TapKlaviyo(Tap):
         ),
     ).to_dict()
 
+    _batch_files: BatchFiles | None = None
+
+    @override
     def discover_streams(self) -> list[KlaviyoStream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
@@ -157,6 +208,23 @@ class TapKlaviyo(Tap):
     def account_name(self, account_id: str | None) -> str:
         return self.directory.account_name(account_id)
 
+    @cached_property
+    def table_version(self) -> int:
+        """The version of this run's rows of the streams that mark deletions: seconds, as singer-sdk's own."""
+        return int(self.config.get("table_version") or self.initialized_at // 1000)
+
+    @cached_property
+    def progress(self) -> Progress:
+        return Progress(self.logger, float(self.config.get("progress_interval_seconds", 30)))
+
+    def batch_files(self, batch_config: BatchConfig) -> BatchFiles:
+        """This process's batch files (made on first use; every stream of the run shares them)."""
+        if self._batch_files is None:
+            self._batch_files = BatchFiles(
+                batch_config, max_pending=int(self.config.get("batch_max_pending_files", 4)), logger=self.logger
+            )
+        return self._batch_files
+
     def group_ids(self, account_id: str, group: str) -> list[str]:
         return self.directory.group_ids(account_id, group)
 
@@ -200,28 +268,59 @@ class TapKlaviyo(Tap):
                 validate_config=True,
             )
             tap.run()
-        except (AccountsError, KlaviyoHttpError) as error:
+        except (AccountsError, KlaviyoHttpError, BatchConfigError, BatchModeError) as error:
             # A clear line (naming the file, bucket, setting or account); nothing half-written.
             raise SystemExit(f"tap-klaviyo: {error}") from None
 
     def run(self) -> None:
         """Every selected account: in this process (singer-sdk's `sync_all`), or one child process per account
-        (fanout.py). An account whose key Klaviyo refuses is left out, the others sync, the run ends non-zero."""
+        (fanout.py). An account whose key Klaviyo refuses is left out, the others sync, the run ends non-zero.
+        A run that covered every account ends by marking deletions (versions.py)."""
+        version = self.config.get("activate_version")
+        if version:
+            names = activate(self, int(version), with_schemas=True)
+            self.logger.info("ACTIVATE_VERSION %d sent for: %s", version, ", ".join(names) or "no stream")
+            return
+        self.check_batch_config()
         accounts = self.selected_accounts
         ids = self.directory.account_ids()  # one GET /api/accounts per account: keys Klaviyo refuses are left out
         failures = dict(self.directory.failures)
         if not ids:
             raise SystemExit(f"tap-klaviyo: no account can be synced: {_why(failures)}")
         parallel = int(self.config.get("parallel_accounts", 4))
-        if parallel > 1 and len(ids) > 1:
-            names = {self.directory.account_name(account_id): account_id for account_id in ids}
-            state = t.cast("dict[str, t.Any]", self.state)
-            failed = run_accounts_in_parallel(dict(self.config), self.catalog.to_dict(), state, names, parallel)
-            failures.update({name: "its error is above" for name in failed})
-        else:
-            self.sync_all()
+        try:
+            if parallel > 1 and len(ids) > 1:
+                by_name = {self.directory.account_name(account_id): account_id for account_id in ids}
+                state = t.cast("dict[str, t.Any]", self.state)
+                config = {**self.config, "table_version": self.table_version}  # one version for every account
+                failed = run_accounts_in_parallel(config, self.catalog.to_dict(), state, by_name, parallel)
+                failures.update({name: "its error is above" for name in failed})
+            else:
+                self.sync_all()
+        finally:
+            if self._batch_files is not None:
+                self._batch_files.close()
+        self.mark_deletions(list(failures))
         if failures:
             raise SystemExit(f"tap-klaviyo: {len(failures)} of {len(accounts)} account(s) not synced: {_why(failures)}")
+
+    def check_batch_config(self) -> None:
+        """A batch_config this run cannot use stops it here, before anything is written."""
+        for stream in self.streams.values():
+            if stream.selected and isinstance(stream, PagedStream):
+                batch_config = stream.get_batch_config(self.config)
+                if batch_config is not None:
+                    self.batch_files(batch_config)
+
+    def mark_deletions(self, failed: list[str]) -> None:
+        if not versioned_streams(self):
+            return
+        why_not = why_not_activate(self, failed)
+        if why_not:
+            self.logger.info("Deletions are not marked by this run: %s", why_not)
+            return
+        names = activate(self, self.table_version)
+        self.logger.info("Deletions marked (ACTIVATE_VERSION %d) for: %s", self.table_version, ", ".join(names))
 
 
 def _why(failures: dict[str, str]) -> str:

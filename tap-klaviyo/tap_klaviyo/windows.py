@@ -1,11 +1,11 @@
 """Large streams read as many short time windows at once, emitted in time order.
 
 One cursor is a chain: each page names the next, so one chain reads one page per round trip (~250 ms at
-Klaviyo), a small part of the events tier. The range from the bookmark to the sync start is cut into
-consecutive [lo, hi) windows sized to about two pages each; up to `window_concurrency` of them are read at
-once, and the consumer yields them in order. The stream therefore stays sorted (singer-sdk's bookmark and
-state every 1,000 records stay exact, and a crash resumes where it stopped), and memory is bounded by the
-windows in flight, whatever the size of the range.
+Klaviyo), a small part of the events tier. The range from the bookmark (less the stream's lookback) to the sync
+start is cut into consecutive [lo, hi) windows sized to about two pages each; up to `window_concurrency` of them
+are read at once, and the consumer yields them in order, a window as one page (pages.py). The stream therefore
+stays sorted (the bookmark moves with each page, and a crash resumes where it stopped), and memory is bounded by
+the windows in flight, whatever the size of the range.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 from typing_extensions import override
 
-from .client import KlaviyoStream
 from .flatten import flatten
+from .pages import PagedStream, PartitionRun
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -66,7 +66,7 @@ def _stamp(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class WindowedStream(KlaviyoStream):
+class WindowedStream(PagedStream):
     """A stream sorted by its replication key and read window by window, several windows at once."""
 
     #: (operator, offset in seconds) giving "at or after lo" with the operators the endpoint allows
@@ -80,29 +80,25 @@ class WindowedStream(KlaviyoStream):
             conditions.append(f"less-than({self.replication_key},{_stamp(hi)})")
         return conditions
 
-    #: the sync start as `YYYY-MM-DDTHH:MM:SS` (UTC), the highest bookmark this partition may reach
-    _bookmark_cap = "9999"
+    def lookback_seconds(self) -> float:
+        """How far before its bookmark an incremental run starts (0: at the bookmark)."""
+        return 0.0
 
-    # TODO: drop when singer-sdk caps sorted streams' bookmarks at the signpost too.
-    @override
-    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
-        # Rows newer than the sync start (future-dated events, profiles changed while we read) are emitted, but
-        # the bookmark stops before them: the next run reads them again instead of skipping what arrives until
-        # then. singer-sdk caps bookmarks at its signpost only for unsorted streams. Klaviyo's timestamps are
-        # UTC ISO strings, so their first 19 characters compare as times.
-        value = latest_record.get(self.replication_key) if self.replication_key else None
-        if isinstance(value, str) and value[:19] > self._bookmark_cap:
-            return
-        super()._increment_stream_state(latest_record, context=context)
-
-    @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        account_id = self.account_id(context)
-        start = self.get_starting_timestamp(context)
+    def start_time(self, partition: PartitionRun) -> float:
+        """Where this run starts: the bookmark (less the lookback) or start_date, as epoch seconds."""
+        start = self.get_starting_timestamp(partition.context)
         begin = start.timestamp() if start else 0.0
+        if partition.old_bookmark is not None:
+            begin -= self.lookback_seconds()
+        return begin
+
+    @override
+    def pages(self, partition: PartitionRun) -> Iterator[list[dict[str, t.Any]]]:
+        account_id = self.account_id(partition.context)
+        begin = self.start_time(partition)
         sync_start = time.time()
-        self._bookmark_cap = datetime.fromtimestamp(sync_start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        first = self._first_time(account_id, context, begin)
+        partition.cap = datetime.fromtimestamp(sync_start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        first = self._first_time(account_id, partition.context, begin)
         if first is None:
             return
         windows = TimeWindows(max(begin, first), sync_start, target_rows=2 * (self.page_size or 100))
@@ -114,7 +110,7 @@ class WindowedStream(KlaviyoStream):
                 window = windows.next()
                 if window is not None:
                     lo, hi = window
-                    inflight.append((lo, hi, pool.submit(self._read_window, account_id, context, lo, hi)))
+                    inflight.append((lo, hi, pool.submit(self._read_window, account_id, partition.context, lo, hi)))
 
             for _ in range(concurrency):
                 submit()
@@ -125,10 +121,8 @@ class WindowedStream(KlaviyoStream):
                     if hi is not None:
                         windows.observe(hi - lo, len(rows))
                     submit()
-                    for row in rows:
-                        processed = self.post_process(row, context)
-                        if processed is not None:
-                            yield processed
+                    if rows:
+                        yield rows
             finally:
                 for _, _, future in inflight:
                     future.cancel()
@@ -154,13 +148,15 @@ class WindowedStream(KlaviyoStream):
         return datetime.fromisoformat(value).timestamp()
 
     def _read_window(self, account_id: str, context: Context | None, lo: int, hi: int | None) -> list[dict[str, t.Any]]:
+        """Every row of [lo, hi), flattened with its account columns (in a worker thread)."""
         directory = self.tap.directory
         endpoint = self.endpoint_for(context)
+        columns = self.account_columns(account_id)
         body = directory.get_for(
             account_id, self.path, self._params(context, self.window_filter(lo, hi)), endpoint=endpoint
         )
-        rows = [flatten(resource) for resource in body["data"]]
+        rows = [flatten(resource, columns) for resource in body["data"]]
         while body["links"].get("next"):
             body = directory.get_for(account_id, body["links"]["next"], {}, endpoint=endpoint)
-            rows.extend(flatten(resource) for resource in body["data"])
+            rows.extend(flatten(resource, columns) for resource in body["data"])
         return rows

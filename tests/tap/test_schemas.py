@@ -57,13 +57,15 @@ REQUESTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "tags": [("/api/tags", {"include": "tag-group"})],
     "templates": [("/api/templates", {})],
 }
+# Members are links: the tap asks for `joined_group_at` only (members.py).
+MEMBER_PARAMS = {"page[size]": "100", "sort": "joined_group_at", "fields[profile]": "joined_group_at"}
 # child stream -> (parent stream, included resource type)
 INCLUDED = {"campaign_messages": ("campaigns", "campaign-message"), "flow_actions": ("flows", "flow-action")}
 # child stream -> (parent stream, path per parent row, params, column naming the parent)
 PER_PARENT = {
     "flow_messages": ("flow_actions", "/api/flow-actions/{id}/flow-messages", {}, None),
-    "list_members": ("lists", "/api/lists/{id}/profiles", {"page[size]": "100"}, "list_id"),
-    "segment_members": ("segments", "/api/segments/{id}/profiles", {}, "segment_id"),
+    "list_members": ("lists", "/api/lists/{id}/profiles", MEMBER_PARAMS, "list_id"),
+    "segment_members": ("segments", "/api/segments/{id}/profiles", MEMBER_PARAMS, "segment_id"),
 }
 # stream -> (primary keys, replication key)
 KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {

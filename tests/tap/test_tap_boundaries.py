@@ -41,13 +41,15 @@ def dense(tmp_path_factory):
 
 
 def config_for(sandbox: RunningSandbox, **extra) -> dict:
-    # Small windows: many boundaries in a short range.
+    # Small windows: many boundaries in a short range. No lookback: these tests are about the bookmark's own
+    # second (tests/tap/test_tap_lookback.py reads before it).
     return {
         "accounts_file": str(sandbox.accounts_file),
         "api_url": sandbox.url,
         "start_date": "2020-01-01T00:00:00Z",
         "rate_limit_scale": 0,
         "window_concurrency": 4,
+        "events_lookback_days": 0,
         **extra,
     }
 
