@@ -4,7 +4,9 @@ account, plain-HTTP reads independent of the SDK, cursor walks, and the check th
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +67,57 @@ def raw_get(sandbox, path: str, index: int = 0, **params: str) -> dict:
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def raw_request(sandbox, method: str, path: str, index: int = 0, body: Any = None, **params: str) -> requests.Response:
+    """Any plain HTTP request to the API, with the account's key and the revision; the response as it came."""
+    return requests.request(
+        method,
+        f"{sandbox.url}{path}",
+        params=params,
+        json=body,
+        timeout=60,
+        headers={"Authorization": f"Klaviyo-API-Key {sandbox.key(index)}", "revision": REVISION},
+    )
+
+
+def only_error(response: requests.Response) -> dict:
+    """The one error of a Klaviyo errors body, checked for the members every error has."""
+    body = response.json()
+    assert list(body) == ["errors"] and len(body["errors"]) == 1, body
+    error = body["errors"][0]
+    assert {"id", "status", "code", "title", "detail", "source"} <= set(error)
+    assert error["status"] == response.status_code
+    return error
+
+
+# ---- what the SDK says about a method: its group, path, HTTP method and tier -------------------------------------
+SDK_GROUPS = [name for name in dir(KlaviyoAPI("pk_unused")) if name[:1].isupper()]
+
+
+def sdk_group(client: KlaviyoAPI, method: str) -> Any:
+    """The SDK property (client.Lists, client.Tags ...) that has `method`."""
+    found = [getattr(client, g) for g in SDK_GROUPS if hasattr(type(getattr(client, g)), f"_{method}_serialize")]
+    assert len(found) == 1, f"{method}: in {len(found)} SDK groups"
+    return found[0]
+
+
+def sdk_route(method: str) -> tuple[str, str]:
+    """(HTTP method, path) the SDK method requests, read from its source."""
+    api = type(sdk_group(KlaviyoAPI("pk_unused"), method))
+    source = inspect.getsource(getattr(api, f"_{method}_serialize"))
+    (verb,) = re.findall(r"method='([A-Z]+)'", source)
+    (path,) = re.findall(r"resource_path='([^']+)'", source)
+    return verb, path
+
+
+def sdk_tier(method: str) -> tuple[int, int]:
+    """(burst per second, steady per minute) from the SDK method's docstring."""
+    api = type(sdk_group(KlaviyoAPI("pk_unused"), method))
+    doc = inspect.getdoc(getattr(api, method)) or ""
+    match = re.search(r"Burst: `(\d+)/s`<br>Steady: `(\d+)/m`", doc)
+    assert match, f"{method}: no rate limits in its docstring"
+    return int(match.group(1)), int(match.group(2))
 
 
 def cursor_of(next_url: str) -> str:
