@@ -4,6 +4,7 @@ account, plain-HTTP reads independent of the SDK, cursor walks, and the check th
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -92,30 +93,48 @@ def only_error(response: requests.Response) -> dict:
 
 
 # ---- what the SDK says about a method: its group, path, HTTP method and tier -------------------------------------
-SDK_GROUPS = [name for name in dir(KlaviyoAPI("pk_unused")) if name[:1].isupper()]
+SDK_CLIENT = KlaviyoAPI("pk_unused")  # never sends a request: only read for its methods
+SDK_GROUPS = [name for name in dir(SDK_CLIENT) if name[:1].isupper()]
 
 
 def sdk_group(client: KlaviyoAPI, method: str) -> Any:
     """The SDK property (client.Lists, client.Tags ...) that has `method`."""
-    found = [getattr(client, g) for g in SDK_GROUPS if hasattr(type(getattr(client, g)), f"_{method}_serialize")]
-    assert len(found) == 1, f"{method}: in {len(found)} SDK groups"
-    return found[0]
+    return getattr(client, _sdk_methods()[method][0])
+
+
+SERIALIZE_RE = re.compile(r"def _(\w+)_serialize\(.*?method='([A-Z]+)',\s*resource_path='([^']+)'", re.S)
+
+
+@functools.cache
+def _sdk_methods() -> dict[str, tuple[str, str, str, str]]:
+    """method -> (SDK group, HTTP method, path, docstring), read once from the source of every SDK API module."""
+    out: dict[str, tuple[str, str, str, str]] = {}
+    for group in SDK_GROUPS:
+        api = type(getattr(SDK_CLIENT, group))
+        source = inspect.getsource(inspect.getmodule(api))
+        for match in re.finditer(
+            r"def _(\w+)_serialize\(.*?method='([A-Z]+)',\s*resource_path='([^']+)'", source, re.S
+        ):
+            name, verb, path = match.groups()
+            assert name not in out, f"{name}: in two SDK groups"
+            out[name] = (group, verb, path, inspect.getdoc(getattr(api, name)) or "")
+    return out
+
+
+def sdk_methods() -> list[str]:
+    """Every method of the SDK that requests a route."""
+    return sorted(_sdk_methods())
 
 
 def sdk_route(method: str) -> tuple[str, str]:
     """(HTTP method, path) the SDK method requests, read from its source."""
-    api = type(sdk_group(KlaviyoAPI("pk_unused"), method))
-    source = inspect.getsource(getattr(api, f"_{method}_serialize"))
-    (verb,) = re.findall(r"method='([A-Z]+)'", source)
-    (path,) = re.findall(r"resource_path='([^']+)'", source)
+    _, verb, path, _ = _sdk_methods()[method]
     return verb, path
 
 
 def sdk_tier(method: str) -> tuple[int, int]:
     """(burst per second, steady per minute) from the SDK method's docstring."""
-    api = type(sdk_group(KlaviyoAPI("pk_unused"), method))
-    doc = inspect.getdoc(getattr(api, method)) or ""
-    match = re.search(r"Burst: `(\d+)/s`<br>Steady: `(\d+)/m`", doc)
+    match = re.search(r"Burst: `(\d+)/s`<br>Steady: `(\d+)/m`", _sdk_methods()[method][3])
     assert match, f"{method}: no rate limits in its docstring"
     return int(match.group(1)), int(match.group(2))
 
