@@ -9,14 +9,19 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from openapi_client.models import EventCreateQueryV2, EventsBulkCreateJob
 from sdk_support import raw_get, raw_request, raw_walk, sdk_call, sdk_client, sdk_walk, wait_for
 
+from klaviyo_sandbox.generator import AccountData
 from klaviyo_sandbox.late import LateArrivals
+from klaviyo_sandbox.settings import DataSettings
 from klaviyo_sandbox.tables import LazyTable
+from klaviyo_sandbox.validation import parse_event_create
+from klaviyo_sandbox.writes import create_event, run_event_job, simulate_activity
 
 WRITE_ACCOUNT = 1  # the session sandbox's account the SDK write tests use (each test its own metric names)
 
@@ -145,7 +150,7 @@ def test_late_share_hides_events_until_their_time_then_shows_them(klaviyo_sandbo
     hours = 0.0008  # 2.9 s
     sb = klaviyo_sandbox_factory(
         "--accounts", "1", "--events", "50", "--profiles", "50", "--rate-limit-scale", "0",
-        "--late-share", "0.5", "--late-hours", str(hours), "--fault-seed", "3",
+        late_share=0.5, late_hours=hours, fault_seed=3,
     )  # fmt: skip
     account = sb.accounts[0]["id"]
     metric = "Late Knob"
@@ -213,6 +218,14 @@ def test_bad_late_options_fail_with_a_clear_message(option, value):
     assert "late" in result.stderr
 
 
+def test_help_documents_the_knob_and_the_admin_route():
+    result = subprocess.run(
+        [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--help"], check=True, capture_output=True, text=True
+    )
+    for text in ("--late-share", "--late-hours", "GET  /_sandbox/accounts/{id}/late", '"segment_changes": n'):
+        assert text in result.stdout
+
+
 # ---- in-process: which events are late, and when they appear --------------------------------------------------------
 def test_late_choice_is_a_share_decided_by_id_and_seed():
     ids = [f"ev{k:05d}" for k in range(20_000)]
@@ -241,3 +254,17 @@ def test_late_events_are_released_in_time_order():
 def test_late_settings_are_checked(share, hours):
     with pytest.raises(ValueError, match="late"):
         LateArrivals(share, hours)
+
+
+def test_every_way_of_writing_events_goes_through_the_late_share():
+    acc = AccountData(DataSettings(accounts=1, events=10, profiles=20), 0)
+    acc.late = LateArrivals(1.0, hours=1.0)  # every new event is late
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    one = parse_event_create(event_body("Late API", "api@example.com", when, "a1"), datetime.now(UTC))
+    assert create_event(acc, one, 1000.0) is not None
+    assert run_event_job(acc, [replace(one, unique_id="a2"), replace(one, unique_id="a3")], 1000.0) == 2
+    changed = simulate_activity(acc, events=4, now=1000.0, seed=1)
+    assert len(acc.late.pending()) == 7 and not acc.events.overlay
+    assert set(changed["events"]) <= {p.event_id for p in acc.late.pending()}
+    assert acc.late.release_due(1000.0 + 3600, acc.events) == 7
+    assert len(acc.events.overlay) == 7

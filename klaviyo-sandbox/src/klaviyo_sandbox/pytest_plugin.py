@@ -2,8 +2,8 @@
 
 - `klaviyo_sandbox`: one sandbox for the whole session (3 accounts, seed 7, rate limits off so unrelated
   tests never throttle each other).
-- `klaviyo_sandbox_factory`: start more with any `serve` options, e.g. `factory("--latency-ms", "250")` or
-  `factory("--late-share", "0.3", "--late-hours", "0.001")`; each is stopped at the end of the test.
+- `klaviyo_sandbox_factory`: start more with any `serve` options, e.g. `factory("--latency-ms", "250")`, or as
+  keywords, `factory(late_share=0.3, late_hours=0.001)`; each is stopped at the end of the test.
 Outside pytest, `start_sandbox(...)` does the same for scripts and benchmarks.
 """
 
@@ -82,8 +82,15 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
             process.wait()
 
 
-def start_sandbox(*args: str, timeout: float = 60.0) -> RunningSandbox:
-    """Start `klaviyo-sandbox serve --port 0 <args>` and wait until it listens."""
+def serve_options(**options: object) -> list[str]:
+    """Keyword options as `serve` flags: late_share=0.3 -> ["--late-share", "0.3"]."""
+    return [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", str(value))]
+
+
+def start_sandbox(*args: str, timeout: float = 60.0, **options: object) -> RunningSandbox:
+    """Start `klaviyo-sandbox serve --port 0 <args>` and wait until it listens; keyword options are flags too
+    (`start_sandbox("--accounts", "1", late_share=0.3, late_hours=0.001)`)."""
+    args = (*args, *serve_options(**options))
     log = tempfile.NamedTemporaryFile(prefix="klaviyo-sandbox-", suffix=".log", delete=False)  # noqa: SIM115
     command = [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--port", "0", *args]
     process = subprocess.Popen(
@@ -121,8 +128,8 @@ def klaviyo_sandbox() -> Iterator[RunningSandbox]:
 def klaviyo_sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
     started: list[RunningSandbox] = []
 
-    def factory(*args: str) -> RunningSandbox:
-        sandbox = start_sandbox(*args)
+    def factory(*args: str, **options: object) -> RunningSandbox:
+        sandbox = start_sandbox(*args, *serve_options(**options))
         started.append(sandbox)
         return sandbox
 
