@@ -4,7 +4,10 @@ account, plain-HTTP reads independent of the SDK, cursor walks, and the check th
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +68,75 @@ def raw_get(sandbox, path: str, index: int = 0, **params: str) -> dict:
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def raw_request(sandbox, method: str, path: str, index: int = 0, body: Any = None, **params: str) -> requests.Response:
+    """Any plain HTTP request to the API, with the account's key and the revision; the response as it came."""
+    return requests.request(
+        method,
+        f"{sandbox.url}{path}",
+        params=params,
+        json=body,
+        timeout=60,
+        headers={"Authorization": f"Klaviyo-API-Key {sandbox.key(index)}", "revision": REVISION},
+    )
+
+
+def only_error(response: requests.Response) -> dict:
+    """The one error of a Klaviyo errors body, checked for the members every error has."""
+    body = response.json()
+    assert list(body) == ["errors"] and len(body["errors"]) == 1, body
+    error = body["errors"][0]
+    assert {"id", "status", "code", "title", "detail", "source"} <= set(error)
+    assert error["status"] == response.status_code
+    return error
+
+
+# ---- what the SDK says about a method: its group, path, HTTP method and tier -------------------------------------
+SDK_CLIENT = KlaviyoAPI("pk_unused")  # never sends a request: only read for its methods
+SDK_GROUPS = [name for name in dir(SDK_CLIENT) if name[:1].isupper()]
+
+
+def sdk_group(client: KlaviyoAPI, method: str) -> Any:
+    """The SDK property (client.Lists, client.Tags ...) that has `method`."""
+    return getattr(client, _sdk_methods()[method][0])
+
+
+SERIALIZE_RE = re.compile(r"def _(\w+)_serialize\(.*?method='([A-Z]+)',\s*resource_path='([^']+)'", re.S)
+
+
+@functools.cache
+def _sdk_methods() -> dict[str, tuple[str, str, str, str]]:
+    """method -> (SDK group, HTTP method, path, docstring), read once from the source of every SDK API module."""
+    out: dict[str, tuple[str, str, str, str]] = {}
+    for group in SDK_GROUPS:
+        api = type(getattr(SDK_CLIENT, group))
+        source = inspect.getsource(inspect.getmodule(api))
+        for match in re.finditer(
+            r"def _(\w+)_serialize\(.*?method='([A-Z]+)',\s*resource_path='([^']+)'", source, re.S
+        ):
+            name, verb, path = match.groups()
+            assert name not in out, f"{name}: in two SDK groups"
+            out[name] = (group, verb, path, inspect.getdoc(getattr(api, name)) or "")
+    return out
+
+
+def sdk_methods() -> list[str]:
+    """Every method of the SDK that requests a route."""
+    return sorted(_sdk_methods())
+
+
+def sdk_route(method: str) -> tuple[str, str]:
+    """(HTTP method, path) the SDK method requests, read from its source."""
+    _, verb, path, _ = _sdk_methods()[method]
+    return verb, path
+
+
+def sdk_tier(method: str) -> tuple[int, int]:
+    """(burst per second, steady per minute) from the SDK method's docstring."""
+    match = re.search(r"Burst: `(\d+)/s`<br>Steady: `(\d+)/m`", _sdk_methods()[method][3])
+    assert match, f"{method}: no rate limits in its docstring"
+    return int(match.group(1)), int(match.group(2))
 
 
 def cursor_of(next_url: str) -> str:

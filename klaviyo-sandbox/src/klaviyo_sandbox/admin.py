@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from .app import SANDBOX_KEY, json_response
+from .app import SANDBOX_KEY, json_response, now
+from .generator import AccountData
 from .writes import simulate_activity
+
+ACTIVITY_COUNTS = ("profiles", "events", "others", "segment_changes", "list_changes")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -20,16 +24,64 @@ async def accounts(request: web.Request) -> web.Response:
     return json_response([{"account": a.name, "api_key": a.api_key, "id": a.id} for a in sandbox.accounts])
 
 
-async def activity(request: web.Request) -> web.Response:
-    """Make an account change as a live one does: {"profiles": n, "events": n, "others": n, "seed": s}."""
-    sandbox = request.app[SANDBOX_KEY]
-    account = sandbox.by_id.get(request.match_info["id"])
+def _account(request: web.Request) -> AccountData:
+    account = request.app[SANDBOX_KEY].by_id.get(request.match_info["id"])
     if account is None:
         raise web.HTTPNotFound(text=f"no account {request.match_info['id']}")
+    return account
+
+
+async def activity(request: web.Request) -> web.Response:
+    """Make an account change as a live one does.
+
+    Body: {"profiles": n, "events": n, "others": n, "segment_changes": n, "list_changes": n, "seed": s}, each
+    count optional (0). Answer: the ids changed, {"profiles": [...], "events": [...], "campaign": [...], "flow",
+    "list", "segment", "template", "segments_left": [{"segment_id", "profile_id"}], "segments_joined":
+    [{"segment_id", "profile_id", "joined_group_at"}], "lists_left": [{"list_id", "profile_id"}], "lists_joined":
+    [{"list_id", "profile_id", "joined_group_at"}]}."""
+    account = _account(request)
     body: dict[str, Any] = await request.json() if request.can_read_body else {}
-    counts = {k: int(body.get(k, 0)) for k in ("profiles", "events", "others")}
+    counts = {k: int(body.get(k, 0)) for k in ACTIVITY_COUNTS}
+    account.late.release_due(now(), account.events)
     changed = simulate_activity(account, **counts, seed=int(body.get("seed", 0)))
     return json_response(changed)
+
+
+def _iso_precise(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds")
+
+
+async def late(request: web.Request) -> web.Response:
+    """The account's late events not readable yet (see late.py), the next to become visible first.
+
+    Answer: {"account_id", "late_share", "late_hours", "pending": n, "released": n (visible since),
+    "next_visible_at": time | null, "events": [{"id", "datetime", "written_at", "visible_at", "seconds_left"}]};
+    times are ISO 8601 with microseconds, `seconds_left` counts from this answer."""
+    account = _account(request)
+    t = now()
+    account.late.release_due(t, account.events)
+    pending = account.late.pending()
+    events = [
+        {
+            "id": p.event_id,
+            "datetime": p.record["attributes"]["datetime"],
+            "written_at": _iso_precise(p.written_at),
+            "visible_at": _iso_precise(p.visible_at),
+            "seconds_left": max(0.0, p.visible_at - t),
+        }
+        for p in pending
+    ]
+    return json_response(
+        {
+            "account_id": account.id,
+            "late_share": account.late.share,
+            "late_hours": account.late.hours,
+            "pending": len(pending),
+            "released": account.late.released,
+            "next_visible_at": events[0]["visible_at"] if events else None,
+            "events": events,
+        }
+    )
 
 
 async def stats(request: web.Request) -> web.Response:
@@ -52,5 +104,6 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/_sandbox/health", health)
     app.router.add_get("/_sandbox/accounts", accounts)
     app.router.add_post("/_sandbox/accounts/{id}/activity", activity)
+    app.router.add_get("/_sandbox/accounts/{id}/late", late)
     app.router.add_get("/_sandbox/stats", stats)
     app.router.add_post("/_sandbox/reset", reset)

@@ -1,8 +1,9 @@
 """The sandbox's HTTP server: Klaviyo's transport rules (auth, revision, rate limits) around the endpoints.
 
 Every /api request passes, in order: authentication (401), the `revision` header (400), the account's
-rate limit for the endpoint (429), injected faults, response latency, then the handler. Admin routes
-under /_sandbox skip all of that: they are for tests and benchmarks, not part of Klaviyo's API.
+rate limit for the endpoint (429), injected faults, response latency, then the handler (which first sees the
+account's late events whose time has come). Admin routes under /_sandbox skip all of that: they are for tests
+and benchmarks, not part of Klaviyo's API.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from .endpoints import ENDPOINTS, PREDICTIVE_TIER, WRITE_TIERS, Endpoint
 from .errors import KlaviyoError
 from .faults import FaultInjector
 from .generator import AccountData, build_accounts
+from .late import LateArrivals
 from .query import ReadRequest
 from .ratelimit import RateLimiter
+from .relationships import RELATIONSHIP_ENDPOINTS, RELATIONSHIP_TIERS, TO_ONE, ToOne, to_one_body
 from .settings import SandboxSettings
 from .tiers import Tier
 
@@ -51,12 +54,15 @@ class Sandbox:
         self.accounts: list[AccountData] = build_accounts(settings.data)
         self.by_key = {acc.api_key: acc for acc in self.accounts}
         self.by_id = {acc.id: acc for acc in self.accounts}
+        late = settings.late
+        for acc in self.accounts:
+            acc.late = LateArrivals(late.share, late.hours, settings.faults.seed)
         self.limiter = RateLimiter(settings.rate_limit_scale)
         self.faults = FaultInjector(settings.faults)
         self.latency_rng = random.Random(settings.faults.seed + 1)
         # account id -> bucket -> counter of outcomes ("requests", "throttled", "faults", status codes)
         self.stats: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
-        self.tiers: dict[str, Tier] = {e.name: e.tier for e in ENDPOINTS} | dict(WRITE_TIERS)
+        self.tiers: dict[str, Tier] = {e.name: e.tier for e in ENDPOINTS} | dict(WRITE_TIERS) | RELATIONSHIP_TIERS
 
     def bucket_of(self, request: web.Request, name: str) -> tuple[str, Tier]:
         """The rate-limit bucket of a request: the endpoint, or its predictive-analytics variant."""
@@ -149,6 +155,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             await asyncio.sleep(fault.delay_s)  # "slow": on top of the normal latency
 
     await sandbox.delay()
+    account.late.release_due(now(), account.events)
     request["account"] = account
     try:
         response = await handler(request)
@@ -172,6 +179,14 @@ def _read_handler(endpoint: Endpoint) -> Handler:
     return handle
 
 
+def _to_one_handler(route: ToOne) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        self_link = f"{request.scheme}://{request.host}{request.path}"
+        return json_response(to_one_body(request["account"], route, request.match_info["id"], self_link))
+
+    return handle
+
+
 def add_route(app: web.Application, method: str, path: str, name: str, handler: Handler) -> None:
     """Klaviyo answers a path with or without its trailing slash; so does the sandbox."""
     app.router.add_route(method, path, handler, name=name)
@@ -180,14 +195,18 @@ def add_route(app: web.Application, method: str, path: str, name: str, handler: 
 
 def make_app(settings: SandboxSettings | None = None) -> web.Application:
     from .admin import add_admin_routes  # noqa: PLC0415  (admin imports this module's helpers)
+    from .change_routes import add_change_routes  # noqa: PLC0415
     from .write_routes import add_write_routes  # noqa: PLC0415
 
     # Bodies past Klaviyo's 5 MB limit still have to be read to answer 413 with an errors body.
     app = web.Application(middlewares=[api_middleware], client_max_size=64 * 1024 * 1024)
     app[SANDBOX_KEY] = Sandbox(settings or SandboxSettings())
-    for endpoint in ENDPOINTS:
+    for endpoint in [*ENDPOINTS, *RELATIONSHIP_ENDPOINTS]:
         add_route(app, "GET", endpoint.path, endpoint.name, _read_handler(endpoint))
+    for route in TO_ONE:
+        add_route(app, "GET", route.path, route.name, _to_one_handler(route))
     add_write_routes(app)
+    add_change_routes(app)
     add_admin_routes(app)
     return app
 

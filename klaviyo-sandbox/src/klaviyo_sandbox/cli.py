@@ -12,13 +12,25 @@ from pathlib import Path
 from aiohttp import web
 
 from .app import SANDBOX_KEY, make_app
-from .settings import DataSettings, FaultSettings, LatencySettings, SandboxSettings
+from .settings import DataSettings, FaultSettings, LatencySettings, LateSettings, SandboxSettings
+
+ADMIN_HELP = """\
+admin routes (not Klaviyo's API, no auth), for tests and benchmarks:
+  GET  /_sandbox/health                 {"status": "ok"}
+  GET  /_sandbox/accounts               [{"account", "api_key", "id"}]
+  GET  /_sandbox/stats                  requests, 429s, faults and statuses per account and endpoint bucket
+  POST /_sandbox/reset                  forget rate-limit windows and counters
+  POST /_sandbox/accounts/{id}/activity {"profiles": n, "events": n, "others": n, "segment_changes": n,
+                                        "list_changes": n, "seed": s}: the account changes as a live one does;
+                                        answers the ids changed and the (group, profile) pairs that left/joined
+  GET  /_sandbox/accounts/{id}/late     late events not readable yet (--late-share), with when each appears
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="klaviyo-sandbox", description="A local, faithful Klaviyo API.")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="start the API server", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    serve = sub.add_parser("serve", help="start the API server", formatter_class=_HelpFormatter, epilog=ADMIN_HELP)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     data = serve.add_argument_group("data set (deterministic from the seed)")
@@ -37,6 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     slow.add_argument("--storm-share", type=float, default=0.0, help="chance per request of a 429 storm")
     slow.add_argument("--storm-seconds", type=float, default=FaultSettings.storm_seconds)
     slow.add_argument("--fault-seed", type=int, default=0)
+    late = serve.add_argument_group("late events (Klaviyo is eventually consistent)")
+    late.add_argument(
+        "--late-share",
+        type=float,
+        default=LateSettings.share,
+        help="share (0..1) of newly written events that no read sees until --late-hours after they were written; "
+        "chosen by hashing the event id with --fault-seed; they keep their own datetime",
+    )
+    late.add_argument(
+        "--late-hours",
+        type=float,
+        default=LateSettings.hours,
+        help="how long a late event stays invisible (0.001 = 3.6 s)",
+    )
     limits = serve.add_argument_group("rate limits and jobs")
     limits.add_argument(
         "--rate-limit-scale", type=float, default=1.0, help="multiplies every tier's limits; 0 turns rate limiting off"
@@ -48,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--accounts-file", type=Path, help='write the accounts as JSON [{"account", "api_key", "id"}] to this file'
     )
     return parser
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after each option, and the epilog (the admin routes) as written."""
 
 
 def settings_from(args: argparse.Namespace) -> SandboxSettings:
@@ -65,6 +95,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
             storm_seconds=args.storm_seconds,
             seed=args.fault_seed,
         ),
+        late=LateSettings(share=args.late_share, hours=args.late_hours),
         rate_limit_scale=args.rate_limit_scale,
         job_seconds=args.job_seconds,
     )

@@ -65,11 +65,11 @@ def table_for(acc: AccountData, type_: str) -> Table | None:
     return cache.get(type_)
 
 
-def _of_type(type_: str) -> TableFn:
+def of_type(type_: str) -> TableFn:
     return lambda acc, params: table_for(acc, type_)
 
 
-def _children(parent_type: str, child_type: str, rel: str) -> TableFn:
+def children_of(parent_type: str, child_type: str, rel: str) -> TableFn:
     """A sub-collection such as /flows/{id}/flow-actions: the parent's related records, as a table."""
 
     def build(acc: AccountData, params: dict[str, str]) -> Table | None:
@@ -84,7 +84,7 @@ def _children(parent_type: str, child_type: str, rel: str) -> TableFn:
     return build
 
 
-def _members(group_type: str) -> TableFn:
+def members_of(group_type: str) -> TableFn:
     return lambda acc, params: acc.members.get((group_type, params["id"]))
 
 
@@ -105,6 +105,7 @@ class Endpoint:
     includes: tuple[str, ...] = ()
     additional_fields: tuple[str, ...] = ()
     paginated: bool = True
+    ids_only: bool = False  # a `relationships` route: resource identifiers ({"type", "id"}) only
 
 
 def ep(
@@ -123,6 +124,7 @@ def ep(
     fixed_page: int = 100,
     single: bool = False,
     paginated: bool = True,
+    ids_only: bool = False,
 ) -> Endpoint:
     page_default = page_max = None
     if page:
@@ -133,7 +135,7 @@ def ep(
         path=path,
         type=type_,
         tier=parse_tier(tier),
-        table=table or _of_type(type_),
+        table=table or of_type(type_),
         single=single,
         page_default=page_default,
         page_max=page_max,
@@ -144,6 +146,7 @@ def ep(
         includes=tuple(i for i in includes.split(",") if i),
         additional_fields=tuple(a for a in additional.split(",") if a),
         paginated=paginated and not single,
+        ids_only=ids_only,
     )
 
 
@@ -234,7 +237,7 @@ ENDPOINTS: list[Endpoint] = [
         "/api/campaigns/{id}/campaign-messages",
         "campaign-message",
         "10/s 150/m",
-        _children("campaign", "campaign-message", "campaign-messages"),
+        children_of("campaign", "campaign-message", "campaign-messages"),
         includes="campaign",
     ),
     ep(
@@ -258,7 +261,7 @@ ENDPOINTS: list[Endpoint] = [
         "/api/flows/{id}/flow-actions",
         "flow-action",
         "3/s 60/m",
-        _children("flow", "flow-action", "flow-actions"),
+        children_of("flow", "flow-action", "flow-actions"),
         page="50/50",
         sorts="created,id,status,updated",
         filters="id: any (string); action_type: any, equals (string); status: equals (string); "
@@ -279,7 +282,7 @@ ENDPOINTS: list[Endpoint] = [
         "/api/flow-actions/{id}/flow-messages",
         "flow-message",
         "3/s 60/m",
-        _children("flow-action", "flow-message", "flow-messages"),
+        children_of("flow-action", "flow-message", "flow-messages"),
         page="50/50",
         sorts="created,id,name,updated",
         filters="id: any (string); name: contains, ends-with, equals, starts-with (string); "
@@ -313,7 +316,7 @@ ENDPOINTS: list[Endpoint] = [
         "/api/lists/{id}/profiles",
         "profile",
         "75/s 750/m",
-        _members("list"),
+        members_of("list"),
         page="20/100",
         sorts="joined_group_at",
         filters="email: any, equals (string); phone_number: any, equals (string); push_token: any, equals (string); "
@@ -339,7 +342,7 @@ ENDPOINTS: list[Endpoint] = [
         "/api/segments/{id}/profiles",
         "profile",
         "75/s 750/m",
-        _members("segment"),
+        members_of("segment"),
         page="20/100",
         sorts="joined_group_at",
         filters="profile_id: any, equals (string); email: any, equals (string); phone_number: any, equals (string); "
@@ -385,7 +388,7 @@ ENDPOINTS: list[Endpoint] = [
 # Requests for profiles with predictive analytics have their own, lower limit (SDK docstring of get_profiles).
 PREDICTIVE_TIER = parse_tier("10/s 150/m")
 
-# Write endpoints: name -> tier (their handlers live in writes.py).
+# Write endpoints: name -> tier (their handlers live in write_routes.py and change_routes.py).
 WRITE_TIERS = {
     "create_event": parse_tier("350/s 3500/m"),
     "bulk_create_events": parse_tier("10/s 150/m"),
@@ -393,4 +396,13 @@ WRITE_TIERS = {
     "bulk_import_profiles": parse_tier("10/s 150/m"),
     "get_bulk_import_profiles_job": parse_tier("10/s 150/m"),
     "get_errors_for_bulk_import_profiles_job": parse_tier("10/s 150/m"),
+    # DELETE /api/{type}/{id} and list membership writes: the SDK docstrings' tiers.
+    "delete_campaign": parse_tier("10/s 150/m"),
+    "delete_flow": parse_tier("3/s 60/m"),
+    "delete_list": parse_tier("10/s 150/m"),
+    "delete_segment": parse_tier("3/s 60/m"),
+    "delete_tag": parse_tier("3/s 60/m"),
+    "delete_template": parse_tier("75/s 750/m"),
+    "add_profiles_to_list": parse_tier("10/s 150/m"),
+    "remove_profiles_from_list": parse_tier("10/s 150/m"),
 }

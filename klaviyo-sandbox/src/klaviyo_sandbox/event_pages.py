@@ -31,7 +31,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
     x = x + _U(0x9E3779B97F4A7C15)
     x = (x ^ (x >> _U(30))) * _U(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> _U(27))) * _U(0x94D049BB133111EB)
-    return x ^ (x >> _U(31))
+    out: np.ndarray = x ^ (x >> _U(31))
+    return out
 
 
 def _digits(values: np.ndarray, width: int, base: int, alphabet: np.ndarray) -> np.ndarray:

@@ -522,7 +522,7 @@ def _compare(value: Any, target: Any) -> int | None:
     if pair is None:
         return None
     left, right = pair
-    return (left > right) - (left < right)
+    return int(left > right) - int(left < right)
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -13,11 +13,16 @@ import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ids
+from .late import LateArrivals
+from .members import MemberTable
 from .settings import DataSettings
 from .tables import LazyTable, MemoryTable, Record
+
+if TYPE_CHECKING:
+    from .writes import ProfileJob
 
 M64 = (1 << 64) - 1
 
@@ -181,7 +186,7 @@ class AccountData:
             lambda eid: ids.short_index(eid, self.salt, 11) if eid else None,
             {"datetime": self._event_time, "timestamp": self._event_time},
         )
-        self.members: dict[tuple[str, str], LazyTable] = {}
+        self.members: dict[tuple[str, str], MemberTable] = {}
         for table in (self.lists, self.segments):
             for k, group in enumerate(sorted(table.records.values(), key=lambda r: r["k"]["order"])):
                 self.members[(table.type, group["id"])] = self._member_table(table.type, k)
@@ -189,10 +194,13 @@ class AccountData:
         # Writes: de-duplication keys of events, bulk jobs, identifier indexes of written profiles.
         self.event_unique_ids: set[tuple[str, str, str]] = set()
         self.written_profile_ids: dict[tuple[str, str], str] = {}
-        self.profile_jobs: dict[str, dict[str, Any]] = {}
+        self.profile_jobs: dict[str, ProfileJob] = {}
         self.event_jobs: dict[str, dict[str, Any]] = {}
         self.created_events = 0
         self.created_profiles = 0
+        # Events written but not readable yet (the sandbox's --late-share; none by default).
+        self.late = LateArrivals()
+        self.membership_batches = 0  # admin calls that changed memberships (seeds the next one)
 
     # ---- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -756,12 +764,11 @@ class AccountData:
         }
 
     # ---- list and segment members ---------------------------------------------------------
-    def _member_table(self, group_type: str, k: int) -> LazyTable:
+    def _member_table(self, group_type: str, k: int) -> MemberTable:
         h = self._h(group_type + "-members", k)
         stride = 3 + h % 38
         offset = (h >> 8) % stride
         n = max(0, math.ceil((self.profiles.n - offset) / stride))
-        step = self.profile_step * stride
 
         def joined(m: int) -> float:
             j = offset + m * stride
@@ -778,8 +785,7 @@ class AccountData:
                 return None
             return (j - offset) // stride
 
-        del step
-        return LazyTable("profile", n, make, index_of, {"joined_group_at": joined})
+        return MemberTable(n, make, index_of, joined, member_record, self.profiles.get)
 
     def is_member(self, group_type: str, group_id: str, profile_id: str) -> bool:
         table = self.members.get((group_type, group_id))

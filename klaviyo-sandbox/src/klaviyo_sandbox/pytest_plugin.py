@@ -2,8 +2,8 @@
 
 - `klaviyo_sandbox`: one sandbox for the whole session (3 accounts, seed 7, rate limits off so unrelated
   tests never throttle each other).
-- `klaviyo_sandbox_factory`: start more with any `serve` options, e.g. `factory("--latency-ms", "250")`;
-  each is stopped at the end of the test.
+- `klaviyo_sandbox_factory`: start more with any `serve` options, e.g. `factory("--latency-ms", "250")`, or as
+  keywords, `factory(late_share=0.3, late_hours=0.001)`; each is stopped at the end of the test.
 Outside pytest, `start_sandbox(...)` does the same for scripts and benchmarks.
 """
 
@@ -19,7 +19,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -48,13 +48,18 @@ class RunningSandbox:
             return json.loads(response.read())
 
     def stats(self) -> dict[str, dict[str, dict[str, int]]]:
-        return self.admin("GET", "stats")
+        return cast("dict[str, dict[str, dict[str, int]]]", self.admin("GET", "stats"))
 
     def reset(self) -> None:
         self.admin("POST", "reset")
 
-    def activity(self, account_id: str, **counts: int) -> dict[str, list[str]]:
-        return self.admin("POST", f"accounts/{account_id}/activity", counts)
+    def activity(self, account_id: str, **counts: int) -> dict[str, Any]:
+        """profiles, events, others, segment_changes, list_changes (counts) and seed: see admin.activity."""
+        return cast("dict[str, Any]", self.admin("POST", f"accounts/{account_id}/activity", counts))
+
+    def late(self, account_id: str) -> dict[str, Any]:
+        """The account's late events not readable yet and when each becomes readable: see admin.late."""
+        return cast("dict[str, Any]", self.admin("GET", f"accounts/{account_id}/late"))
 
     def log(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
@@ -77,8 +82,15 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
             process.wait()
 
 
-def start_sandbox(*args: str, timeout: float = 60.0) -> RunningSandbox:
-    """Start `klaviyo-sandbox serve --port 0 <args>` and wait until it listens."""
+def serve_options(**options: object) -> list[str]:
+    """Keyword options as `serve` flags: late_share=0.3 -> ["--late-share", "0.3"]."""
+    return [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", str(value))]
+
+
+def start_sandbox(*args: str, timeout: float = 60.0, **options: object) -> RunningSandbox:
+    """Start `klaviyo-sandbox serve --port 0 <args>` and wait until it listens; keyword options are flags too
+    (`start_sandbox("--accounts", "1", late_share=0.3, late_hours=0.001)`)."""
+    args = (*args, *serve_options(**options))
     log = tempfile.NamedTemporaryFile(prefix="klaviyo-sandbox-", suffix=".log", delete=False)  # noqa: SIM115
     command = [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--port", "0", *args]
     process = subprocess.Popen(
@@ -116,8 +128,8 @@ def klaviyo_sandbox() -> Iterator[RunningSandbox]:
 def klaviyo_sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
     started: list[RunningSandbox] = []
 
-    def factory(*args: str) -> RunningSandbox:
-        sandbox = start_sandbox(*args)
+    def factory(*args: str, **options: object) -> RunningSandbox:
+        sandbox = start_sandbox(*args, *serve_options(**options))
         started.append(sandbox)
         return sandbox
 

@@ -53,14 +53,14 @@ def _predicate(condition: Condition, kind: str) -> Callable[[Record], bool]:
     field = condition.field
     if kind == "date-time":
         # Klaviyo shows times truncated to the second, so compare what it shows.
-        target = condition.value.timestamp()
+        target: float = condition.value.timestamp()
         op = condition.op
 
         def check_time(record: Record) -> bool:
             key = record["k"].get(field)
             if key is None:
                 return matches(condition, field_value(record, field))
-            shown = math.floor(key)
+            shown: int = math.floor(key)
             if op == "greater-than":
                 return shown > target
             if op == "greater-or-equal":
@@ -135,7 +135,8 @@ class ReadRequest:
             endpoint.additional_fields,
             f"additional-fields[{endpoint.type}] value",
         )
-        allowed_types = {endpoint.type} | {REL_TYPES[i] for i in self.includes}
+        # A relationships route returns identifiers only: no sparse fieldset applies to it.
+        allowed_types = set() if endpoint.ids_only else {endpoint.type} | {REL_TYPES[i] for i in self.includes}
         self.fields = parse_fields(query, allowed_types)
 
     # ---- one resource --------------------------------------------------------------------------
@@ -264,6 +265,8 @@ class ReadRequest:
         return f"{self.base}{self.path}" + (f"?{urlencode(query)}" if query else "")
 
     def _resource(self, record: Record) -> dict[str, Any] | orjson.Fragment:
+        if self.ep.ids_only:
+            return {"type": record["type"], "id": record["id"]}
         record = self._with_profile_relationships(record)
         extra = None
         if self.additional and record["type"] == "profile":

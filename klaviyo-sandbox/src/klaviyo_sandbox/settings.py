@@ -1,4 +1,4 @@
-"""Everything a sandbox run can be configured with: data set, latency, faults, rate-limit scale."""
+"""Everything a sandbox run can be configured with: data set, latency, faults, late events, rate-limit scale."""
 
 from __future__ import annotations
 
@@ -42,10 +42,20 @@ class FaultSettings:
 
 
 @dataclass(frozen=True)
+class LateSettings:
+    """Eventual consistency: a share (0..1) of newly written events is invisible to every read for `hours`
+    (wall clock, fractions allowed) after it was written; which ones is decided by their id and the fault seed."""
+
+    share: float = 0.0
+    hours: float = 6.0
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     data: DataSettings = field(default_factory=DataSettings)
     latency: LatencySettings = field(default_factory=LatencySettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
+    late: LateSettings = field(default_factory=LateSettings)
     # Multiplies every tier's burst and steady limits; 0 turns rate limiting off.
     rate_limit_scale: float = 1.0
     # Seconds a bulk job stays queued/processing before it completes.

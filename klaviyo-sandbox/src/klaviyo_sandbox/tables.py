@@ -58,6 +58,13 @@ class MemoryTable:
         self.records[record["id"]] = record
         self._sorted.clear()
 
+    def delete(self, record_id: str) -> Record | None:
+        """Remove a record; the removed record, or None if there was none."""
+        record = self.records.pop(record_id, None)
+        if record is not None:
+            self._sorted.clear()
+        return record
+
     def sorted_by(self, order: str) -> list[tuple[Pos, Record]]:
         # Cached until the next write: reads far outnumber writes.
         rows = self._sorted.get(order)

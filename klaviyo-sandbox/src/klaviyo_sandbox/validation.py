@@ -21,11 +21,13 @@ __all__ = [
     "parse_event_bulk_create_job",
     "parse_event_create",
     "parse_profile_bulk_import_job",
+    "parse_profile_identifiers",
     "parse_profile_upsert",
 ]
 
 MAX_BULK_EVENTS = 1_000  # reference and SDK: up to 1,000 events per request
 MAX_BULK_PROFILES = 10_000  # reference and SDK: up to 10,000 profiles per request
+MAX_LIST_MEMBERS = 1_000  # SDK docstrings of add_profiles_to_list / remove_profiles_from_list: 1000 per call
 MAX_EVENT_PROPERTIES = 300  # SDK docstring says "must not exceed 400 properties"; the reference says 300
 MAX_STRING_BYTES = 100 * 1024  # reference: 100 KB per string
 MAX_ARRAY_ITEMS = 4_000  # reference: 4,000 array items
@@ -370,11 +372,12 @@ def parse_profile_bulk_import_job(
     errors: list[ProfileRowError] = []
     for i, row in enumerate(rows):
         rptr = f"{ptr}/data/{i}"
-        profile: ProfileInput | None = _profile(
+        parsed = _profile(
             _resource_object(row, rptr, "profile"), rptr, UPSERT_PROFILE_IDS, keep_nulls=False
         )  # peers.md: a bulk import cannot clear a field
+        profile: ProfileInput | None = parsed
         try:
-            _check_identity(profile, f"{rptr}/attributes", UPSERT_PROFILE_IDS)
+            _check_identity(parsed, f"{rptr}/attributes", UPSERT_PROFILE_IDS)
         except KlaviyoError as e:
             errors.append(
                 ProfileRowError(
@@ -389,3 +392,24 @@ def parse_profile_bulk_import_job(
             profile = None
         profiles.append(profile)
     return profiles, errors, _list_ids(job)
+
+
+def parse_profile_identifiers(body: Any) -> list[str]:
+    """POST and DELETE /api/lists/{id}/relationships/profiles: `{"data": [{"type": "profile", "id": ...}]}`,
+    at most 1,000 profiles (SDK: ListMembersAddQuery / ListMembersDeleteQuery, a list of {type, id})."""
+    rows = _data_list(body, "")
+    if len(rows) > MAX_LIST_MEMBERS:
+        raise invalid(
+            f"This endpoint accepts at most {MAX_LIST_MEMBERS} profiles per request; got {len(rows)}.", pointer="/data"
+        )
+    ids: list[str] = []
+    for i, row in enumerate(rows):
+        rptr = f"/data/{i}"
+        given = _require(_obj(row, rptr), "type", rptr)
+        if given != "profile":
+            raise invalid(f"Invalid resource type '{given}'; expected 'profile'.", pointer=f"{rptr}/type")
+        pid = _opt_str(row, "id", rptr)
+        if not pid:
+            raise invalid("'id' is required.", pointer=f"{rptr}/id")
+        ids.append(pid)
+    return ids

@@ -1,7 +1,8 @@
 """What writes do to an account's data: profile upserts, events (de-duplicated), bulk jobs, activity.
 
-Everything written becomes readable through the read endpoints: a created event is in GET /events,
-an imported profile in GET /profiles and in its lists' members.
+Everything written becomes readable through the read endpoints: a created event is in GET /events (at once, or
+after `--late-hours` if it is one of the late share), an imported profile in GET /profiles and in its lists'
+members.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ids
-from .generator import AccountData, iso, member_record
+from .generator import AccountData, iso
+from .members import MemberTable
 from .tables import Record
 from .validation import EventInput, ProfileInput, ProfileRowError
 
@@ -104,7 +106,7 @@ def upsert_profile(acc: AccountData, p: ProfileInput, now: float) -> tuple[Recor
 def metric_for(acc: AccountData, name: str, service: str | None, now: float) -> str:
     for metric in acc.metrics.records.values():
         if metric["attributes"]["name"] == name:
-            return metric["id"]
+            return str(metric["id"])
     mid = ids.short_id(len(acc.metrics) + 100, acc.salt ^ 0x11, width=6)
     integration = service or "API"
     acc.metrics.put(
@@ -155,8 +157,14 @@ def create_event(acc: AccountData, e: EventInput, now: float) -> Record | None:
         "k": {"datetime": t, "timestamp": t},
         "attributes": {"timestamp": int(t), "event_properties": props, "datetime": iso(t), "uuid": str(uuid.uuid4())},
     }
-    acc.events.put(record)
+    store_event(acc, record, now)
     return record
+
+
+def store_event(acc: AccountData, record: Record, now: float) -> None:
+    """A new event becomes readable now, or later if it is one of the account's late arrivals (late.py)."""
+    if not acc.late.hold(record, now):
+        acc.events.put(record)
 
 
 def _has_profile_data(p: ProfileInput) -> bool:
@@ -230,8 +238,8 @@ def run_profile_job(acc: AccountData, job: ProfileJob, now: float) -> None:
         job.profile_ids.append(record["id"])
         for lid in job.list_ids:
             members = acc.members.get(("list", lid))
-            if members is not None and members.get(record["id"]) is None:
-                members.put(member_record(record, now))
+            if members is not None:
+                members.add(record, now)
         job.completed_count += 1
     job.status, job.completed_at = "complete", now
 
@@ -241,9 +249,18 @@ def run_event_job(acc: AccountData, events: list[EventInput], now: float) -> int
 
 
 def simulate_activity(
-    acc: AccountData, *, profiles: int = 0, events: int = 0, others: int = 0, now: float | None = None, seed: int = 0
+    acc: AccountData,
+    *,
+    profiles: int = 0,
+    events: int = 0,
+    others: int = 0,
+    segment_changes: int = 0,
+    list_changes: int = 0,
+    now: float | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Make the account change as a live one does: updates move `updated` to now, new events arrive."""
+    """Make the account change as a live one does: updates move `updated` to now, new events arrive, members
+    leave and join segments and lists."""
     now = now if now is not None else time.time()
     rnd = random.Random(f"{acc.salt}-{seed}-{acc.created_events}-{acc.created_profiles}-{len(acc.profiles.hidden)}")
     touched_profiles = []
@@ -279,7 +296,7 @@ def simulate_activity(
                 "uuid": str(uuid.uuid4()),
             },
         }
-        acc.events.put(record)
+        store_event(acc, record, now)
         new_events.append(record["id"])
     touched: dict[str, list[str]] = {}
     for table, field_name in (
@@ -296,4 +313,56 @@ def simulate_activity(
             record["k"][field_name] = now
             table.put(record)
         touched[table.type] = chosen
-    return {"profiles": touched_profiles, "events": new_events, **touched}
+    groups = change_memberships(acc, segment_changes=segment_changes, list_changes=list_changes, now=now, seed=seed)
+    return {"profiles": touched_profiles, "events": new_events, **touched, **groups}
+
+
+def change_memberships(
+    acc: AccountData, *, segment_changes: int, list_changes: int, now: float, seed: int
+) -> dict[str, list[dict[str, str]]]:
+    """`n` members leave and `n` profiles join segments (and lists), as a segment's definition re-evaluated
+    against changed profiles does: a joiner's `joined_group_at` is now; nothing else moves (not the profile's
+    `updated`, not the group's). Deterministic from the seed and the calls made before.
+
+    The answer names every change: {"segments_left": [{"segment_id", "profile_id"}], "segments_joined":
+    [{"segment_id", "profile_id", "joined_group_at"}], and the same for lists}."""
+    out: dict[str, list[dict[str, str]]] = {}
+    if segment_changes or list_changes:
+        acc.membership_batches += 1
+    rnd = random.Random(f"{acc.salt}-{seed}-memberships-{acc.membership_batches}")
+    for group_type, count in (("segment", segment_changes), ("list", list_changes)):
+        groups = sorted(
+            ((gid, table) for (gt, gid), table in acc.members.items() if gt == group_type), key=lambda row: row[0]
+        )
+        left: list[dict[str, str]] = []
+        joined: list[dict[str, str]] = []
+        touched: set[tuple[str, str]] = set()  # a pair changes once per call
+        attempts = 0
+        while groups and len(left) < count and attempts < 20 * count:
+            attempts += 1
+            gid, table = groups[rnd.randrange(len(groups))]
+            for pid in table.member_ids(rnd, 1):
+                if (gid, pid) not in touched and table.remove(pid):
+                    touched.add((gid, pid))
+                    left.append({f"{group_type}_id": gid, "profile_id": pid})
+        attempts = 0
+        while groups and len(joined) < count and attempts < 20 * count:
+            attempts += 1
+            gid, table = groups[rnd.randrange(len(groups))]
+            candidate = _non_member(acc, table, rnd, {p for g, p in touched if g == gid})
+            profile = acc.profiles.get(candidate) if candidate is not None else None
+            if profile is not None and table.add(profile, now):
+                touched.add((gid, profile["id"]))
+                joined.append({f"{group_type}_id": gid, "profile_id": profile["id"], "joined_group_at": iso(now)})
+        out[f"{group_type}s_left"] = left
+        out[f"{group_type}s_joined"] = joined
+    return out
+
+
+def _non_member(acc: AccountData, table: MemberTable, rnd: random.Random, exclude: set[str]) -> str | None:
+    """A generated profile that is not a member of `table` now (and not in `exclude`); None if none was found."""
+    for _ in range(200):
+        pid = acc.profiles.make(rnd.randrange(acc.profiles.n))["id"]
+        if pid not in exclude and table.get(pid) is None:
+            return str(pid)
+    return None
