@@ -306,9 +306,9 @@ TINY_DAILY = Tier(1, 2, daily=3)
 
 
 def use_steady_minutes(limiter: RateLimiter, clock: FakeClock, tier: Tier, requests: int) -> list[Decision]:
-    """`requests` requests, two per minute (the steady limit), each in its own second."""
+    """`requests` requests 30 s apart: two per minute (the steady limit), one per second (the burst)."""
     decisions = []
-    for k in range(requests):
+    for _ in range(requests):
         decisions.append(limiter.check("acct", "r", tier))
         clock.advance(30.0)
     return decisions
@@ -316,7 +316,7 @@ def use_steady_minutes(limiter: RateLimiter, clock: FakeClock, tier: Tier, reque
 
 def test_tiers_without_daily_have_none() -> None:
     assert XS.daily is None and parse_tier("1/s 2/m").daily is None
-    assert REPORTS == Tier(1, 2, 225)
+    assert (REPORTS.burst, REPORTS.steady, REPORTS.daily) == (1, 2, 225)
 
 
 def test_daily_quota_refuses_after_quota_requests_with_retry_after_to_the_daily_reset(
