@@ -96,12 +96,12 @@ def render_events(acc: AccountData, indexes: Sequence[int], base: str) -> list[s
     profile_id = acc._profile_id
     properties = acc.event_properties
     out = []
-    for k, (i, hk, m, j, secs) in enumerate(
-        zip(idx.tolist(), h.tolist(), metrics.tolist(), profiles.tolist(), seconds.tolist(), strict=True)
+    for k, (i, hk, m, j, secs, tk) in enumerate(
+        zip(idx.tolist(), h.tolist(), metrics.tolist(), profiles.tolist(), seconds.tolist(), t.tolist(), strict=True)
     ):
         eid = event_ids[k]
         s = f"{base}/api/events/{eid}/"
-        props = orjson.dumps(properties(i, hk, m)).decode()
+        props = orjson.dumps(properties(i, hk, m, tk)).decode()
         out.append(
             f'{{"type":"event","id":"{eid}","attributes":{{"timestamp":{int(secs)},"event_properties":{props},'
             f'"datetime":"{dates[k]}","uuid":"{uuids[k]}"}},"relationships":{{'
