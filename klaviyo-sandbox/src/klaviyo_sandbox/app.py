@@ -124,6 +124,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     decision = sandbox.limiter.check(account.id, bucket, tier)
     if not decision.allowed:
         counts["throttled"] += 1
+        if decision.daily:
+            counts["throttled_daily"] += 1
         await sandbox.delay()
         return error_response(errors.throttled(decision.retry_after))
     limit_headers = {
@@ -180,6 +182,7 @@ def add_route(app: web.Application, method: str, path: str, name: str, handler: 
 
 def make_app(settings: SandboxSettings | None = None) -> web.Application:
     from .admin import add_admin_routes  # noqa: PLC0415  (admin imports this module's helpers)
+    from .report_routes import add_report_routes  # noqa: PLC0415
     from .write_routes import add_write_routes  # noqa: PLC0415
 
     # Bodies past Klaviyo's 5 MB limit still have to be read to answer 413 with an errors body.
@@ -188,6 +191,7 @@ def make_app(settings: SandboxSettings | None = None) -> web.Application:
     for endpoint in ENDPOINTS:
         add_route(app, "GET", endpoint.path, endpoint.name, _read_handler(endpoint))
     add_write_routes(app)
+    add_report_routes(app)
     add_admin_routes(app)
     return app
 
