@@ -297,3 +297,92 @@ def test_default_clock_is_real_time() -> None:
     limiter = RateLimiter()
     assert limiter.check("acct", "b", XS).allowed
     assert not limiter.check("acct", "b", XS).allowed
+
+
+# --- daily window (the Reporting API's 225/d) ------------------------------------------------------
+
+REPORTS = Tier(1, 2, daily=225)  # SDK docstrings of ReportingApi: Burst 1/s, Steady 2/m, Daily 225/d
+TINY_DAILY = Tier(1, 2, daily=3)
+
+
+def use_steady_minutes(limiter: RateLimiter, clock: FakeClock, tier: Tier, requests: int) -> list[Decision]:
+    """`requests` requests 30 s apart: two per minute (the steady limit), one per second (the burst)."""
+    decisions = []
+    for _ in range(requests):
+        decisions.append(limiter.check("acct", "r", tier))
+        clock.advance(30.0)
+    return decisions
+
+
+def test_tiers_without_daily_have_none() -> None:
+    assert XS.daily is None and parse_tier("1/s 2/m").daily is None
+    assert (REPORTS.burst, REPORTS.steady, REPORTS.daily) == (1, 2, 225)
+
+
+def test_daily_quota_refuses_after_quota_requests_with_retry_after_to_the_daily_reset(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    decisions = use_steady_minutes(limiter, clock, TINY_DAILY, 3)
+    assert all(d.allowed for d in decisions)
+    # t = 90 s: burst and steady windows have room; the day does not.
+    refused = limiter.check("acct", "r", TINY_DAILY)
+    assert not refused.allowed and refused.daily
+    assert refused.retry_after == 86_400 - 90
+    clock.advance(86_400 - 90 - 0.5)
+    late = limiter.check("acct", "r", TINY_DAILY)
+    assert not late.allowed and late.daily and late.retry_after == 1
+    clock.advance(0.5)  # 24 h after the first request: a new day
+    again = limiter.check("acct", "r", TINY_DAILY)
+    assert again.allowed and not again.daily
+
+
+def test_daily_quota_of_225_lasts_225_requests(limiter: RateLimiter, clock: FakeClock) -> None:
+    decisions = use_steady_minutes(limiter, clock, REPORTS, 226)
+    assert [d.allowed for d in decisions] == [True] * 225 + [False]
+    assert decisions[-1].daily
+    # 225 requests at 30 s spacing opened the day at t=0; the refusal came at t = 225 * 30 s.
+    assert decisions[-1].retry_after == 86_400 - 225 * 30
+
+
+def test_burst_refusal_is_not_a_daily_refusal(limiter: RateLimiter) -> None:
+    assert limiter.check("acct", "r", REPORTS).allowed
+    refused = limiter.check("acct", "r", REPORTS)
+    assert not refused.allowed and not refused.daily and refused.retry_after == 1
+
+
+def test_refusals_do_not_use_the_daily_quota(limiter: RateLimiter, clock: FakeClock) -> None:
+    for _ in range(3):
+        assert limiter.check("acct", "r", TINY_DAILY).allowed
+        assert not any(d.allowed for d in burst_of(limiter, 5, TINY_DAILY, bucket="r"))  # burst refusals
+        clock.advance(30.0)
+    assert limiter.check("acct", "r", TINY_DAILY).daily
+
+
+def test_daily_quota_is_per_account_and_bucket(limiter: RateLimiter, clock: FakeClock) -> None:
+    use_steady_minutes(limiter, clock, TINY_DAILY, 3)
+    assert limiter.check("acct", "r", TINY_DAILY).daily
+    assert limiter.check("other", "r", TINY_DAILY).allowed
+    assert limiter.check("acct", "other_report", TINY_DAILY).allowed
+
+
+def test_reset_forgets_the_daily_window(limiter: RateLimiter, clock: FakeClock) -> None:
+    use_steady_minutes(limiter, clock, TINY_DAILY, 3)
+    assert limiter.check("acct", "r", TINY_DAILY).daily
+    limiter.reset()
+    assert limiter.check("acct", "r", TINY_DAILY).allowed
+
+
+def test_scale_multiplies_the_daily_quota_never_below_one(clock: FakeClock) -> None:
+    assert scaled(REPORTS, 0.1) == Tier(1, 1, 22)
+    assert scaled(REPORTS, 4) == Tier(4, 8, 900)
+    assert scaled(Tier(1, 2, 1), 0.01) == Tier(1, 1, 1)
+    limiter = RateLimiter(scale=0.001, clock=clock)
+    assert limiter.check("acct", "r", REPORTS).allowed
+    clock.advance(61.0)
+    refused = limiter.check("acct", "r", REPORTS)
+    assert not refused.allowed and refused.daily and refused.retry_after == 86_400 - 61
+
+
+def test_scale_zero_has_no_daily_quota(clock: FakeClock) -> None:
+    limiter = RateLimiter(scale=0, clock=clock)
+    assert all(d.allowed for d in burst_of(limiter, 500, TINY_DAILY))

@@ -130,6 +130,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     decision = sandbox.limiter.check(account.id, bucket, tier)
     if not decision.allowed:
         counts["throttled"] += 1
+        if decision.daily:
+            counts["throttled_daily"] += 1
         await sandbox.delay()
         return error_response(errors.throttled(decision.retry_after))
     limit_headers = {
@@ -196,6 +198,7 @@ def add_route(app: web.Application, method: str, path: str, name: str, handler: 
 def make_app(settings: SandboxSettings | None = None) -> web.Application:
     from .admin import add_admin_routes  # noqa: PLC0415  (admin imports this module's helpers)
     from .change_routes import add_change_routes  # noqa: PLC0415
+    from .report_routes import add_report_routes  # noqa: PLC0415
     from .write_routes import add_write_routes  # noqa: PLC0415
 
     # Bodies past Klaviyo's 5 MB limit still have to be read to answer 413 with an errors body.
@@ -207,6 +210,7 @@ def make_app(settings: SandboxSettings | None = None) -> web.Application:
         add_route(app, "GET", route.path, route.name, _to_one_handler(route))
     add_write_routes(app)
     add_change_routes(app)
+    add_report_routes(app)
     add_admin_routes(app)
     return app
 

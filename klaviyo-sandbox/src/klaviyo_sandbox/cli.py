@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument(
         "--job-seconds", type=float, default=SandboxSettings.job_seconds, help="seconds before a bulk job completes"
     )
+    limits.add_argument(
+        "--report-daily-quota",
+        type=int,
+        default=SandboxSettings.report_daily_quota,
+        help="requests per account and report endpoint per day (scaled by --rate-limit-scale, at least 1)",
+    )
     serve.add_argument(
         "--accounts-file", type=Path, help='write the accounts as JSON [{"account", "api_key", "id"}] to this file'
     )
@@ -81,6 +87,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
 
 def settings_from(args: argparse.Namespace) -> SandboxSettings:
+    if args.report_daily_quota < 1:
+        raise ValueError(f"--report-daily-quota must be at least 1, got {args.report_daily_quota}")
     return SandboxSettings(
         data=DataSettings(
             seed=args.seed, accounts=args.accounts, events=args.events, profiles=args.profiles, years=args.years
@@ -98,6 +106,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         late=LateSettings(share=args.late_share, hours=args.late_hours),
         rate_limit_scale=args.rate_limit_scale,
         job_seconds=args.job_seconds,
+        report_daily_quota=args.report_daily_quota,
     )
 
 

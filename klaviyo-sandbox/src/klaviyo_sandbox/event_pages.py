@@ -56,18 +56,25 @@ def event_times(acc: AccountData, indexes: np.ndarray) -> np.ndarray:
     return acc.start + (indexes.astype(np.float64) + (hh % _U(997) + _U(1)).astype(np.float64) / 1000) * acc.event_step
 
 
+def event_draws(acc: AccountData, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For generated events `idx` (uint64): their hashes, times, metric indexes and profile indexes, as
+    AccountData._event draws them."""
+    h = _mix(_U(acc.salt) ^ _mix(_KIND_E + idx))
+    t = event_times(acc, idx)
+    u = (h >> _U(11)).astype(np.float64) / float(1 << 53)
+    metrics = np.minimum(np.searchsorted(acc.metric_weights, u, side="left"), len(acc.metric_weights) - 1)
+    profiles = _mix(h) % _U(acc.profiles.n)
+    return h, t, metrics, profiles
+
+
 def render_events(acc: AccountData, indexes: Sequence[int], base: str) -> list[str]:
     """The JSON text of generated events `indexes` as `resource(acc._event(i), base)` renders them."""
     if not len(indexes):
         return []
     idx = np.asarray(indexes, dtype=np.uint64)
     salt = _U(acc.salt)
-    h = _mix(salt ^ _mix(_KIND_E + idx))
-    t = event_times(acc, idx)
+    h, t, metrics, profiles = event_draws(acc, idx)
     seconds = np.floor(t)
-    u = (h >> _U(11)).astype(np.float64) / float(1 << 53)
-    metrics = np.minimum(np.searchsorted(acc.metric_weights, u, side="left"), len(acc.metric_weights) - 1)
-    profiles = _mix(h) % _U(acc.profiles.n)
     event_ids = _strings(_digits(((idx ^ salt) * _U(ids._MUL)) & _M48, 11, 62, _B62))
     hex_codes = np.concatenate([_digits(h, 16, 16, _HEX), _digits(_mix(h + _U(7)), 16, 16, _HEX)], axis=1)
     dash = np.full((len(idx), 1), ord("-"), dtype=np.uint32)
@@ -97,12 +104,12 @@ def render_events(acc: AccountData, indexes: Sequence[int], base: str) -> list[s
     profile_id = acc._profile_id
     properties = acc.event_properties
     out = []
-    for k, (i, hk, m, j, secs) in enumerate(
-        zip(idx.tolist(), h.tolist(), metrics.tolist(), profiles.tolist(), seconds.tolist(), strict=True)
+    for k, (i, hk, m, j, secs, tk) in enumerate(
+        zip(idx.tolist(), h.tolist(), metrics.tolist(), profiles.tolist(), seconds.tolist(), t.tolist(), strict=True)
     ):
         eid = event_ids[k]
         s = f"{base}/api/events/{eid}/"
-        props = orjson.dumps(properties(i, hk, m)).decode()
+        props = orjson.dumps(properties(i, hk, m, tk)).decode()
         out.append(
             f'{{"type":"event","id":"{eid}","attributes":{{"timestamp":{int(secs)},"event_properties":{props},'
             f'"datetime":"{dates[k]}","uuid":"{uuids[k]}"}},"relationships":{{'

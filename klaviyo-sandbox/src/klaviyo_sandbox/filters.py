@@ -24,6 +24,7 @@ from . import errors
 
 __all__ = [
     "COMPARISON_OPS",
+    "LIST_OPS",
     "OPS",
     "STRING_OPS",
     "Condition",
@@ -38,7 +39,9 @@ __all__ = [
 
 COMPARISON_OPS = frozenset({"greater-than", "less-than", "greater-or-equal", "less-or-equal"})
 STRING_OPS = frozenset({"contains", "starts-with", "ends-with"})
-OPS = frozenset({"equals", "any", "has"}) | STRING_OPS | COMPARISON_OPS
+# The Reporting API's filters (SDK docstrings of the report request models): list membership tests.
+LIST_OPS = frozenset({"contains-any", "contains-all"})
+OPS = frozenset({"equals", "any", "has"}) | STRING_OPS | COMPARISON_OPS | LIST_OPS
 _UNSUPPORTED_OPS = frozenset({"or", "not"})
 
 # Spellings other modules (or other SDK docstrings) may use for the same kinds.

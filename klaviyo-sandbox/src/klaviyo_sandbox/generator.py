@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import ids
+from .attribution import MESSAGE_METRICS, Attribution
 from .late import LateArrivals
 from .members import MemberTable
 from .settings import DataSettings
@@ -165,6 +166,14 @@ class AccountData:
         self.flow_actions = MemoryTable("flow-action", rank=0)
         self.flow_messages = MemoryTable("flow-message", rank=0)
         self._flows(12)
+        # Which campaign or flow message each generated email/SMS event and conversion belongs to (attribution.py).
+        self.attribution = Attribution(
+            self.campaigns.records,
+            self.campaign_messages.records.values(),
+            self.flows.records.values(),
+            self.flow_actions.records,
+            self.flow_messages.records,
+        )
 
         n_p = max(1, settings.profiles)
         self._profile_ids: dict[int, str] = {}
@@ -177,7 +186,6 @@ class AccountData:
             {"created": self._profile_created, "updated": self._profile_updated, "id": self._profile_id},
         )
         n_e = settings.events
-        self._message_ids = [ids.short_id(k, self.salt ^ 0x66, width=13) for k in range(40)]
         self.event_step = self.span / max(1, n_e)
         self.events = LazyTable(
             "event",
@@ -724,7 +732,7 @@ class AccountData:
             "k": {"datetime": t, "timestamp": t},
             "attributes": {
                 "timestamp": int(t),
-                "event_properties": self.event_properties(i, h, m),
+                "event_properties": self.event_properties(i, h, m, t),
                 "datetime": iso(t),
                 "uuid": uuid_from(h, mix(h + 7)),
             },
@@ -735,12 +743,18 @@ class AccountData:
         u = (h >> 11) / float(1 << 53)
         return min(bisect.bisect_left(self.metric_weights, u), len(self.metric_weights) - 1)
 
-    def event_properties(self, i: int, h: int, m: int) -> dict[str, Any]:
+    def event_properties(self, i: int, h: int, m: int, t: float | None = None) -> dict[str, Any]:
+        """The properties of generated event i (hash h, metric m, time t if the caller has it at hand)."""
         name = METRICS[m][0]
+        t = self._event_time(i) if t is None else t
+        a = mix(h ^ 0xA77)  # attribution draws: h's high bits already chose the metric
+        if name in MESSAGE_METRICS:
+            return self.attribution.message_properties(name, t, a)
+        props: dict[str, Any]
         if name in ("Placed Order", "Ordered Product", "Started Checkout", "Added to Cart", "Fulfilled Order"):
             product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
             qty = 1 + (h >> 13) % 3
-            return {
+            props = {
                 "$value": round(price * qty, 2),
                 "$event_id": f"{self.index}-{i}",
                 "OrderId": f"R{100000 + i}",
@@ -748,20 +762,18 @@ class AccountData:
                 "Items": [{"ProductName": product, "Quantity": qty, "ItemPrice": price}],
                 "DiscountCode": ["", "SPRING10", "VIP20"][(h >> 17) % 3],
             }
-        if name.endswith("Email") or name.endswith("SMS"):
-            return {
-                "Campaign Name": f"Campaign {(h >> 7) % 40 + 1}",
-                "Subject": "News from us",
-                "$message": self._message_ids[(h >> 7) % 40],
-                "$flow": "" if (h >> 19) % 3 else str((h >> 21) % 12),
+        else:
+            product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
+            props = {
+                "ProductName": product,
+                "Price": price,
+                "URL": f"https://shop.example/p/{(h >> 9) % 500}",
+                "$event_id": f"{self.index}-{i}",
             }
-        product, price = PRODUCTS[(h >> 7) % len(PRODUCTS)]
-        return {
-            "ProductName": product,
-            "Price": price,
-            "URL": f"https://shop.example/p/{(h >> 9) % 500}",
-            "$event_id": f"{self.index}-{i}",
-        }
+        attribution = self.attribution.conversion(t, a)
+        if attribution is not None:
+            props["$attribution"] = attribution
+        return props
 
     # ---- list and segment members ---------------------------------------------------------
     def _member_table(self, group_type: str, k: int) -> MemberTable:

@@ -61,6 +61,13 @@ class RunningSandbox:
         """The account's late events not readable yet and when each becomes readable: see admin.late."""
         return cast("dict[str, Any]", self.admin("GET", f"accounts/{account_id}/late"))
 
+    def attribute(self, account_id: str, message_id: str, when: str, **fields: Any) -> dict[str, Any]:
+        """A conversion attributed to a message at `when` (ISO, in the past): the event the route answers."""
+        event: dict[str, Any] = self.admin(
+            "POST", f"accounts/{account_id}/attribute", {"message_id": message_id, "datetime": when, **fields}
+        )["event"]
+        return event
+
     def log(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()

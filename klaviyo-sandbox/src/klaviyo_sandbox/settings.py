@@ -60,3 +60,6 @@ class SandboxSettings:
     rate_limit_scale: float = 1.0
     # Seconds a bulk job stays queued/processing before it completes.
     job_seconds: float = 0.5
+    # Requests per account and report endpoint per day (SDK docstrings of ReportingApi: "Daily: 225/d");
+    # multiplied by rate_limit_scale like every limit, never below 1.
+    report_daily_quota: int = 225

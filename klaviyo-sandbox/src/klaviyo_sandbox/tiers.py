@@ -13,6 +13,9 @@ __all__ = ["L750", "XL", "XS", "L", "M", "S", "Tier", "parse_tier", "scaled"]
 class Tier:
     burst: int  # requests per 1-second fixed window
     steady: int  # requests per 60-second fixed window
+    # Requests per 24-hour fixed window, or None for no daily limit. Only the Reporting API has one
+    # ("Daily: 225/d" in the SDK docstrings of ReportingApi; sync-completeness.md).
+    daily: int | None = None
 
 
 XS = Tier(1, 15)
@@ -47,9 +50,10 @@ def _scale_limit(limit: int, scale: float) -> int:
 
 
 def scaled(tier: Tier, scale: float) -> Tier:
-    """Both limits multiplied by `scale` (> 0), floored, never below 1 so every endpoint stays usable."""
+    """Every limit multiplied by `scale` (> 0), floored, never below 1 so every endpoint stays usable."""
     if not scale > 0:  # also rejects NaN
         raise ValueError(f"scale must be > 0, got {scale!r}")
     if scale == 1:
         return tier
-    return Tier(_scale_limit(tier.burst, scale), _scale_limit(tier.steady, scale))
+    daily = None if tier.daily is None else _scale_limit(tier.daily, scale)
+    return Tier(_scale_limit(tier.burst, scale), _scale_limit(tier.steady, scale), daily)
