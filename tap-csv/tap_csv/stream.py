@@ -120,8 +120,7 @@ class CSVStream(Stream):
         after = self._rows_already_read(entity_file.source, state, context)
         if after is None:
             return
-        with self._file_store.open(url) as binary:
-            reader = CsvReader(binary, entity_file.csv_format, url)
+        with self._file_store.open(url) as binary, CsvReader(binary, entity_file.csv_format, url) as reader:
             self._check_columns(reader.header, url)
             bad: list[int] = []
             for row in reader.rows():

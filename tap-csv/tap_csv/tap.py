@@ -122,8 +122,8 @@ class TapCSV(Tap):
         ]
 
     def _header(self, url: str, definition: FileDefinition) -> tuple[str, ...]:
-        with self.file_store.open(url) as binary:
-            header = tuple(CsvReader(binary, definition.csv_format, url).header)
+        with self.file_store.open(url) as binary, CsvReader(binary, definition.csv_format, url) as reader:
+            header = tuple(reader.header)
         if not header:
             self.logger.warning("%s is empty: no header, no rows", url)
         clashes = [name for name in header if name in METADATA_SCHEMA]

@@ -42,10 +42,11 @@ def run_tap(
     state: dict | None = None,
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    python_options: tuple[str, ...] = (),
 ) -> TapRun:
     config_path = folder / "tap-config.json"
     config_path.write_text(json.dumps(config))
-    command = [*TAP, "--config", str(config_path), *args]
+    command = [TAP[0], *python_options, *TAP[1:], "--config", str(config_path), *args]
     if state is not None:
         (folder / "tap-state.json").write_text(json.dumps(state))
         command += ["--state", str(folder / "tap-state.json")]
