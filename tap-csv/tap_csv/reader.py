@@ -22,6 +22,8 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass
 
+from .errors import UserError
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -32,8 +34,9 @@ if t.TYPE_CHECKING:
 SURROGATES = re.compile("[\udc00-\udcff]+")
 
 
-class CsvFileError(Exception):
-    """The file as a whole cannot be read as CSV (its header, mostly); the message names the file."""
+class CsvFileError(UserError):
+    """The file cannot be read as CSV (its header, mostly, or a bad row with bad_rows=fail); the message names the
+    file."""
 
 
 class _UndecodableBytes:

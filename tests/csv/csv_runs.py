@@ -72,3 +72,14 @@ def partition_state(state: dict[str, Any], stream: str, source_file: str) -> dic
 def data_columns(record: dict[str, Any]) -> dict[str, Any]:
     """A record without the tap's own _sdc_ columns."""
     return {name: value for name, value in record.items() if not name.startswith("_sdc_")}
+
+
+def assert_one_line_error(run: TapRun, message: str, *, stdout_empty: bool = True) -> None:
+    """The run ended on a user's error: exit code 1, `message` in the last line (an ERROR), no traceback, and (when
+    the error comes before any data) nothing on stdout."""
+    assert run.code == 1, (run.code, run.stderr[-3000:])
+    last = run.stderr.rstrip("\n").splitlines()[-1]
+    assert message in last and "| ERROR " in last, (message, run.stderr[-3000:])
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    if stdout_empty:
+        assert run.stdout == ""
