@@ -3,7 +3,8 @@
 `emulated_snowflake(folder)` patches `snowflake.connector.connect` (what snowflake-sqlalchemy calls) the way
 `fakesnow.patch` does, with databases persisted as DuckDB files in the folder (`<folder>/<DATABASE>.db`). Its
 cursor runs what fakesnow cannot (the user-stage operations and DROP FILE FORMAT, see `statements`) and hands every
-other statement to fakesnow exactly as it was given.
+other statement to fakesnow exactly as it was given. Everything that reaches DuckDB (statements, opening a
+connection, a result's description, closing) is counted and timed in the emulator's `Ledger` (see `accounting`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
 
 from snowflake_emulator import statements
+from snowflake_emulator.accounting import CLOSE, CONNECT, OPEN, RESULT_DESCRIPTION, Ledger, statement_kind
 from snowflake_emulator.statements import StagedRead
 from snowflake_emulator.user_stage import UserStage
 
@@ -40,19 +42,31 @@ Params = Sequence[Any] | dict[Any, Any] | None
 # shares one DuckDB database between connections, and two MERGEs at once collide on its per-statement temporary table
 # ("duplicate key ... MERGE_CANDIDATES") or on a busy DuckDB connection. Snowflake would run them side by side; the
 # emulator runs them in turn, which changes only the timing. Reentrant: a bridged statement runs fakesnow's own.
+# Opening a connection (ATTACH, fakesnow's information schema) and a result's description (a DESCRIBE) run DuckDB
+# statements too, so they take their turn as well; it also keeps the Ledger's timings from overlapping.
 _ONE_STATEMENT_AT_A_TIME = threading.RLock()
 
+# fakesnow is installed in the loader's venv only: where mypy runs, its classes are Any ("type: ignore[misc]").
 
-class StageBridgeCursor(FakeSnowflakeCursor):
+
+class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
     """fakesnow's cursor, plus PUT, REMOVE and staged reads on the user stage folder, and DROP FILE FORMAT."""
 
     def __init__(self, conn: EmulatedConnection, *args: Any, **kwargs: Any) -> None:
         super().__init__(conn, *args, **kwargs)
         self._stage = conn.user_stage
+        self._ledger = conn.ledger
 
     def execute(self, command: str, params: Params = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
-        with _ONE_STATEMENT_AT_A_TIME:
+        # timed inside the lock: waiting for another thread's statement is not this one's work
+        with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(statement_kind(command)):
             return self._execute_bridged(command, params, *args, **kwargs)
+
+    @property
+    def description(self) -> Any:
+        # fakesnow runs `DESCRIBE <last statement>` in DuckDB for it (SQLAlchemy asks after every statement)
+        with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(RESULT_DESCRIPTION):
+            return super().description
 
     def _execute_bridged(self, command: str, params: Params, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
         if not statements.needs_bridge(command):
@@ -169,20 +183,24 @@ def _literal(value: Any) -> exp.Expr:
     return exp.Literal.string(str(value))
 
 
-class EmulatedConnection(FakeSnowflakeConnection):
-    def __init__(self, *args: Any, user_stage: UserStage, **kwargs: Any) -> None:
+class EmulatedConnection(FakeSnowflakeConnection):  # type: ignore[misc]
+    def __init__(self, *args: Any, user_stage: UserStage, ledger: Ledger, **kwargs: Any) -> None:
         self.user_stage = user_stage
+        self.ledger = ledger
         super().__init__(*args, **kwargs)
 
     def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> StageBridgeCursor:
         return StageBridgeCursor(self, duck_conn=self._duck_conn, use_dict_result=cursor_class == DictCursor)
 
 
-class EmulatedSnowflake(FakeSnow):
-    """fakesnow's instance, persisting databases in `folder` and keeping the user stage in `folder/user-stage`."""
+class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
+    """fakesnow's instance, persisting databases in `folder` and keeping the user stage in `folder/user-stage`; its
+    DuckDB work is counted in `ledger`."""
 
-    def __init__(self, folder: Path) -> None:
-        super().__init__(db_path=folder)
+    def __init__(self, folder: Path, ledger: Ledger | None = None) -> None:
+        self.ledger = ledger if ledger is not None else Ledger()
+        with self.ledger.measure(OPEN):
+            super().__init__(db_path=folder)
         self.user_stage = UserStage(folder / USER_STAGE_FOLDER)
 
     def connect(
@@ -197,28 +215,32 @@ class EmulatedSnowflake(FakeSnow):
         schema = schema or ("PUBLIC" if database else None)
         Path(self.db_path).mkdir(parents=True, exist_ok=True)  # on first use: `--about` leaves no folder behind
         # as FakeSnow.connect: a DuckDB cursor per connection isolates each connection's current schema
-        return EmulatedConnection(
-            self.duck_conn.cursor(),
-            self.results_cache,
-            database,
-            schema,
-            create_database=self.create_database_on_connect,
-            create_schema=self.create_schema_on_connect,
-            db_path=self.db_path,
-            nop_regexes=nop_regexes or self.nop_regexes,
-            user_stage=self.user_stage,
-            **kwargs,
-        )
+        with _ONE_STATEMENT_AT_A_TIME, self.ledger.measure(CONNECT):
+            return EmulatedConnection(
+                self.duck_conn.cursor(),
+                self.results_cache,
+                database,
+                schema,
+                create_database=self.create_database_on_connect,
+                create_schema=self.create_schema_on_connect,
+                db_path=self.db_path,
+                nop_regexes=nop_regexes or self.nop_regexes,
+                user_stage=self.user_stage,
+                ledger=self.ledger,
+                **kwargs,
+            )
 
 
 @contextmanager
-def emulated_snowflake(folder: Path) -> Iterator[EmulatedSnowflake]:
-    """Route `snowflake.connector.connect` to an emulated Snowflake persisted in `folder`."""
-    emulator = EmulatedSnowflake(folder)
+def emulated_snowflake(folder: Path, ledger: Ledger | None = None) -> Iterator[EmulatedSnowflake]:
+    """Route `snowflake.connector.connect` to an emulated Snowflake persisted in `folder`, its work counted in
+    `ledger` (a new one if not given: `emulator.ledger`)."""
+    emulator = EmulatedSnowflake(folder, ledger)
     try:
         with warnings.catch_warnings(), mock.patch("snowflake.connector.connect", side_effect=emulator.connect):
             # fakesnow 0.12.1 on DuckDB 2.0 warns on every result set; it says nothing to a user of the loader
             warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
             yield emulator
     finally:
-        emulator.duck_conn.close()
+        with emulator.ledger.measure(CLOSE):  # DuckDB checkpoints its log into the database file here
+            emulator.duck_conn.close()

@@ -2,14 +2,19 @@
 
 With SNOWFLAKE_EMULATOR_PATH set (Meltano's `local` environment), Snowflake is fakesnow persisted in that folder;
 without it, this is the plain loader talking to Snowflake (production). Either way the loader's code is the same.
+An emulated run ends, whether the loader succeeded or failed, with one line on stderr telling the emulator's share of
+the work (`accounting`): `snowflake-emulator: {"statements": ..., "duckdb_cpu_seconds": ..., ...}`.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+
+from snowflake_emulator.accounting import Ledger
 
 EMULATOR_PATH_VARIABLE = "SNOWFLAKE_EMULATOR_PATH"
 
@@ -31,5 +36,13 @@ def main() -> None:
         f"(<DATABASE>.db), the user stage @~ is {path / USER_STAGE_FOLDER}",
         file=sys.stderr,
     )
-    with emulated_snowflake(path):
+    ledger = Ledger()
+    # At exit rather than in a `finally`: the line then comes after the traceback of a failed load too, last on stderr
+    # whether the loader succeeded, failed or exited (it leaves through SystemExit either way).
+    atexit.register(_tell, ledger)
+    with emulated_snowflake(path, ledger):
         cli()
+
+
+def _tell(ledger: Ledger) -> None:
+    print(ledger.line(), file=sys.stderr, flush=True)

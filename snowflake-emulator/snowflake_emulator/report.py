@@ -44,7 +44,8 @@ def _database_rows(database: Path) -> list[TableRows]:
         result = []
         for catalog, schema, name in tables:
             relation = ".".join(_quote(part) for part in (catalog, schema, name))
-            (rows,) = conn.execute(f"SELECT count(*) FROM {relation}").fetchone()
+            counted = conn.execute(f"SELECT count(*) FROM {relation}").fetchone()
+            rows = counted[0] if counted else 0
             columns = {column.upper(): column for (column, *_) in conn.execute(f"DESCRIBE {relation}").fetchall()}
             per_account = {}
             if account_column := columns.get("ACCOUNT_ID"):

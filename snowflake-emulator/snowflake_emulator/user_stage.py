@@ -30,7 +30,7 @@ class UserStage:
         if not sources:
             raise ProgrammingError(msg=f"File doesn't exist: ['{pattern}']", errno=253006)
         # fakesnow's own PUT upload (the same compression and result columns Snowflake reports)
-        return upload_files(
+        rows: list[dict[str, Any]] = upload_files(
             {
                 "stageInfo": {"locationType": "LOCAL_FS", "location": str(self.folder(stage_path)), "creds": {}},
                 "src_locations": sources,
@@ -41,6 +41,7 @@ class UserStage:
                 "command": "UPLOAD",
             }
         )
+        return rows
 
     def files(self, stage_path: str) -> list[Path]:
         """Staged files whose path starts with `stage_path` (Snowflake matches stage paths as prefixes), by name."""

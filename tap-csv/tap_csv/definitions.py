@@ -9,7 +9,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from singer_sdk.exceptions import ConfigValidationError
+from .errors import SettingError
 
 # Written escaped by people and environment variables alike: "\t" arrives as a backslash and a "t".
 ESCAPED_DELIMITERS = {"\\t": "\t", "tab": "\t"}
@@ -43,15 +43,12 @@ def file_definitions(config: t.Mapping[str, t.Any]) -> list[FileDefinition]:
         setting = "csv_files_definition"
         entries = _load_definition_file(config["csv_files_definition"])
     if not entries:
-        raise ConfigValidationError(
-            "No CSV files configured",
-            errors=[
-                "Set `files` (a list of {entity, path, keys, delimiter, quotechar, encoding}) or "
-                "`csv_files_definition` (the path of a JSON file holding that list)."
-            ],
+        raise SettingError(
+            "No CSV files configured: set `files` (a list of {entity, path, keys, delimiter, quotechar, encoding}) "
+            "or `csv_files_definition` (the path of a JSON file holding that list)."
         )
     if not isinstance(entries, list):
-        raise ConfigValidationError("Bad CSV files setting", errors=[f"`{setting}` must be a list of objects."])
+        raise SettingError(f"`{setting}` must be a list of objects.")
     definitions = [_definition(entry, f"{setting}[{index}]") for index, entry in enumerate(entries)]
     _check_keys_agree(definitions)
     return definitions
@@ -61,18 +58,16 @@ def _load_definition_file(path: str) -> t.Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigValidationError(
-            "Cannot read csv_files_definition", errors=[f"csv_files_definition {path!r}: {exc.strerror or exc}"]
-        ) from exc
+        raise SettingError(f"csv_files_definition {path!r}: cannot read it: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingError(f"csv_files_definition {path!r} is not UTF-8 text: {exc.reason}") from exc
     except json.JSONDecodeError as exc:
-        raise ConfigValidationError(
-            "Bad csv_files_definition", errors=[f"csv_files_definition {path!r} is not JSON: {exc}"]
-        ) from exc
+        raise SettingError(f"csv_files_definition {path!r} is not JSON: {exc}") from exc
 
 
 def _definition(entry: t.Any, where: str) -> FileDefinition:
     if not isinstance(entry, dict):
-        raise ConfigValidationError("Bad CSV file entry", errors=[f"{where} must be an object, got {entry!r}."])
+        raise SettingError(f"{where} must be an object, got {entry!r}.")
     problems = [
         f"{where}.{name} is required (a non-empty string)."
         for name in ("entity", "path")
@@ -99,7 +94,7 @@ def _definition(entry: t.Any, where: str) -> FileDefinition:
     except LookupError:
         problems.append(f"{where}.encoding {encoding!r} is not an encoding Python knows (e.g. utf-8-sig, latin-1).")
     if problems:
-        raise ConfigValidationError("Bad CSV file entry", errors=problems)
+        raise SettingError(" ".join(problems))
     return FileDefinition(
         entity=entry["entity"],
         path=entry["path"],
@@ -110,16 +105,13 @@ def _definition(entry: t.Any, where: str) -> FileDefinition:
 
 def _check_keys_agree(definitions: list[FileDefinition]) -> None:
     """Entries naming the same entity feed one stream, which has one set of primary keys."""
-    keys_by_entity: dict[str, tuple[str, ...] | None] = {}
+    keys_by_entity: dict[str, tuple[str, ...]] = {}
     for definition in definitions:
         if definition.keys is None:
             continue
         known = keys_by_entity.setdefault(definition.entity, definition.keys)
         if known != definition.keys:
-            raise ConfigValidationError(
-                "Conflicting primary keys",
-                errors=[
-                    f"Entity {definition.entity!r} is given keys {list(known)} and {list(definition.keys)}: "
-                    "entries of one entity must agree."
-                ],
+            raise SettingError(
+                f"Entity {definition.entity!r} is given keys {list(known)} and {list(definition.keys)}: "
+                "entries of one entity must agree."
             )

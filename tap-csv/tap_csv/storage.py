@@ -26,13 +26,15 @@ import smart_open
 from botocore.exceptions import BotoCoreError, ClientError
 from fsspec.utils import glob_translate
 
+from .errors import UserError
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
 
 
-class SourceError(Exception):
+class SourceError(UserError):
     """A path names no file, or a file cannot be listed or opened; the message names the path."""
 
 
@@ -119,7 +121,8 @@ class FileStore:
 
     def _filesystem(self, url: str) -> tuple[fsspec.AbstractFileSystem, str]:
         protocol = url.split("://", 1)[0] if "://" in url else "file"
-        return fsspec.core.url_to_fs(url, **self._storage_options.get(protocol, {}))
+        filesystem, path = fsspec.core.url_to_fs(url, **self._storage_options.get(protocol, {}))
+        return filesystem, str(path)
 
     def _expand_fsspec(self, url: str) -> list[SourceFile]:
         filesystem, path = self._filesystem(url)
@@ -140,7 +143,7 @@ class FileStore:
     @staticmethod
     def _url_as_written(url: str, filesystem: fsspec.AbstractFileSystem, path: str) -> str:
         if "://" in url:
-            return filesystem.unstrip_protocol(path)
+            return str(filesystem.unstrip_protocol(path))
         # fsspec makes local paths absolute; give back a relative one where the setting was relative.
         return path if os.path.isabs(url) else os.path.relpath(path)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
 from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from .definitions import CsvFormat, FileDefinition, file_definitions
+from .errors import SettingError, UserError
 from .output import BlockWriter
 from .reader import CsvFileError, CsvReader
 from .storage import FileStore
@@ -85,6 +88,14 @@ class TapCSV(Tap):
         ),
     ).to_dict()
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's check of the settings against `config_jsonschema`, failing as a SettingError: one line naming
+        each setting, where the SDK logs them and then "Config validation failed" last."""
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as error:
+            raise SettingError("; ".join(error.errors) or str(error)) from error
+
     @cached_property
     def file_store(self) -> FileStore:
         return FileStore(
@@ -122,8 +133,8 @@ class TapCSV(Tap):
         ]
 
     def _header(self, url: str, definition: FileDefinition) -> tuple[str, ...]:
-        with self.file_store.open(url) as binary:
-            header = tuple(CsvReader(binary, definition.csv_format, url).header)
+        with self.file_store.open(url) as binary, CsvReader(binary, definition.csv_format, url) as reader:
+            header = tuple(reader.header)
         if not header:
             self.logger.warning("%s is empty: no header, no rows", url)
         clashes = [name for name in header if name in METADATA_SCHEMA]
@@ -142,5 +153,16 @@ def _check_keys(entity: str, keys: tuple[str, ...] | None, entity_files: t.Itera
             )
 
 
+def main() -> None:
+    """The `tap-csv` command: the SDK's, except that a user's error (`UserError`: a setting, a path, a file) ends the
+    run with its message as one line and exit code 1. The SDK would log it with a traceback, burying the one line
+    there is to act on; any other exception is a bug and keeps its traceback."""
+    try:
+        TapCSV.cli()
+    except UserError as error:
+        TapCSV.logger.error("%s", str(error).replace("\n", " "))
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    TapCSV.cli()
+    main()

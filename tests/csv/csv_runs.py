@@ -42,10 +42,11 @@ def run_tap(
     state: dict | None = None,
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    python_options: tuple[str, ...] = (),
 ) -> TapRun:
     config_path = folder / "tap-config.json"
     config_path.write_text(json.dumps(config))
-    command = [*TAP, "--config", str(config_path), *args]
+    command = [TAP[0], *python_options, *TAP[1:], "--config", str(config_path), *args]
     if state is not None:
         (folder / "tap-state.json").write_text(json.dumps(state))
         command += ["--state", str(folder / "tap-state.json")]
@@ -71,3 +72,14 @@ def partition_state(state: dict[str, Any], stream: str, source_file: str) -> dic
 def data_columns(record: dict[str, Any]) -> dict[str, Any]:
     """A record without the tap's own _sdc_ columns."""
     return {name: value for name, value in record.items() if not name.startswith("_sdc_")}
+
+
+def assert_one_line_error(run: TapRun, message: str, *, stdout_empty: bool = True) -> None:
+    """The run ended on a user's error: exit code 1, `message` in the last line (an ERROR), no traceback, and (when
+    the error comes before any data) nothing on stdout."""
+    assert run.code == 1, (run.code, run.stderr[-3000:])
+    last = run.stderr.rstrip("\n").splitlines()[-1]
+    assert message in last and "| ERROR " in last, (message, run.stderr[-3000:])
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    if stdout_empty:
+        assert run.stdout == ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csv_runs import data_columns, file_config, run_tap
+from csv_runs import assert_one_line_error, data_columns, file_config, run_tap
 
 # Row 2 has a field too many (an unquoted comma), row 4 one too few, row 5 a byte that is not UTF-8.
 RAGGED = (
@@ -55,32 +55,47 @@ def test_bad_rows_can_be_skipped(tmp_path):
 
 def test_bad_rows_can_fail_the_run_naming_file_row_and_line(tmp_path):
     run = bad_rows_run(tmp_path, "fail")
-    assert run.code != 0
-    assert "ragged.csv row 2 (line 3): 4 fields where the header has 3 (bad_rows=fail)" in run.stderr
+    message = "ragged.csv row 2 (line 3): 4 fields where the header has 3 (bad_rows=fail)"
+    assert_one_line_error(run, message, stdout_empty=False)
     assert [r["id"] for r in run.records()] == ["1"]  # what came before the bad row still arrives
 
 
-def test_a_field_the_csv_module_refuses_is_one_bad_row(tmp_path):
-    # An unclosed quote swallows the following lines into one field until the csv module's field size limit
-    # (128 KiB); that row is reported, and reading goes on after it.
+def test_a_quote_never_closed_is_one_bad_row_at_the_end(tmp_path):
+    # An unclosed quote swallows every following line into one value (fields have no size limit): the row is
+    # reported as it ends with the file, never emitted as if it were good. What came before it arrives.
     body = 'id,note\n1,fine\n2,"unclosed\n' + "filler line\n" * 20_000 + "3,after\n"
     (tmp_path / "quote.csv").write_text(body, encoding="utf-8")
     run = run_tap(file_config("quote.csv"), tmp_path)
     assert run.code == 0, run.stderr
     records = run.records()
-    assert records[0]["id"] == "1" and records[0]["_sdc_row_error"] is None
+    assert [(r["id"], r["_sdc_row_error"]) for r in records[:1]] == [("1", None)]
+    assert len(records) == 2
     assert records[1]["_sdc_row_number"] == 2
-    assert records[1]["_sdc_row_error"].startswith("cannot parse: field larger than field limit")
-    assert records[-1]["id"] == "3"
-    assert "quote.csv row 2 (line 3): cannot parse" in run.stderr
+    assert records[1]["_sdc_row_error"] == (
+        "cannot parse: a quoted value runs to the end of the file (its closing quote is missing)"
+    )
+    assert data_columns(records[1]) == {}
+    assert "quote.csv row 2 (line 3): cannot parse: a quoted value runs to the end of the file" in run.stderr
+
+
+def test_a_quote_closed_on_the_last_line_is_a_good_row(tmp_path):
+    # no newline at the end of the file: the row ends with the file, and is whole
+    (tmp_path / "last.csv").write_text('id,note\n1,"two\nlines"', encoding="utf-8")
+    run = run_tap(file_config("last.csv"), tmp_path)
+    assert run.code == 0, run.stderr
+    records = run.records()
+    assert [(data_columns(r), r["_sdc_row_error"]) for r in records] == [({"id": "1", "note": "two\nlines"}, None)]
+
+
+def test_a_header_whose_quote_is_never_closed_names_the_file(tmp_path):
+    (tmp_path / "header.csv").write_text('id,"note\n1,x\n', encoding="utf-8")
+    run = run_tap(file_config("header.csv"), tmp_path)
+    assert_one_line_error(run, "header.csv: cannot read the header: a quote in it is never closed")
 
 
 def test_a_header_with_undecodable_bytes_names_the_encoding_setting(tmp_path):
     (tmp_path / "latin.csv").write_bytes("id,städt\n1,x\n".encode("latin-1"))
     run = run_tap(file_config("latin.csv"), tmp_path)
-    assert run.code != 0
-    assert (
-        "latin.csv: header has bytes that are not utf-8-sig in field 2 (b'\\xe4'); set this file's `encoding`"
-        in run.stderr
+    assert_one_line_error(
+        run, "latin.csv: header has bytes that are not utf-8-sig in field 2 (b'\\xe4'); set this file's `encoding`"
     )
-    assert run.records() == []

@@ -58,6 +58,7 @@ def test_without_the_emulator_path_it_is_the_plain_loader(loader_bin: Path) -> N
     assert json.loads(production.stdout) == json.loads(plain.stdout)
     assert json.loads(plain.stdout)["version"] == "0.20.4"
     assert "emulated" not in production.stderr
+    assert "snowflake-emulator:" not in production.stderr  # no accounting line: nothing is emulated
 
 
 def test_meltano_loads_with_the_prod_settings_into_the_emulator(warehouse: Warehouse) -> None:
