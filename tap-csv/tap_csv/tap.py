@@ -9,6 +9,7 @@ from functools import cached_property
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from .definitions import CsvFormat, FileDefinition, file_definitions
 from .errors import SettingError, UserError
@@ -88,9 +89,12 @@ class TapCSV(Tap):
         ),
     ).to_dict()
 
+    # TODO: drop when singer-sdk reports config errors without a traceback's worth of lines.
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's check of the settings against `config_jsonschema`, failing as a SettingError: one line naming
-        each setting, where the SDK logs them and then "Config validation failed" last."""
+        """Private singer-sdk method, overridden because it is where config is checked: the SDK's check of the
+        settings against `config_jsonschema`, failing as a SettingError (one line naming each setting), where the SDK
+        logs them and then "Config validation failed" last."""
         try:
             return super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as error:
