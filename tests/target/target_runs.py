@@ -21,6 +21,10 @@ import requests
 from klaviyo_sandbox.pytest_plugin import RunningSandbox
 
 JOB_SECONDS = 0.2  # the sandbox writes a bulk request's events this long after accepting it
+# The target's sandbox: account 0 is shared by the tests, kept apart by their own metric names and e-mail
+# addresses; the SDK's standard tests (test_target_core.py) all write the ids 1, 2, 3 ..., so each gets an
+# account of its own.
+STANDARD_ACCOUNTS = range(1, 21)
 TARGET = str(Path(sys.executable).with_name("target-klaviyo"))
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "data" / "sample_orders.csv"  # a copy of the shared sample
 # The CSV-to-Klaviyo package's own config.py for sample_orders.csv, unchanged.
