@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import record_messages, schema_message
+from target_runs import record_messages, schema_message
 
 COLUMNS = ["email", "phone", "when", "amount", "name", "note"]
 

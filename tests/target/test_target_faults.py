@@ -3,7 +3,7 @@ Klaviyo fails the run without state, and the key appears in no output."""
 
 from __future__ import annotations
 
-from conftest import JOB_SECONDS, Klaviyo, Target, record_messages, schema_message
+from target_runs import JOB_SECONDS, Klaviyo, Target, record_messages, schema_message
 
 ROWS = 4_000
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import LEGACY_CONFIG, SAMPLE_CSV, csv_messages, record_messages, schema_message
+from target_runs import LEGACY_CONFIG, SAMPLE_CSV, csv_messages, record_messages, schema_message
 
 
 def test_old_package_config_sends_sample_orders(target, klaviyo, target_sandbox):
