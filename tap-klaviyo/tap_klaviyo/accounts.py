@@ -19,6 +19,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
+from .errors import UserError
+
 INLINE = "inline accounts"
 # The list is read once at start-up: a wrong endpoint or a dead network should fail in seconds, not after
 # botocore's default 60 s connect timeout and 5 attempts; one retry still rides out a transient S3 error.
@@ -44,7 +46,7 @@ JSON_TYPES = {
 }
 
 
-class AccountsError(Exception):
+class AccountsError(UserError):
     """The accounts list could not be read, is malformed, or a selected account does not exist."""
 
 

@@ -26,6 +26,8 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from .errors import SettingError
+
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BatchConfig
 
@@ -35,7 +37,7 @@ COMPRESSION_LEVEL = 1  # measured: level 1 keeps gzip well under the tap's own c
 WAIT_LOG_SECONDS = 60.0
 
 
-class BatchConfigError(Exception):
+class BatchConfigError(SettingError):
     """batch_config cannot be used; the message names the setting."""
 
 

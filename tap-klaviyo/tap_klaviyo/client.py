@@ -98,11 +98,17 @@ class KlaviyoStream(RESTStream[t.Any]):
         # that covered every account, because every account shares each table.
         return False
 
+    #: whether batch_config applies: the large streams write files (pages.py); the small ones stay records, as a
+    #: few thousand rows are not worth a file each (their child streams would make one per parent row)
+    writes_batch_files: t.ClassVar[bool] = False
+
     @override
     def get_batch_config(self, config: t.Mapping[str, t.Any]) -> BatchConfig | None:
-        """Small streams go as records even in batch mode: a few thousand rows are not worth a file each (their
-        child streams would make one per parent row). The large ones write files (pages.py)."""
-        return None
+        # `batch_files: false` is record mode whatever batch_config says: Meltano merges an object setting given in
+        # the environment with the one in meltano.yml, so batch_config cannot be unset for one run.
+        if not self.writes_batch_files or config.get("batch_files") is False:
+            return None
+        return super().get_batch_config(config)
 
     @property
     @override

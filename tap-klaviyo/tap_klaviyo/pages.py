@@ -28,6 +28,7 @@ import orjson
 from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
+from .batch_files import BatchConfigError
 from .client import KlaviyoStream
 
 if t.TYPE_CHECKING:
@@ -175,12 +176,14 @@ class PagedStream(KlaviyoStream):
         else:
             file.discard()
 
+    writes_batch_files = True
+
     @override
     def get_batch_config(self, config: t.Mapping[str, t.Any]) -> BatchConfig | None:
         batch_config = super().get_batch_config(config)
         if batch_config is not None and not RecordLines(self).identity:
             # Batch files hold the rows as the tap reads them: a stream map would not apply.
-            raise BatchModeError(
+            raise BatchConfigError(
                 f"batch_config: stream '{self.name}' has stream maps or deselected nested properties, which batch "
                 "files cannot apply; run it in record mode (without batch_config)"
             )
@@ -198,10 +201,6 @@ class PagedStream(KlaviyoStream):
                 return None
             columns.append(breadcrumb[1])
         return tuple(columns)
-
-
-class BatchModeError(Exception):
-    """batch_config cannot work for this run; the message names the setting."""
 
 
 class RecordLines:

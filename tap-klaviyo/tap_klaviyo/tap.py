@@ -9,17 +9,17 @@ from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from klaviyo_http import KlaviyoHttp, KlaviyoHttpError, RetryPolicy
 
 from .accounts import Account, AccountsError, load_accounts, parse_accounts_json, select_accounts
-from .batch_files import BatchConfigError, BatchFiles
+from .batch_files import BatchFiles
 from .directory import AccountDirectory
+from .errors import SettingError, UserError
 from .fanout import run_accounts_in_parallel
 from .output import BufferedMsgSpecWriter
-from .pages import BatchModeError, PagedStream
+from .pages import PagedStream
 from .progress import Progress
 from .streams import STREAM_TYPES
 from .versions import activate, versioned_streams, why_not_activate
@@ -130,6 +130,13 @@ class TapKlaviyo(Tap):
             "and nothing else: the last step of a scheduled run whose accounts ran separately with table_version.",
         ),
         th.Property(
+            "batch_files",
+            th.BooleanType,
+            default=True,
+            description="With batch_config: false sends every stream as RECORD messages instead of batch files, "
+            "for a loader that does not read Singer BATCH files (TAP_KLAVIYO_BATCH_FILES=false).",
+        ),
+        th.Property(
             "batch_max_pending_files",
             th.IntegerType(minimum=0),
             default=4,
@@ -232,7 +239,8 @@ class TapKlaviyo(Tap):
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Private singer-sdk method, overridden because it is the only place config is checked before a run:
-        # singer-sdk checks types, not formats, so a mistyped start_date would otherwise surface mid-sync.
+        # singer-sdk checks types, not formats, so a mistyped start_date would otherwise surface mid-sync; and its
+        # errors end the run as one line naming each setting (SettingError), not a log of three.
         errors = super()._validate_config(raise_errors=False)
         start = self._config.get("start_date")
         if isinstance(start, str):
@@ -241,7 +249,7 @@ class TapKlaviyo(Tap):
             except ValueError:
                 errors.append(f"config['start_date']: '{start}' is not an ISO 8601 date-time")
         if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
+            raise SettingError("; ".join(errors))
         return errors
 
     @classmethod
@@ -268,7 +276,7 @@ class TapKlaviyo(Tap):
                 validate_config=True,
             )
             tap.run()
-        except (AccountsError, KlaviyoHttpError, BatchConfigError, BatchModeError) as error:
+        except (UserError, KlaviyoHttpError) as error:
             # A clear line (naming the file, bucket, setting or account); nothing half-written.
             raise SystemExit(f"tap-klaviyo: {error}") from None
 

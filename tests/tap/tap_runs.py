@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 TAP = [sys.executable, "-m", "tap_klaviyo.tap"]
 
@@ -45,11 +47,25 @@ def run_tap(
 
 
 def records(messages: list[dict]) -> dict[str, list[dict]]:
+    """Every row the messages carry, by stream: RECORD messages and the files BATCH messages announce."""
     out: dict[str, list[dict]] = defaultdict(list)
     for message in messages:
         if message["type"] == "RECORD":
             out[message["stream"]].append(message["record"])
+        elif message["type"] == "BATCH":
+            out[message["stream"]].extend(batch_rows(message))
     return out
+
+
+def batch_rows(message: dict) -> list[dict]:
+    """The rows of the files one BATCH message announces (gzip or plain JSON lines)."""
+    rows = []
+    for url in message["manifest"]:
+        path = Path(urlsplit(url).path)
+        opener = gzip.open if message["encoding"].get("compression") == "gzip" else open
+        with opener(path, "rt", encoding="utf-8") as file:
+            rows.extend(json.loads(line) for line in file if line.strip())
+    return rows
 
 
 def last_state(messages: list[dict]) -> dict:

@@ -1,0 +1,153 @@
+"""Batch mode (singer-sdk's `batch_config`): the large streams as gzip JSON-lines files announced by BATCH messages.
+
+What the files hold (the rows record mode would emit, valid against the stream's schema, no key), when STATE comes
+(only for rows in files announced before it), the folders of runs that died, and a batch_config that cannot work.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from jsonschema import Draft7Validator, FormatChecker
+from tap_runs import batch_rows, records, run_tap
+
+import tap_klaviyo
+
+SCHEMAS = Path(tap_klaviyo.__file__).parent / "schemas"
+ENVELOPE = {"_sdc_extracted_at", "_sdc_table_version"}  # the RECORD message's envelope, as columns of each row
+
+
+def config_for(sandbox, root: Path, **extra) -> dict:
+    return {
+        "accounts_json": json.dumps([{"account": a["account"], "api_key": a["api_key"]} for a in sandbox.accounts]),
+        "api_url": sandbox.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        "rate_limit_scale": 0,
+        "batch_config": {
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": root.as_uri()},
+            "batch_size": 700,
+        },
+        "batch_max_pending_files": 0,  # no loader deletes the files here
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(klaviyo_sandbox, tmp_path_factory):
+    """One batch-mode run and one record-mode run of every stream, against the session's sandbox."""
+    batch = tmp_path_factory.mktemp("batch")
+    code, batch_messages, stderr = run_tap(config_for(klaviyo_sandbox, batch / "files"), batch)
+    assert code == 0, stderr[-3000:]
+    plain = tmp_path_factory.mktemp("records")
+    code, record_messages, stderr = run_tap(config_for(klaviyo_sandbox, plain / "files", batch_files=False), plain)
+    assert code == 0, stderr[-3000:]
+    return batch_messages, record_messages
+
+
+def test_large_streams_go_as_files_and_small_ones_as_records(runs):
+    batch_messages, record_messages = runs
+    batched = {m["stream"] for m in batch_messages if m["type"] == "BATCH"}
+    recorded = {m["stream"] for m in batch_messages if m["type"] == "RECORD"}
+    assert batched == {"events", "profiles", "list_members", "segment_members"}
+    assert not batched & recorded
+    assert all(m["type"] != "BATCH" for m in record_messages)  # batch_files: false is record mode
+
+
+def test_files_hold_exactly_the_rows_record_mode_emits(runs):
+    batch_messages, record_messages = runs
+    in_files, as_records = records(batch_messages), records(record_messages)
+    assert set(in_files) == set(as_records)
+    for stream, rows in in_files.items():
+        without_envelope = [{k: v for k, v in row.items() if k not in ENVELOPE} for row in rows]
+        assert sorted(without_envelope, key=row_key) == sorted(as_records[stream], key=row_key), stream
+
+
+def row_key(row: dict) -> tuple[str, ...]:
+    return tuple(str(row.get(k)) for k in ("account_id", "list_id", "segment_id", "id"))
+
+
+def test_file_rows_validate_against_the_schema_and_carry_the_envelope(runs):
+    batch_messages, _ = runs
+    for message in batch_messages:
+        if message["type"] != "BATCH":
+            continue
+        schema = json.loads((SCHEMAS / f"{message['stream']}.json").read_text())
+        validator = Draft7Validator(schema, format_checker=FormatChecker())
+        for row in batch_rows(message):
+            assert row["_sdc_extracted_at"]
+            if message["stream"] in ("list_members", "segment_members"):  # membership 'current': versioned
+                assert isinstance(row["_sdc_table_version"], int)
+            validator.validate({k: v for k, v in row.items() if k not in ENVELOPE})
+
+
+def test_state_covers_only_rows_in_files_announced_before_it(runs):
+    batch_messages, _ = runs
+    announced: dict[str, str] = {}  # account id -> latest event time in an announced file
+    checked = 0
+    for message in batch_messages:
+        if message["type"] == "BATCH" and message["stream"] == "events":
+            for row in batch_rows(message):
+                announced[row["account_id"]] = max(announced.get(row["account_id"], ""), row["datetime"])
+        elif message["type"] == "STATE":
+            for partition in message["value"].get("bookmarks", {}).get("events", {}).get("partitions", []):
+                bookmark = partition.get("replication_key_value")
+                if bookmark:
+                    assert bookmark <= announced[partition["context"]["account_id"]]
+                    checked += 1
+    assert checked >= 4  # several states, every one checked
+
+
+def test_no_file_holds_a_key(runs, klaviyo_sandbox):
+    batch_messages, _ = runs
+    keys = [a["api_key"] for a in klaviyo_sandbox.accounts]
+    for message in batch_messages:
+        if message["type"] != "BATCH":
+            continue
+        for url in message["manifest"]:
+            text = gzip.decompress(Path(urlsplit(url).path).read_bytes()).decode()
+            assert not any(key in text for key in keys)
+
+
+def test_a_dead_runs_folder_is_removed_and_a_live_ones_kept(klaviyo_sandbox, tmp_path):
+    root = tmp_path / "files"
+    dead = root / "run-999999-1"
+    dead.mkdir(parents=True)
+    (dead / ".lock").write_bytes(b"")
+    (dead / "events-000001.jsonl.gz").write_bytes(gzip.compress(b'{"id": "x"}\n'))
+    code, _, stderr = run_tap(config_for(klaviyo_sandbox, root), tmp_path, streams=["profiles"])
+    assert code == 0, stderr[-3000:]
+    assert not dead.exists()
+    assert "left by runs that stopped early" in stderr
+
+
+@pytest.mark.parametrize(
+    ("batch_config", "says"),
+    [
+        ({"encoding": {"format": "csv"}, "storage": {"root": "file:///tmp"}}, "batch_config"),
+        ({"encoding": {"format": "parquet"}, "storage": {"root": "file:///tmp"}}, "batch_config.encoding.format"),
+        ({"encoding": {"format": "jsonl"}, "storage": {"root": "s3://bucket/prefix"}}, "batch_config.storage.root"),
+        ({"encoding": {"format": "jsonl"}, "storage": {"root": "file:///proc/no-such/dir"}}, "batch_config.storage"),
+    ],
+)
+def test_a_batch_config_that_cannot_work_is_one_line_and_nothing_is_written(
+    klaviyo_sandbox, tmp_path, batch_config, says
+):
+    config = {**config_for(klaviyo_sandbox, tmp_path), "batch_config": batch_config}
+    code, messages, stderr = run_tap(config, tmp_path)
+    assert code != 0
+    assert messages == []
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("tap-klaviyo: ") and says in last, last
+
+
+def test_files_of_a_run_stay_private_to_its_user(runs):
+    batch_messages, _ = runs
+    url = next(m["manifest"][0] for m in batch_messages if m["type"] == "BATCH")
+    assert os.stat(Path(urlsplit(url).path).parent).st_mode & 0o077 == 0
