@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+from tap_runs import last_state, records, run_tap
+
 from tap_klaviyo.fanout import Child, _message_type, merge_states
 
 
@@ -51,3 +55,28 @@ def test_message_type_is_read_without_parsing():
     assert _message_type(b'{"type": "RECORD", "stream": "events", "record": {"type": "x"}}\n') == "RECORD"
     assert _message_type(b'{"type":"STATE","value":{}}\n') == "STATE"
     assert _message_type(b"not singer\n") == ""
+
+
+def test_a_stream_map_that_drops_account_id_keeps_every_accounts_bookmarks(klaviyo_sandbox, tmp_path):
+    """Each child is told its account id when it starts: the parent never reads it from the records, which a
+    stream map may have changed."""
+    accounts = [{"account": a["account"], "api_key": a["api_key"]} for a in klaviyo_sandbox.accounts[:2]]
+    config = {
+        "accounts_json": json.dumps(accounts),
+        "api_url": klaviyo_sandbox.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        "rate_limit_scale": 0,
+        "parallel_accounts": 2,
+        "stream_maps": {"events": {"account_id": None, "__key_properties__": ["id"]}},
+    }
+    code, messages, stderr = run_tap(config, tmp_path, streams=["events"])
+    assert code == 0, stderr[-3000:]
+    rows = records(messages)["events"]
+    assert rows and all("account_id" not in row for row in rows)
+    partitions = last_state(messages)["bookmarks"]["events"]["partitions"]
+    ids = {a["id"] for a in klaviyo_sandbox.accounts[:2]}
+    assert {p["context"]["account_id"] for p in partitions} == ids
+    by_account = {name: [r for r in rows if r["account_name"] == name] for name in (a["account"] for a in accounts)}
+    for partition in partitions:
+        name = next(a["account"] for a in klaviyo_sandbox.accounts if a["id"] == partition["context"]["account_id"])
+        assert partition["replication_key_value"] == max(r["datetime"] for r in by_account[name])

@@ -174,3 +174,34 @@ def test_a_deselected_property_is_left_out(sandbox, tmp_path):
     assert all("datetime" in r for r in rows["events"])
     assert rows["metrics"]  # the other stream keeps all its columns
     assert all("name" in r for r in rows["metrics"])
+
+
+def one_line_error(code: int, messages: list[dict], stderr: str) -> str:
+    """The run ended as a user's error must: non-zero, nothing written, no traceback, the reason last."""
+    assert code != 0
+    assert messages == []
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("tap-klaviyo: "), last
+    return last
+
+
+def test_the_only_accounts_refused_key_is_one_line(sandbox, tmp_path):
+    accounts = json.dumps([{"account": "Broken Brand", "api_key": "pk_sandbox_" + "0" * 32}])
+    code, messages, stderr = run_tap(config_for(sandbox, accounts_file="", accounts_json=accounts), tmp_path)
+    last = one_line_error(code, messages, stderr)
+    assert "no account can be synced" in last and "'Broken Brand'" in last and "authentication_failed" in last
+    assert "0" * 32 not in stderr
+
+
+def test_accounts_json_that_is_not_json_names_the_setting(sandbox, tmp_path):
+    code, messages, stderr = run_tap(config_for(sandbox, accounts_file="", accounts_json="not json"), tmp_path)
+    last = one_line_error(code, messages, stderr)
+    assert "accounts_json" in last and "not valid JSON" in last
+
+
+@pytest.mark.parametrize(("value", "says"), [(-1, "less than the minimum of 0"), ("seven", "is not of type")])
+def test_a_bad_events_lookback_days_names_the_setting(sandbox, tmp_path, value, says):
+    code, messages, stderr = run_tap(config_for(sandbox, events_lookback_days=value), tmp_path)
+    last = one_line_error(code, messages, stderr)
+    assert "events_lookback_days" in last and says in last
