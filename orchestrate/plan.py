@@ -8,6 +8,8 @@ step: keys stay in memory, never in an output, a log line or an Argo parameter. 
   accounts.json       [{"account": name, "state_id_suffix": suffix}, ...]  Argo `withParam`: one pod each
   select_filter.json  the streams as Meltano's select filter (TAP_KLAVIYO__SELECT_FILTER), [] for every stream
   full_refresh.json   true | false  (MELTANO_RUN_FULL_REFRESH, i.e. `meltano run --full-refresh`)
+  mark_deletions.json true | false  whether the run ends with mark-deletions: only when it covers every account
+                      (neither single_account nor the `accounts` setting limits it), as tap-klaviyo's own rule
 
 Exit 2: a parameter is wrong (an unknown account or stream, a bad sync_type); Argo does not retry it. Exit 1: the
 accounts or the configuration could not be read (S3 down, a malformed file); Argo retries.
@@ -35,6 +37,8 @@ ALL_STREAMS = "all"
 UNSAFE_IN_SUFFIX = re.compile(r"[^A-Za-z0-9_.-]+")
 PARAMETER_ERROR = 2
 READ_ERROR = 1
+# The state id suffix of the run's last step (orchestrate/render.py MARK_DELETIONS): no account may have it.
+RESERVED_SUFFIXES = {"mark-deletions"}
 
 
 class PlanError(Exception):
@@ -50,6 +54,7 @@ class Plan:
     accounts: list[dict[str, str]]
     select_filter: list[str]
     full_refresh: bool
+    mark_deletions: bool
 
     def write(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -57,6 +62,7 @@ class Plan:
             ("accounts", self.accounts),
             ("select_filter", self.select_filter),
             ("full_refresh", self.full_refresh),
+            ("mark_deletions", self.mark_deletions),
         ):
             (directory / f"{name}.json").write_text(json.dumps(value), encoding="utf-8")
 
@@ -64,7 +70,12 @@ class Plan:
         names = ", ".join(entry["account"] for entry in self.accounts)
         streams = ", ".join(self.select_filter) or "every stream"
         mode = "full refresh (bookmarks ignored)" if self.full_refresh else "incremental"
-        return f"plan: {len(self.accounts)} account(s), one pod each: {names}; {streams}; {mode}"
+        deletions = (
+            "then mark deletions"
+            if self.mark_deletions
+            else "deletions not marked (some accounts only: the next run of every account marks them)"
+        )
+        return f"plan: {len(self.accounts)} account(s), one pod each: {names}; {streams}; {mode}; {deletions}"
 
 
 def full_refresh(sync_type: str) -> bool:
@@ -118,6 +129,12 @@ def account_entries(names: list[str]) -> list[dict[str, str]]:
                 f"account {name!r}: no letter or digit to make a state id from; rename it in the accounts file",
                 READ_ERROR,
             )
+        if suffix.lower() in RESERVED_SUFFIXES:
+            raise PlanError(
+                f"account {name!r}: its state id suffix {suffix!r} is taken by the run's last step; rename it "
+                "in the accounts file",
+                READ_ERROR,
+            )
         if suffix in owner:
             raise PlanError(
                 f"accounts {owner[suffix]!r} and {name!r} would share the state id suffix {suffix!r}; "
@@ -168,7 +185,8 @@ def make_plan(config: dict[str, Any], *, sync_type: str, accounts: str, included
         chosen = select_accounts(every, wanted)
     except AccountsError as exc:
         raise PlanError(f"single_account: {exc}") from None
-    return Plan(account_entries([account.name for account in chosen]), patterns, refresh)
+    # A run limited to some accounts cannot tell which rows of the others' were deleted (tap-klaviyo versions.py).
+    return Plan(account_entries([account.name for account in chosen]), patterns, refresh, mark_deletions=not wanted)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,8 @@ them byte for byte, so the manifests cannot drift from meltano.yml.
     .venv/bin/python orchestrate/render.py --check  # exit 1 naming the files that are out of date
 
 Each scheduled job becomes a WorkflowTemplate, `plan` then one `sync-account` pod per account (orchestrate/plan.py
-lists the account names, never keys), and a CronWorkflow that starts it on the schedule's cron, in UTC.
+lists the account names, never keys), all with the workflow's table version, then `mark-deletions` once every account
+has synced; and a CronWorkflow that starts it on the schedule's cron, in UTC.
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ HEADER = (
 # extractor fan out into one pod per account; orchestrate/plan.py reads its accounts list.
 FANOUT_EXTRACTOR = "tap-klaviyo"
 ACCOUNTS_SETTING = "accounts"
+# tap-klaviyo's deletions (tap-klaviyo/tap_klaviyo/versions.py): every sync pod of a run stamps its rows with the same
+# table version, and the last step, run only when every account synced, activates that version.
+TABLE_VERSION_SETTING = "table_version"
+ACTIVATE_VERSION_SETTING = "activate_version"
+# The workflow's creation time in Unix seconds: the same in every pod of a run, retries and `argo retry` included
+# (Argo sets it with the other global variables: workflow/controller/operator.go, setGlobalParameters, since v3.0).
+WORKFLOW_VERSION = "{{workflow.creationTimestamp.s}}"
+# The last step's state id suffix (and template name); orchestrate/plan.py refuses an account that would get it.
+MARK_DELETIONS = "mark-deletions"
+# Meltano passes a `<PLUGIN>_<SETTING>` variable only for a setting meltano.yml declares.
+PASSED_BY_VARIABLE = (ACCOUNTS_SETTING, TABLE_VERSION_SETTING, ACTIVATE_VERSION_SETTING)
 PLAN_OUTPUT_DIR = "/tmp/plan"
 PARAMETER_ERROR = 2  # plan.py's exit code for a wrong parameter
 # Meltano's cron presets (https://docs.meltano.com/concepts/project#schedules); Argo accepts the same descriptors.
@@ -95,6 +107,7 @@ class Deploy(Settings):
     retry: RetrySettings
     plan: StepSettings
     sync: StepSettings
+    mark_deletions: StepSettings
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,20 @@ def _plugin_variables(meltano: dict[str, Any], environment: dict[str, Any], kind
     )
 
 
+def _check_declared(meltano: dict[str, Any], extractor: str, source: Path) -> None:
+    """The pods set some of the extractor's settings by variable; Meltano ignores the variable of a setting
+    meltano.yml does not declare, which would silently sync every account or never mark deletions."""
+    definition = _named(meltano.get("plugins", {}).get("extractors"), extractor) or {}
+    declared = {setting.get("name") for setting in definition.get("settings") or []}
+    missing = [name for name in PASSED_BY_VARIABLE if name not in declared]
+    if missing:
+        raise RenderError(
+            f"{source}: extractor {extractor!r} does not declare the setting(s) {', '.join(missing)}; the pods set "
+            f"them by variable ({', '.join(env_name(extractor, name) for name in missing)}), which Meltano reads "
+            "only for declared settings"
+        )
+
+
 def _user_variables(names: set[str], deploy: Deploy) -> list[str]:
     return sorted(name for name in names if not MELTANO_PROVIDED.fullmatch(name) and name not in deploy.local_only)
 
@@ -192,6 +219,7 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
                 f"'{FANOUT_EXTRACTOR} <loader>' fans out into one pod per account"
             )
         extractor, loader = blocks
+        _check_declared(meltano, extractor, source)
         tap = _plugin_variables(meltano, environment, "extractors", extractor)
         target = _plugin_variables(meltano, environment, "loaders", loader)
         found.append(
@@ -317,14 +345,17 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
         "outputs": {
             "parameters": [
                 {"name": name, "valueFrom": {"path": f"{PLAN_OUTPUT_DIR}/{name}.json"}}
-                for name in ("accounts", "select_filter", "full_refresh")
+                for name in ("accounts", "select_filter", "full_refresh", "mark_deletions")
             ]
         },
     }
     sync = {
         "name": "sync-account",
         "inputs": {
-            "parameters": [{"name": name} for name in ("account", "state_id_suffix", "select_filter", "full_refresh")]
+            "parameters": [
+                {"name": name}
+                for name in ("account", "state_id_suffix", "select_filter", "full_refresh", "table_version")
+            ]
         },
         # One pod at a time per account across every workflow (the schedule and manual runs): two writers of
         # one state id would each overwrite the other's bookmarks.
@@ -351,6 +382,45 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                     "value": "{{inputs.parameters.select_filter}}",
                 },
                 {"name": "MELTANO_RUN_FULL_REFRESH", "value": "{{inputs.parameters.full_refresh}}"},
+                {
+                    "name": env_name(pipeline.extractor, TABLE_VERSION_SETTING),
+                    "value": "{{inputs.parameters.table_version}}",
+                },
+                *_secret_env(deploy, pipeline.sync_variables),
+            ],
+        ),
+    }
+    mark_deletions = {
+        "name": MARK_DELETIONS,
+        "inputs": {"parameters": [{"name": name} for name in ("select_filter", "table_version")]},
+        # Its own state id, held like an account's: two runs never mark at the same time.
+        "synchronization": {"mutexes": [{"name": f"{pipeline.job}-{MARK_DELETIONS}"}]},
+        "activeDeadlineSeconds": deploy.mark_deletions.active_deadline_seconds,
+        "retryStrategy": _retry(deploy),  # sending ACTIVATE_VERSION again is harmless
+        "container": _container(
+            deploy,
+            deploy.mark_deletions,
+            [meltano],
+            [
+                "--environment",
+                deploy.environment,
+                "run",
+                "--no-install",
+                "--state-id-suffix",
+                MARK_DELETIONS,
+                pipeline.job,
+            ],
+            [
+                # The tap then reads nothing from Klaviyo: SCHEMA and ACTIVATE_VERSION of the selected streams that
+                # mark deletions, and target-snowflake marks the rows of older versions (_sdc_deleted_at).
+                {
+                    "name": env_name(pipeline.extractor, ACTIVATE_VERSION_SETTING),
+                    "value": "{{inputs.parameters.table_version}}",
+                },
+                {
+                    "name": env_name(pipeline.extractor, "_select_filter"),
+                    "value": "{{inputs.parameters.select_filter}}",
+                },
                 *_secret_env(deploy, pipeline.sync_variables),
             ],
         ),
@@ -372,6 +442,23 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                             {"name": "state_id_suffix", "value": "{{item.state_id_suffix}}"},
                             {"name": "select_filter", "value": "{{steps.plan.outputs.parameters.select_filter}}"},
                             {"name": "full_refresh", "value": "{{steps.plan.outputs.parameters.full_refresh}}"},
+                            {"name": "table_version", "value": WORKFLOW_VERSION},
+                        ]
+                    },
+                }
+            ],
+            # A later group of steps runs only when every step of the one before succeeded (retries included):
+            # after an account failed, nothing is marked deleted (its rows were not read again). The plan says
+            # false when the run is limited to some accounts: the others' rows were not read either.
+            [
+                {
+                    "name": MARK_DELETIONS,
+                    "template": MARK_DELETIONS,
+                    "when": "{{steps.plan.outputs.parameters.mark_deletions}} == true",
+                    "arguments": {
+                        "parameters": [
+                            {"name": "select_filter", "value": "{{steps.plan.outputs.parameters.select_filter}}"},
+                            {"name": "table_version", "value": WORKFLOW_VERSION},
                         ]
                     },
                 }
@@ -389,7 +476,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                 "workflows.argoproj.io/description": f"meltano run {pipeline.job} ({pipeline.extractor} -> "
                 f"{pipeline.loader}), one pod per account, "
                 f"each with its own state id ({deploy.environment}:{pipeline.extractor}-to-{pipeline.loader}:"
-                "<account>)."
+                f"<account>), then {MARK_DELETIONS} once every account has synced."
             },
         },
         "spec": {
@@ -408,7 +495,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                 "fsGroup": uid,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
-            "templates": [main, plan, sync],
+            "templates": [main, plan, sync, mark_deletions],
         },
     }
 
@@ -448,7 +535,7 @@ def kustomization(files: list[str]) -> dict[str, Any]:
 
 
 def dump(document: dict[str, Any]) -> str:
-    return HEADER + yaml.safe_dump(document, sort_keys=False, width=120, allow_unicode=True)
+    return HEADER + str(yaml.safe_dump(document, sort_keys=False, width=120, allow_unicode=True))
 
 
 def render(meltano_path: Path, deploy_path: Path) -> dict[str, str]:

@@ -1,10 +1,11 @@
 """The rendered Argo manifests (orchestrate/argo/), read as Kubernetes would and run as Argo would run them here.
 
 `LocalArgo` plays the Argo controller for the WorkflowTemplate: it walks the entry template's steps, expands
-`withParam`, resolves `{{...}}` as Argo does, fills every `secretKeyRef` from a dict standing in for the Kubernetes
-Secret, and runs each container's exact command and arguments as a local process. The image's project folder is
-this checkout (the Dockerfile lays out /project as `make setup` lays out the repository: .venv/ with meltano,
-.meltano/ with the plugins), and the image's ENV lines come from orchestrate/Dockerfile.
+`withParam`, evaluates a step's `when`, resolves `{{...}}` as Argo does, fills every `secretKeyRef` from a dict
+standing in for the Kubernetes Secret, and runs each container's exact command and arguments as a local process.
+The image's project folder is this checkout (the Dockerfile lays out /project as `make setup` lays out the
+repository: .venv/ with meltano, .meltano/ with the plugins), and the image's ENV lines come from
+orchestrate/Dockerfile.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ARGO_DIR = ORCHESTRATE / "argo"
 DOCKERFILE = ORCHESTRATE / "Dockerfile"
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+CONDITION = re.compile(r"\s*(\S+)\s*(==|!=)\s*(\S+)\s*")
 
 
 def load_yaml(path: Path) -> Any:
@@ -67,6 +69,15 @@ def substitute(text: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(one, text)
 
 
+def condition_holds(expression: str) -> bool:
+    """A step's `when`, once its placeholders are resolved. Argo evaluates it with govaluate; here only the form the
+    manifests use, `a == b` or `a != b` of two plain words (`true == true`), and anything else fails the test."""
+    match = CONDITION.fullmatch(expression)
+    assert match, f"LocalArgo cannot evaluate when: {expression!r} (only `a == b` / `a != b`)"
+    left, operator, right = match.groups()
+    return (left == right) == (operator == "==")
+
+
 def image_env() -> dict[str, str]:
     """The ENV lines of orchestrate/Dockerfile, as the image's processes see them."""
     parser = DockerfileParser(path=str(DOCKERFILE))
@@ -92,6 +103,7 @@ class LocalArgo:
     stand_ins: dict[str, str]
     scratch: Path
     runs: list[PodRun] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # steps whose `when` was false
 
     def localize(self, text: str) -> str:
         """Container paths -> this machine: the project folder is this checkout, /tmp a scratch folder."""
@@ -151,14 +163,15 @@ class LocalArgo:
             for parameter in spec.get("outputs", {}).get("parameters", [])
         }
 
-    def submit(self, **parameters: str) -> bool:
+    def submit(self, created: int | None = None, **parameters: str) -> bool:
         """`argo submit --from workflowtemplate/<name> -p ...`: True when every pod succeeded. Pods run one after
-        another here; Argo runs a step's expanded items in parallel."""
+        another here; Argo runs a step's expanded items in parallel. `created`: the workflow's creation time (Unix
+        seconds, `{{workflow.creationTimestamp.s}}`), now by default."""
         spec = self.workflow_template["spec"]
         declared = {p["name"]: p for p in spec["arguments"]["parameters"]}
         unknown = set(parameters) - set(declared)
         assert not unknown, f"argo submit would reject unknown parameters {unknown}"
-        workflow: dict[str, str] = {}
+        workflow = {"workflow.creationTimestamp.s": str(int(time.time()) if created is None else created)}
         for name, parameter in declared.items():
             value = parameters.get(name, parameter.get("value", ""))
             # Argo checks a parameter against its enum when the workflow is submitted.
@@ -175,6 +188,9 @@ class LocalArgo:
                     values = dict(context)
                     if isinstance(item, dict):
                         values |= {f"item.{key}": str(value) for key, value in item.items()}
+                    if "when" in step and not condition_holds(substitute(step["when"], values)):
+                        self.skipped.append(step["name"])  # Argo shows the step as Skipped; the run goes on
+                        continue
                     inputs = {
                         f"inputs.parameters.{p['name']}": substitute(p["value"], values)
                         for p in step.get("arguments", {}).get("parameters", [])

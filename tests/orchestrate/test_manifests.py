@@ -1,6 +1,7 @@
 """The rendered Argo manifests: valid against Argo's schema (hera's models of the Argo API, with no field left
-unknown), on meltano.yml's schedule in UTC, one pod and one state id per account, secrets only from the Secret,
-retries, deadlines and limits on every pod, and every `{{...}}` something Argo can resolve."""
+unknown), on meltano.yml's schedule in UTC, one pod and one state id per account, one table version for every pod of
+a run, mark-deletions last and only after every account synced, secrets only from the Secret, retries, deadlines and
+limits on every pod, and every `{{...}}` something Argo can resolve."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def test_the_old_apps_parameters_drive_the_plan(workflow_template):
 
 def test_every_account_runs_in_its_own_pod_with_its_own_state_id(workflow_template):
     main = template(workflow_template, workflow_template["spec"]["entrypoint"])
-    (plan_step,), (sync_step,) = main["steps"]
+    (plan_step,), (sync_step,), _ = main["steps"]
     assert plan_step["template"] == "plan"
     assert sync_step["template"] == "sync-account"
     assert sync_step["withParam"] == "{{steps.plan.outputs.parameters.accounts}}"
@@ -162,6 +163,68 @@ def test_every_account_runs_in_its_own_pod_with_its_own_state_id(workflow_templa
         "mutexes": [{"name": "klaviyo-to-snowflake-{{inputs.parameters.state_id_suffix}}"}]
     }
     assert workflow_template["spec"]["parallelism"] == deploy()["parallelism"]
+
+
+WORKFLOW_VERSION = "{{workflow.creationTimestamp.s}}"  # Unix seconds, set by the controller for the whole workflow
+
+
+def test_every_sync_pod_of_a_run_stamps_the_same_table_version(workflow_template):
+    main = template(workflow_template, workflow_template["spec"]["entrypoint"])
+    sync_step = main["steps"][1][0]
+    arguments = {p["name"]: p["value"] for p in sync_step["arguments"]["parameters"]}
+    # Not an item's field: every account's pod of one run (and every retry of it) gets the same value.
+    assert arguments["table_version"] == WORKFLOW_VERSION
+    env = {e["name"]: e.get("value") for e in template(workflow_template, "sync-account")["container"]["env"]}
+    assert env["TAP_KLAVIYO_TABLE_VERSION"] == "{{inputs.parameters.table_version}}"
+    assert "TAP_KLAVIYO_ACTIVATE_VERSION" not in env  # an account's pod never marks deletions
+    # Meltano passes these variables only for settings meltano.yml declares (render.py refuses otherwise).
+    tap = next(p for p in meltano_yml()["plugins"]["extractors"] if p["name"] == "tap-klaviyo")
+    assert {"accounts", "table_version", "activate_version"} <= {s["name"] for s in tap["settings"]}
+
+
+def test_mark_deletions_runs_last_only_after_every_account_synced_and_never_for_some_accounts(workflow_template):
+    main = template(workflow_template, workflow_template["spec"]["entrypoint"])
+    assert main["failFast"] is False
+    _, sync_group, last_group = main["steps"]
+    # Its own group after the fan-out: Argo starts a group only when every step of the one before succeeded (each
+    # account's pod, after its retries), so after a failed account nothing is marked. No continueOn anywhere.
+    assert [step["template"] for step in sync_group] == ["sync-account"]
+    (step,) = last_group
+    assert step["name"] == step["template"] == "mark-deletions"
+    assert not any("continueOn" in s for group in main["steps"] for s in group)
+    # Skipped when the plan says the run is limited to some accounts (single_account, or the `accounts` setting).
+    assert step["when"] == "{{steps.plan.outputs.parameters.mark_deletions}} == true"
+    arguments = {p["name"]: p["value"] for p in step["arguments"]["parameters"]}
+    assert arguments == {
+        "select_filter": "{{steps.plan.outputs.parameters.select_filter}}",  # included_steps, as the syncs
+        "table_version": WORKFLOW_VERSION,  # the version the sync pods stamped
+    }
+
+    spec = template(workflow_template, "mark-deletions")
+    container = spec["container"]
+    assert container["command"] == [f"{deploy()['project_dir']}/.venv/bin/meltano"]
+    # The same job, with a state id no account has (orchestrate/plan.py refuses an account named so).
+    assert container["args"] == [
+        "--environment",
+        "prod",
+        "run",
+        "--no-install",
+        "--state-id-suffix",
+        "mark-deletions",
+        "klaviyo-to-snowflake",
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TAP_KLAVIYO_ACTIVATE_VERSION"] == "{{inputs.parameters.table_version}}"
+    assert env["TAP_KLAVIYO__SELECT_FILTER"] == "{{inputs.parameters.select_filter}}"
+    assert not {"TAP_KLAVIYO_ACCOUNTS", "TAP_KLAVIYO_TABLE_VERSION", "MELTANO_RUN_FULL_REFRESH"} & set(env)
+    # The warehouse and the state backend as the sync pods reach them.
+    sync_refs = {e["name"] for e in template(workflow_template, "sync-account")["container"]["env"] if "valueFrom" in e}
+    assert {e["name"] for e in container["env"] if "valueFrom" in e} == sync_refs
+    assert spec["synchronization"] == {"mutexes": [{"name": "klaviyo-to-snowflake-mark-deletions"}]}
+    settings = deploy()["mark_deletions"]
+    assert spec["activeDeadlineSeconds"] == settings["active_deadline_seconds"] <= 3600  # a few UPDATEs
+    assert container["resources"] == {"requests": settings["requests"], "limits": settings["limits"]}
+    assert "mark_deletions" in {p["name"] for p in template(workflow_template, "plan")["outputs"]["parameters"]}
 
 
 def prod_variables() -> set[str]:
@@ -234,6 +297,7 @@ def test_every_placeholder_is_one_argo_can_resolve(workflow_template):
             scope, _, name = expression.rpartition(".")
             allowed = {
                 "workflow.parameters": workflow_parameters,
+                "workflow.creationTimestamp": {"s"},  # Unix seconds (Argo's operator.go, setGlobalParameters)
                 "inputs.parameters": inputs,
                 "steps.plan.outputs.parameters": plan_outputs,
                 "item": item_fields,

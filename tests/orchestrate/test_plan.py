@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from argo_manifests import LocalArgo, of_kind
+from argo_manifests import LocalArgo, of_kind, template
 
 KEYS = ["pk_secret_a1b2c3d4e5", "pk_secret_f6g7h8i9j0", "pk_secret_k1l2m3n4o5"]
 ACCOUNTS = [
@@ -23,7 +23,9 @@ def accounts_uri(moto_s3):
     return moto_s3.put("orchestrate-plan", "brands/accounts.json", json.dumps(ACCOUNTS))
 
 
-def plan(moto_s3, tmp_path, accounts_file: str, **parameters: str) -> tuple[LocalArgo, int, str]:
+def plan(
+    moto_s3, tmp_path, accounts_file: str, config: dict[str, str] | None = None, **parameters: str
+) -> tuple[LocalArgo, int, str]:
     (workflow_template,) = of_kind("WorkflowTemplate")
     secret = {
         "KLAVIYO_ACCOUNTS_FILE": accounts_file,
@@ -32,7 +34,9 @@ def plan(moto_s3, tmp_path, accounts_file: str, **parameters: str) -> tuple[Loca
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    argo = LocalArgo(workflow_template, secret, {"AWS_ENDPOINT_URL_S3": moto_s3.endpoint_url}, tmp_path)
+    # `config`: tap settings as the prod environment could set them (TAP_KLAVIYO_<SETTING>).
+    stand_ins = {"AWS_ENDPOINT_URL_S3": moto_s3.endpoint_url, **(config or {})}
+    argo = LocalArgo(workflow_template, secret, stand_ins, tmp_path)
     values = {f"workflow.parameters.{name}": value for name, value in (PARAMETERS | parameters).items()}
     run = argo.run_container("plan", values)
     return argo, run.code, run.output
@@ -49,7 +53,11 @@ def test_every_account_by_name_each_with_a_state_id_suffix_and_no_key(moto_s3, t
     ]  # no ':' or '/' in a state id
     assert json.loads(outputs["select_filter"]) == []  # every stream
     assert json.loads(outputs["full_refresh"]) is False
-    assert "3 account(s), one pod each: brand_a, Blue Fern Botanicals, brand.c/eu; every stream; incremental" in output
+    assert json.loads(outputs["mark_deletions"]) is True  # every account: the run ends by marking deletions
+    assert (
+        "3 account(s), one pod each: brand_a, Blue Fern Botanicals, brand.c/eu; every stream; incremental; "
+        "then mark deletions" in output
+    )
     everything = output + "".join(outputs.values())
     for key in KEYS:
         assert key not in everything
@@ -72,6 +80,17 @@ def test_the_old_parameters_one_account_some_streams_full_refresh(moto_s3, tmp_p
     ]
     assert json.loads(outputs["select_filter"]) == ["events", "list*", "!list_members"]
     assert json.loads(outputs["full_refresh"]) is True
+    # Some accounts only: the others' rows were not read again, so nothing may be marked deleted.
+    assert json.loads(outputs["mark_deletions"]) is False
+    assert "deletions not marked (some accounts only: the next run of every account marks them)" in output
+
+
+def test_accounts_limited_by_the_tap_setting_do_not_mark_deletions_either(moto_s3, tmp_path, accounts_uri):
+    argo, code, output = plan(moto_s3, tmp_path, accounts_uri, config={"TAP_KLAVIYO_ACCOUNTS": "brand_a,brand.c/eu"})
+    assert code == 0, output
+    outputs = argo.outputs("plan")
+    assert [entry["account"] for entry in json.loads(outputs["accounts"])] == ["brand_a", "brand.c/eu"]
+    assert json.loads(outputs["mark_deletions"]) is False
 
 
 @pytest.mark.parametrize(
@@ -101,6 +120,22 @@ def test_an_unreadable_accounts_file_is_retried_and_named(moto_s3, tmp_path):
     _, code, output = plan(moto_s3, tmp_path, missing)
     assert code == 1  # S3 may be back on the next attempt
     assert f"plan: accounts: {missing}: no object" in output
+
+
+def test_an_account_that_would_take_the_last_steps_state_id_is_refused(moto_s3, tmp_path):
+    (workflow_template,) = of_kind("WorkflowTemplate")
+    args = template(workflow_template, "mark-deletions")["container"]["args"]
+    assert args[args.index("--state-id-suffix") + 1] == "mark-deletions"
+    taken = moto_s3.put(
+        "orchestrate-plan",
+        f"{tmp_path.name}.json",
+        json.dumps([{"account": "brand_a", "api_key": KEYS[0]}, {"account": "Mark Deletions", "api_key": KEYS[1]}]),
+    )
+    _, code, output = plan(moto_s3, tmp_path, taken)
+    assert code == 1
+    assert "plan: account 'Mark Deletions': its state id suffix 'Mark-Deletions' is taken by the run's last step" in (
+        output
+    )
 
 
 def test_two_accounts_that_would_share_a_state_id_are_refused(moto_s3, tmp_path):

@@ -92,6 +92,11 @@ def edit_csv_job(project: dict) -> None:
     project["schedules"][0]["job"] = "csv-to-klaviyo"
 
 
+def edit_undeclared(project: dict) -> None:
+    tap = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-klaviyo")
+    tap["settings"] = [s for s in tap["settings"] if s["name"] != "table_version"]
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -99,6 +104,12 @@ def edit_csv_job(project: dict) -> None:
         (edit_tasks, "only one task 'tap-klaviyo <loader>' fans out into one pod per account"),
         (edit_interval, "interval '@once' is not a 5-field cron expression"),
         (edit_csv_job, "job 'csv-to-klaviyo' runs ['tap-csv target-klaviyo']"),
+        # Meltano would ignore TAP_KLAVIYO_TABLE_VERSION: each pod would stamp its own version.
+        (
+            edit_undeclared,
+            "extractor 'tap-klaviyo' does not declare the setting(s) table_version; the pods set them by variable "
+            "(TAP_KLAVIYO_TABLE_VERSION), which Meltano reads only for declared settings",
+        ),
     ],
 )
 def test_a_meltano_yml_that_cannot_run_on_argo_is_refused_by_name(tmp_path, edit, message):
@@ -118,6 +129,7 @@ def test_a_meltano_yml_that_cannot_run_on_argo_is_refused_by_name(tmp_path, edit
         ({"paralelism": 4}, "paralelism: Extra inputs are not permitted"),
         ({"parallelism": "eight"}, "parallelism: Input should be a valid integer"),
         ({"environment": "staging"}, "no environment 'staging' (deploy.yml `environment`)"),
+        ({"mark_deletions": {"requests": {}, "limits": {}}}, "mark_deletions.active_deadline_seconds: Field required"),
         (
             {"retry": {"limit": 3, "policy": "Sometimes", "backoff_duration": "10m", "backoff_factor": 2}},
             "retry.policy: Input should be 'Always', 'OnFailure', 'OnError' or 'OnTransientError'",
