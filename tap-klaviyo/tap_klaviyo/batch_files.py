@@ -24,9 +24,8 @@ import typing as t
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import orjson
-
 from .errors import SettingError
+from .flatten import encode_row
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BatchConfig
@@ -57,7 +56,7 @@ class BatchFile:
         """The rows as JSON lines, each with the `extra` columns (the RECORD envelope: extraction time, version)."""
         for row in rows:
             row.update(extra)
-        self._file.write(b"\n".join(map(orjson.dumps, rows)) + b"\n")
+        self._file.write(b"\n".join(map(encode_row, rows)) + b"\n")
         self.rows += len(rows)
 
     def close(self) -> None:

@@ -16,14 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from typing_extensions import override
 
-from .flatten import flatten
+from .flatten import Resource, decode_page, flatten, next_link
 from .versions import ACTIVATE_VERSION
 
 if t.TYPE_CHECKING:
@@ -42,7 +41,7 @@ class NextLinkPaginator(BaseHATEOASPaginator):
 
     @override
     def get_next_url(self, response: requests.Response) -> str | None:
-        return t.cast("str | None", orjson.loads(response.content)["links"].get("next"))
+        return next_link(response.content)
 
 
 class KlaviyoStream(RESTStream[t.Any]):
@@ -77,7 +76,7 @@ class KlaviyoStream(RESTStream[t.Any]):
     def __init__(self, tap: TapKlaviyo, **kwargs: t.Any) -> None:
         super().__init__(tap, **kwargs)
         self.tap = tap
-        self.included: dict[str, list[dict[str, t.Any]]] = {}
+        self.included: dict[str, list[Resource]] = {}
         self.stamp_table_version()
 
     def stamp_table_version(self) -> None:
@@ -194,12 +193,12 @@ class KlaviyoStream(RESTStream[t.Any]):
     # ---- responses --------------------------------------------------------------------------------
     @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        body = orjson.loads(response.content)
+        page = decode_page(response.content)
         # Child streams read a page's side-loaded resources before the next page is requested.
         self.included = {}
-        for resource in body.get("included") or ():
-            self.included.setdefault(resource["type"], []).append(resource)
-        for resource in body["data"]:
+        for resource in page.included:
+            self.included.setdefault(resource.type, []).append(resource)
+        for resource in page.data:
             yield flatten(resource)
 
     @override

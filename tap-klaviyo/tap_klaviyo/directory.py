@@ -15,6 +15,7 @@ import typing as t
 from klaviyo_http import KeyRefusedError, KlaviyoHttp, KlaviyoHttpError
 
 from .accounts import Account
+from .flatten import Page, RawPage, decode_page, decode_raw_page
 
 
 class AccountFailedError(Exception):
@@ -91,16 +92,23 @@ class AccountDirectory:
         url: str | None = f"/api/{group}s"
         params: dict[str, str] = {f"fields[{group}]": "name"}
         while url:
-            body = self.get_for(account_id, url, params, endpoint=f"get_{group}s")
-            ids.extend(resource["id"] for resource in body["data"])
-            url, params = body["links"].get("next"), {}
+            page = self.page_for(account_id, url, params, endpoint=f"get_{group}s")
+            ids.extend(resource.id for resource in page.data)
+            url, params = page.links.next, {}
         return ids
 
     # ---- one request, through the run's KlaviyoHttp (thread-safe: windows read several at once) -------
-    def get_for(
-        self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str
-    ) -> dict[str, t.Any]:
+    def page_for(self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str) -> Page:
+        """One page of a collection, decoded (flatten.py)."""
+        return decode_page(self._get(account_id, path_or_url, params, endpoint))
+
+    def raw_page_for(self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str) -> RawPage:
+        """One page of a collection, its attributes kept as Klaviyo's JSON text (flatten.py)."""
+        return decode_raw_page(self._get(account_id, path_or_url, params, endpoint))
+
+    def _get(self, account_id: str, path_or_url: str, params: dict[str, t.Any], endpoint: str) -> bytes:
         account = self._account(account_id)
-        return self.http.get_json(
-            path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, params=params
+        response = self.http.request(
+            "GET", path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, params=params
         )
+        return response.content

@@ -82,11 +82,11 @@ class GroupMembersStream(PagedStream):
             partition.cap = datetime.fromtimestamp(time.time(), UTC).strftime("%Y-%m-%dT%H:%M:%S")
         url: str | None = self.get_url(context)
         while url:
-            body = self.tap.directory.get_for(account_id, url, params, endpoint=self.endpoint)
-            rows = [flatten(resource, columns) for resource in body["data"]]
+            page = self.tap.directory.raw_page_for(account_id, url, params, endpoint=self.endpoint)
+            rows = [flatten(resource, columns) for resource in page.data]
             if rows:
                 yield rows
-            url, params = body["links"].get("next"), {}
+            url, params = page.links.next, {}
 
     @override
     def partition_pages(self, partitions: list[PartitionRun]) -> Iterator[tuple[PartitionRun, list[dict[str, t.Any]]]]:

@@ -4,7 +4,7 @@ singer-sdk handles one record at a time: a selection walk, the stream maps, a Re
 and the counters, for every row. On events that was most of the tap's CPU (bench/tap_throughput.py). These streams
 are large, flat and sorted by their replication key, so they do that work once per page instead:
 
-- record mode: a page becomes RECORD lines in one write (orjson), then each partition's bookmark moves to the last
+- record mode: a page becomes RECORD lines in one write (msgspec), then each partition's bookmark moves to the last
   row of the page, and STATE follows every `STATE_MSG_FREQUENCY` rows;
 - batch mode (singer-sdk's `batch_config`): pages go into gzip JSON-lines files (batch_files.py). A file is
   announced (BATCH) when it is full, and only then do the bookmarks move to its last rows, so a STATE never covers
@@ -18,18 +18,19 @@ identity, or a deselected nested property, takes singer-sdk's own per-record mes
 
 from __future__ import annotations
 
+import bisect
 import time
 import typing as t
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-import orjson
 from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
 from .batch_files import BatchConfigError
 from .client import KlaviyoStream
+from .flatten import decoded, encode_row, text
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -40,6 +41,11 @@ if t.TYPE_CHECKING:
     from .output import BufferedMsgSpecWriter
 
 Row = dict[str, t.Any]
+
+
+def reread(rows: list[Row], key: str, bookmark: str) -> int:
+    """How many rows of a page (sorted by `key`) are older than the partition's bookmark: read again."""
+    return bisect.bisect_left(rows, bookmark, key=lambda row: (text(row.get(key)) or "")[:19])
 
 
 @dataclass
@@ -94,20 +100,21 @@ class PagedStream(KlaviyoStream):
                 counter.increment(len(rows))
                 partition.rows += len(rows)
                 if key is not None:
-                    last = rows[-1].get(key)
-                    partition.reached = last if isinstance(last, str) else partition.reached
+                    partition.reached = text(rows[-1].get(key)) or partition.reached
                     if partition.old_bookmark is not None:
-                        old = partition.old_bookmark
-                        partition.reread += sum(1 for row in rows if (row.get(key) or "")[:19] < old)
+                        partition.reread += reread(rows, key, partition.old_bookmark)
                 self.tap.progress.update(self, partition)
                 yield partition, rows
                 if limit is not None and emitted >= limit:
                     break
         self.tap.progress.finish(self, partitions)
 
-    def _advance(self, partition: PartitionRun, value: t.Any) -> None:
-        """Move the partition's bookmark to `value`: forward only, never past the partition's sync start."""
-        if self.replication_key is None or not isinstance(value, str) or value[:19] > partition.cap:
+    def _advance(self, partition: PartitionRun, row: Row) -> None:
+        """Move the partition's bookmark to the row's: forward only, never past the partition's sync start."""
+        if self.replication_key is None:
+            return
+        value = text(row.get(self.replication_key))
+        if value is None or value[:19] > partition.cap:
             return
         state = self.get_context_state(partition.context)
         old = state.get("replication_key_value")
@@ -137,7 +144,7 @@ class PagedStream(KlaviyoStream):
         since_state = 0
         for partition, rows in self._page_loop(context):
             lines.write(rows)
-            self._advance(partition, rows[-1].get(self.replication_key) if self.replication_key else None)
+            self._advance(partition, rows[-1])
             since_state += len(rows)
             if since_state >= self.STATE_MSG_FREQUENCY:
                 self._write_state()
@@ -157,22 +164,21 @@ class PagedStream(KlaviyoStream):
         if version is not None:
             extra["_sdc_table_version"] = version
         file = files.open(self.name)
-        last: dict[int, tuple[PartitionRun, t.Any]] = {}  # rows in the open file: the last of each partition
-        key = self.replication_key
+        last: dict[int, tuple[PartitionRun, Row]] = {}  # rows in the open file: the last of each partition
         for partition, rows in self._page_loop(context):
             extra["_sdc_extracted_at"] = datetime.now(UTC).isoformat()
             file.write(rows, extra)
-            last[id(partition)] = (partition, rows[-1].get(key) if key else None)
+            last[id(partition)] = (partition, rows[-1])
             if file.rows >= batch_config.batch_size:
                 yield batch_config.encoding, [files.announce(file)]
-                for partition_done, value in last.values():
-                    self._advance(partition_done, value)
+                for partition_done, row in last.values():
+                    self._advance(partition_done, row)
                 last.clear()
                 file = files.open(self.name)
         if file.rows:
             yield batch_config.encoding, [files.announce(file)]
-            for partition_done, value in last.values():
-                self._advance(partition_done, value)
+            for partition_done, row in last.values():
+                self._advance(partition_done, row)
         else:
             file.discard()
 
@@ -212,14 +218,14 @@ class RecordLines:
         dropped = stream.deselected_columns
         self.identity = len(maps) == 1 and isinstance(maps[0], SameRecordTransform) and dropped is not None
         self.dropped = dropped or ()
-        self.head = b'{"type":"RECORD","stream":' + orjson.dumps(stream.name) + b',"record":'
+        self.head = b'{"type":"RECORD","stream":' + encode_row(stream.name) + b',"record":'
         version = stream.table_version
         self.version = b',"version":' + str(version).encode() if version is not None else b""
 
     def write(self, rows: list[Row]) -> None:
         if not self.identity:
-            for row in rows:
-                for message in self.stream._generate_record_messages(row):  # singer-sdk's maps and deselection
+            for row in rows:  # singer-sdk's stream maps and deselection, on decoded values
+                for message in self.stream._generate_record_messages(decoded(row)):
                     self.stream.tap.write_message(message)
             return
         for column in self.dropped:
@@ -228,5 +234,5 @@ class RecordLines:
         tail = self.version + b',"time_extracted":"' + datetime.now(UTC).isoformat().encode() + b'"}\n'
         # One join for the page: each row's JSON between the message's head and tail.
         t.cast("BufferedMsgSpecWriter", self.stream.tap.message_writer).write_lines(
-            self.head + (tail + self.head).join(map(orjson.dumps, rows)) + tail
+            self.head + (tail + self.head).join(map(encode_row, rows)) + tail
         )

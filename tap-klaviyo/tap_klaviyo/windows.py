@@ -136,15 +136,16 @@ class WindowedStream(PagedStream):
 
     def _first_time(self, account_id: str, context: Context | None, begin: float) -> float | None:
         """When the first row at or after `begin` is: the windows start there, not at a distant start_date."""
-        body = self.tap.directory.get_for(
+        page = self.tap.directory.page_for(
             account_id,
             self.path,
             self._params(context, self.window_filter(math.floor(begin), None), page_size=1),
             endpoint=self.endpoint_for(context),
         )
-        if not body["data"]:
+        if not page.data:
             return None
-        value = body["data"][0]["attributes"][self.replication_key]
+        assert self.replication_key is not None
+        value = page.data[0].attributes[self.replication_key]
         return datetime.fromisoformat(value).timestamp()
 
     def _read_window(self, account_id: str, context: Context | None, lo: int, hi: int | None) -> list[dict[str, t.Any]]:
@@ -152,11 +153,11 @@ class WindowedStream(PagedStream):
         directory = self.tap.directory
         endpoint = self.endpoint_for(context)
         columns = self.account_columns(account_id)
-        body = directory.get_for(
+        page = directory.raw_page_for(
             account_id, self.path, self._params(context, self.window_filter(lo, hi)), endpoint=endpoint
         )
-        rows = [flatten(resource, columns) for resource in body["data"]]
-        while body["links"].get("next"):
-            body = directory.get_for(account_id, body["links"]["next"], {}, endpoint=endpoint)
-            rows.extend(flatten(resource, columns) for resource in body["data"])
+        rows = [flatten(resource, columns) for resource in page.data]
+        while page.links.next:
+            page = directory.raw_page_for(account_id, page.links.next, {}, endpoint=endpoint)
+            rows.extend(flatten(resource, columns) for resource in page.data)
         return rows

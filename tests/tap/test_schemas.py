@@ -20,7 +20,7 @@ import requests
 from jsonschema import Draft7Validator, FormatChecker
 
 import tap_klaviyo
-from tap_klaviyo.flatten import flatten
+from tap_klaviyo.flatten import as_resource, flatten
 
 REVISION = "2026-10-15"
 SCHEMAS = Path(tap_klaviyo.__file__).parent / "schemas"
@@ -129,7 +129,7 @@ class Account:
             url, query = body["links"].get("next"), None  # the next link carries every parameter
 
     def row(self, resource: dict[str, Any], **extra: str) -> dict[str, Any]:
-        return {**flatten(resource), "account_id": self.id, "account_name": self.name, **extra}
+        return {**flatten(as_resource(resource)), "account_id": self.id, "account_name": self.name, **extra}
 
 
 @pytest.fixture(scope="module")
