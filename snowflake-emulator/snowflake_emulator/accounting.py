@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import threading
 import time
 from collections.abc import Iterator
@@ -118,8 +119,8 @@ class Ledger:
 
     def summary(self) -> dict[str, Any]:
         """The totals: `statements` (SQL statements run; the other kinds are the emulator's own steps),
-        `duckdb_seconds` and `duckdb_cpu_seconds` (every kind), the process's CPU and wall seconds so far, and
-        `by_kind` ({kind: {count, seconds, cpu_seconds}})."""
+        `duckdb_seconds` and `duckdb_cpu_seconds` (every kind), the process's CPU and wall seconds so far, its peak
+        memory, and `by_kind` ({kind: {count, seconds, cpu_seconds}})."""
         with self._lock:
             tallies = {kind: Tally(t.count, t.seconds, t.cpu_seconds) for kind, t in sorted(self._tallies.items())}
         return {
@@ -128,6 +129,7 @@ class Ledger:
             "duckdb_cpu_seconds": _seconds(sum(t.cpu_seconds for t in tallies.values())),
             "process_cpu_seconds": _seconds(time.process_time()),
             "run_seconds": _seconds(time.perf_counter() - self._started),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KB
             "by_kind": {
                 kind: {"count": t.count, "seconds": _seconds(t.seconds), "cpu_seconds": _seconds(t.cpu_seconds)}
                 for kind, t in tallies.items()

@@ -100,13 +100,14 @@ class AccountDirectory:
     # ---- one request, through the run's KlaviyoHttp (thread-safe: windows read several at once) -------
     def page_for(self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str) -> Page:
         """One page of a collection, decoded (flatten.py)."""
-        return decode_page(self._get(account_id, path_or_url, params, endpoint))
+        return decode_page(self.content_for(account_id, path_or_url, params, endpoint=endpoint))
 
     def raw_page_for(self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str) -> RawPage:
         """One page of a collection, its attributes kept as Klaviyo's JSON text (flatten.py)."""
-        return decode_raw_page(self._get(account_id, path_or_url, params, endpoint))
+        return decode_raw_page(self.content_for(account_id, path_or_url, params, endpoint=endpoint))
 
-    def _get(self, account_id: str, path_or_url: str, params: dict[str, t.Any], endpoint: str) -> bytes:
+    def content_for(self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str) -> bytes:
+        """One answer's body, as Klaviyo sent it."""
         account = self._account(account_id)
         response = self.http.request(
             "GET", path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, params=params

@@ -92,7 +92,7 @@ class GroupMembersStream(PagedStream):
     def partition_pages(self, partitions: list[PartitionRun]) -> Iterator[tuple[PartitionRun, list[dict[str, t.Any]]]]:
         """Several groups at once (`window_concurrency`), each group's pages in order; memory is bounded by a
         short queue between the readers and the writer."""
-        workers = min(len(partitions), max(1, int(self.config.get("window_concurrency", 8))))
+        workers = min(len(partitions), max(1, int(self.config.get("window_concurrency", 16))))
         if workers <= 1:
             yield from super().partition_pages(partitions)
             return

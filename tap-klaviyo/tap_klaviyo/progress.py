@@ -9,7 +9,9 @@ the loader) still reports.
 
 from __future__ import annotations
 
+import json
 import logging
+import resource
 import threading
 import time
 import typing as t
@@ -87,3 +89,19 @@ class Progress:
                     f"{entry.rows() / seconds:,.0f}",
                     entry.reached() or "-",
                 )
+
+
+USAGE_PREFIX = "tap-klaviyo usage: "
+
+
+def log_usage(logger: logging.Logger) -> None:
+    """What the run cost this machine, as one line a benchmark can read: CPU seconds and peak memory of this
+    process and of the per-account processes it started (fanout.py), which it has waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    usage = {
+        "cpu_seconds": round(own.ru_utime + own.ru_stime, 3),
+        "peak_rss_mb": round(own.ru_maxrss / 1024, 1),  # Linux: KB
+        "account_processes_cpu_seconds": round(children.ru_utime + children.ru_stime, 3),
+        "account_processes_peak_rss_mb": round(children.ru_maxrss / 1024, 1),
+    }
+    logger.info("%s%s", USAGE_PREFIX, json.dumps(usage))

@@ -20,7 +20,7 @@ from .errors import SettingError, UserError
 from .fanout import run_accounts_in_parallel
 from .output import BufferedMsgSpecWriter
 from .pages import PagedStream
-from .progress import Progress
+from .progress import Progress, log_usage
 from .streams import STREAM_TYPES
 from .versions import activate, versioned_streams, why_not_activate
 
@@ -97,9 +97,11 @@ class TapKlaviyo(Tap):
         ),
         th.Property(
             "window_concurrency",
-            th.IntegerType,
-            default=8,
-            description="Time windows of events and profiles read at the same time within one account.",
+            th.IntegerType(minimum=1),
+            default=16,
+            description="Requests in flight at once within one account: time windows of events and profiles, or "
+            "lists and segments of the member streams. Klaviyo answers a page in ~250 ms, so the events tier "
+            "(3,500 pages a minute) needs about 15 in flight.",
         ),
         th.Property(
             "events_lookback_days",
@@ -196,7 +198,7 @@ class TapKlaviyo(Tap):
             policy=RetryPolicy(max_retries=int(config.get("max_retries", 10))),
             rate_limit_scale=float(config.get("rate_limit_scale", 1.0)),
             timeout=float(config.get("request_timeout", 300)),
-            pool_size=max(1, int(config.get("window_concurrency", 8))),
+            pool_size=max(1, int(config.get("window_concurrency", 16))),
             logger=self.logger,
         )
 
@@ -309,6 +311,7 @@ class TapKlaviyo(Tap):
             if self._batch_files is not None:
                 self._batch_files.close()
         self.mark_deletions(list(failures))
+        log_usage(self.logger)
         if failures:
             raise SystemExit(f"tap-klaviyo: {len(failures)} of {len(accounts)} account(s) not synced: {_why(failures)}")
 

@@ -1,0 +1,241 @@
+"""The pipeline users run, `meltano run tap-klaviyo target-snowflake`, in batch mode and in record mode, side by side.
+
+    .venv/bin/python bench/pipeline_throughput.py [--events 1000000] [--small 100000] [--latency-ms 250]
+                                                  [--modes batch,records]
+
+Against a sandbox with Klaviyo's real tiers and `--latency-ms` per request, the real Meltano and the real
+target-snowflake 0.20.4 (on the emulator), events only:
+
+1. the tap alone in batch mode, one account, `--events` events: events/s and its share of the ceiling
+   (3,500 pages a minute x 1,000 = 58,333/s), goal >= 90%;
+2. the pipeline, each mode, on `--small` and `--events` events of one account and `--events` over 4 accounts:
+   - events/s end to end (Meltano started to the loader done), and the share of the accounts' ceiling;
+   - the tap's CPU per 1,000 events (its own line, `tap-klaviyo usage:`, account processes included);
+   - target-snowflake's own CPU per 1,000 events: its process CPU less what the emulator spent in DuckDB and on the
+     stage (`snowflake-emulator:` line), the work Snowflake does remotely; the emulator's seconds;
+   - peak memory of the tap's and the target's processes; peak disk of the batch files;
+   - the goal: in batch mode, the pipeline's own work (tap + target, emulator excluded) >= 50,000 events per
+     CPU-second; and memory flat from `--small` to `--events`.
+Each figure is measured in this one run; the machine's other load moves them, so compare within a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "tests")]
+
+from meltano_project import PROJECT, LocalProject, ensure_installed  # noqa: E402
+
+from klaviyo_sandbox.pytest_plugin import start_sandbox  # noqa: E402
+from local_stand_ins.stack import start_local_stack  # noqa: E402
+
+CEILING = 3500 * 1000 / 60  # events per second per account: steady pages a minute x largest page
+BATCHES = PROJECT / ".meltano" / "run" / "tap-klaviyo" / "batches"
+
+
+@dataclass
+class Peaks:
+    """Peak RSS (MB) of the tap's and the target's processes, and peak disk (MB) of the batch files, by polling."""
+
+    tap_mb: float = 0.0
+    target_mb: float = 0.0
+    disk_mb: float = 0.0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def watch(self, root_pid: int, folder: Path) -> threading.Thread:
+        def poll() -> None:
+            while not self.stop.is_set():
+                tap = target = 0.0
+                try:
+                    children = psutil.Process(root_pid).children(recursive=True)
+                except psutil.NoSuchProcess:
+                    return
+                for child in children:
+                    try:
+                        line = " ".join(child.cmdline())
+                        rss = child.memory_info().rss / 2**20
+                    except psutil.Error:
+                        continue
+                    if "tap_klaviyo" in line or "tap-klaviyo" in line:
+                        tap = max(tap, rss)
+                    elif "target-snowflake" in line or "target_snowflake" in line:
+                        target = max(target, rss)
+                self.tap_mb, self.target_mb = max(self.tap_mb, tap), max(self.target_mb, target)
+                self.disk_mb = max(self.disk_mb, _folder_mb(folder))
+                time.sleep(0.2)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        return thread
+
+
+def _folder_mb(folder: Path) -> float:
+    total = 0
+    for path in folder.rglob("*.jsonl*") if folder.exists() else ():
+        with contextlib.suppress(OSError):  # loaded and deleted meanwhile
+            total += path.stat().st_size
+    return total / 2**20
+
+
+def line_after(text: str, prefix: str) -> dict:
+    for line in reversed(text.splitlines()):
+        if prefix in line:
+            return json.loads(line.split(prefix, 1)[1])
+    raise SystemExit(f"no '{prefix.strip()}' line in the run's output")
+
+
+def pipeline(mode: str, accounts: int, events_per_account: int, latency: float, folder: Path) -> dict:
+    """One `meltano run tap-klaviyo target-snowflake` on a fresh stack: its figures."""
+    stack = start_local_stack(
+        "--accounts", str(accounts), "--events", str(events_per_account), "--profiles", "10",
+        "--latency-ms", str(latency),
+    )  # fmt: skip
+    try:
+        project = LocalProject(stack, folder / f"{mode}-{accounts}-{events_per_account}")
+        env = project.env(TAP_KLAVIYO__SELECT_FILTER='["events"]', TAP_KLAVIYO_PARALLEL_ACCOUNTS=str(accounts))
+        if mode == "records":
+            env["TAP_KLAVIYO_BATCH_FILES"] = "false"
+        peaks = Peaks()
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("meltano")), "run", "tap-klaviyo", "target-snowflake"],
+            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        watcher = peaks.watch(process.pid, BATCHES)
+        output, _ = process.communicate()
+        wall = time.perf_counter() - start
+        peaks.stop.set()
+        watcher.join()
+    finally:
+        stack.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"{mode} run failed:\n{output[-4000:]}")
+    tap = line_after(output, "tap-klaviyo usage: ")
+    emulator = line_after(output, "snowflake-emulator: ")
+    events = accounts * events_per_account
+    tap_cpu = tap["cpu_seconds"] + tap["account_processes_cpu_seconds"]
+    target_own = emulator["process_cpu_seconds"] - emulator["duckdb_cpu_seconds"]
+    return {
+        "mode": mode,
+        "accounts": accounts,
+        "events": events,
+        "wall": wall,
+        "rate": events / wall,
+        "ceiling": events / wall / (CEILING * accounts),
+        "tap_ms_per_1000": 1000 * tap_cpu / events * 1000,
+        "target_ms_per_1000": 1000 * target_own / events * 1000,
+        "emulator_s": emulator["duckdb_seconds"],
+        "emulator_cpu_s": emulator["duckdb_cpu_seconds"],
+        "own_per_cpu_s": events / (tap_cpu + target_own),
+        "tap_mb": max(peaks.tap_mb, tap["peak_rss_mb"], tap["account_processes_peak_rss_mb"]),
+        "target_mb": max(peaks.target_mb, emulator["peak_rss_mb"]),
+        "disk_mb": peaks.disk_mb,
+    }
+
+
+def tap_alone(events: int, latency: float, folder: Path) -> tuple[float, float, float]:
+    """(events/s, share of the ceiling, events per CPU-second) of the tap alone in batch mode, one account."""
+    sandbox = start_sandbox(
+        "--accounts", "1", "--events", str(events), "--profiles", "10", "--latency-ms", str(latency),
+        "--accounts-file", str(folder / "accounts.json"),
+    )  # fmt: skip
+    try:
+        config = {
+            "accounts_file": str(folder / "accounts.json"),
+            "api_url": sandbox.url,
+            "start_date": "2012-01-01T00:00:00Z",
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "storage": {"root": (folder / "alone").as_uri()},
+                "batch_size": 100_000,
+            },
+            "batch_max_pending_files": 0,  # no loader: the files stay until this script removes them
+        }
+        (folder / "config.json").write_text(json.dumps(config))
+        tap = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(folder / "config.json")]
+        catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True, text=True, check=True).stdout)
+        for entry in catalog["streams"]:
+            for metadata in entry["metadata"]:
+                if not metadata["breadcrumb"]:
+                    metadata["metadata"]["selected"] = entry["tap_stream_id"] == "events"
+        (folder / "catalog.json").write_text(json.dumps(catalog))
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [*tap, "--catalog", str(folder / "catalog.json")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+    finally:
+        sandbox.stop()
+    if status != 0:
+        raise SystemExit(f"the tap failed with status {status}")
+    subprocess.run(["rm", "-rf", str(folder / "alone")], check=True)
+    return events / wall, events / wall / CEILING, events / (usage.ru_utime + usage.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--latency-ms", type=float, default=250)
+    parser.add_argument("--modes", default="batch,records")
+    args = parser.parse_args()
+    ensure_installed("tap-klaviyo", "target-snowflake")
+    folder = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
+
+    rate, share, per_cpu = tap_alone(args.events, args.latency_ms, folder)
+    print(f"tap alone, batch mode, 1 account, {args.events:,} events, real tiers, {args.latency_ms:.0f} ms a page:")
+    print(f"  {rate:,.0f} events/s = {share:.0%} of the ceiling (goal >= 90%: ratio {share / 0.9:.2f}); "
+          f"{per_cpu:,.0f} events per CPU-second\n")  # fmt: skip
+
+    runs = []
+    header = ("mode", "acc", "events", "s", "events/s", "of ceil", "tap ms/1k", "tgt ms/1k", "emul s", "own ev/CPU-s",
+              "tap MB", "tgt MB", "disk MB")  # fmt: skip
+    widths = (8, 3, 9, 6, 9, 7, 9, 9, 7, 12, 7, 7, 7)
+    print(
+        " ".join(
+            f"{name:>{width}}" if n else f"{name:{width}}"
+            for n, (name, width) in enumerate(zip(header, widths, strict=True))
+        )
+    )
+    for mode in args.modes.split(","):
+        for accounts, per_account in ((1, args.small), (1, args.events), (4, args.events // 4)):
+            result = pipeline(mode, accounts, per_account, args.latency_ms, folder)
+            runs.append(result)
+            print(f"{mode:8} {accounts:3d} {result['events']:9,d} {result['wall']:6.0f} {result['rate']:9,.0f} "
+                  f"{result['ceiling']:7.0%} {result['tap_ms_per_1000']:9.1f} {result['target_ms_per_1000']:9.1f} "
+                  f"{result['emulator_s']:7.1f} {result['own_per_cpu_s']:12,.0f} {result['tap_mb']:7.0f} "
+                  f"{result['target_mb']:7.0f} {result['disk_mb']:7.0f}", flush=True)  # fmt: skip
+
+    print("\ngoals (ratio >= 1.00 is met):")
+    by = {(r["mode"], r["accounts"], r["events"]): r for r in runs}
+    if ("batch", 1, args.events) in by:
+        own = by[("batch", 1, args.events)]["own_per_cpu_s"]
+        print(f"  batch: pipeline's own work {own:,.0f} events per CPU-second, goal 50,000: ratio {own / 50_000:.2f}")
+    print(f"  tap alone in batch mode: {share:.0%} of the ceiling, goal 90%: ratio {share / 0.9:.2f}")
+    for mode in args.modes.split(","):
+        small, large = by.get((mode, 1, args.small)), by.get((mode, 1, args.events))
+        if small and large:
+            growth = max(large["tap_mb"] / small["tap_mb"], large["target_mb"] / small["target_mb"])
+            print(f"  {mode}: peak memory at {args.events:,} vs {args.small:,} events: x{growth:.2f} (flat: <= 1.3)")
+    if ("records", 1, args.events) in by and ("batch", 1, args.events) in by:
+        gain = by[("batch", 1, args.events)]["own_per_cpu_s"] / by[("records", 1, args.events)]["own_per_cpu_s"]
+        print(f"  batch vs record mode, own work per CPU-second: x{gain:.1f}")
+
+
+if __name__ == "__main__":
+    main()
