@@ -1,0 +1,84 @@
+"""What keeping list and segment membership current costs: a full listing of every group on every run.
+
+    .venv/bin/python bench/membership_cost.py [--profiles 100000] [--latency-ms 250]
+
+Reads `segment_members` of one account (membership `current`: every segment in full) against a sandbox with
+Klaviyo's real tiers and a per-request latency, and prints the members per second, the requests per minute
+against the endpoint's steady limit (750 a minute for get_profiles_for_segment), and from those the cost of an
+account with 20 segments of 200,000 members each, per run and per day (runs at 05:00 and 17:00).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from klaviyo_sandbox.pytest_plugin import start_sandbox
+
+STEADY = 750  # get_profiles_for_segment, requests a minute (klaviyo-http's TIERS)
+PAGE = 100  # its largest page
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=100_000)
+    parser.add_argument("--latency-ms", type=float, default=250)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="membership-bench-"))
+    sandbox = start_sandbox(
+        "--accounts", "1", "--events", "10", "--profiles", str(args.profiles), "--latency-ms", str(args.latency_ms),
+        "--accounts-file", str(folder / "accounts.json"),
+    )  # fmt: skip
+    try:
+        config = {
+            "accounts_file": str(folder / "accounts.json"),
+            "api_url": sandbox.url,
+            "start_date": "2012-01-01T00:00:00Z",
+            "membership": "current",
+        }
+        (folder / "config.json").write_text(json.dumps(config))
+        tap = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(folder / "config.json")]
+        catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True, text=True, check=True).stdout)
+        for entry in catalog["streams"]:
+            for metadata in entry["metadata"]:
+                if not metadata["breadcrumb"]:
+                    metadata["metadata"]["selected"] = entry["tap_stream_id"] == "segment_members"
+        (folder / "catalog.json").write_text(json.dumps(catalog))
+        start = time.perf_counter()
+        with open(folder / "out.singer", "w") as out:
+            process = subprocess.Popen(
+                [*tap, "--catalog", str(folder / "catalog.json")], stdout=out, stderr=subprocess.DEVNULL
+            )
+            _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        stats = sandbox.stats()
+    finally:
+        sandbox.stop()
+    if status != 0:
+        raise SystemExit(f"the tap failed with status {status}")
+    with open(folder / "out.singer") as singer:
+        members = sum(1 for line in singer if line.startswith('{"type":"RECORD"'))
+    requests = sum(buckets.get("get_profiles_for_segment", {}).get("requests", 0) for buckets in stats.values())
+    per_minute = requests / wall * 60
+    rate = members / wall
+    target = 20 * 200_000
+    minutes = target / PAGE / min(per_minute, STEADY)
+    print(f"segment_members, 1 account, {args.profiles:,} profiles, real tiers, {args.latency_ms:.0f} ms a page:")
+    print(f"  {members:,} members in {wall:.0f} s: {rate:,.0f} members/s, {requests:,} requests = {per_minute:,.0f} a "
+          f"minute ({per_minute / STEADY:.0%} of the endpoint's {STEADY}); {members / requests:.0f} members a request; "
+          f"tap CPU {usage.ru_utime + usage.ru_stime:.1f} s")  # fmt: skip
+    print(
+        f"an account with 20 segments of 200,000 members: {target // PAGE:,} requests and about {minutes:.0f} "
+        f"minutes per run at this rate ({2 * minutes:.0f} minutes and {2 * target // PAGE:,} requests a day); "
+        "`membership: join_history` reads only the members who joined since the last run"
+    )
+
+
+if __name__ == "__main__":
+    main()
