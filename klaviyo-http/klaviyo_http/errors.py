@@ -2,7 +2,7 @@
 
 Every message names the account (by name, never by key) and the endpoint; keys never reach an exception.
 Klaviyo's errors body: `{"errors": [{"id", "status", "code", "title", "detail", "source": {"pointer"}}]}`
-(shared/reference/klaviyo-facts.md, "Transport").
+(https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling; the official SDK's error models).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class QuotaExhaustedError(KlaviyoHttpError):
     """A quota that frees up later than a run should wait (a daily quota, a long Retry-After).
 
     Never turned into a sleep: a client told to wait 67,608 s is told "not today"
-    (shared/reference/sync-completeness.md, "Reporting API"). `retry_after` is in seconds."""
+    (Klaviyo's developer community, topic 14748 "Unexpected API throttling"). `retry_after` is in seconds."""
 
     def __init__(self, message: str, *, account: str, endpoint: str, retry_after: float) -> None:
         super().__init__(message, account=account, endpoint=endpoint)

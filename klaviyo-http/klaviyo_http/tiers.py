@@ -2,7 +2,7 @@
 
 Limits are per account and per endpoint: `burst` per 1-second window, `steady` per 60-second window, and for the
 Reporting API a `daily` quota as well (the SDK's docstrings: "Burst: 1/s, Steady: 2/m, Daily: 225/d";
-shared/reference/klaviyo-endpoints.md). tests/http/test_tiers.py checks this table against the sandbox's own.
+klaviyo-api 25.0.0, openapi_client/api/*_api.py). tests/http/test_pacing.py checks it against the sandbox's own table.
 """
 
 from __future__ import annotations

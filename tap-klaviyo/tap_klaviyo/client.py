@@ -174,7 +174,8 @@ class KlaviyoStream(RESTStream[t.Any]):
 
     def filter_conditions(self, context: Context | None) -> list[str]:
         """Server-side filters: the bookmark (inclusive, so rows sharing its second are read again and
-        merged on their key, never lost) plus what the stream adds."""
+        merged on their key, never lost: Klaviyo shows whole seconds, and a strict `greater-than` lost such rows in
+        https://github.com/estuary/connectors/issues/2037) plus what the stream adds."""
         if self.bookmark_filter is None or self.replication_key is None:
             return []
         start = self.get_starting_timestamp(context)

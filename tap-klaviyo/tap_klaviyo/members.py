@@ -5,7 +5,8 @@ Two ways to keep them, the setting `membership`:
 - `current` (default): every group is listed in full on every run, its rows carry the run's table version, and the
   run ends with ACTIVATE_VERSION (versions.py): target-snowflake sets `_sdc_deleted_at` on the rows of members who
   left. Klaviyo says nothing when a profile leaves a list or drops out of a segment; a full listing is the only way
-  to learn it (shared/reference/sync-completeness.md, "Deletions and membership").
+  to learn it (Fivetran re-imports LIST_PERSON and SEGMENT_PERSON to infer deletes for the same reason:
+  https://fivetran.com/docs/applications/klaviyo).
 - `join_history`: incremental on `joined_group_at`, a bookmark per group; a row once added stays.
 
 Either way the requests are as cheap as Klaviyo allows: `fields[profile]=joined_group_at` (the profile itself is in

@@ -25,7 +25,9 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 # Klaviyo lists campaigns of one channel per request: the filter is required, and archived campaigns are returned
-# only when asked for (klaviyo-api 25.0.0, CampaignsApi.get_campaigns docstring; shared/reference/peers.md, #5, #6).
+# only when asked for (klaviyo-api 25.0.0, CampaignsApi.get_campaigns docstring; SMS and push campaigns went missing
+# in taps that sent one channel: https://github.com/singer-io/tap-klaviyo/issues/50,
+# https://github.com/MeltanoLabs/tap-klaviyo/issues/161).
 CHANNELS = ("email", "sms", "mobile_push")
 DAY = 86_400
 

@@ -1,6 +1,7 @@
 """How a row deleted in Klaviyo is marked deleted in the warehouse: table versions and ACTIVATE_VERSION.
 
-Klaviyo's list endpoints return only what exists now (shared/reference/sync-completeness.md). A stream declared
+Klaviyo's list endpoints return only what exists now, with no trace of what was deleted (the sandbox does the same:
+klaviyo-sandbox/src/klaviyo_sandbox/deletes.py; https://fivetran.com/docs/applications/klaviyo). A stream declared
 `deletions = ACTIVATE_VERSION` is therefore listed in full on every run, and its rows carry the run's table version
 (the RECORD's `version`, or `_sdc_table_version` in a batch file). Once every account of the company has synced it,
 the run ends with ACTIVATE_VERSION: target-snowflake sets `_sdc_deleted_at` on each row of an older version, which is
