@@ -19,6 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
+
+from tap_runs import TAP, catalog_selecting
+
 from klaviyo_sandbox.pytest_plugin import start_sandbox
 
 STEADY = 750  # get_profiles_for_segment, requests a minute (klaviyo-http's TIERS)
@@ -43,12 +47,8 @@ def main() -> None:
             "membership": "current",
         }
         (folder / "config.json").write_text(json.dumps(config))
-        tap = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(folder / "config.json")]
-        catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True, text=True, check=True).stdout)
-        for entry in catalog["streams"]:
-            for metadata in entry["metadata"]:
-                if not metadata["breadcrumb"]:
-                    metadata["metadata"]["selected"] = entry["tap_stream_id"] == "segment_members"
+        tap = [*TAP, "--config", str(folder / "config.json")]
+        catalog = catalog_selecting(folder / "config.json", ["segment_members"])
         (folder / "catalog.json").write_text(json.dumps(catalog))
         start = time.perf_counter()
         with open(folder / "out.singer", "w") as out:

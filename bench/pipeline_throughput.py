@@ -36,9 +36,10 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "tests" / "tap"), str(ROOT / "tests")]
 
 from meltano_project import PROJECT, LocalProject, ensure_installed  # noqa: E402
+from tap_runs import TAP, catalog_selecting  # noqa: E402
 
 from klaviyo_sandbox.pytest_plugin import start_sandbox  # noqa: E402
 from local_stand_ins.stack import start_local_stack  # noqa: E402
@@ -166,12 +167,8 @@ def tap_alone(events: int, latency: float, folder: Path) -> tuple[float, float, 
             "batch_max_pending_files": 0,  # no loader: the files stay until this script removes them
         }
         (folder / "config.json").write_text(json.dumps(config))
-        tap = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(folder / "config.json")]
-        catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True, text=True, check=True).stdout)
-        for entry in catalog["streams"]:
-            for metadata in entry["metadata"]:
-                if not metadata["breadcrumb"]:
-                    metadata["metadata"]["selected"] = entry["tap_stream_id"] == "events"
+        tap = [*TAP, "--config", str(folder / "config.json")]
+        catalog = catalog_selecting(folder / "config.json", ["events"])
         (folder / "catalog.json").write_text(json.dumps(catalog))
         start = time.perf_counter()
         process = subprocess.Popen(
