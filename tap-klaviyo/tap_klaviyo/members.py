@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 
 from typing_extensions import override
 
+from klaviyo_http import RequestRefusedError
+
 from .flatten import flatten
 from .pages import PagedStream, PartitionRun
 from .versions import ACTIVATE_VERSION
@@ -83,7 +85,14 @@ class GroupMembersStream(PagedStream):
             partition.cap = datetime.fromtimestamp(time.time(), UTC).strftime("%Y-%m-%dT%H:%M:%S")
         url: str | None = self.get_url(context)
         while url:
-            page = self.tap.directory.raw_page_for(account_id, url, params, endpoint=self.endpoint)
+            try:
+                page = self.tap.directory.raw_page_for(account_id, url, params, endpoint=self.endpoint)
+            except RequestRefusedError as refused:
+                if refused.detail.status != 404:
+                    raise
+                # Deleted since the run listed the groups: its members are marked deleted with it (versions.py).
+                self.logger.info("%s %s of '%s' was deleted during the run", self.group, group_id, account_id)
+                return
             rows = [flatten(resource, columns) for resource in page.data]
             if rows:
                 yield rows

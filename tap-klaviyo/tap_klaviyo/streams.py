@@ -15,6 +15,8 @@ from functools import cached_property
 
 from typing_extensions import override
 
+from klaviyo_http import RequestRefusedError
+
 from .client import KlaviyoStream
 from .flatten import flatten
 from .members import GroupMembersStream
@@ -228,6 +230,17 @@ class FlowMessagesStream(KlaviyoStream):
     parent_stream_type = FlowActionsStream
     page_size = 50
     state_partitioning_keys: t.ClassVar[list[str]] = ["account_id"]
+
+    @override
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        try:
+            yield from super().get_records(context)
+        except RequestRefusedError as refused:
+            if refused.detail.status != 404:
+                raise
+            # The flow (or the action) was deleted after the run listed the flows: nothing left to read.
+            assert context is not None
+            self.logger.info("flow action %s was deleted during the run", context["flow_action_id"])
 
     @override
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
