@@ -12,6 +12,8 @@ import logging
 import threading
 import typing as t
 
+import orjson
+
 from klaviyo_http import KeyRefusedError, KlaviyoHttp, KlaviyoHttpError
 
 from .accounts import Account
@@ -104,3 +106,11 @@ class AccountDirectory:
         return self.http.get_json(
             path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, params=params
         )
+
+    def post_for(self, account_id: str, path_or_url: str, body: bytes, *, endpoint: str) -> dict[str, t.Any]:
+        """A POST that reads (the Reporting API's queries), answered with JSON."""
+        account = self._account(account_id)
+        response = self.http.request(
+            "POST", path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, body=body
+        )
+        return t.cast("dict[str, t.Any]", orjson.loads(response.content))

@@ -18,6 +18,7 @@ from typing_extensions import override
 from .client import KlaviyoStream
 from .flatten import flatten
 from .members import GroupMembersStream
+from .reports import REPORT_STREAM_TYPES
 from .versions import ACTIVATE_VERSION
 from .windows import WindowedStream
 
@@ -309,4 +310,7 @@ STREAM_TYPES: list[type[KlaviyoStream]] = [
     MetricsStream,
     TagsStream,
     TemplatesStream,
+    # Last: their requests run in the background from the start of the run (report_fetch.py), and these streams
+    # emit what was fetched once every other stream is done.
+    *REPORT_STREAM_TYPES,
 ]

@@ -21,6 +21,8 @@ from .fanout import run_accounts_in_parallel
 from .output import BufferedMsgSpecWriter
 from .pages import BatchModeError, PagedStream
 from .progress import Progress
+from .report_fetch import ReportFetches
+from .reports import REPORT_SETTINGS
 from .streams import STREAM_TYPES
 from .versions import activate, versioned_streams, why_not_activate
 
@@ -156,6 +158,7 @@ class TapKlaviyo(Tap):
             description="Retries of a request on 5xx answers and connection errors, with jittered backoff; a 429 "
             "waits its Retry-After without using one up (klaviyo_http.RetryPolicy).",
         ),
+        *REPORT_SETTINGS,
     ).to_dict()
 
     _batch_files: BatchFiles | None = None
@@ -207,6 +210,11 @@ class TapKlaviyo(Tap):
 
     def account_name(self, account_id: str | None) -> str:
         return self.directory.account_name(account_id)
+
+    @cached_property
+    def reports(self) -> ReportFetches:
+        """The report streams' requests, sent in the background from the start of the run (report_fetch.py)."""
+        return ReportFetches(self)
 
     @cached_property
     def table_version(self) -> int:
@@ -296,6 +304,7 @@ class TapKlaviyo(Tap):
                 failed = run_accounts_in_parallel(config, self.catalog.to_dict(), state, by_name, parallel)
                 failures.update({name: "its error is above" for name in failed})
             else:
+                self.reports.start()  # report requests (2 a minute) go on beside the other streams
                 self.sync_all()
         finally:
             if self._batch_files is not None:

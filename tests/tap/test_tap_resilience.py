@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from klaviyo_sandbox.pytest_plugin import start_sandbox
+from tap_klaviyo.streams import STREAM_TYPES
 
 EVENTS, PROFILES = 6000, 300
 STREAMS_WITH_IDS = (
@@ -31,15 +32,17 @@ STREAMS_WITH_IDS = (
     "flow_messages",
     "segment_members",
 )
+PRIMARY_KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
 
 
 def keys_by_stream(lines: list[str]) -> dict[str, set[tuple]]:
+    """Each stream's rows by their primary key (the report streams' rows have no id)."""
     out: dict[str, set[tuple]] = defaultdict(set)
     for line in lines:
         message = json.loads(line)
         if message["type"] == "RECORD":
             r = message["record"]
-            out[message["stream"]].add((r["account_id"], r.get("list_id") or r.get("segment_id"), r["id"]))
+            out[message["stream"]].add(tuple(r[key] for key in PRIMARY_KEYS[message["stream"]]))
     return out
 
 
