@@ -313,6 +313,17 @@ class SegmentSeriesReportsStream(SeriesReportStream):
     primary_keys = ("account_id", *groupings, "day")
 
 
+def reports_last(streams: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The tap's streams (singer-sdk syncs them in this dict's order, by name) with the report streams moved to the
+    end, in place: when singer-sdk reaches them, every other stream is done and their answers are usually in."""
+    names = list(streams)
+    reports = [name for name in names if isinstance(streams[name], ReportStream)]
+    if names[len(names) - len(reports) :] != reports:
+        for name in reports:
+            streams[name] = streams.pop(name)
+    return streams
+
+
 REPORT_STREAM_TYPES: list[type[ReportStream]] = [
     CampaignValuesReportsStream,
     FlowValuesReportsStream,

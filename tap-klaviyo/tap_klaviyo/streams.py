@@ -310,7 +310,6 @@ STREAM_TYPES: list[type[KlaviyoStream]] = [
     MetricsStream,
     TagsStream,
     TemplatesStream,
-    # Last: their requests run in the background from the start of the run (report_fetch.py), and these streams
-    # emit what was fetched once every other stream is done.
+    # Synced last (TapKlaviyo.streams): their requests run in the background from the start of the run.
     *REPORT_STREAM_TYPES,
 ]

@@ -22,11 +22,12 @@ from .output import BufferedMsgSpecWriter
 from .pages import BatchModeError, PagedStream
 from .progress import Progress
 from .report_fetch import ReportFetches
-from .reports import REPORT_SETTINGS
+from .reports import REPORT_SETTINGS, reports_last
 from .streams import STREAM_TYPES
 from .versions import activate, versioned_streams, why_not_activate
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Stream
     from singer_sdk.helpers._batch import BatchConfig
 
     from .client import KlaviyoStream
@@ -166,6 +167,13 @@ class TapKlaviyo(Tap):
     @override
     def discover_streams(self) -> list[KlaviyoStream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """singer-sdk's streams, in the order it syncs them (by name), with the report streams moved last: they wait
+        for the requests sent in the background since the start of the run (report_fetch.py)."""
+        return reports_last(super().streams)
 
     @cached_property
     def selected_accounts(self) -> list[Account]:
