@@ -12,8 +12,6 @@ import logging
 import threading
 import typing as t
 
-import orjson
-
 from klaviyo_http import KeyRefusedError, KlaviyoHttp, KlaviyoHttpError
 
 from .accounts import Account
@@ -107,10 +105,11 @@ class AccountDirectory:
             path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, params=params
         )
 
-    def post_for(self, account_id: str, path_or_url: str, body: bytes, *, endpoint: str) -> dict[str, t.Any]:
-        """A POST that reads (the Reporting API's queries), answered with JSON."""
+    def post_for(self, account_id: str, path_or_url: str, body: bytes, *, endpoint: str) -> bytes:
+        """A POST that reads (the Reporting API's queries); its JSON answer as it came, for the caller to keep
+        compact until it needs the rows."""
         account = self._account(account_id)
         response = self.http.request(
             "POST", path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, body=body
         )
-        return t.cast("dict[str, t.Any]", orjson.loads(response.content))
+        return response.content

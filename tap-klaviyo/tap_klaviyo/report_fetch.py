@@ -10,7 +10,8 @@ stream to sync when something else drives the tap). Each thread:
 2. plans its requests (the stream's `plan`: timeframes in the account's days) and sends them, oldest first, through
    the run's KlaviyoHttp, within what is left of the day's quota (report_quota.py): earlier runs' requests count, and
    a spent quota (Klaviyo's long Retry-After, or the limiter's count) stops it at once, never a wait;
-3. keeps the answers in memory (a year of daily series is a few MB of JSON per account) for its stream.
+3. keeps the answers in memory as they came (JSON bytes: a year of daily series for 500 flow messages is about
+   32 MB, where parsed it would take 140 MB) until its stream emits their rows.
 
 The report streams come last in STREAM_TYPES: when singer-sdk reaches them the answers are usually in; each waits
 for its threads, emits the rows of every timeframe read in full, and moves its bookmark (reports.py).
@@ -114,10 +115,10 @@ class ReportAccounts:
 
 @dataclass
 class Fetched:
-    """One timeframe read in full: its answer's pages (`links.next` is followed)."""
+    """One timeframe read in full: its answer's pages (`links.next` is followed), JSON as Klaviyo sent it."""
 
     timeframe: Timeframe
-    pages: list[dict[str, t.Any]]
+    pages: list[bytes]
 
 
 @dataclass
@@ -164,7 +165,7 @@ class ReportFetch:
             limiter.seed_daily(self.budget.times)  # requests of earlier runs in the last 24 hours count
         for timeframe in self.planned:
             body = orjson.dumps(stream.request_body(timeframe, self.metric.id if self.metric else None))
-            pages: list[dict[str, t.Any]] = []
+            pages: list[bytes] = []
             url: str | None = stream.path
             while url:
                 sent = time.time()
@@ -180,7 +181,7 @@ class ReportFetch:
                     self.quota_spent = True
                     return
                 pages.append(response)
-                url = (response.get("links") or {}).get("next")
+                url = (orjson.loads(response).get("links") or {}).get("next")
             self.fetched.append(Fetched(timeframe, pages))
 
     @property

@@ -28,6 +28,7 @@ import time
 import typing as t
 from datetime import date, datetime, timedelta
 
+import orjson
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk import typing as th
 from typing_extensions import override
@@ -154,7 +155,7 @@ class ReportStream(KlaviyoStream):
         common["timeframe_start"] = fetched.timeframe.start.isoformat()
         common["timeframe_end"] = fetched.timeframe.end.isoformat()
         for page in fetched.pages:
-            for result in page["data"]["attributes"]["results"]:
+            for result in orjson.loads(page)["data"]["attributes"]["results"]:
                 row = {**common, **self.grouping_columns(result)}
                 stats = result.get("statistics") or {}
                 for name, kind in self.statistics.items():
@@ -231,7 +232,7 @@ class SeriesReportStream(ReportStream):
         common = self.common_columns(fetch)
         zone = fetch.zone or account_zone(fetch.timezone)
         for page in fetched.pages:
-            attributes = page["data"]["attributes"]
+            attributes = orjson.loads(page)["data"]["attributes"]
             days = [_day(moment, zone) for moment in attributes["date_times"]]
             for result in attributes["results"]:
                 head = {**common, **self.grouping_columns(result)}

@@ -4,6 +4,7 @@ Klaviyo allows, the daily budget across runs, and a fetch that stops cleanly whe
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 from datetime import date, datetime, timedelta
@@ -178,13 +179,13 @@ class FakeDirectory:
         self.pages = pages
         self.sent: list[tuple[str, bytes]] = []
 
-    def post_for(self, account_id: str, url: str, body: bytes, *, endpoint: str) -> dict[str, Any]:
+    def post_for(self, account_id: str, url: str, body: bytes, *, endpoint: str) -> bytes:
         if self.refuse_after is not None and len(self.sent) >= self.refuse_after:
             raise QuotaExhaustedError("spent", account="Acme", endpoint=endpoint, retry_after=50_000)
         self.sent.append((url, body))
         served = 1 if url == "/api/x" else int(url.rsplit("=", 1)[1]) + 1  # pages of this answer so far
         next_url = f"/api/x?page={served}" if served < self.pages else None
-        return {"data": {"attributes": {"results": []}}, "links": {"next": next_url}}
+        return json.dumps({"data": {"attributes": {"results": []}}, "links": {"next": next_url}}).encode()
 
 
 def fake_fetch(
@@ -258,7 +259,7 @@ def test_a_slice_whose_pages_are_not_all_read_is_not_kept():
 
 def test_an_unexpected_error_is_handed_to_the_stream():
     class Broken(FakeDirectory):
-        def post_for(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        def post_for(self, *args: Any, **kwargs: Any) -> bytes:
             raise RuntimeError("boom")
 
     fetch = fake_fetch(Broken(), None, DailyBudget(limit=225), slices=1)
