@@ -83,8 +83,8 @@ def print_tables(names: dict[str, str]) -> None:
         f'{WAREHOUSE.relative_to(PROJECT)} sql "SELECT account_name, count(*) FROM KLAVIYO.EVENTS GROUP BY 1"'
     )
     print(
-        "  e.g. a flow's daily conversions: SELECT account_name, day, sum(conversions), sum(conversion_value) "
-        "FROM KLAVIYO.FLOW_SERIES_REPORTS GROUP BY 1, 2 ORDER BY 2 DESC"
+        "  e.g. flow conversions per account and day: SELECT account_name, day, sum(conversions), "
+        "sum(conversion_value) FROM KLAVIYO.FLOW_SERIES_REPORTS GROUP BY 1, 2 ORDER BY 2 DESC"
     )
 
 
