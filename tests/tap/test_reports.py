@@ -205,19 +205,24 @@ def test_flow_series_count_the_accounts_events_per_message_and_account_day(sandb
         assert sum(c.delivered for (_, day), c in truth.items() if first <= day) > 50  # a real check
 
 
-def test_campaign_values_count_the_accounts_events_within_their_timeframe(sandbox, first_run):
-    rows = first_run[0]["campaign_values_reports"]
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [("campaign_values_reports", "campaign_message_id"), ("flow_values_reports", "flow_message_id")],
+)
+def test_values_count_the_accounts_events_within_their_timeframe(sandbox, first_run, stream, message):
+    rows = first_run[0][stream]
     for index, account in enumerate(sandbox.accounts):
         mine = [r for r in rows if r["account_id"] == account["id"]]
         start, end = (datetime.fromisoformat(mine[0][k]) for k in ("timeframe_start", "timeframe_end"))
         assert {(r["timeframe_start"], r["timeframe_end"]) for r in mine} == {(start.isoformat(), end.isoformat())}
         zone = account_zone(sandbox, index)
         assert start == datetime.combine(datetime.now(zone).date() - timedelta(days=364), datetime.min.time(), zone)
-        events = [e for e in message_events(sandbox, index) if not e[2] and start <= e[0] < end]
+        flows = stream == "flow_values_reports"
+        events = [e for e in message_events(sandbox, index) if bool(e[2]) == flows and start <= e[0] < end]
         truth = tally(events, lambda e: e[1])
-        assert {r["campaign_message_id"] for r in mine} == set(truth)
+        assert {r[message] for r in mine} == set(truth)
         for row in mine:
-            assert_row_matches(row, truth[row["campaign_message_id"]], row["campaign_message_id"])
+            assert_row_matches(row, truth[row[message]], row[message])
             assert row["send_channel"] in ("email", "sms")
 
 

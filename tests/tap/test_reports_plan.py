@@ -28,6 +28,8 @@ from tap_klaviyo.report_plan import (
     values_timeframe,
 )
 from tap_klaviyo.report_quota import DAY_SECONDS, DailyBudget, daily_limit, left_for_tomorrow
+from tap_klaviyo.reports import REPORT_STREAM_TYPES
+from tap_klaviyo.tap import TapKlaviyo
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=CHICAGO)
@@ -267,3 +269,16 @@ def test_an_unexpected_error_is_handed_to_the_stream():
     thread.start()
     thread.join()
     assert isinstance(fetch.error, RuntimeError) and not fetch.fetched
+
+
+# ---- the report streams sync last ----------------------------------------------------------------------------------
+
+
+def test_the_report_streams_sync_after_every_other_stream_whatever_the_catalog():
+    config = {"accounts_json": json.dumps([{"account": "Acme", "api_key": "pk_x"}])}
+    names = {stream.name for stream in REPORT_STREAM_TYPES}
+    tap = TapKlaviyo(config=config, validate_config=False)
+    assert set(list(tap.streams)[-4:]) == names  # singer-sdk syncs the streams in this order
+    catalog = tap.catalog_dict
+    catalog["streams"].sort(key=lambda entry: entry["tap_stream_id"])  # e.g. Meltano's, by name
+    assert set(list(TapKlaviyo(config=config, catalog=catalog, validate_config=False).streams)[-4:]) == names
