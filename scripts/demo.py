@@ -4,7 +4,10 @@
    the accounts file and Meltano's state.
 2. Run `meltano run tap-klaviyo target-snowflake` in the `local` environment: the real MeltanoLabs
    target-snowflake, loading into the Snowflake emulator (DuckDB files in .local/warehouse).
-3. Print what landed in RAW.KLAVIYO: rows per table and per account.
+3. Print what landed in RAW.KLAVIYO: rows per table and per account, the report tables among them.
+
+The report streams read Klaviyo's Reporting API at its real 2 requests a minute, beside the other streams; the demo
+reads 120 days of daily series (3 requests each) instead of a first run's year (7), so they finish with the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ LOCAL = PROJECT / ".local"
 WAREHOUSE = LOCAL / "warehouse"
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 DATA = ("--accounts", "3", "--seed", "7", "--events", "20000", "--profiles", "2000")
+REPORT_HISTORY_DAYS = "120"
 
 
 def main() -> None:
@@ -33,13 +37,15 @@ def main() -> None:
     env_for_meltano = {
         "SNOWFLAKE_EMULATOR_PATH": str(WAREHOUSE),
         "MELTANO_DATABASE_URI": f"sqlite:///{LOCAL / 'demo-meltano.db'}",
+        "TAP_KLAVIYO_REPORT_HISTORY_DAYS": REPORT_HISTORY_DAYS,
     }
     stack = start_local_stack(*DATA)
     try:
         names = {a["id"]: a["account"] for a in stack.sandbox.accounts}
         print(f"Klaviyo sandbox  {stack.sandbox.url}  ({', '.join(names.values())}; real rate limits)")
         print(f"S3 (moto)        {stack.s3.endpoint_url}  (accounts file {ACCOUNTS_URI}, Meltano state)")
-        print(f"Snowflake        emulator, databases in {WAREHOUSE.relative_to(PROJECT)}/\n")
+        print(f"Snowflake        emulator, databases in {WAREHOUSE.relative_to(PROJECT)}/")
+        print(f"Reports          the last {REPORT_HISTORY_DAYS} days of daily series (report_history_days)\n")
         command = [MELTANO, "run", "tap-klaviyo", "target-snowflake"]
         print("$ meltano run tap-klaviyo target-snowflake", flush=True)
         started = time.monotonic()
@@ -75,6 +81,10 @@ def print_tables(names: dict[str, str]) -> None:
     print(
         f"\nQuery them: .meltano/loaders/target-snowflake/venv/bin/snowflake-emulator --path "
         f'{WAREHOUSE.relative_to(PROJECT)} sql "SELECT account_name, count(*) FROM KLAVIYO.EVENTS GROUP BY 1"'
+    )
+    print(
+        "  e.g. flow conversions per account and day: SELECT account_name, day, sum(conversions), "
+        "sum(conversion_value) FROM KLAVIYO.FLOW_SERIES_REPORTS GROUP BY 1, 2 ORDER BY 2 DESC"
     )
 
 

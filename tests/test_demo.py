@@ -24,7 +24,10 @@ def test_readme_demo_loads_every_account_into_the_warehouse_and_prints_it():
     header = next(line for line in lines if line.startswith("table"))
     assert all(name in header for name in ("Acme Outdoors", "Blue Fern Botanicals", "Copperline Coffee"))
     rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("RAW.KLAVIYO.")}
-    assert len(rows) == 15  # one table per stream
+    assert len(rows) == 19  # one table per stream, the 4 report streams' too
+    for table in ("CAMPAIGN_VALUES_REPORTS", "FLOW_VALUES_REPORTS", "FLOW_SERIES_REPORTS", "SEGMENT_SERIES_REPORTS"):
+        per_account = rows[f"RAW.KLAVIYO.{table}"][:3]
+        assert all(int(count.replace(",", "")) > 0 for count in per_account), (table, per_account)
     assert rows["RAW.KLAVIYO.EVENTS"] == ["20,000", "20,000", "20,000", "60,000"]
     assert rows["RAW.KLAVIYO.PROFILES"] == ["2,000", "2,000", "2,000", "6,000"]
     assert rows["RAW.KLAVIYO.ACCOUNTS"] == ["1", "1", "1", "3"]

@@ -98,6 +98,15 @@ class AccountDirectory:
         return ids
 
     # ---- one request, through the run's KlaviyoHttp (thread-safe: windows read several at once) -------
+    def get_for(
+        self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str
+    ) -> dict[str, t.Any]:
+        """One answer, as plain JSON (for the few lookups that read a resource or two)."""
+        account = self._account(account_id)
+        return self.http.get_json(
+            path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, params=params
+        )
+
     def page_for(self, account_id: str, path_or_url: str, params: dict[str, t.Any], *, endpoint: str) -> Page:
         """One page of a collection, decoded (flatten.py)."""
         return decode_page(self.content_for(account_id, path_or_url, params, endpoint=endpoint))
@@ -111,5 +120,14 @@ class AccountDirectory:
         account = self._account(account_id)
         response = self.http.request(
             "GET", path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, params=params
+        )
+        return response.content
+
+    def post_for(self, account_id: str, path_or_url: str, body: bytes, *, endpoint: str) -> bytes:
+        """A POST that reads (the Reporting API's queries); its JSON answer as it came, for the caller to keep
+        compact until it needs the rows."""
+        account = self._account(account_id)
+        response = self.http.request(
+            "POST", path_or_url, api_key=account.api_key, account=account.name, endpoint=endpoint, body=body
         )
         return response.content

@@ -20,6 +20,7 @@ from klaviyo_http import RequestRefusedError
 from .client import KlaviyoStream
 from .flatten import flatten
 from .members import GroupMembersStream
+from .reports import REPORT_STREAM_TYPES
 from .versions import ACTIVATE_VERSION
 from .windows import WindowedStream
 
@@ -324,4 +325,6 @@ STREAM_TYPES: list[type[KlaviyoStream]] = [
     MetricsStream,
     TagsStream,
     TemplatesStream,
+    # Synced last (TapKlaviyo.streams): their requests run in the background from the start of the run.
+    *REPORT_STREAM_TYPES,
 ]

@@ -21,10 +21,13 @@ from .fanout import run_accounts_in_parallel
 from .output import BufferedMsgSpecWriter
 from .pages import PagedStream
 from .progress import Progress, log_usage
+from .report_fetch import ReportFetches
+from .reports import REPORT_SETTINGS, reports_last
 from .streams import STREAM_TYPES
 from .versions import activate, versioned_streams, why_not_activate
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Stream
     from singer_sdk.helpers._batch import BatchConfig
 
     from .client import KlaviyoStream
@@ -165,6 +168,7 @@ class TapKlaviyo(Tap):
             description="Retries of a request on 5xx answers and connection errors, with jittered backoff; a 429 "
             "waits its Retry-After without using one up (klaviyo_http.RetryPolicy).",
         ),
+        *REPORT_SETTINGS,
     ).to_dict()
 
     _batch_files: BatchFiles | None = None
@@ -172,6 +176,13 @@ class TapKlaviyo(Tap):
     @override
     def discover_streams(self) -> list[KlaviyoStream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """singer-sdk's streams, in the order it syncs them (by name), with the report streams moved last: they wait
+        for the requests sent in the background since the start of the run (report_fetch.py)."""
+        return reports_last(super().streams)
 
     @cached_property
     def selected_accounts(self) -> list[Account]:
@@ -216,6 +227,11 @@ class TapKlaviyo(Tap):
 
     def account_name(self, account_id: str | None) -> str:
         return self.directory.account_name(account_id)
+
+    @cached_property
+    def reports(self) -> ReportFetches:
+        """The report streams' requests, sent in the background from the start of the run (report_fetch.py)."""
+        return ReportFetches(self)
 
     @cached_property
     def table_version(self) -> int:
@@ -306,6 +322,7 @@ class TapKlaviyo(Tap):
                 failed = run_accounts_in_parallel(config, self.catalog.to_dict(), state, by_name, parallel)
                 failures.update({name: "its error is above" for name in failed})
             else:
+                self.reports.start()  # report requests (2 a minute) go on beside the other streams
                 self.sync_all()
         finally:
             if self._batch_files is not None:

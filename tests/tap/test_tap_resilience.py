@@ -14,6 +14,7 @@ import pytest
 from tap_runs import records
 
 from klaviyo_sandbox.pytest_plugin import start_sandbox
+from tap_klaviyo.streams import STREAM_TYPES
 
 EVENTS, PROFILES = 6000, 300
 STREAMS_WITH_IDS = (
@@ -32,13 +33,15 @@ STREAMS_WITH_IDS = (
     "flow_messages",
     "segment_members",
 )
+PRIMARY_KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
 
 
 def keys_by_stream(lines: list[str]) -> dict[str, set[tuple]]:
-    """(account, group, id) of every row, from RECORD messages and from the files of BATCH messages."""
+    """Each stream's rows by their primary key (the report streams' rows have no id), from RECORD messages and from
+    the files of BATCH messages."""
     out: dict[str, set[tuple]] = defaultdict(set)
     for stream, rows in records([json.loads(line) for line in lines]).items():
-        out[stream] = {(r["account_id"], r.get("list_id") or r.get("segment_id"), r["id"]) for r in rows}
+        out[stream] = {tuple(r[key] for key in PRIMARY_KEYS[stream]) for r in rows}
     return out
 
 

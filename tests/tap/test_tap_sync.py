@@ -11,6 +11,7 @@ from sandbox_truth import expected_counts
 from tap_runs import catalog_selecting, last_state, records, run_tap
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
+from tap_klaviyo.streams import STREAM_TYPES
 
 EVENTS, PROFILES = 2500, 240
 
@@ -59,8 +60,9 @@ def test_every_row_of_every_account_arrives_once(sandbox, first_run):
         got = Counter(r_stream for r_stream, rs in rows.items() for r in rs if r["account_id"] == account["id"])
         for stream, count in expected.items():
             assert got[stream] == count, (account["account"], stream)
+    primary_keys = {stream.name: stream.primary_keys for stream in STREAM_TYPES}
     for stream, rs in rows.items():
-        keys = [(r["account_id"], r.get("list_id") or r.get("segment_id"), r["id"]) for r in rs]
+        keys = [tuple(r[key] for key in primary_keys[stream]) for r in rs]
         assert len(keys) == len(set(keys)), stream
     assert set(rows) >= {"flow_messages"} and rows["flow_messages"]
 
