@@ -6,8 +6,9 @@
 Against a sandbox with Klaviyo's real tiers and `--latency-ms` per request, the real Meltano and the real
 target-snowflake 0.20.4 (on the emulator), events only:
 
-1. the tap alone in batch mode, one account, `--events` events: events/s and its share of the ceiling
-   (3,500 pages a minute x 1,000 = 58,333/s), goal >= 90%;
+1. the tap alone in batch mode, one account, `--alone-events` events (3,500,000: over a minute at the ceiling, so the
+   steady window binds, not only the burst): events/s and its share of the ceiling (3,500 pages a minute x 1,000 =
+   58,333/s), goal >= 90%;
 2. the pipeline, each mode, on `--small` and `--events` events of one account and `--events` over 4 accounts:
    - events/s end to end (Meltano started to the loader done), and the share of the accounts' ceiling;
    - the tap's CPU per 1,000 events (its own line, `tap-klaviyo usage:`, account processes included);
@@ -188,14 +189,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--alone-events", type=int, default=3_500_000)
     parser.add_argument("--latency-ms", type=float, default=250)
     parser.add_argument("--modes", default="batch,records")
     args = parser.parse_args()
     ensure_installed("tap-klaviyo", "target-snowflake")
     folder = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
 
-    rate, share, per_cpu = tap_alone(args.events, args.latency_ms, folder)
-    print(f"tap alone, batch mode, 1 account, {args.events:,} events, real tiers, {args.latency_ms:.0f} ms a page:")
+    rate, share, per_cpu = tap_alone(args.alone_events, args.latency_ms, folder)
+    print(
+        f"tap alone, batch mode, 1 account, {args.alone_events:,} events, real tiers, {args.latency_ms:.0f} ms a page:"
+    )
     print(f"  {rate:,.0f} events/s = {share:.0%} of the ceiling (goal >= 90%: ratio {share / 0.9:.2f}); "
           f"{per_cpu:,.0f} events per CPU-second\n")  # fmt: skip
 

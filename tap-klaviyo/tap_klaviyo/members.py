@@ -27,6 +27,7 @@ from typing_extensions import override
 
 from klaviyo_http import RequestRefusedError
 
+from .client import WINDOW_CONCURRENCY
 from .flatten import flatten
 from .pages import PagedStream, PartitionRun
 from .versions import ACTIVATE_VERSION
@@ -102,7 +103,7 @@ class GroupMembersStream(PagedStream):
     def partition_pages(self, partitions: list[PartitionRun]) -> Iterator[tuple[PartitionRun, list[dict[str, t.Any]]]]:
         """Several groups at once (`window_concurrency`), each group's pages in order; memory is bounded by a
         short queue between the readers and the writer."""
-        workers = min(len(partitions), max(1, int(self.config.get("window_concurrency", 16))))
+        workers = min(len(partitions), max(1, int(self.config.get("window_concurrency", WINDOW_CONCURRENCY))))
         if workers <= 1:
             yield from super().partition_pages(partitions)
             return

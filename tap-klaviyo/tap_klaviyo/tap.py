@@ -15,6 +15,7 @@ from klaviyo_http import KlaviyoHttp, KlaviyoHttpError, RetryPolicy
 
 from .accounts import Account, AccountsError, load_accounts, parse_accounts_json, select_accounts
 from .batch_files import BatchFiles
+from .client import WINDOW_CONCURRENCY
 from .directory import AccountDirectory
 from .errors import SettingError, UserError
 from .fanout import run_accounts_in_parallel
@@ -101,7 +102,7 @@ class TapKlaviyo(Tap):
         th.Property(
             "window_concurrency",
             th.IntegerType(minimum=1),
-            default=16,
+            default=WINDOW_CONCURRENCY,
             description="Requests in flight at once within one account: time windows of events and profiles, or "
             "lists and segments of the member streams. Klaviyo answers a page in ~250 ms, so the events tier "
             "(3,500 pages a minute) needs about 15 in flight.",
@@ -209,7 +210,7 @@ class TapKlaviyo(Tap):
             policy=RetryPolicy(max_retries=int(config.get("max_retries", 10))),
             rate_limit_scale=float(config.get("rate_limit_scale", 1.0)),
             timeout=float(config.get("request_timeout", 300)),
-            pool_size=max(1, int(config.get("window_concurrency", 16))),
+            pool_size=max(1, int(config.get("window_concurrency", WINDOW_CONCURRENCY))),
             logger=self.logger,
         )
 

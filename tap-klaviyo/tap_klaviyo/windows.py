@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from typing_extensions import override
 
+from .client import WINDOW_CONCURRENCY
 from .flatten import decode_raw_page, flatten, next_link
 from .pages import PagedStream, PartitionRun
 
@@ -105,7 +106,7 @@ class WindowedStream(PagedStream):
         if first is None:
             return
         windows = TimeWindows(max(begin, first), sync_start, target_rows=int(WINDOW_PAGES * (self.page_size or 100)))
-        concurrency = max(1, int(self.config.get("window_concurrency", 16)))
+        concurrency = max(1, int(self.config.get("window_concurrency", WINDOW_CONCURRENCY)))
         inflight: deque[tuple[int, int | None, Future[list[bytes]]]] = deque()
         columns = self.account_columns(account_id)
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"{self.name}-window") as pool:

@@ -79,6 +79,6 @@ def test_peak_memory_does_not_grow_with_the_number_of_events(tmp_path):
         assert code == 0
         with open(folder / "out.singer") as out:
             assert sum(line.startswith('{"type":"RECORD"') for line in out) == events
-    # Ten times the rows; memory bounded by the windows in flight (16 windows read at once and at most 16 more
+    # Ten times the rows; memory bounded by the windows in flight (24 windows read at once and at most 24 more
     # waiting for their turn, of ~2 pages each), not by the row count. 100,000 events already fill them.
     assert peaks[1_000_000] < peaks[100_000] * 1.25 + 20, peaks
