@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tap_runs import records
 
-from klaviyo_sandbox.pytest_plugin import start_sandbox
+from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 from tap_klaviyo.streams import STREAM_TYPES
 
 EVENTS, PROFILES = 6000, 300
@@ -77,22 +77,17 @@ def config_for(sandbox, accounts_file: Path, mode: str = "records") -> dict:
     return config
 
 
+def data_sandbox(folder: Path, *options: str) -> RunningSandbox:
+    """The same two accounts and data every time (the clean run's and the faulty runs'), their file in `folder`."""
+    data = ("--accounts", "2", "--events", str(EVENTS), "--profiles", str(PROFILES), "--rate-limit-scale", "0")
+    return start_sandbox(*data, "--accounts-file", str(folder / "accounts.json"), *options)
+
+
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     """A clean run's rows, against a sandbox without faults (same seed and sizes as the faulty ones)."""
     folder = tmp_path_factory.mktemp("clean")
-    sandbox = start_sandbox(
-        "--accounts",
-        "2",
-        "--events",
-        str(EVENTS),
-        "--profiles",
-        str(PROFILES),
-        "--rate-limit-scale",
-        "0",
-        "--accounts-file",
-        str(folder / "accounts.json"),
-    )
+    sandbox = data_sandbox(folder)
     try:
         result = subprocess.run(
             tap_command(config_for(sandbox, folder / "accounts.json"), folder),
@@ -109,17 +104,8 @@ def clean(tmp_path_factory):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_fault_storms_give_the_same_rows(clean, tmp_path, mode):
-    sandbox = start_sandbox(
-        "--accounts",
-        "2",
-        "--events",
-        str(EVENTS),
-        "--profiles",
-        str(PROFILES),
-        "--rate-limit-scale",
-        "0",
-        "--accounts-file",
-        str(tmp_path / "accounts.json"),
+    sandbox = data_sandbox(
+        tmp_path,
         "--error-share",
         "0.08",
         "--reset-share",
@@ -156,20 +142,7 @@ def test_fault_storms_give_the_same_rows(clean, tmp_path, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_killed_mid_stream_then_resumed_ends_with_every_row(clean, tmp_path, mode):
-    sandbox = start_sandbox(
-        "--accounts",
-        "2",
-        "--events",
-        str(EVENTS),
-        "--profiles",
-        str(PROFILES),
-        "--rate-limit-scale",
-        "0",
-        "--latency-ms",
-        "20",
-        "--accounts-file",
-        str(tmp_path / "accounts.json"),
-    )
+    sandbox = data_sandbox(tmp_path, "--latency-ms", "20")
     try:
         config = config_for(sandbox, tmp_path / "accounts.json", mode)
         first = subprocess.Popen(
