@@ -68,6 +68,18 @@ def get(http: KlaviyoHttp, endpoint: str = "get_events") -> dict:
     return http.get_json("/api/events", api_key=KEY, account="Acme Outdoors", endpoint=endpoint)
 
 
+def report(http: KlaviyoHttp) -> None:
+    """One campaign values report request (an endpoint with a daily quota)."""
+    http.request(
+        "POST",
+        "/api/campaign-values-reports",
+        api_key=KEY,
+        account="Acme Outdoors",
+        endpoint="query_campaign_values",
+        body=b"{}",
+    )
+
+
 def test_a_429_waits_exactly_its_retry_after_and_does_not_use_up_retries(httpserver: HTTPServer):
     for _ in range(3):
         httpserver.expect_ordered_request("/api/events").respond_with_data(
@@ -142,25 +154,11 @@ def test_a_retry_after_of_hours_is_a_quota_for_another_day_not_a_sleep(httpserve
     clock = Clock()
     http = client(httpserver, clock, scale=1)
     with pytest.raises(QuotaExhaustedError) as exhausted:
-        http.request(
-            "POST",
-            "/api/campaign-values-reports",
-            api_key=KEY,
-            account="Acme Outdoors",
-            endpoint="query_campaign_values",
-            body=b"{}",
-        )
+        report(http)
     assert exhausted.value.retry_after == 67608 and clock.sleeps == []
     # The limiter now knows the day is spent: the next request is not even sent.
     with pytest.raises(QuotaExhaustedError):
-        http.request(
-            "POST",
-            "/api/campaign-values-reports",
-            api_key=KEY,
-            account="Acme Outdoors",
-            endpoint="query_campaign_values",
-            body=b"{}",
-        )
+        report(http)
     assert len(httpserver.log) == 1
 
 
@@ -172,23 +170,9 @@ def test_the_daily_quota_is_planned_locally_before_klaviyo_says_no(httpserver: H
     assert limiter is not None and limiter.tier == TIERS["query_campaign_values"] == Tier(1, 2, daily=225)
     now = time.time()
     limiter.seed_daily([now - 60 * i for i in range(224)])  # earlier runs of today
-    http.request(
-        "POST",
-        "/api/campaign-values-reports",
-        api_key=KEY,
-        account="Acme Outdoors",
-        endpoint="query_campaign_values",
-        body=b"{}",
-    )
+    report(http)
     with pytest.raises(QuotaExhaustedError):
-        http.request(
-            "POST",
-            "/api/campaign-values-reports",
-            api_key=KEY,
-            account="Acme Outdoors",
-            endpoint="query_campaign_values",
-            body=b"{}",
-        )
+        report(http)
     assert len(httpserver.log) == 1
 
 
