@@ -19,6 +19,7 @@ from .client import WINDOW_CONCURRENCY
 from .directory import AccountDirectory
 from .errors import SettingError, UserError
 from .fanout import run_accounts_in_parallel
+from .memory import fix_mmap_threshold
 from .output import BufferedMsgSpecWriter
 from .pages import PagedStream
 from .progress import Progress, log_usage
@@ -286,6 +287,7 @@ class TapKlaviyo(Tap):
         one process per account, and errors a user can fix end it with one line instead of a traceback."""
         super(Tap, cls).invoke(about=about, about_format=about_format)  # --about: print and exit
         cls.print_version(print_fn=cls.logger.info)
+        fix_mmap_threshold()  # before any window thread allocates a page (memory.py)
         try:
             tap = cls(
                 config=config.config if config else None,

@@ -11,6 +11,7 @@ from meltano_project import LocalProject, ensure_installed, warehouse_keys, ware
 from sandbox_truth import expected_counts
 
 from local_stand_ins.stack import start_local_stack
+from tap_klaviyo.reports import REPORT_STREAM_TYPES
 from tap_klaviyo.streams import STREAM_TYPES
 
 EVENTS, PROFILES = 3000, 250
@@ -27,6 +28,7 @@ DATA = (
     "0",
 )
 KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
+REPORTS = {stream.name for stream in REPORT_STREAM_TYPES}
 RUN = ("run", "tap-klaviyo", "target-snowflake")
 FAST = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0"}  # the sandbox runs without limits here
 
@@ -105,7 +107,12 @@ def test_full_refresh_reads_everything_again_without_duplicates(project, first_r
     after = warehouse_keys(project.warehouse, KEYS)
     for stream, rows in after.items():
         assert len(rows) == len(set(rows)), stream
-        assert set(rows) == set(before_keys[stream]), stream
+        if stream in REPORTS:
+            # Reports run up to the run's minute (report_plan.run_minute): events the second test wrote in the
+            # minute that run started in count from this run on, and may add a message's row. Nothing goes.
+            assert set(rows) >= set(before_keys[stream]), stream
+        else:
+            assert set(rows) == set(before_keys[stream]), stream
 
 
 def test_one_account_and_some_streams_only(project, tmp_path):
