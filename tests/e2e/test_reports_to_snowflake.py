@@ -10,18 +10,30 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 from meltano_project import LocalProject, ensure_installed, warehouse_keys
-from sandbox_truth import walk
+from sandbox_truth import ending_today, walk
 
 from local_stand_ins.stack import start_local_stack
 from tap_klaviyo.reports import REPORT_STREAM_TYPES
 
-DATA = ("--accounts", "3", "--seed", "11", "--events", "3000", "--profiles", "250", "--rate-limit-scale", "0")
+DATA = (
+    "--accounts",
+    "3",
+    "--seed",
+    "11",
+    "--events",
+    "3000",
+    "--profiles",
+    "250",
+    "--rate-limit-scale",
+    "0",
+    *ending_today(),
+)
 KEYS = {stream.name: tuple(stream.primary_keys) for stream in REPORT_STREAM_TYPES}
 RUN = ("run", "tap-klaviyo", "target-snowflake")
 ENV = {
     "TAP_KLAVIYO_RATE_LIMIT_SCALE": "0",  # the sandbox runs without limits here
     "TAP_KLAVIYO__SELECT_FILTER": '["' + '","'.join(KEYS) + '"]',
-    # Days a run reads again: the sandbox's events end on 2026-11-01, so a correction must reach back that far.
+    # Days a run reads again: the corrected day is the last one with a flow row within 40 days.
     "TAP_KLAVIYO_REPORT_LOOKBACK_DAYS": "45",
 }
 

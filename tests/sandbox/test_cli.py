@@ -61,3 +61,33 @@ def test_port_in_use_is_a_clear_error():
         assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     finally:
         sandbox.stop()
+
+
+def test_end_moves_the_data_set_in_time():
+    def latest_event(*options: str) -> str:
+        sandbox = start_sandbox("--accounts", "1", "--events", "500", *options)
+        try:
+            response = requests.get(
+                f"{sandbox.url}/api/events",
+                params={"sort": "-datetime", "page[size]": "1"},
+                timeout=30,
+                headers={"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"},
+            )
+            return response.json()["data"][0]["attributes"]["datetime"]
+        finally:
+            sandbox.stop()
+
+    assert "2026-10-01" < latest_event() < "2026-11-01"  # the default data set ends on 2026-11-01
+    assert "2030-02-01" < latest_event("--end", "2030-03-01") < "2030-03-01"
+
+
+def test_an_end_that_is_not_a_date_is_one_clear_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--end", "yesterday"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--end: not an ISO 8601 date or date-time: 'yesterday'" in result.stderr

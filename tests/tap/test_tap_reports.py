@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from sandbox_truth import walk
+from sandbox_truth import ending_today, walk
 from tap_runs import last_state, records, run_tap
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
@@ -35,7 +35,7 @@ MESSAGE_METRICS = {
     "Received SMS": "delivered",
     "Clicked SMS": "clicks",
 }
-DATA = ("--accounts", "2", "--events", "3000", "--profiles", "300")
+DATA = ("--accounts", "2", "--events", "3000", "--profiles", "300", *ending_today())
 
 
 def sandbox_with(folder: Path, *options: str) -> RunningSandbox:
@@ -191,7 +191,7 @@ def test_flow_series_count_the_accounts_events_per_message_and_account_day(sandb
         mine = [r for r in rows if r["account_id"] == account["id"]]
         days = sorted({r["day"] for r in mine})
         today = datetime.now(zone).date()
-        # The year up to today; the sandbox's data ends on 2026-11-01, so the last slice (59 days) may have no row.
+        # The year up to today (the data set ends at today's midnight, UTC: today itself may have no row).
         first, last = (today - timedelta(days=364)).isoformat(), today.isoformat()
         assert days[0] == first and days[-1] <= last
         events = [e for e in message_events(sandbox, index) if e[2]]  # flow messages only
@@ -262,8 +262,8 @@ def test_a_late_attribution_changes_that_days_rows_in_place_on_the_next_run(tmp_
     sandbox = sandbox_with(tmp_path, "--rate-limit-scale", "0")
     try:
         streams = ["flow_series_reports", "flow_values_reports", "campaign_values_reports"]
-        # An account whose attribution window is 45 days (report_lookback_days): the sandbox's events end on
-        # 2026-11-01, so the days a second run reads again have rows only that far back.
+        # An account whose attribution window is 45 days (report_lookback_days); the corrected day is the last one
+        # with a flow row within 40 days, which the second run reads again.
         config = config_for(sandbox, report_lookback_days=45)
         code, messages, stderr = run_tap(config, tmp_path, None, streams=streams)
         assert code == 0, stderr[-3000:]

@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -39,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--events", type=int, default=DataSettings.events, help="events per account")
     data.add_argument("--profiles", type=int, default=DataSettings.profiles, help="profiles per account")
     data.add_argument("--years", type=float, default=DataSettings.years, help="years the data spreads over")
+    data.add_argument(
+        "--end",
+        type=_moment,
+        default=DataSettings.end,
+        help="when the data set ends (ISO 8601, UTC unless an offset is given); tests of what happened in the last "
+        "days (reports, lookbacks) set it near today",
+    )
     slow = serve.add_argument_group("latency and faults")
     slow.add_argument("--latency-ms", type=float, default=0.0, help="fixed delay added to every API response")
     slow.add_argument("--jitter-ms", type=float, default=0.0, help="uniform random extra delay, 0..jitter")
@@ -86,12 +94,25 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     """Defaults after each option, and the epilog (the admin routes) as written."""
 
 
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or date-time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def settings_from(args: argparse.Namespace) -> SandboxSettings:
     if args.report_daily_quota < 1:
         raise ValueError(f"--report-daily-quota must be at least 1, got {args.report_daily_quota}")
     return SandboxSettings(
         data=DataSettings(
-            seed=args.seed, accounts=args.accounts, events=args.events, profiles=args.profiles, years=args.years
+            seed=args.seed,
+            accounts=args.accounts,
+            events=args.events,
+            profiles=args.profiles,
+            years=args.years,
+            end=args.end,
         ),
         latency=LatencySettings(fixed_ms=args.latency_ms, jitter_ms=args.jitter_ms),
         faults=FaultSettings(
