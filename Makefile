@@ -45,8 +45,10 @@ test: lint
 bench: setup
 	$(BIN)/python bench/sandbox_pages.py
 	$(BIN)/python bench/tap_throughput.py
+	$(BIN)/python bench/tap_memory.py
 	$(BIN)/python bench/pipeline_throughput.py
 	$(BIN)/python bench/membership_cost.py
+	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/csv_read.py
 

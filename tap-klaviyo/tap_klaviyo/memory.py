@@ -2,11 +2,12 @@
 
 Window threads read pages of about 0.5 MB (1,000 events) as bytes, freed once written. Each time glibc frees such a
 block it raises its mmap threshold (the "dynamic mmap threshold", up to 32 MB, mallopt(3)), and later pages are
-then carved out of the threads' heap arenas, which fragment. Measured with tests/tap/test_tap_memory.py's sampler,
-24 windows, rate limits off: peak RSS 186 MB at 200,000 events, 242 MB at 2,000,000 and 269 MB at 4,000,000. With the
-threshold fixed at glibc's default (128 KiB) each page keeps its own mapping, returned to the system when freed:
-174, 184 and 188 MB. The cost: page faults on fresh mappings, about 1.2 s of system CPU per 1,000,000 events (2.6-2.9 s
-against 1.3-1.5 s, record mode, no latency), within the run-to-run noise of the whole run's CPU on this machine.
+then carved out of the threads' heap arenas, which fragment. Measured with bench/tap_memory.py (one account, rate
+limits off, 24 windows), peak RSS at 0.2, 2 and 4 million events: 179, 242 and 268 MB with glibc's dynamic threshold;
+182, 189 and 192 MB with the threshold fixed at glibc's default (128 KiB), where each page keeps its own mapping,
+returned to the system when freed. The cost: page faults on fresh mappings, about 0.8 s of system CPU per million
+events (11.9 s against 8.5 s at 4 million), 8-17% of the tap's CPU there. So pages.py and batch_files.py make one
+page-sized buffer of a page's output, not up to four.
 """
 
 from __future__ import annotations

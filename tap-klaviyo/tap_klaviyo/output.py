@@ -29,10 +29,16 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             self._drain()
 
     def write_lines(self, lines: bytes) -> None:
-        """RECORD lines encoded already, a page at a time (pages.py)."""
-        self._pending += lines
-        if len(self._pending) >= CHUNK_BYTES:
-            self._drain()
+        """RECORD lines encoded already, a page at a time (pages.py). A page is usually over a chunk: written as it
+        is, not copied into the buffer first."""
+        if len(lines) < CHUNK_BYTES:
+            self._pending += lines
+            if len(self._pending) >= CHUNK_BYTES:
+                self._drain()
+            return
+        self._drain()
+        sys.stdout.buffer.write(lines)
+        sys.stdout.flush()
 
     def _drain(self) -> None:
         if self._pending:

@@ -232,7 +232,9 @@ class RecordLines:
             for row in rows:
                 row.pop(column, None)
         tail = self.version + b',"time_extracted":"' + datetime.now(UTC).isoformat().encode() + b'"}\n'
-        # One join for the page: each row's JSON between the message's head and tail.
-        t.cast("BufferedMsgSpecWriter", self.stream.tap.message_writer).write_lines(
-            self.head + (tail + self.head).join(map(encode_row, rows)) + tail
-        )
+        # One page-sized join (each row's JSON between the message's head and tail), no further copy of it: every
+        # page-sized buffer is a fresh mapping (memory.py), so each one costs page faults.
+        lines = list(map(encode_row, rows))
+        lines[0] = self.head + lines[0]
+        lines[-1] += tail
+        t.cast("BufferedMsgSpecWriter", self.stream.tap.message_writer).write_lines((tail + self.head).join(lines))

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import subprocess
 import sys
+import threading
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psutil
+
+from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
+
 TAP = [sys.executable, "-m", "tap_klaviyo.tap"]
+
+
+def events_only(folder: Path, events: int) -> tuple[RunningSandbox, Path, Path]:
+    """A sandbox of one account with `events` events and no rate limits, and the tap's config and catalog (events
+    only) to read it, in `folder`: what the memory test and bench/tap_memory.py run."""
+    sandbox = start_sandbox(
+        "--accounts", "1", "--events", str(events), "--profiles", "50", "--rate-limit-scale", "0",
+        "--accounts-file", str(folder / "accounts.json"),
+    )  # fmt: skip
+    config = {
+        "accounts_file": str(folder / "accounts.json"),
+        "api_url": sandbox.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        "rate_limit_scale": 0,
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "catalog.json").write_text(json.dumps(catalog_selecting(folder / "config.json", ["events"])))
+    return sandbox, folder / "config.json", folder / "catalog.json"
 
 
 def catalog_selecting(config_path: Path, streams: list[str]) -> dict:
@@ -71,3 +95,31 @@ def batch_rows(message: dict) -> list[dict]:
 def last_state(messages: list[dict]) -> dict:
     states = [m["value"] for m in messages if m["type"] == "STATE"]
     return states[-1] if states else {}
+
+
+def rss_by_output(command: list[str], stdout: Path) -> tuple[int, list[tuple[int, float]]]:
+    """(exit code, [(bytes written to stdout so far, RSS in MB)]) of a process, sampled every 20 ms."""
+    samples: list[tuple[int, float]] = []
+    with open(stdout, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
+        watched = psutil.Process(process.pid)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                with contextlib.suppress(psutil.Error):
+                    samples.append((stdout.stat().st_size, watched.memory_info().rss / 2**20))
+                done.wait(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        code = process.wait(timeout=600)
+        done.set()
+        sampler.join()
+    return code, samples
+
+
+def peak_between(samples: list[tuple[int, float]], start: float, end: float) -> float:
+    """The peak RSS while the output grew from `start` to `end` (shares of its final size)."""
+    total = samples[-1][0]
+    return max(rss for written, rss in samples if start * total <= written <= end * total)

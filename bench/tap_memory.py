@@ -1,0 +1,71 @@
+"""tap-klaviyo's peak memory as the number of events grows, with and without the fixed mmap threshold.
+
+    .venv/bin/python bench/tap_memory.py [--events 200000,2000000,4000000]
+
+For each size, one account's events are read with rate limits off (the windows in flight fill fastest), once as the
+tap runs (`tap_klaviyo/memory.py` fixes glibc's mmap threshold) and once with glibc's dynamic threshold left on.
+Prints the peak RSS of each run, the peaks of its early part (12.5-25% of its output) and its last quarter, and the
+tap's CPU seconds (user + system): what tests/tap/test_tap_memory.py asserts, and what the fix costs. Memory is flat
+when a run ten times longer peaks no higher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "tap"), str(ROOT / "tests")]
+
+from tap_runs import TAP, events_only, peak_between, rss_by_output  # noqa: E402
+
+# The tap with glibc's own (dynamic) mmap threshold: memory.py's call replaced by a no-op.
+DYNAMIC = [
+    sys.executable,
+    "-c",
+    "import sys, tap_klaviyo.tap as tap; tap.fix_mmap_threshold = lambda: False; sys.argv[0] = 'tap-klaviyo'; "
+    "tap.TapKlaviyo.cli()",
+]
+
+
+def measure(command: list[str], folder: Path, config: Path, catalog: Path) -> tuple[float, float, float, float, float]:
+    """(peak, early peak, late peak MB, user s, system s) of one events-only run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    code, samples = rss_by_output([*command, "--config", str(config), "--catalog", str(catalog)], folder / "out")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if code != 0:
+        raise SystemExit(f"the tap failed with status {code}")
+    (folder / "out").unlink()
+    return (
+        max(rss for _, rss in samples),
+        peak_between(samples, 0.125, 0.25),
+        peak_between(samples, 0.75, 1.0),
+        after.ru_utime - before.ru_utime,
+        after.ru_stime - before.ru_stime,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", default="200000,2000000,4000000", help="sizes, comma-separated")
+    args = parser.parse_args()
+    print(f"{'events':>10} {'threshold':9} {'peak MB':>8} {'early MB':>8} {'late MB':>8} {'user s':>7} {'sys s':>6}")
+    for events in (int(size) for size in args.events.split(",")):
+        folder = Path(tempfile.mkdtemp(prefix="tap-memory-"))
+        sandbox, config, catalog = events_only(folder, events)
+        try:
+            for name, command in (("fixed", TAP), ("dynamic", DYNAMIC)):
+                peak, early, late, user, system = measure(command, folder, config, catalog)
+                print(f"{events:10,d} {name:9} {peak:8.0f} {early:8.0f} {late:8.0f} {user:7.1f} {system:6.1f}",
+                      flush=True)  # fmt: skip
+        finally:
+            sandbox.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
