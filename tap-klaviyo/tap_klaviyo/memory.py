@@ -13,7 +13,6 @@ page-sized buffer of a page's output, not up to four.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 M_MMAP_THRESHOLD = -3  # <malloc.h>
 MMAP_THRESHOLD = 128 * 1024  # glibc's initial value; setting it turns the dynamic threshold off
@@ -22,7 +21,7 @@ MMAP_THRESHOLD = 128 * 1024  # glibc's initial value; setting it turns the dynam
 def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
     """Set glibc's mmap threshold for this process; False where the C library has no mallopt (macOS) or refuses."""
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on, without a search for it
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
