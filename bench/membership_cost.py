@@ -21,9 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
 
-from tap_runs import TAP, catalog_selecting
-
-from klaviyo_sandbox.pytest_plugin import start_sandbox
+from tap_runs import TAP, catalog_selecting, tap_sandbox
 
 STEADY = 750  # get_profiles_for_segment, requests a minute (klaviyo-http's TIERS)
 PAGE = 100  # its largest page
@@ -35,17 +33,12 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=250)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="membership-bench-"))
-    sandbox = start_sandbox(
-        "--accounts", "1", "--events", "10", "--profiles", str(args.profiles), "--latency-ms", str(args.latency_ms),
-        "--accounts-file", str(folder / "accounts.json"),
+    sandbox, config = tap_sandbox(
+        folder, "--accounts", "1", "--events", "10", "--profiles", str(args.profiles),
+        "--latency-ms", str(args.latency_ms),
+        start_date="2012-01-01T00:00:00Z", membership="current",
     )  # fmt: skip
     try:
-        config = {
-            "accounts_file": str(folder / "accounts.json"),
-            "api_url": sandbox.url,
-            "start_date": "2012-01-01T00:00:00Z",
-            "membership": "current",
-        }
         (folder / "config.json").write_text(json.dumps(config))
         tap = [*TAP, "--config", str(folder / "config.json")]
         catalog = catalog_selecting(folder / "config.json", ["segment_members"])

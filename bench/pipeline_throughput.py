@@ -40,9 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "tests" / "tap"), str(ROOT / "tests")]
 
 from meltano_project import PROJECT, LocalProject, ensure_installed  # noqa: E402
-from tap_runs import TAP, catalog_selecting  # noqa: E402
+from tap_runs import TAP, catalog_selecting, tap_sandbox  # noqa: E402
 
-from klaviyo_sandbox.pytest_plugin import start_sandbox  # noqa: E402
 from local_stand_ins.stack import start_local_stack  # noqa: E402
 
 CEILING = 3500 * 1000 / 60  # events per second per account: steady pages a minute x largest page
@@ -151,22 +150,17 @@ def pipeline(mode: str, accounts: int, events_per_account: int, latency: float, 
 
 def tap_alone(events: int, latency: float, folder: Path) -> tuple[float, float, float]:
     """(events/s, share of the ceiling, events per CPU-second) of the tap alone in batch mode, one account."""
-    sandbox = start_sandbox(
-        "--accounts", "1", "--events", str(events), "--profiles", "10", "--latency-ms", str(latency),
-        "--accounts-file", str(folder / "accounts.json"),
+    sandbox, config = tap_sandbox(
+        folder, "--accounts", "1", "--events", str(events), "--profiles", "10", "--latency-ms", str(latency),
+        start_date="2012-01-01T00:00:00Z",
+        batch_config={
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": (folder / "alone").as_uri()},
+            "batch_size": 100_000,
+        },
+        batch_max_pending_files=0,  # no loader: the files stay until this script removes them
     )  # fmt: skip
     try:
-        config = {
-            "accounts_file": str(folder / "accounts.json"),
-            "api_url": sandbox.url,
-            "start_date": "2012-01-01T00:00:00Z",
-            "batch_config": {
-                "encoding": {"format": "jsonl", "compression": "gzip"},
-                "storage": {"root": (folder / "alone").as_uri()},
-                "batch_size": 100_000,
-            },
-            "batch_max_pending_files": 0,  # no loader: the files stay until this script removes them
-        }
         (folder / "config.json").write_text(json.dumps(config))
         tap = [*TAP, "--config", str(folder / "config.json")]
         catalog = catalog_selecting(folder / "config.json", ["events"])

@@ -17,14 +17,16 @@ stream's state) and plans within what is left of the last 24 hours.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
+
+from tap_runs import last_state, run_tap, tap_sandbox
+
+from klaviyo_sandbox.pytest_plugin import RunningSandbox
 
 QUOTA = 225
 REPORTS = {
@@ -33,28 +35,14 @@ REPORTS = {
     "flow_series_reports": "query_flow_series",
     "segment_series_reports": "query_segment_series",
 }
-TAP = [sys.executable, "-m", "tap_klaviyo.tap"]
 
 
-def run_tap(config: dict, folder: Path, state: dict | None) -> dict:
+def run_reports(config: dict, folder: Path, state: dict | None) -> dict:
     """One run of the report streams; returns its last state."""
-    (folder / "config.json").write_text(json.dumps(config))
-    command = [*TAP, "--config", str(folder / "config.json")]
-    catalog = json.loads(subprocess.run([*command, "--discover"], capture_output=True, text=True, check=True).stdout)
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if not metadata["breadcrumb"]:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in REPORTS
-    (folder / "catalog.json").write_text(json.dumps(catalog))
-    command += ["--catalog", str(folder / "catalog.json")]
-    if state is not None:
-        (folder / "state.json").write_text(json.dumps(state))
-        command += ["--state", str(folder / "state.json")]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"tap failed:\n{result.stderr[-3000:]}")
-    states = [json.loads(line)["value"] for line in result.stdout.splitlines() if line.startswith('{"type":"STATE"')]
-    return states[-1]
+    code, messages, stderr = run_tap(config, folder, state, streams=list(REPORTS))
+    if code != 0:
+        raise SystemExit(f"tap failed:\n{stderr[-3000:]}")
+    return last_state(messages)
 
 
 def report_requests(sandbox: RunningSandbox) -> Counter[tuple[str, str]]:
@@ -76,26 +64,19 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        sandbox = start_sandbox(
-            "--accounts", str(args.accounts), "--events", str(args.events), "--rate-limit-scale", "0",
-            "--accounts-file", str(folder / "accounts.json"),
+        sandbox, config = tap_sandbox(
+            folder, "--accounts", str(args.accounts), "--events", str(args.events), "--rate-limit-scale", "0",
+            rate_limit_scale=0, parallel_accounts=1,
         )  # fmt: skip
         try:
-            config = {
-                "accounts_file": str(folder / "accounts.json"),
-                "api_url": sandbox.url,
-                "start_date": "2020-01-01T00:00:00Z",
-                "rate_limit_scale": 0,
-                "parallel_accounts": 1,
-            }
             spent: dict[str, Counter[tuple[str, str]]] = {}
             before = report_requests(sandbox)
-            state = run_tap(config, folder, None)
+            state = run_reports(config, folder, None)
             after = report_requests(sandbox)
             spent["first"] = after - before
             for lookback in (5, 90):
                 before = report_requests(sandbox)
-                run_tap({**config, "report_lookback_days": lookback}, folder, state)
+                run_reports({**config, "report_lookback_days": lookback}, folder, state)
                 spent[f"later {lookback}"] = report_requests(sandbox) - before
             names = {a["id"]: a["account"] for a in sandbox.accounts}
         finally:

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
@@ -19,19 +20,26 @@ from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 TAP = [sys.executable, "-m", "tap_klaviyo.tap"]
 
 
-def events_only(folder: Path, events: int) -> tuple[RunningSandbox, Path, Path]:
-    """A sandbox of one account with `events` events and no rate limits, and the tap's config and catalog (events
-    only) to read it, in `folder`: what the memory test and bench/tap_memory.py run."""
-    sandbox = start_sandbox(
-        "--accounts", "1", "--events", str(events), "--profiles", "50", "--rate-limit-scale", "0",
-        "--accounts-file", str(folder / "accounts.json"),
-    )  # fmt: skip
+def tap_sandbox(folder: Path, *sandbox_args: str, **settings: Any) -> tuple[RunningSandbox, dict[str, Any]]:
+    """A sandbox (`klaviyo-sandbox serve` options) writing its accounts file into `folder`, and the tap config that
+    reads it: start_date 2020-01-01 and `settings` (which may replace it)."""
+    sandbox = start_sandbox(*sandbox_args, "--accounts-file", str(folder / "accounts.json"))
     config = {
         "accounts_file": str(folder / "accounts.json"),
         "api_url": sandbox.url,
         "start_date": "2020-01-01T00:00:00Z",
-        "rate_limit_scale": 0,
+        **settings,
     }
+    return sandbox, config
+
+
+def events_only(folder: Path, events: int) -> tuple[RunningSandbox, Path, Path]:
+    """A sandbox of one account with `events` events and no rate limits, and the tap's config and catalog (events
+    only) to read it, in `folder`: what the memory test and bench/tap_memory.py run."""
+    sandbox, config = tap_sandbox(
+        folder, "--accounts", "1", "--events", str(events), "--profiles", "50", "--rate-limit-scale", "0",
+        rate_limit_scale=0,
+    )  # fmt: skip
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "catalog.json").write_text(json.dumps(catalog_selecting(folder / "config.json", ["events"])))
     return sandbox, folder / "config.json", folder / "catalog.json"

@@ -8,9 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tap_runs import TAP, catalog_selecting
-
-from klaviyo_sandbox.pytest_plugin import start_sandbox
+from tap_runs import TAP, catalog_selecting, tap_sandbox
 
 REPORTS = ["campaign_values_reports", "flow_values_reports", "flow_series_reports", "segment_series_reports"]
 OTHERS = ["events", "profiles"]
@@ -37,18 +35,13 @@ def timed_run(config: dict, folder: Path, streams: list[str]) -> tuple[float, fl
 
 
 def test_events_and_profiles_finish_as_fast_with_report_streams_selected(tmp_path):
-    sandbox = start_sandbox(
-        "--accounts", "1", "--events", "20000", "--profiles", "8000", "--latency-ms", "300",
-        "--rate-limit-scale", "1", "--accounts-file", str(tmp_path / "accounts.json"),
+    sandbox, config = tap_sandbox(
+        tmp_path, "--accounts", "1", "--events", "20000", "--profiles", "8000", "--latency-ms", "300",
+        "--rate-limit-scale", "1",
+        rate_limit_scale=1,  # the real tiers: 2 report requests a minute
+        report_history_days=120,  # 3 requests per series: the third waits for the next minute
     )  # fmt: skip
     try:
-        config = {
-            "accounts_file": str(tmp_path / "accounts.json"),
-            "api_url": sandbox.url,
-            "start_date": "2020-01-01T00:00:00Z",
-            "rate_limit_scale": 1,  # the real tiers: 2 report requests a minute
-            "report_history_days": 120,  # 3 requests per series: the third waits for the next minute
-        }
         start_a, others_a, _, _ = timed_run(config, tmp_path / "without", OTHERS)
         start_b, others_b, end_b, state = timed_run(config, tmp_path / "with", [*OTHERS, *REPORTS])
         stats = sandbox.stats()

@@ -22,10 +22,9 @@ from openapi_client.models.flow_values_request_dto_resource_object_attributes im
 from openapi_client.models.segment_series_request_dto_resource_object_attributes import (
     SegmentSeriesRequestDTOResourceObjectAttributes,
 )
-from tap_runs import records, run_tap
+from tap_runs import records, run_tap, tap_sandbox
 
 import tap_klaviyo
-from klaviyo_sandbox.pytest_plugin import start_sandbox
 from tap_klaviyo.reports import REPORT_SCHEMAS, REPORT_STREAM_TYPES
 
 GENERATOR = Path(tap_klaviyo.__file__).parents[1] / "scripts" / "make_report_schemas.py"
@@ -93,17 +92,11 @@ def test_keys_start_with_account_id_and_are_required_non_null(stream: str):
 
 
 def test_real_rows_validate_and_produce_every_column(tmp_path):
-    sandbox = start_sandbox(
-        "--accounts", "1", "--events", "1500", "--profiles", "150", "--rate-limit-scale", "0",
-        "--accounts-file", str(tmp_path / "accounts.json"),
+    sandbox, config = tap_sandbox(
+        tmp_path, "--accounts", "1", "--events", "1500", "--profiles", "150", "--rate-limit-scale", "0",
+        rate_limit_scale=0,
     )  # fmt: skip
     try:
-        config = {
-            "accounts_file": str(tmp_path / "accounts.json"),
-            "api_url": sandbox.url,
-            "start_date": "2020-01-01T00:00:00Z",
-            "rate_limit_scale": 0,
-        }
         code, messages, stderr = run_tap(config, tmp_path, None, streams=list(STREAMS))
     finally:
         sandbox.stop()
