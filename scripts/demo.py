@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from local_stand_ins.stack import ACCOUNTS_URI, meltano_env, start_local_stack
@@ -27,8 +26,7 @@ LOCAL = PROJECT / ".local"
 WAREHOUSE = LOCAL / "warehouse"
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 # The data set ends today (UTC midnight): the report tables' last days and year are never out of its reach.
-TODAY = str(datetime.now(UTC).date())
-DATA = ("--accounts", "3", "--seed", "7", "--events", "20000", "--profiles", "2000", "--end", TODAY)
+DATA = ("--accounts", "3", "--seed", "7", "--events", "20000", "--profiles", "2000", "--end", "today")
 REPORT_HISTORY_DAYS = "120"
 
 

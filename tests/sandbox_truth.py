@@ -3,18 +3,9 @@ compared with."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import requests
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox
-
-
-def ending_today() -> tuple[str, str]:
-    """Sandbox options for a data set that ends at today's midnight (UTC). Tests of the last days (reports and their
-    lookbacks, the year up to today) keep rows within reach whatever the date; the default data set ends on
-    2026-11-01, and would drift out of their windows."""
-    return ("--end", datetime.now(UTC).date().isoformat())
 
 
 def walk(sandbox: RunningSandbox, index: int, path: str, **params: str) -> list[dict]:

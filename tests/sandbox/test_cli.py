@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -79,6 +80,8 @@ def test_end_moves_the_data_set_in_time():
 
     assert "2026-10-01" < latest_event() < "2026-11-01"  # the default data set ends on 2026-11-01
     assert "2030-02-01" < latest_event("--end", "2030-03-01") < "2030-03-01"
+    today = datetime.now(UTC).date()
+    assert str(today - timedelta(days=30)) < latest_event("--end", "today") < str(today)  # today's midnight, UTC
 
 
 def test_an_end_that_is_not_a_date_is_one_clear_line():

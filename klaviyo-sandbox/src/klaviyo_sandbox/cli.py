@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--end",
         type=_moment,
         default=DataSettings.end,
-        help="when the data set ends (ISO 8601, UTC unless an offset is given); tests of what happened in the last "
-        "days (reports, lookbacks) set it near today",
+        help="when the data set ends (ISO 8601, UTC unless an offset is given, or 'today': today's midnight, UTC); "
+        "tests of what happened in the last days (reports, lookbacks) and the demo end it today",
     )
     slow = serve.add_argument_group("latency and faults")
     slow.add_argument("--latency-ms", type=float, default=0.0, help="fixed delay added to every API response")
@@ -95,6 +95,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
 
 def _moment(text: str) -> datetime:
+    if text == "today":
+        return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
