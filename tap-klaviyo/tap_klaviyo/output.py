@@ -30,18 +30,17 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_lines(self, lines: bytes) -> None:
         """RECORD lines encoded already, a page at a time (pages.py). A page is usually over a chunk: written as it
-        is, not copied into the buffer first."""
-        if len(lines) < CHUNK_BYTES:
+        is, after what is pending, not copied into the buffer first."""
+        if len(self._pending) + len(lines) < CHUNK_BYTES:
             self._pending += lines
-            if len(self._pending) >= CHUNK_BYTES:
-                self._drain()
-            return
-        self._drain()
-        sys.stdout.buffer.write(lines)
-        sys.stdout.flush()
+        else:
+            self._drain(lines)
 
-    def _drain(self) -> None:
+    def _drain(self, lines: bytes = b"") -> None:
+        """What is pending, then `lines`, to stdout, flushed."""
         if self._pending:
             sys.stdout.buffer.write(self._pending)
             self._pending.clear()
+        if lines:
+            sys.stdout.buffer.write(lines)
         sys.stdout.flush()
