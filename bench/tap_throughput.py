@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from klaviyo_sandbox.pytest_plugin import start_sandbox
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
+
+from tap_runs import TAP, catalog_selecting, tap_sandbox
 
 # steady requests per minute x largest page: records per second at the ceiling
 CEILING = {"events": 3500 * 1000 / 60, "profiles": 750 * 100 / 60}
@@ -32,16 +34,14 @@ def run_tap(config: dict, streams: list[str], folder: Path) -> tuple[int, float,
     """(records, wall seconds, CPU seconds, peak RSS MB) of one tap run over the given streams."""
     config_path = folder / "config.json"
     config_path.write_text(json.dumps(config))
-    tap = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(config_path)]
-    catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True, text=True, check=True).stdout)
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if not metadata["breadcrumb"]:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    (folder / "catalog.json").write_text(json.dumps(catalog))
+    (folder / "catalog.json").write_text(json.dumps(catalog_selecting(config_path, streams)))
     out = open(folder / "out.singer", "w")  # noqa: SIM115
     start = time.perf_counter()
-    process = subprocess.Popen([*tap, "--catalog", str(folder / "catalog.json")], stdout=out, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*TAP, "--config", str(config_path), "--catalog", str(folder / "catalog.json")],
+        stdout=out,
+        stderr=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     out.close()
@@ -50,15 +50,6 @@ def run_tap(config: dict, streams: list[str], folder: Path) -> tuple[int, float,
     with open(folder / "out.singer") as singer:
         records = sum(1 for line in singer if line.startswith(('{"type":"RECORD"', '{"type": "RECORD"')))
     return records, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-def sandbox_config(sandbox, folder: Path, **extra: object) -> dict:
-    return {
-        "accounts_file": str(folder / "accounts.json"),
-        "api_url": sandbox.url,
-        "start_date": "2020-01-01T00:00:00Z",
-        **extra,
-    }
 
 
 def main() -> None:
@@ -72,21 +63,16 @@ def main() -> None:
 
     print(f"1 account, real tiers, {args.latency_ms:.0f} ms per request")
     print(f"{'stream':10} {'records':>8} {'seconds':>8} {'records/s':>10} {'of ceiling':>10} {'peak MB':>8}")
-    sandbox = start_sandbox(
-        "--accounts", "4", *data, "--latency-ms", str(args.latency_ms), "--accounts-file", str(folder / "accounts.json")
-    )
+    sandbox, config = tap_sandbox(folder, "--accounts", "4", *data, "--latency-ms", str(args.latency_ms))
     try:
         for stream in ("events", "profiles"):
-            config = sandbox_config(sandbox, folder, accounts=sandbox.accounts[0]["account"])
-            records, wall, _, peak = run_tap(config, [stream], folder)
+            records, wall, _, peak = run_tap({**config, "accounts": sandbox.accounts[0]["account"]}, [stream], folder)
             rate = records / wall
             print(f"{stream:10} {records:8d} {wall:8.1f} {rate:10.0f} {rate / CEILING[stream]:10.1%} {peak:8.0f}")
         sandbox.reset()
-        _, one, _, _ = run_tap(
-            sandbox_config(sandbox, folder, accounts=sandbox.accounts[1]["account"]), ["profiles"], folder
-        )
+        _, one, _, _ = run_tap({**config, "accounts": sandbox.accounts[1]["account"]}, ["profiles"], folder)
         sandbox.reset()
-        _, four, _, _ = run_tap(sandbox_config(sandbox, folder), ["profiles"], folder)
+        _, four, _, _ = run_tap(config, ["profiles"], folder)
         print(f"\nprofiles, 4 accounts vs 1: {four:.1f} s vs {one:.1f} s = {four / one:.2f}x (goal: <= 1.3x)")
     finally:
         sandbox.stop()
@@ -102,18 +88,11 @@ def main() -> None:
 
 def cost_of(stream: str, count: int, folder: Path) -> tuple[int, float, float]:
     """(records, tap CPU seconds, peak MB) reading `count` rows of one stream with no latency and no limits."""
-    sandbox = start_sandbox(
-        "--accounts",
-        "1",
-        f"--{stream}",
-        str(count),
-        "--rate-limit-scale",
-        "0",
-        "--accounts-file",
-        str(folder / "accounts.json"),
+    sandbox, config = tap_sandbox(
+        folder, "--accounts", "1", f"--{stream}", str(count), "--rate-limit-scale", "0", rate_limit_scale=0
     )
     try:
-        records, _, cpu, peak = run_tap(sandbox_config(sandbox, folder, rate_limit_scale=0), [stream], folder)
+        records, _, cpu, peak = run_tap(config, [stream], folder)
     finally:
         sandbox.stop()
     return records, cpu, peak
