@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -266,20 +267,25 @@ def test_a_late_attribution_changes_that_days_rows_in_place_on_the_next_run(tmp_
         # An account whose attribution window is 45 days (report_lookback_days); the corrected day is the last one
         # with a flow row within 40 days, which the second run reads again.
         config = config_for(sandbox, report_lookback_days=45)
-        code, messages, stderr = run_tap(config, tmp_path, None, streams=streams)
-        assert code == 0, stderr[-3000:]
-        before, state = records(messages), last_state(messages)
         account = sandbox.accounts[0]
         zone = account_zone(sandbox, 0)
-        today = datetime.now(zone).date()
+        days_of_run = {datetime.now(zone).date()}
+        code, messages, stderr = run_tap(config, tmp_path, None, streams=streams)
+        days_of_run.add(datetime.now(zone).date())
+        assert code == 0, stderr[-3000:]
+        before, state = records(messages), last_state(messages)
+        # The bookmark is the day the run read to: today in the account's timezone (either side of its midnight).
+        bookmark = date.fromisoformat(partition(state, "flow_series_reports", account["id"])["replication_key_value"])
+        assert bookmark in days_of_run
         mine = [r for r in before["flow_series_reports"] if r["account_id"] == account["id"]]
-        day = max(date.fromisoformat(r["day"]) for r in mine if r["day"] >= str(today - timedelta(days=40)))
+        day = max(date.fromisoformat(r["day"]) for r in mine if r["day"] >= str(bookmark - timedelta(days=40)))
         series_row = next(r for r in mine if r["day"] == str(day))
         campaign_row = next(r for r in before["campaign_values_reports"] if r["account_id"] == account["id"])
         noon = datetime.combine(day, datetime.min.time(), zone) + timedelta(hours=12)
         sandbox.attribute(account["id"], series_row["flow_message_id"], noon.isoformat(), value=42.5)
         sandbox.attribute(account["id"], campaign_row["campaign_message_id"], noon.isoformat(), value=10)
 
+        sandbox.reset()  # the request log from here on is the second run's
         code, messages, stderr = run_tap(config, tmp_path, state, streams=streams)
         assert code == 0, stderr[-3000:]
         after = records(messages)
@@ -287,11 +293,19 @@ def test_a_late_attribution_changes_that_days_rows_in_place_on_the_next_run(tmp_
         key = tuple(series_row[k] for k in KEYS["flow_series_reports"])
         assert series[key]["conversions"] == series_row["conversions"] + 1
         assert series[key]["conversion_value"] == pytest.approx(series_row["conversion_value"] + 42.5)
-        # The second run read the lookback again (45 days before its bookmark, today), not the year.
-        bookmark = date.fromisoformat(partition(state, "flow_series_reports", account["id"])["replication_key_value"])
-        assert bookmark == today
+        # The second run asked for the lookback again (45 days before its bookmark), not the year: what it asked
+        # for, from the sandbox's request log. Which days have rows depends on the data (a day with no activity
+        # has none), so the rows only have to fall within what was asked.
+        asked = sorted(
+            entry["body"]["data"]["attributes"]["timeframe"]
+            for entry in sandbox.requests("/api/flow-series-reports", method="POST", account_id=account["id"])
+            if entry["status"] == 200
+        )
+        assert asked, "the second run asked for no flow series"
+        assert asked[0]["start"] == f"{bookmark - timedelta(days=45)}T00:00:00"
+        assert all(a["end"] == b["start"] for a, b in pairwise(asked)), asked  # consecutive slices, no gap
         again = sorted({r["day"] for r in series.values() if r["account_id"] == account["id"]})
-        assert again[0] == str(today - timedelta(days=45)) and again[-1] <= str(today)
+        assert again[0] >= str(bookmark - timedelta(days=45)) and again[-1] <= asked[-1]["end"][:10]
         untouched = {k: r for k, r in series.items() if k != key and r["account_id"] == account["id"]}
         first = keyed("flow_series_reports", before["flow_series_reports"])
         # Every other row read again is unchanged; days a first-run slice had no activity in come as zeros.

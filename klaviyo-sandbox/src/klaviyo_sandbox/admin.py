@@ -92,11 +92,31 @@ async def stats(request: web.Request) -> web.Response:
     )
 
 
+async def requests_log(request: web.Request) -> web.Response:
+    """The API requests served (newest 50,000), oldest first: [{"t", "account_id", "method", "path", "query",
+    "status", "body_bytes", "body" (parsed JSON, when 8 KiB or less)}]. Filters: `path` (a prefix), `method`,
+    `account_id`."""
+    sandbox = request.app[SANDBOX_KEY]
+    prefix = request.query.get("path", "")
+    method = request.query.get("method")
+    account_id = request.query.get("account_id")
+    return json_response(
+        [
+            entry
+            for entry in sandbox.requests
+            if entry["path"].startswith(prefix)
+            and (method is None or entry["method"] == method)
+            and (account_id is None or entry["account_id"] == account_id)
+        ]
+    )
+
+
 async def reset(request: web.Request) -> web.Response:
-    """Forget rate-limit windows and counters, so one test's traffic does not throttle the next."""
+    """Forget rate-limit windows, counters and the request log, so one test's traffic does not throttle the next."""
     sandbox = request.app[SANDBOX_KEY]
     sandbox.limiter.reset()
     sandbox.stats.clear()
+    sandbox.requests.clear()
     return json_response({"status": "ok"})
 
 
@@ -106,4 +126,5 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/_sandbox/accounts/{id}/activity", activity)
     app.router.add_get("/_sandbox/accounts/{id}/late", late)
     app.router.add_get("/_sandbox/stats", stats)
+    app.router.add_get("/_sandbox/requests", requests_log)
     app.router.add_post("/_sandbox/reset", reset)

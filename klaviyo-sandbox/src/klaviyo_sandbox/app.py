@@ -14,7 +14,7 @@ import re
 import socket
 import struct
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,6 +36,10 @@ from .tiers import Tier
 JSON_API = "application/vnd.api+json"
 REVISION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The request log (GET /_sandbox/requests) keeps the newest entries, each with its JSON body when it is small: tests
+# assert on what a client asked for (a report's timeframe, a job's size) rather than on data that depends on the day.
+REQUEST_LOG_SIZE = 50_000
+LOGGED_BODY_BYTES = 8_192
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -63,6 +67,26 @@ class Sandbox:
         # account id -> bucket -> counter of outcomes ("requests", "throttled", "faults", status codes)
         self.stats: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
         self.tiers: dict[str, Tier] = {e.name: e.tier for e in ENDPOINTS} | dict(WRITE_TIERS) | RELATIONSHIP_TIERS
+        self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+
+    async def log_request(self, request: web.Request, account: AccountData, status: int) -> None:
+        entry: dict[str, Any] = {
+            "t": now(),
+            "account_id": account.id,
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "status": status,
+        }
+        if request.body_exists:
+            body = await request.read()  # aiohttp keeps what the handler read
+            entry["body_bytes"] = len(body)
+            if len(body) <= LOGGED_BODY_BYTES:
+                try:
+                    entry["body"] = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    entry["body"] = None
+        self.requests.append(entry)
 
     def bucket_of(self, request: web.Request, name: str) -> tuple[str, Tier]:
         """The rate-limit bucket of a request: the endpoint, or its predictive-analytics variant."""
@@ -163,8 +187,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         response = await handler(request)
     except KlaviyoError as error:
         counts[str(error.status)] += 1
+        await sandbox.log_request(request, account, error.status)
         return error_response(error, limit_headers)
     counts[str(response.status)] += 1
+    await sandbox.log_request(request, account, response.status)
     response.headers.update(limit_headers)
     return response
 

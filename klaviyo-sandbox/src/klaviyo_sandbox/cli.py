@@ -20,7 +20,9 @@ admin routes (not Klaviyo's API, no auth), for tests and benchmarks:
   GET  /_sandbox/health                 {"status": "ok"}
   GET  /_sandbox/accounts               [{"account", "api_key", "id"}]
   GET  /_sandbox/stats                  requests, 429s, faults and statuses per account and endpoint bucket
-  POST /_sandbox/reset                  forget rate-limit windows and counters
+  GET  /_sandbox/requests               the API requests served, oldest first, with small JSON bodies;
+                                        filters ?path=<prefix>&method=&account_id=
+  POST /_sandbox/reset                  forget rate-limit windows, counters and the request log
   POST /_sandbox/accounts/{id}/activity {"profiles": n, "events": n, "others": n, "segment_changes": n,
                                         "list_changes": n, "seed": s}: the account changes as a live one does;
                                         answers the ids changed and the (group, profile) pairs that left/joined

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +50,11 @@ class RunningSandbox:
 
     def stats(self) -> dict[str, dict[str, dict[str, int]]]:
         return cast("dict[str, dict[str, dict[str, int]]]", self.admin("GET", "stats"))
+
+    def requests(self, path: str = "", **filters: str) -> list[dict[str, Any]]:
+        """The API requests served, oldest first (admin.requests_log): `path` a prefix, `method`, `account_id`."""
+        query = urllib.parse.urlencode({"path": path, **filters})
+        return cast("list[dict[str, Any]]", self.admin("GET", f"requests?{query}"))
 
     def reset(self) -> None:
         self.admin("POST", "reset")
