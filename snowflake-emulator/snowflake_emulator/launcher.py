@@ -1,9 +1,13 @@
-"""`target-snowflake-launcher`: MeltanoLabs target-snowflake's own CLI, against the emulator when asked.
+"""Launchers: a Snowflake client's own CLI (MeltanoLabs target-snowflake's, `target-snowflake-launcher`), against the
+emulator when asked.
 
 With SNOWFLAKE_EMULATOR_PATH set (Meltano's `local` environment), Snowflake is fakesnow persisted in that folder;
-without it, this is the plain loader talking to Snowflake (production). Either way the loader's code is the same.
-An emulated run ends, whether the loader succeeded or failed, with one line on stderr telling the emulator's share of
+without it, this is the plain client talking to Snowflake (production). Either way the client's code is the same.
+An emulated run ends, whether the client succeeded or failed, with one line on stderr telling the emulator's share of
 the work (`accounting`): `snowflake-emulator: {"statements": ..., "duckdb_cpu_seconds": ..., ...}`.
+
+A launcher for another client is one more function calling `launch` with that client's console script, and one more
+`[project.scripts]` entry.
 """
 
 from __future__ import annotations
@@ -20,9 +24,15 @@ EMULATOR_PATH_VARIABLE = "SNOWFLAKE_EMULATOR_PATH"
 
 
 def main() -> None:
-    # target-snowflake's console script, as its package declares it
-    (target_cli,) = entry_points(group="console_scripts", name="target-snowflake")
-    cli = target_cli.load()
+    """`target-snowflake-launcher`: MeltanoLabs target-snowflake."""
+    launch("target-snowflake")
+
+
+def launch(console_script: str) -> None:
+    """Run `console_script` (as its package declares it) in this process, on the emulator when
+    SNOWFLAKE_EMULATOR_PATH is set."""
+    (script,) = entry_points(group="console_scripts", name=console_script)
+    cli = script.load()
     folder = os.environ.get(EMULATOR_PATH_VARIABLE)
     if not folder:
         cli()
@@ -32,7 +42,7 @@ def main() -> None:
 
     path = Path(folder).resolve()
     print(
-        f"target-snowflake-launcher: Snowflake emulated by fakesnow; databases are DuckDB files in {path} "
+        f"{console_script}-launcher: Snowflake emulated by fakesnow; databases are DuckDB files in {path} "
         f"(<DATABASE>.db), the user stage @~ is {path / USER_STAGE_FOLDER}",
         file=sys.stderr,
     )
