@@ -13,8 +13,6 @@ from .endpoints import table_for
 from .generator import AccountData
 from .tables import MemoryTable, Record
 
-DELETABLE = ("campaign", "flow", "list", "segment", "tag", "template")
-
 
 def _table(acc: AccountData, type_: str) -> MemoryTable:
     table = table_for(acc, type_)

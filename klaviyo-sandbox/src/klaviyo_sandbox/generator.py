@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import math
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -128,10 +127,6 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
-def rel_many(ids_: list[str]) -> list[str]:
-    return list(ids_)
-
-
 class AccountData:
     """One Klaviyo account (a brand): its key, its resources, its writes."""
 
@@ -203,7 +198,6 @@ class AccountData:
         self.event_unique_ids: set[tuple[str, str, str]] = set()
         self.written_profile_ids: dict[tuple[str, str], str] = {}
         self.profile_jobs: dict[str, ProfileJob] = {}
-        self.event_jobs: dict[str, dict[str, Any]] = {}
         self.created_events = 0
         self.created_profiles = 0
         # Events written but not readable yet (the sandbox's --late-share; none by default).
@@ -838,6 +832,3 @@ def hash_str(text: str) -> int:
 
 def build_accounts(settings: DataSettings) -> list[AccountData]:
     return [AccountData(settings, i) for i in range(settings.accounts)]
-
-
-MakeFn = Callable[[int], Record]

@@ -50,10 +50,6 @@ class MemberTable(LazyTable):
         for pos, record in super().scan(order, descending, after, lo, hi):
             yield pos, (self._current(record) if pos[1] == self.overlay.rank else record)
 
-    def joined_at(self, profile_id: str) -> float | None:
-        record = self.get(profile_id)
-        return None if record is None else float(record["k"]["joined_group_at"])
-
     def add(self, profile: Record, now: float) -> bool:
         """Make `profile` a member that joined at `now`. False if it already is one: it keeps its join time."""
         if self.get(profile["id"]) is not None:
