@@ -12,7 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .app import SANDBOX_KEY, make_app
+from .app import make_app
+from .routing import SANDBOX_KEY
 from .settings import DataSettings, FaultSettings, LatencySettings, LateSettings, SandboxSettings
 
 ADMIN_HELP = """\

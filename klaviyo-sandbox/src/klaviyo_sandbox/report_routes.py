@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from . import errors
-from .app import SANDBOX_KEY, add_route, json_response, now
 from .generator import AccountData
 from .report_requests import REPORTS, ReportKind, account_zone, parse_report
 from .reports import build_report
+from .routing import SANDBOX_KEY, account_of, add_route, json_response, now, sandbox_of
 from .tiers import Tier
 from .validation import EventInput, ProfileInput
 from .write_routes import read_body
@@ -50,7 +50,7 @@ def _fields(request: web.Request, kind: ReportKind) -> set[str] | None:
 
 def _handler(kind: ReportKind) -> Any:
     async def handle(request: web.Request) -> web.Response:
-        account: AccountData = request["account"]
+        account = account_of(request)
         fields = _fields(request, kind)
         body = await read_body(request)
         zone = account_zone(account.account["attributes"].get("timezone"))
@@ -101,7 +101,7 @@ async def attribute(request: web.Request) -> web.Response:
     the account's first profile), "unique_id": (optional)}. Answers 201 {"event": {...}}: the event, also served
     by GET /api/events, with `$attribution` naming the message.
     """
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = sandbox_of(request)
     account = sandbox.by_id.get(request.match_info["id"])
     if account is None:
         return _bad(f"no account {request.match_info['id']}", 404)
