@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .generator import AccountData
+from .account import Account
 from .routing import json_response, now, sandbox_of
 from .writes import simulate_activity
 
@@ -20,11 +20,10 @@ async def health(request: web.Request) -> web.Response:
 
 async def accounts(request: web.Request) -> web.Response:
     """The accounts file tap-klaviyo reads: [{"account", "api_key", "id"}]."""
-    sandbox = sandbox_of(request)
-    return json_response([{"account": a.name, "api_key": a.api_key, "id": a.id} for a in sandbox.accounts])
+    return json_response(sandbox_of(request).accounts_file())
 
 
-def _account(request: web.Request) -> AccountData:
+def _account(request: web.Request) -> Account:
     account = sandbox_of(request).by_id.get(request.match_info["id"])
     if account is None:
         raise web.HTTPNotFound(text=f"no account {request.match_info['id']}")
@@ -42,7 +41,7 @@ async def activity(request: web.Request) -> web.Response:
     account = _account(request)
     body: dict[str, Any] = await request.json() if request.can_read_body else {}
     counts = {k: int(body.get(k, 0)) for k in ACTIVITY_COUNTS}
-    account.late.release_due(now(), account.events)
+    account.state.late.release_due(now(), account.state.events)
     changed = simulate_activity(account, **counts, seed=int(body.get("seed", 0)))
     return json_response(changed)
 
@@ -58,9 +57,10 @@ async def late(request: web.Request) -> web.Response:
     "next_visible_at": time | null, "events": [{"id", "datetime", "written_at", "visible_at", "seconds_left"}]};
     times are ISO 8601 with microseconds, `seconds_left` counts from this answer."""
     account = _account(request)
+    late = account.state.late
     t = now()
-    account.late.release_due(t, account.events)
-    pending = account.late.pending()
+    late.release_due(t, account.state.events)
+    pending = late.pending()
     events = [
         {
             "id": p.event_id,
@@ -73,11 +73,11 @@ async def late(request: web.Request) -> web.Response:
     ]
     return json_response(
         {
-            "account_id": account.id,
-            "late_share": account.late.share,
-            "late_hours": account.late.hours,
+            "account_id": account.data.id,
+            "late_share": late.share,
+            "late_hours": late.hours,
             "pending": len(pending),
-            "released": account.late.released,
+            "released": late.released,
             "next_visible_at": events[0]["visible_at"] if events else None,
             "events": events,
         }

@@ -25,7 +25,7 @@ def _read_handler(endpoint: Endpoint) -> Handler:
 def _to_one_handler(route: ToOne) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         self_link = f"{request.scheme}://{request.host}{request.path}"
-        return json_response(to_one_body(account_of(request), route, request.match_info["id"], self_link))
+        return json_response(to_one_body(account_of(request).state, route, request.match_info["id"], self_link))
 
     return handle
 

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from .account import Account
 from .errors import KlaviyoError
-from .generator import AccountData
 from .sandbox import Sandbox
 
 JSON_API = "application/vnd.api+json"
@@ -48,7 +48,7 @@ def sandbox_of(request: web.Request) -> Sandbox:
     return request.app[SANDBOX_KEY]
 
 
-def account_of(request: web.Request) -> AccountData:
+def account_of(request: web.Request) -> Account:
     """The account an /api request authenticated as (its key), after the transport's checks passed."""
-    account: AccountData = request[ACCOUNT_KEY]
+    account: Account = request[ACCOUNT_KEY]
     return account

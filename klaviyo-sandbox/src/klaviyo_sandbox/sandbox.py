@@ -13,9 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from . import errors
+from .account import Account
 from .endpoints import ENDPOINTS, PREDICTIVE_TIER, WRITE_TIERS
 from .faults import FaultInjector
-from .generator import AccountData, build_accounts
 from .late import LateArrivals
 from .ratelimit import RateLimiter
 from .relationships import RELATIONSHIP_TIERS
@@ -32,12 +32,13 @@ class Sandbox:
 
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
-        self.accounts: list[AccountData] = build_accounts(settings.data)
-        self.by_key = {acc.api_key: acc for acc in self.accounts}
-        self.by_id = {acc.id: acc for acc in self.accounts}
         late = settings.late
-        for acc in self.accounts:
-            acc.late = LateArrivals(late.share, late.hours, settings.faults.seed)
+        self.accounts = [
+            Account.generate(settings.data, index, LateArrivals(late.share, late.hours, settings.faults.seed))
+            for index in range(settings.data.accounts)
+        ]
+        self.by_key = {acc.data.api_key: acc for acc in self.accounts}
+        self.by_id = {acc.data.id: acc for acc in self.accounts}
         self.limiter = RateLimiter(settings.rate_limit_scale)
         self.faults = FaultInjector(settings.faults)
         self.latency_rng = random.Random(settings.faults.seed + 1)
@@ -47,6 +48,10 @@ class Sandbox:
         self.tiers: dict[str, Tier] = {e.name: e.tier for e in ENDPOINTS} | dict(WRITE_TIERS) | RELATIONSHIP_TIERS
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
 
+    def accounts_file(self) -> list[dict[str, str]]:
+        """The accounts as the file tap-klaviyo reads lists them: [{"account", "api_key", "id"}]."""
+        return [{"account": acc.data.name, "api_key": acc.data.api_key, "id": acc.data.id} for acc in self.accounts]
+
     def bucket_of(self, request: web.Request, name: str) -> tuple[str, Tier]:
         """The rate-limit bucket of a request: the endpoint, or its predictive-analytics variant."""
         if name in ("get_profiles", "get_profile") and "predictive_analytics" in request.query.get(
@@ -55,7 +60,7 @@ class Sandbox:
             return f"{name}:predictive_analytics", PREDICTIVE_TIER
         return name, self.tiers[name]
 
-    def account_for(self, request: web.Request) -> AccountData:
+    def account_for(self, request: web.Request) -> Account:
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme != "Klaviyo-API-Key" or not key.strip():

@@ -18,8 +18,8 @@ import orjson
 from aiohttp import web
 
 from . import errors
+from .account import Account
 from .errors import KlaviyoError
-from .generator import AccountData
 from .routing import ACCOUNT_KEY, Handler, error_response, now, sandbox_of
 from .sandbox import Sandbox
 
@@ -27,10 +27,10 @@ REVISION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 LOGGED_BODY_BYTES = 8_192  # a logged request keeps its JSON body up to this size
 
 
-async def log_request(sandbox: Sandbox, request: web.Request, account: AccountData, status: int) -> None:
+async def log_request(sandbox: Sandbox, request: web.Request, account: Account, status: int) -> None:
     entry: dict[str, Any] = {
         "t": now(),
-        "account_id": account.id,
+        "account_id": account.data.id,
         "method": request.method,
         "path": request.path,
         "query": dict(request.query),
@@ -80,9 +80,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(error)
 
     bucket, tier = sandbox.bucket_of(request, name)
-    counts = sandbox.stats[account.id][bucket]
+    counts = sandbox.stats[account.data.id][bucket]
     counts["requests"] += 1
-    decision = sandbox.limiter.check(account.id, bucket, tier)
+    decision = sandbox.limiter.check(account.data.id, bucket, tier)
     if not decision.allowed:
         counts["throttled"] += 1
         if decision.daily:
@@ -96,7 +96,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     }
 
     if sandbox.faults.enabled:
-        fault = sandbox.faults.decide(account.id)
+        fault = sandbox.faults.decide(account.data.id)
         if fault is not None:
             counts[f"fault:{fault.kind}"] += 1
             if fault.kind == "storm":
@@ -112,7 +112,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             await asyncio.sleep(fault.delay_s)  # "slow": on top of the normal latency
 
     await sandbox.delay()
-    account.late.release_due(now(), account.events)
+    account.state.late.release_due(now(), account.state.events)
     request[ACCOUNT_KEY] = account
     try:
         response = await handler(request)

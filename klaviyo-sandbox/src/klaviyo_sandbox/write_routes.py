@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from . import errors
+from .jobs import ProfileJob
 from .jsonapi import resource
 from .query import cursor_text
 from .routing import account_of, add_route, json_response, now, sandbox_of
@@ -20,7 +21,7 @@ from .validation import (
     parse_profile_bulk_import_job,
     parse_profile_upsert,
 )
-from .writes import ProfileJob, create_event, run_event_job, run_profile_job, start_profile_job, upsert_profile
+from .writes import create_event, run_event_job, run_profile_job, start_profile_job, upsert_profile
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # Klaviyo's payload limit for every write endpoint
 ERRORS_PAGE_DEFAULT, ERRORS_PAGE_MAX = 20, 100
@@ -76,7 +77,7 @@ async def bulk_import_profiles_handler(request: web.Request) -> web.Response:
     account = account_of(request)
     profiles, row_errors, list_ids = parse_profile_bulk_import_job(await read_body(request))
     for list_id in list_ids:
-        if account.lists.get(list_id) is None:
+        if account.state.lists.get(list_id) is None:
             raise errors.invalid(f"List with id {list_id} does not exist.", pointer="/data/relationships/lists/data")
     job = start_profile_job(account, profiles, row_errors, list_ids, now())
     delay = sandbox_of(request).settings.job_seconds
@@ -92,7 +93,7 @@ async def bulk_import_profiles_handler(request: web.Request) -> web.Response:
 
 def _job(request: web.Request) -> ProfileJob:
     account = account_of(request)
-    job = account.profile_jobs.get(request.match_info["id"])
+    job = account.state.profile_jobs.get(request.match_info["id"])
     if job is None:
         raise errors.not_found(f"A profile-bulk-import-job with id {request.match_info['id']} does not exist.")
     return job
@@ -109,7 +110,7 @@ async def get_profile_job_handler(request: web.Request) -> web.Response:
             )
     body: dict[str, Any] = {"data": job.resource(_base(request)), "links": {"self": str(request.url)}}
     if "lists" in include:
-        found = (account.lists.get(lid) for lid in job.list_ids)
+        found = (account.state.lists.get(lid) for lid in job.list_ids)
         body["included"] = [resource(r, _base(request)) for r in found if r is not None]
     return json_response(body)
 
