@@ -1,4 +1,10 @@
-"""The sandbox's HTTP server, assembled: Klaviyo's transport rules (transport.py) around the route modules."""
+"""The sandbox's HTTP server, assembled: Klaviyo's transport rules (transport.py) around the route modules.
+
+A route module (`*_routes.py`, `admin.py`) imports what it needs from routing.py, never this module, and has an
+`add_..._routes(app)` that `make_app` calls. Its handlers reach the request's account with `routing.account_of`:
+`account.data` as generated (read-only), `account.state` as it is now (where writes go). klaviyo-sandbox/README.md
+says how to add a route: where it goes, its rate tier, and its check against the official SDK in tests/sandbox.
+"""
 
 from __future__ import annotations
 
