@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .generator import AccountDataSet, Membership
-from .jobs import ProfileJob
+from .jobs import DeletionJob, ProfileJob
 from .late import LateArrivals
 from .members import MemberTable, member_record
 from .settings import DataSettings
@@ -78,6 +78,8 @@ class AccountState:
         self.event_unique_ids: set[tuple[str, str, str]] = set()  # (metric, profile, unique id): Klaviyo drops repeats
         self.written_profile_ids: dict[tuple[str, str], str] = {}  # (identifier kind, value) -> written profile's id
         self.profile_jobs: dict[str, ProfileJob] = {}
+        self.deletion_jobs: list[DeletionJob] = []  # data-privacy deletions requested (privacy.py)
+        self.deleted_profiles: set[str] = set()  # ids of profiles deleted (privacy.py): never served again
         self.created_events = 0  # events written: the next one's index is n_events + created_events
         self.created_profiles = 0
         # Events written but not readable yet (the sandbox's --late-share; none by default).
