@@ -28,6 +28,11 @@ def main() -> None:
     launch("target-snowflake")
 
 
+def warehouse_sql() -> None:
+    """`warehouse-sql-launcher`: this project's warehouse SQL (warehouse-sql/): views, deleted people, the page."""
+    launch("warehouse-sql")
+
+
 def launch(console_script: str) -> None:
     """Run `console_script` (as its package declares it) in this process, on the emulator when
     SNOWFLAKE_EMULATOR_PATH is set."""
