@@ -40,6 +40,9 @@ def test_the_committed_manifests_are_what_meltano_yml_renders_to(tmp_path):
     assert set(committed) == {
         "klaviyo-to-snowflake.workflow-template.yaml",
         "klaviyo-to-snowflake.cron-workflow.yaml",
+        "csv-to-klaviyo.workflow-template.yaml",
+        "csv-drops.event-source.yaml",
+        "csv-to-klaviyo.sensor.yaml",
         "kustomization.yaml",
     }
 
