@@ -51,11 +51,13 @@ def of_kind(kind: str) -> list[dict[str, Any]]:
 
 
 def deploy() -> dict[str, Any]:
-    return load_yaml(ORCHESTRATE / "deploy.yml")
+    settings: dict[str, Any] = load_yaml(ORCHESTRATE / "deploy.yml")
+    return settings
 
 
 def meltano_yml() -> dict[str, Any]:
-    return load_yaml(ROOT / "meltano.yml")
+    project: dict[str, Any] = load_yaml(ROOT / "meltano.yml")
+    return project
 
 
 def template(workflow_template: dict[str, Any], name: str) -> dict[str, Any]:

@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .argo import LocalArgo, PodRun, deploy, of_kind, pod_meltano_dir
+from .argo import LocalArgo, PodRun, deploy, meltano_yml, of_kind, pod_meltano_dir
+from .stack import CREDENTIALS, STATE_BUCKET, LocalStack
 
 NOTIFIED_EVENTS = ["s3:ObjectCreated:*"]
+DROP_BUCKET = "klaviyo-drops"  # `local-stand-ins up`'s bucket (production: the bucket the operator configures)
+STATE_PREFIX = "file-loads"
 
 
 def _one(kind: str) -> dict[str, Any]:
@@ -175,3 +178,32 @@ class SensorStandIn:
         submitted = Submitted(parameters, argo, self._pool.submit(argo.submit, **parameters))
         self.submitted.append(submitted)
         return submitted
+
+
+def watch_drops(
+    stack: LocalStack, *, bucket: str = DROP_BUCKET, scratch: Path | None = None, **target_settings: str
+) -> SensorStandIn:
+    """The chain on a running stack: `bucket` notifying the queue, and the Sensor's stand-in started, its pods on the
+    stack (the prod environment pointed at the sandbox and moto, as tests/orchestrate/test_pods.py points them).
+    `target_settings` (e.g. mappings=json) become TARGET_KLAVIYO_* variables; by default the `local` environment's
+    old-format mappings of data/sample_orders.csv."""
+    s3, sqs = stack.s3.client("s3"), stack.s3.client("sqs")
+    queue_url = configure_bucket(s3, sqs, bucket)
+    secret = {  # the Kubernetes Secret of orchestrate/README.md
+        "KLAVIYO_WRITE_API_KEY": stack.sandbox.key(0),
+        "MELTANO_STATE_BACKEND_URI": f"s3://{STATE_BUCKET}/{STATE_PREFIX}",
+        **CREDENTIALS,
+    }
+    if not target_settings:
+        (local,) = [env for env in meltano_yml()["environments"] if env["name"] == "local"]
+        (target,) = [p for p in local["config"]["plugins"]["loaders"] if p["name"] == "target-klaviyo"]
+        target_settings = {name: json.dumps(target["config"][name]) for name in ("event_mapping", "profile_mapping")}
+    scratch = scratch or Path(tempfile.mkdtemp(prefix="sensor-"))
+    stand_ins = {
+        "LOCAL_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the state backend (meltano.yml)
+        "TAP_CSV_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the dropped files
+        "TARGET_KLAVIYO_API_URL": stack.sandbox.url,
+        "TARGET_KLAVIYO_REJECTS_PATH": str(scratch / "rejects-{timestamp}.jsonl"),
+        **{f"TARGET_KLAVIYO_{name.upper()}": value for name, value in target_settings.items()},
+    }
+    return SensorStandIn(sqs, queue_url, secret, stand_ins, scratch=scratch).start()

@@ -13,11 +13,10 @@ from urllib.parse import unquote_plus
 import pytest
 from meltano_project import ensure_installed
 
-from local_stand_ins.file_drops import SensorStandIn, Submitted, configure_bucket
+from local_stand_ins.file_drops import STATE_PREFIX, SensorStandIn, Submitted, watch_drops
 from local_stand_ins.stack import STATE_BUCKET, start_local_stack
 
 BUCKET = "acme-drops"
-STATE_PREFIX = "file-loads"
 # Every stream (the folder holding the file): an event per row, its metric named in the row itself.
 MAPPINGS = {
     "*": {
@@ -47,25 +46,8 @@ def drops(tmp_path_factory):
         "--accounts", "1", "--seed", "9", "--events", "20", "--profiles", "20", "--rate-limit-scale", "0",
         "--job-seconds", "0.2",
     )  # fmt: skip
-    s3, sqs = stack.s3.client("s3"), stack.s3.client("sqs")
-    queue_url = configure_bucket(s3, sqs, BUCKET)
-    secret = {  # the Kubernetes Secret of orchestrate/README.md
-        "KLAVIYO_WRITE_API_KEY": stack.sandbox.key(0),
-        "MELTANO_STATE_BACKEND_URI": f"s3://{STATE_BUCKET}/{STATE_PREFIX}",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    scratch = tmp_path_factory.mktemp("sensor")
-    stand_ins = {
-        "LOCAL_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the state backend (meltano.yml)
-        "TAP_CSV_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the dropped files
-        "TARGET_KLAVIYO_API_URL": stack.sandbox.url,
-        "TARGET_KLAVIYO_MAPPINGS": json.dumps(MAPPINGS),
-        "TARGET_KLAVIYO_REJECTS_PATH": str(scratch / "rejects-{timestamp}.jsonl"),
-    }
-    sensor = SensorStandIn(sqs, queue_url, secret, stand_ins, scratch=scratch).start()
-    yield stack, s3, sensor
+    sensor = watch_drops(stack, bucket=BUCKET, scratch=tmp_path_factory.mktemp("sensor"), mappings=json.dumps(MAPPINGS))
+    yield stack, stack.s3.client("s3"), sensor
     sensor.stop()
     stack.stop()
 
