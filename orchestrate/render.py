@@ -25,6 +25,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+# render_file_loads imports this module's helpers as `render`; run as a script this module is `__main__`, and one
+# module object keeps one RenderError (the one main() catches).
+sys.modules.setdefault("render", sys.modules[__name__])
+
 ORCHESTRATE = Path(__file__).resolve().parent
 ROOT = ORCHESTRATE.parent
 OUTPUT_DIR = ORCHESTRATE / "argo"

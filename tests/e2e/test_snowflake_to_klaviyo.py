@@ -110,22 +110,24 @@ def test_a_second_run_reads_only_the_changed_rows_and_the_view_again(project, fi
     run = project.meltano(*JOB)
     assert run.code == 0, run.output[-4000:]
 
-    # singer-sdk reads `updated_at >= bookmark`: the changed rows and the one row at the old bookmark.
+    # singer-sdk reads `updated_at >= bookmark`: the changed rows and the one row at the old bookmark. The target sends
+    # the changed ones, and the bookmark's own row unless it remembers having sent it unchanged.
     boundary = CUSTOMERS - 1
-    expected = sorted(analytics.email(n) for n in [*CHANGED, boundary])
-    assert summary(run)[analytics.TRAITS_STREAM]["profile"]["read"] == len(expected)
-    assert imported_emails(project) == expected
+    read = {analytics.email(n) for n in [*CHANGED, boundary]}
+    assert summary(run)[analytics.TRAITS_STREAM]["profile"]["read"] == len(read)
+    assert {analytics.email(n) for n in CHANGED} <= set(imported_emails(project)) <= read
     assert profile(project, analytics.email(5)).attributes.properties["Lifetime Value"] == CHANGED_VALUE
     assert profile(project, analytics.email(6)).attributes.properties["Lifetime Value"] == 6 * 7919 % 100000 / 100
     assert bookmark(project).startswith("2024-07-01T00:00:00")
 
-    # The view has no replication key: read and sent in full again. An event's unique id is a hash of its mapped
-    # content, so Klaviyo keeps one event per unchanged row and adds one for a row whose value changed.
+    # The view has no replication key: read in full again. An event's unique id is a hash of its mapped content, so
+    # Klaviyo keeps one event per unchanged row (sent again or not) and adds one for a row whose value changed.
     assert summary(run)[analytics.CHURN_RISK_STREAM]["event"]["read"] == len(AT_RISK)
     sent = sandbox.requests("/api/event-bulk-create-jobs", method="POST")
-    assert sum(len(r["body"]["data"]["attributes"]["events-bulk-create"]["data"]) for r in sent) == len(AT_RISK)
     changed_at_risk = set(CHANGED) & set(AT_RISK)
     assert changed_at_risk  # the data makes one of them both
+    sent_events = sum(len(r["body"]["data"]["attributes"]["events-bulk-create"]["data"]) for r in sent)
+    assert len(changed_at_risk) <= sent_events <= len(AT_RISK)
     assert len(churn_events(project)) == len(AT_RISK) + len(changed_at_risk)
 
 

@@ -137,6 +137,10 @@ def test_a_meltano_yml_that_cannot_run_on_argo_is_refused_by_name(tmp_path, edit
             {"retry": {"limit": 3, "policy": "Sometimes", "backoff_duration": "10m", "backoff_factor": 2}},
             "retry.policy: Input should be 'Always', 'OnFailure', 'OnError' or 'OnTransientError'",
         ),
+        (  # the file loads hand tap-csv the one file: another job cannot run for a dropped file
+            {"file_loads": load_yaml(ORCHESTRATE / "deploy.yml")["file_loads"] | {"job": "snowflake-to-klaviyo"}},
+            "file_loads.job 'snowflake-to-klaviyo' must be a job of one task 'tap-csv <loader>'",
+        ),
     ],
 )
 def test_a_bad_deploy_yml_is_refused_naming_the_setting(tmp_path, change, message):
