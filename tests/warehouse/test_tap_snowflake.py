@@ -70,8 +70,17 @@ def messages(stdout: str, kind: str) -> list[dict]:
 
 
 def test_discovery_names_each_table_and_view_schema_dash_name(loaded: Warehouse, tap_bin: Path) -> None:
-    run = tap(tap_bin, loaded.folder, "--discover")
+    # FAKESNOW_DEBUG=snowflake prints each statement fakesnow is given: the reflection reaches it as sent, unbridged
+    run = tap(tap_bin, loaded.folder, "--discover", env={"FAKESNOW_DEBUG": "snowflake"})
     assert run.returncode == 0, run.stderr[-4000:]
+    received = run.stderr.splitlines()
+    for statement in (
+        "SHOW /* sqlalchemy:get_schema_names */ SCHEMAS;",
+        'SHOW /* sqlalchemy:get_schema_tables_info */ TABLES IN SCHEMA "RAW"."ANALYTICS";',
+        'SHOW /* sqlalchemy:_get_schema_primary_keys */ PRIMARY KEYS IN SCHEMA "RAW"."ANALYTICS";',
+    ):
+        assert statement in received
+    assert any('FROM "RAW".information_schema.columns ic' in line for line in received)
     streams = {s["tap_stream_id"]: s for s in json.loads(run.stdout)["streams"]}
     # target-snowflake's tables, VARIANT columns included, and the ANALYTICS objects: `<schema>-<name>`, lower case
     assert {"klaviyo-events", "klaviyo-profiles", analytics.TRAITS_STREAM, analytics.CHURN_RISK_STREAM} <= set(streams)
