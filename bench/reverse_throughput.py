@@ -3,7 +3,8 @@ target-klaviyo), side by side in one run, against the sandbox with Klaviyo's rea
 
     .venv/bin/python bench/reverse_throughput.py [--windows 2] [--latency-ms 250]
 
-Each flow is a tap process piped into target-klaviyo, fed more events than `--windows` whole 60-second rate-limit
+First each tap alone (its output thrown away): rows/s and CPU. Then each flow is a tap process piped into
+target-klaviyo, fed more events than `--windows` whole 60-second rate-limit
 windows can take, and measured as bench/target_throughput.py measures events (its helpers: requests accepted
 within whole windows, counted from the sandbox's own tally): events per second, as a share of the bulk ceiling
 (150 requests/min x 1,000 events), and tap-snowflake's rate over the CSV flow's.
@@ -21,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from target_throughput import COLUMNS, EVENTS_CEILING, events_at_ceiling, rows_past_ceiling, write_input
@@ -86,6 +88,22 @@ def warehouse_feed(folder: Path, rows: int) -> tuple[list[str], dict[str, str]]:
     return [*base, "--catalog", str(folder / "catalog.json")], env
 
 
+def tap_alone(label: str, command: list[str], rows: int, log: Path, env: dict[str, str] | None = None) -> None:
+    """The tap on its own, its output thrown away: how fast it can feed a target, and at what CPU."""
+    with log.open("wb") as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"{label} failed:\n{log.read_text()[-3000:]}")
+    cpu = usage.ru_utime + usage.ru_stime
+    print(
+        f"{label}: alone, {rows:,} rows in {wall:.1f} s = {rows / wall:,.0f} rows/s ({rows / cpu:,.0f} per CPU-second, "
+        f"peak RSS {usage.ru_maxrss / 1024:.0f} MB) = {rows / wall / EVENTS_CEILING:.1f}x the bulk ceiling"
+    )
+
+
 def started(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("wb") as stderr:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
@@ -110,6 +128,8 @@ def main() -> None:
         try:
             print(f"sandbox with Klaviyo's tiers and {args.latency_ms} ms per request; {os.cpu_count()} cores; "
                   f"{rows:,} rows per flow")  # fmt: skip
+            tap_alone("tap-csv  ", csv_command, rows, folder / "csv" / "alone.log")
+            tap_alone("snowflake", tap_command, rows, folder / "warehouse-flow" / "alone.log", tap_env)
             csv_rate = events_at_ceiling(
                 sandbox,
                 folder / "csv",
