@@ -66,7 +66,13 @@ def listing(profiles: int, scale: float, latency_ms: float) -> dict[str, float]:
                 ids += 1
     requests = sum(buckets.get("get_profiles", {}).get("requests", 0) for buckets in stats.values())
     throttled = sum(buckets.get("get_profiles", {}).get("throttled", 0) for buckets in stats.values())
-    return {"ids": ids, "requests": requests, "throttled": throttled, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime}
+    return {
+        "ids": ids,
+        "requests": requests,
+        "throttled": throttled,
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def main() -> None:

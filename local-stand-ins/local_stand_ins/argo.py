@@ -234,6 +234,6 @@ def pod_meltano_dir(scratch: Path) -> Path:
     MELTANO_SYS_DIR_ROOT."""
     own = scratch / "meltano-sys"
     own.mkdir(parents=True)
-    for kind in ("extractors", "loaders"):
+    for kind in ("extractors", "loaders", "utilities"):
         (own / kind).symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
     return own

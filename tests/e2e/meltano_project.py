@@ -21,7 +21,7 @@ MELTANO = str(Path(sys.executable).with_name("meltano"))
 
 def ensure_installed(*plugins: str) -> None:
     """`meltano install` the plugins whose virtual environment is missing (make setup normally did it)."""
-    kinds = {"tap-": "extractors", "target-": "loaders"}
+    kinds = {"tap-": "extractors", "target-": "loaders", "warehouse-": "utilities"}
     missing = [
         p
         for p in plugins
