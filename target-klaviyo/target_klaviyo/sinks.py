@@ -1,23 +1,26 @@
-"""KlaviyoSink: one input stream's rows, mapped and checked one by one, sent in bulk batches.
+"""KlaviyoSink: one input stream's rows, checked against the change memory, mapped one by one, sent in bulk.
 
-`process_record` maps a row to its event and/or profile payload (or writes it to the rejected rows with the
-reason); `process_batch` cuts the batch into requests within the endpoints' limits and hands them to the
-dispatcher, which sends them in the background. The target emits state only after the dispatcher has
-flushed, so state never gets ahead of what Klaviyo accepted.
+`process_record` decides, for each kind the stream maps to (kinds.py), whether the row changed since Klaviyo last
+accepted it (changes.py): an unchanged row is counted and goes no further, a changed or new one is mapped to its
+payload (or written to the rejected rows with the reason). `process_batch` cuts the batch into requests within
+each route's limits and hands them to the dispatcher, which sends them in the background. The target emits state
+only after the dispatcher has flushed, so state never gets ahead of what Klaviyo accepted.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-import orjson
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
-from .bulk import MAX_ITEM_BYTES, Item, chunks
+from .bulk import Item, chunks
+from .changes import Decision, key_hash
+from .kinds import Kind
 from .mapping import MappingError, RowMapper
 from .rejects import RowRef
+from .routes import Route
 from .validate import Invalid
 
 if t.TYPE_CHECKING:
@@ -32,7 +35,7 @@ ROW_ERROR_COLUMN = "_sdc_row_error"  # tap-csv: what is wrong with a row it coul
 
 
 class KlaviyoSink(BatchSink):
-    """Rows of one stream into Klaviyo events and/or profiles."""
+    """Rows of one stream into Klaviyo events, profiles, list members and consent."""
 
     # Rows per SDK batch: ten full event requests, or one full profile job.
     MAX_SIZE_DEFAULT = 10_000
@@ -48,7 +51,7 @@ class KlaviyoSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.target = target
         columns = list(schema.get("properties") or {})
-        configured = target.config.get("row_number_column")
+        configured = target.settings.row_number_column
         candidates = (configured,) if configured else ROW_NUMBER_COLUMNS
         self.row_column = next((c for c in candidates if c in columns), None)
         try:
@@ -61,14 +64,20 @@ class KlaviyoSink(BatchSink):
             )
         except MappingError as exc:
             raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
+        target.prepare()  # before the stream's first row: the account's memory, the lists checked
         mapping = self.mapper.mapping
-        self.kinds: list[tuple[str, t.Callable[[t.Mapping[str, t.Any]], dict[str, t.Any]]]] = []
-        if mapping.event:
-            self.kinds.append(("event", self.mapper.event))
-        if mapping.profile:
-            self.kinds.append(("profile", self.mapper.profile))
+        names = [name for name, part in (("event", mapping.event), ("profile", mapping.profile)) if part]
+        if mapping.members:
+            names.append("list")
+        if mapping.consent:
+            names += [f"{channel}_consent" for channel in mapping.consent.channels]
+        self.kinds = [
+            Kind(stream_name, name, self.mapper, target.outcomes, target.memory, target.payload_settings)
+            for name in names
+        ]
+        self.mirrors = [(kind, target.completeness(kind)) for kind in self.kinds if kind.mirror]
         self._rows = 0
-        self.dry_run = target.dry_run
+        self.dry_run = target.settings.dry_run
         self._shown: set[str] = set()
 
     # Rows are checked by validate.py, which rejects a bad row with its reason; the SDK's JSON-schema
@@ -85,7 +94,6 @@ class KlaviyoSink(BatchSink):
         return record
 
     def _row_number(self, record: t.Mapping[str, t.Any]) -> int:
-        self._rows += 1
         if self.row_column is not None:
             try:
                 return int(record[self.row_column])
@@ -95,40 +103,63 @@ class KlaviyoSink(BatchSink):
 
     @override
     def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
-        ref = RowRef(
-            self.stream_name, self._row_number(record), self.mapper.identifier(record), record.get(FILE_COLUMN)
-        )
-        outcomes = self.target.outcomes
+        self._rows += 1
+        seq, row, file = self._rows, self._row_number(record), record.get(FILE_COLUMN)
+        for _, completeness in self.mirrors:
+            completeness.saw(file, row if self.row_column is not None else None)
         row_error = record.get(ROW_ERROR_COLUMN)
-        for kind, build in self.kinds:
-            outcomes.read(self.stream_name, kind)
+        outcomes = self.target.outcomes
+        stream = self.stream_name
+        for kind in self.kinds:
+            if not row_error and not kind.applies(record):
+                continue
+            outcomes.read(stream, kind.kind)
+            key_text = kind.key_of(record)
+            if row_error:
+                ref = RowRef(stream, row, kind.reject_key(record, key_text), file)
+                outcomes.reject(ref, kind.kind, f"the tap could not read this row: {row_error}", "bad_csv_row")
+                continue
+            fp = kind.fingerprint_of(record)
+            # An event without a unique_id column is keyed by its content; a row without any key is new (and
+            # rejected below for it).
+            key = key_hash(key_text) if key_text is not None else fp
+            if key_text is None and kind.kind != "event":
+                decision = Decision.CREATED
+            else:
+                if kind.mirror:
+                    kind.changes.seen(key)
+                decision = kind.changes.decide(key, fp)
+            if decision is Decision.UNCHANGED:
+                outcomes.decided(stream, kind.kind, decision, preview=self.dry_run)
+                continue
+            ref = RowRef(stream, row, kind.reject_key(record, key_text), file)
             try:
-                if row_error:
-                    raise Invalid(f"the tap could not read this row: {row_error}", "bad_csv_row")
-                payload = build(record)
-                # orjson's bytes keep its 4 KB working buffer: an exact copy makes a batch of 10,000 rows
-                # take ~2 MB, not 40 MB.
-                body = bytes(memoryview(orjson.dumps(payload)))
-                if len(body) > MAX_ITEM_BYTES[kind]:
+                route, payload, identity = kind.build(record)
+                body = kind.serialize(payload)
+                if len(body) > route.max_item_bytes:
                     raise Invalid(
-                        f"the {kind} is {len(body):,} bytes; Klaviyo accepts at most {MAX_ITEM_BYTES[kind]:,}",
+                        f"the {kind.kind} is {len(body):,} bytes; Klaviyo accepts at most {route.max_item_bytes:,}",
                         "too_large",
                     )
             except Invalid as exc:
-                outcomes.reject(ref, kind, exc.reason, exc.code)
+                outcomes.reject(ref, kind.kind, exc.reason, exc.code)
                 continue
-            if self.dry_run and kind not in self._shown:
-                self._shown.add(kind)
-                self.logger.info(
-                    "dry run: stream '%s' row %d as a %s: %s", self.stream_name, ref.row, kind, body.decode()
-                )
-            context.setdefault(kind, []).append(Item(ref, body))
+            outcomes.decided(stream, kind.kind, decision, preview=self.dry_run)
+            if self.dry_run:
+                if kind.kind not in self._shown:
+                    self._shown.add(kind.kind)
+                    self.logger.info("dry run: stream '%s' row %d as a %s: %s", stream, row, kind.kind, body.decode())
+                continue
+            item = Item(ref, body, seq, key, fp, decision is Decision.CREATED, identity)
+            context.setdefault(kind.kind, {}).setdefault(route, []).append(item)
 
     @override
     def process_batch(self, context: Context) -> None:
         dispatcher = self.target.dispatcher
         if dispatcher is None:  # dry run
             return
-        for kind, _ in self.kinds:
-            for batch in chunks(context.get(kind) or [], kind):
-                dispatcher.submit(kind, self.stream_name, batch)
+        for kind in self.kinds:
+            routes: dict[Route, list[Item]] = context.get(kind.kind) or {}
+            for route, items in routes.items():
+                for batch in chunks(items, route):
+                    dispatcher.submit(route, kind, batch)

@@ -77,6 +77,22 @@ class Run:
         return json.loads(line.split(marker, 1)[1])
 
 
+def counts(
+    read: int, sent: int, accepted: int, rejected: int, *, unchanged: int = 0, changed: int = 0, **extra: int
+) -> dict[str, int]:
+    """One stream's kind in the summary: rows accepted are created, or changed when remembered before."""
+    return {
+        "read": read,
+        "unchanged": unchanged,
+        "created": accepted - changed,
+        "changed": changed,
+        "sent": sent,
+        "accepted": accepted,
+        "rejected": rejected,
+        **extra,
+    }
+
+
 def schema_message(stream: str, columns: Iterable[str], row_column: str | None = "_sdc_row_number") -> dict:
     properties = {c: {"type": ["string", "null"]} for c in columns}
     if row_column:
@@ -121,6 +137,8 @@ class Target:
             "api_url": self.sandbox.url,
             "rate_limit_scale": 0,
             "max_retries": 8,
+            # The test's own change memory: the default folder is the working directory's, shared by every run.
+            "change_memory": str(self.tmp_path / "memory"),
             **overrides,
         }
 
