@@ -27,12 +27,12 @@ from .storage import Storage, StorageError
 
 CHECKPOINT_SECONDS = 300.0
 SUFFIX = ".tkm"
-UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def memory_name(account_id: str, stream: str, kind: str) -> str:
     digest = hashlib.blake2b(stream.encode(), digest_size=4).hexdigest()
-    return f"{account_id}/{UNSAFE.sub('_', stream)[:80]}-{digest}/{UNSAFE.sub('_', kind)}{SUFFIX}"
+    return f"{UNSAFE.sub('_', account_id)}/{UNSAFE.sub('_', stream)[:80]}-{digest}/{UNSAFE.sub('_', kind)}{SUFFIX}"
 
 
 @dataclass
