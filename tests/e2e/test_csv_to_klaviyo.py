@@ -10,7 +10,6 @@ import shutil
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from klaviyo_api import KlaviyoAPI
 from meltano_project import LocalProject, ensure_installed
@@ -247,15 +246,13 @@ def imported_emails(project: LocalProject, since: float) -> list[str]:
 
 
 def memory_objects(project: LocalProject) -> dict[str, bytes]:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=project.stack.s3.endpoint_url,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        region_name="us-east-1",
-    )
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
-    return {k: s3.get_object(Bucket=STATE_BUCKET, Key=k)["Body"].read() for k in keys if k.endswith(".tkm")}
+    """The change memories beside Meltano's state (meltano.yml, the local environment's change_memory)."""
+    s3 = project.s3()
+    return {
+        key: s3.get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read()
+        for key in project.state_objects()
+        if key.endswith(".tkm")
+    }
 
 
 def test_a_second_run_sends_only_the_rows_that_changed(project, files, tmp_path):
