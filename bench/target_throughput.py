@@ -107,15 +107,20 @@ def run_target(
     *,
     scale: float,
     on_start: threading.Event | None = None,
+    **settings: object,
 ) -> tuple[float, float, float, dict]:
     """(wall s, CPU s, peak RSS MB, summary) of one target process fed `source`; the sandbox's CPU seconds
-    over the run go into the summary as "sandbox_cpu"."""
+    over the run go into the summary as "sandbox_cpu". Every row is sent (full_refresh) unless `settings`
+    say otherwise; the change memory is the run folder's."""
     config = {
         "api_key": sandbox.key(0),
         "api_url": sandbox.url,
         "rate_limit_scale": scale,
         "rejects_path": str(folder / "rejects.jsonl"),
+        "change_memory": str(folder / "memory"),
+        "full_refresh": True,
         "mappings": {"orders": mapping},
+        **settings,
     }
     (folder / "config.json").write_text(json.dumps(config))
     log = folder / "target.log"

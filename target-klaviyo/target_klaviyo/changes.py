@@ -85,6 +85,7 @@ class Changes:
         self.full_refresh = full_refresh
         self.mirror = mirror
         self._search = before.keys.searchsorted
+        self._keys_before, self._fps_before, self._count = before.keys, before.fps, len(before.keys)
         self._resent: set[int] = set()
         self._lock = threading.Lock()
         self._seqs = array("Q")
@@ -98,11 +99,11 @@ class Changes:
     # --- during the run --------------------------------------------------------------------------------------
 
     def decide(self, key: int, fp: int) -> Decision:
-        keys = self.before.keys
-        index = int(self._search(np.uint64(key)))
-        if index == len(keys) or int(keys[index]) != key:
+        wanted = np.uint64(key)
+        index = self._search(wanted)
+        if index == self._count or self._keys_before[index] != wanted:
             return Decision.CREATED
-        if self.full_refresh or int(self.before.fps[index]) != fp or key in self._resent:
+        if self.full_refresh or self._fps_before[index] != np.uint64(fp) or key in self._resent:
             self._resent.add(key)
             return Decision.CHANGED
         return Decision.UNCHANGED

@@ -58,16 +58,19 @@ class Kind:
         if kind == "event":
             assert mapping.event is not None
             self.columns = mapper.stream_columns(mapping.event.columns(), "event")
+            self.key_columns = [mapper.column(mapping.event.unique_id)] if mapping.event.unique_id else []
             digest: Any = asdict(mapping.event)
             self.routes[""] = EVENTS
         elif kind == "profile":
             assert mapping.profile is not None
             self.columns = mapper.stream_columns(mapping.profile.columns(), "profile")
+            self.key_columns = mapper.key_columns(mapping.profile)
             digest = asdict(mapping.profile)
             self.routes[""] = PROFILES
         elif kind == "list":
             assert mapping.members is not None
             self.columns = mapper.stream_columns(mapping.members.columns())
+            self.key_columns = mapper.key_columns(mapping.members.profile)
             self.mirror = mapping.members.mirror
             self.list_id = mapping.members.list_id
             digest = asdict(mapping.members.profile)  # not the list or mode: each list has a memory of its own
@@ -77,6 +80,7 @@ class Kind:
             assert consent is not None
             self.channel = kind.removesuffix("_consent")
             self.columns = mapper.stream_columns(consent.columns(self.channel))
+            self.key_columns = [mapper.column(consent.profile.identifiers[CONSENT_CHANNELS[self.channel]])]
             self.list_id = consent.list_id
             digest = [consent.list_id, consent.channels[self.channel]]
             self.routes = {
@@ -103,24 +107,20 @@ class Kind:
         return self.mapper.value(record, consent.channels[self.channel]) is not None
 
     def fingerprint_of(self, record: Mapping[str, Any]) -> int:
-        return self.fingerprint.of([record.get(column) for column in self.columns])
+        get = record.get
+        return self.fingerprint.of([get(column) for column in self.columns])
 
     def key_of(self, record: Mapping[str, Any]) -> str | None:
-        """The row's key, as written (None: the row has none, and is rejected when built)."""
-        mapping = self.mapper.mapping
-        if self.kind == "event":
-            assert mapping.event is not None
-            column = mapping.event.unique_id
-            found = self.mapper.value(record, column) if column else None
-            return str(found).strip() if found is not None else None
-        if self.kind == "profile":
-            return self.mapper.identifier(record, mapping.profile)
-        if self.kind == "list":
-            assert mapping.members is not None
-            return self.mapper.identifier(record, mapping.members.profile)
-        assert mapping.consent is not None and self.channel is not None
-        found = self.mapper.value(record, mapping.consent.profile.identifiers[CONSENT_CHANNELS[self.channel]])
-        return str(found).strip() if found is not None else None
+        """The row's key, as written: the first of `key_columns` not empty (None: the row has no key, and is
+        rejected when built, or is an event keyed by its content)."""
+        for column in self.key_columns:
+            value = record.get(column)
+            if value is None:
+                continue
+            text = str(value).strip()
+            if text:
+                return text
+        return None
 
     def reject_key(self, record: Mapping[str, Any], key: str | None) -> str | None:
         """The key the rejected-rows file shows: the row's key, or for an event without a unique_id column, its

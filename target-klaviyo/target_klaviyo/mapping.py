@@ -149,13 +149,21 @@ class StreamMapping:
             found.append(self.consent.list_id)
         return found
 
-    def columns(self) -> list[str]:
-        out = [*(self.event.columns() if self.event else ()), *(self.profile.columns() if self.profile else ())]
+    def parts(self) -> list[tuple[str, list[str]]]:
+        """Each part of the mapping ("event", "profile", "list", "consent") and the columns it reads."""
+        out = []
+        if self.event:
+            out.append(("event", self.event.columns()))
+        if self.profile:
+            out.append(("profile", self.profile.columns()))
         if self.members:
-            out += self.members.columns()
+            out.append(("list", self.members.columns()))
         if self.consent:
-            out += [c for channel in self.consent.channels for c in self.consent.columns(channel)]
+            out.append(("consent", [c for channel in self.consent.channels for c in self.consent.columns(channel)]))
         return out
+
+    def columns(self) -> list[str]:
+        return [column for _, columns in self.parts() for column in columns]
 
 
 # --- parsing the config ------------------------------------------------------------------------------------------
@@ -436,12 +444,13 @@ class RowMapper:
         self.checks = checks
         resolved = _resolve(columns)
         wanted = mapping.columns()
-        missing = sorted({c for c in wanted if c not in resolved})
-        if missing and not mapping.wildcard:
-            raise MappingError(
-                f"{mapping.setting}: column(s) {', '.join(missing)} not in stream '{stream}' "
-                f"(its columns: {', '.join(columns)})"
-            )
+        for part, part_columns in mapping.parts():
+            missing = sorted({c for c in part_columns if c not in resolved})
+            if missing and not mapping.wildcard:
+                raise MappingError(
+                    f"{mapping.setting}.{part}: column(s) {', '.join(missing)} not in stream '{stream}' "
+                    f"(its columns: {', '.join(columns)})"
+                )
         self._col = {c: resolved.get(c, c) for c in wanted}
         skip = {*metadata_columns, *(resolved.get(c, c) for c in wanted)}
         rest = [c for c in columns if c not in skip and not c.startswith("_sdc_")]
@@ -466,6 +475,15 @@ class RowMapper:
                 if value is not None:
                     return str(value).strip()
         return None
+
+    def key_columns(self, profile: ProfileMapping) -> list[str]:
+        """The stream's columns of a profile's identifiers, in the order `identifier` tries them."""
+        ids = profile.identifiers
+        return [self._col.get(ids[k], ids[k]) for k in ("external_id", "email", "phone_number") if k in ids]
+
+    def column(self, name: str) -> str:
+        """The stream's own name of a mapped column."""
+        return self._col.get(name, name)
 
     def value(self, record: Mapping[str, Any], column: str) -> Any:
         """A mapped column's value in the row (None when empty)."""

@@ -3,7 +3,8 @@
     offset  size      what
     0       8         magic  b"TKLVMEM1"
     8       4         header length H (unsigned, little-endian)
-    12      H         header, JSON: {"count": N, "id_width": W, "what": "<stream>/<kind>", "written_at": ISO}
+    12      H         header, JSON: {"count": N, "id_width": W, "what": "<stream>/<kind>", "written_at": ISO},
+                      padded with spaces so that the keys start at a multiple of 8 (read in place, aligned)
     12+H    8 N       keys: 64-bit hashes of the rows' keys, unsigned little-endian, sorted ascending, unique
             8 N       fingerprints: 64-bit hashes of what was sent for each key, in the keys' order
             W N       profile ids (list mirrors only, W > 0): ASCII, padded with NUL bytes to W
@@ -60,6 +61,7 @@ def encode(snapshot: Snapshot, what: str) -> bytes:
     header = orjson.dumps(
         {"count": len(snapshot), "id_width": width, "what": what, "written_at": datetime.now(UTC).isoformat()}
     )
+    header += b" " * (-(len(MAGIC) + 4 + len(header)) % 8)
     parts = [
         MAGIC,
         struct.pack("<I", len(header)),
@@ -76,8 +78,9 @@ def encode(snapshot: Snapshot, what: str) -> bytes:
 def decode(data: bytes, *, with_ids: bool = False) -> Snapshot:
     if len(data) < len(MAGIC) + 4 + CHECKSUM_BYTES or not data.startswith(MAGIC):
         raise MemoryFileError("not a target-klaviyo change memory (or another version of it)")
-    body, checksum = data[:-CHECKSUM_BYTES], data[-CHECKSUM_BYTES:]
-    if hashlib.blake2b(body, digest_size=CHECKSUM_BYTES).digest() != checksum:
+    # A view, not a slice: the arrays below are read in place, not copied.
+    body = memoryview(data)[:-CHECKSUM_BYTES]
+    if hashlib.blake2b(body, digest_size=CHECKSUM_BYTES).digest() != data[-CHECKSUM_BYTES:]:
         raise MemoryFileError("checksum mismatch: the file is truncated or damaged")
     (length,) = struct.unpack_from("<I", body, len(MAGIC))
     start = len(MAGIC) + 4
@@ -89,16 +92,21 @@ def decode(data: bytes, *, with_ids: bool = False) -> Snapshot:
     offset = start + length
     if len(body) != offset + count * (16 + width):
         raise MemoryFileError(f"{len(body)} bytes where {count:,} keys take {offset + count * (16 + width)}")
-    view = memoryview(body)
-    keys = np.frombuffer(view, dtype=KEY, count=count, offset=offset)
-    fps = np.frombuffer(view, dtype=KEY, count=count, offset=offset + 8 * count)
+    keys = _aligned(np.frombuffer(body, dtype=KEY, count=count, offset=offset))
+    fps = _aligned(np.frombuffer(body, dtype=KEY, count=count, offset=offset + 8 * count))
     ids: npt.NDArray[np.bytes_] | None = None
     if with_ids:
         ids = (
-            np.frombuffer(view, dtype=f"S{width}", count=count, offset=offset + 16 * count)
+            np.frombuffer(body, dtype=f"S{width}", count=count, offset=offset + 16 * count)
             if width
             else np.zeros(count, dtype="S1")
         )
     if count > 1 and not bool(np.all(keys[1:] > keys[:-1])):
         raise MemoryFileError("keys out of order")
     return Snapshot(keys, fps, ids)
+
+
+def _aligned(array: U64Array) -> U64Array:
+    """The array itself when its memory is aligned; else an aligned copy. numpy's searchsorted copies an
+    unaligned array on every call: a lookup per row would then cost a copy of the whole memory."""
+    return array if array.flags.aligned else array.copy()

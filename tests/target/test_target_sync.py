@@ -260,7 +260,8 @@ def test_config_errors_name_the_setting(target):
     messages = [schema_message("orders", ["EMAIL"]), *record_messages("orders", [{"EMAIL": "a@b.co"}])]
     missing_column = target.run(messages, mappings={"orders": {"profile": {"email": "E_MAIL"}}})
     assert missing_column.returncode != 0
-    assert "mappings.orders: column(s) E_MAIL not in stream 'orders' (its columns: EMAIL" in missing_column.stderr
+    expected = "mappings.orders.profile: column(s) E_MAIL not in stream 'orders' (its columns: EMAIL"
+    assert expected in missing_column.stderr
     no_metric = target.run(messages, mappings={"orders": {"event": {"profile": {"email": "EMAIL"}}}})
     assert no_metric.returncode != 0
     assert "mappings.orders.event: give the metric name as 'metric'" in no_metric.stderr
