@@ -78,13 +78,22 @@ class Run:
 
 
 def counts(
-    read: int, sent: int, accepted: int, rejected: int, *, unchanged: int = 0, changed: int = 0, **extra: int
+    read: int,
+    sent: int,
+    accepted: int,
+    rejected: int,
+    *,
+    unchanged: int = 0,
+    changed: int = 0,
+    created: int | None = None,
+    **extra: int,
 ) -> dict[str, int]:
-    """One stream's kind in the summary: rows accepted are created, or changed when remembered before."""
+    """One stream's kind in the summary: rows accepted are created, or changed when remembered before (a dry run
+    accepts nothing: give what it would create)."""
     return {
         "read": read,
         "unchanged": unchanged,
-        "created": accepted - changed,
+        "created": accepted - changed if created is None else created,
         "changed": changed,
         "sent": sent,
         "accepted": accepted,
