@@ -23,6 +23,7 @@ The CSV-to-Klaviyo package's format (`event_mapping` / `profile_mapping` with `$
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -130,7 +131,10 @@ class ConsentMapping:
     list_id: str | None = None
 
     def columns(self, channel: str) -> list[str]:
-        return [self.profile.identifiers[CONSENT_CHANNELS[channel]], self.channels[channel]]
+        """What a channel's consent reads: the profile's email and phone number (both sent, so that the channel's
+        consent and the other identifier land on one profile) and the channel's consent column."""
+        ids = self.profile.identifiers
+        return [*(ids[k] for k in ("email", "phone_number") if k in ids), self.channels[channel]]
 
 
 @dataclass(frozen=True)
@@ -604,6 +608,9 @@ class RowMapper:
         assert self.mapping.members is not None
         return {"type": "profile", "attributes": self._profile_attributes(record, self.mapping.members.profile)}
 
+    def _consent_identifier(self, identifier: str, value: Any, column: str) -> str:
+        return self.checks.email(value, column) if identifier == "email" else self.checks.phone(value, column)
+
     def consent(self, record: Mapping[str, Any], channel: str) -> tuple[Consent, dict[str, Any]] | None:
         """A profile for a subscription job of `channel` ("email", "sms"): subscribed (with `consented_at` when
         the cell is a date) or unsubscribed; None when the consent cell is empty (it says nothing)."""
@@ -619,11 +626,16 @@ class RowMapper:
         value = self._get(record, id_column)
         if value is None:
             raise Invalid(f"{id_column}: empty, and {channel} consent is given to a {identifier}", "missing_identifier")
-        attrs: dict[str, Any] = {
-            identifier: self.checks.email(value, id_column)
-            if identifier == "email"
-            else self.checks.phone(value, id_column)
-        }
+        attrs: dict[str, Any] = {identifier: self._consent_identifier(identifier, value, id_column)}
+        # The other identifier, when the row has a valid one, names the same profile ("If the email channel is
+        # omitted from subscriptions, this will be set on the profile": the SDK's subscription model).
+        other = "phone_number" if identifier == "email" else "email"
+        other_column = mapping.profile.identifiers.get(other)
+        other_value = self._get(record, other_column) if other_column else None
+        if other_column and other_value is not None:
+            # The channel's own identifier is enough; a profile mapping reports a bad other one.
+            with contextlib.suppress(Invalid):
+                attrs[other] = self._consent_identifier(other, other_value, other_column)
         marketing: dict[str, Any] = {"consent": "SUBSCRIBED" if consent.subscribed else "UNSUBSCRIBED"}
         if consent.consented_at:
             marketing["consented_at"] = consent.consented_at
