@@ -115,19 +115,21 @@ class KlaviyoSink(BatchSink):
                 continue
             outcomes.read(stream, kind.kind)
             key_text = kind.key_of(record)
+            key = key_hash(key_text) if key_text is not None else None
+            if kind.mirror and key is not None:
+                # A member's row, even one rejected below: its member stays (only a row that is gone leaves).
+                kind.changes.seen(key)
             if row_error:
                 ref = RowRef(stream, row, kind.reject_key(record, key_text), file)
                 outcomes.reject(ref, kind.kind, f"the tap could not read this row: {row_error}", "bad_csv_row")
                 continue
             fp = kind.fingerprint_of(record)
-            # An event without a unique_id column is keyed by its content; a row without any key is new (and
-            # rejected below for it).
-            key = key_hash(key_text) if key_text is not None else fp
-            if key_text is None and kind.kind != "event":
-                decision = Decision.CREATED
+            if key is None:
+                # An event without a unique_id column is keyed by its content; any other row without a key is new
+                # (and rejected below for it).
+                key = fp
+                decision = kind.changes.decide(key, fp) if kind.kind == "event" else Decision.CREATED
             else:
-                if kind.mirror:
-                    kind.changes.seen(key)
                 decision = kind.changes.decide(key, fp)
             if decision is Decision.UNCHANGED:
                 outcomes.decided(stream, kind.kind, decision, preview=self.dry_run)

@@ -297,3 +297,17 @@ def consent_of(client, address: str):
         filter=f'equals(email,"{address}")', additional_fields_profile=["subscriptions"]
     ).data
     return found[0].attributes.subscriptions if found else None
+
+
+def test_a_member_whose_row_is_rejected_stays(target, target_sandbox, tag):
+    """A row tap-csv could not read (or one with a bad value) is not a member leaving: only a row that is gone is."""
+    list_id = lists_of(target_sandbox)[6]
+    assert target.run(audience(tag, NAMES[:3]), mappings=mirror(list_id)).returncode == 0
+    messages = audience(tag, NAMES[:3])
+    messages[2]["record"]["_sdc_row_error"] = "3 fields where the header has 1"
+    since = time.time()
+    run = target.run(messages, mappings=mirror(list_id))
+    assert run.summary["audience"]["list"] == counts(3, 0, 0, 1, unchanged=2, added=0, removed=0)
+    assert [(r["row"], r["code"]) for r in run.rejects] == [(2, "bad_csv_row")]
+    assert removals(target_sandbox, list_id, since) == []
+    assert members_of(target_sandbox, list_id, tag) == set(NAMES[:3])
