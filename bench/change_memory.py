@@ -105,7 +105,7 @@ def profile_runs(folder: Path, rows: int, latency_ms: str) -> None:
         # begins as a copy of it, and its peak RSS would count what this one holds).
         with source.open() as lines, changed.open("w") as out:
             for i, line in enumerate(lines):
-                if i % 100 == 1:
+                if i % 100 == 1 and line.startswith('{"type": "RECORD"'):
                     record = json.loads(line)
                     record["record"]["last_name"] = "Changed"
                     line = json.dumps(record) + "\n"  # noqa: PLW2901
