@@ -2,9 +2,11 @@
 
 `process_record` decides, for each kind the stream maps to (kinds.py), whether the row changed since Klaviyo last
 accepted it (changes.py): an unchanged row is counted and goes no further, a changed or new one is mapped to its
-payload (or written to the rejected rows with the reason). `process_batch` cuts the batch into requests within
-each route's limits and hands them to the dispatcher, which sends them in the background. The target emits state
-only after the dispatcher has flushed, so state never gets ahead of what Klaviyo accepted.
+payload (or written to the rejected rows with the reason). `process_batch` cuts what changed into requests within
+each route's limits and hands the full ones to the dispatcher, which sends them in the background; a request not
+full yet waits for the next batch's rows (300 changed rows spread over a 2,000,000-row table make one import job,
+not 200), until the target emits state or the stream ends (`submit_pending`). The target emits state only after
+that and after the dispatcher has flushed, so state never gets ahead of what Klaviyo accepted.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ class KlaviyoSink(BatchSink):
             for name in names
         ]
         self.mirrors = [(kind, target.completeness(kind)) for kind in self.kinds if kind.mirror]
+        # Rows queued for a request that is not full yet, per kind and route.
+        self._pending: dict[tuple[str, Route], list[Item]] = {}
+        target.sinks_made.append(self)
         self._rows = 0
         self.dry_run = target.settings.dry_run
         self._shown: set[str] = set()
@@ -157,11 +162,35 @@ class KlaviyoSink(BatchSink):
 
     @override
     def process_batch(self, context: Context) -> None:
-        dispatcher = self.target.dispatcher
-        if dispatcher is None:  # dry run
-            return
         for kind in self.kinds:
             routes: dict[Route, list[Item]] = context.get(kind.kind) or {}
             for route, items in routes.items():
-                for batch in chunks(items, route):
-                    dispatcher.submit(route, kind, batch)
+                self._pending.setdefault((kind.kind, route), []).extend(items)
+        self._submit(whole=False)
+
+    def submit_pending(self) -> None:
+        """Send every row queued, full requests or not (before state is emitted, and when the stream ends)."""
+        self._submit(whole=True)
+
+    @override
+    def clean_up(self) -> None:
+        self.submit_pending()
+        super().clean_up()
+
+    def _submit(self, *, whole: bool) -> None:
+        dispatcher = self.target.dispatcher
+        if dispatcher is None:  # dry run
+            self._pending.clear()
+            return
+        kinds = {kind.kind: kind for kind in self.kinds}
+        for (name, route), items in list(self._pending.items()):
+            batches = chunks(items, route)
+            last = batches[-1] if batches else []
+            keep = [] if whole or len(last) >= route.max_items else last
+            for batch in batches:
+                if batch is not keep:
+                    dispatcher.submit(route, kinds[name], batch)
+            if keep:
+                self._pending[(name, route)] = keep
+            else:
+                del self._pending[(name, route)]

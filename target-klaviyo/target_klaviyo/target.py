@@ -71,6 +71,7 @@ class TargetKlaviyo(Target):
         self.memory = ChangeMemory(None, None)
         self._prepared = False
         self._mirrors: dict[tuple[str, str], tuple[Kind, Completeness]] = {}
+        self.sinks_made: list[KlaviyoSink] = []  # every sink of the run, those a schema change replaced too
 
     @cached_property
     def client(self) -> Dispatcher | None:
@@ -127,12 +128,18 @@ class TargetKlaviyo(Target):
         """State only once every row before it is accepted by Klaviyo or written to the rejected rows.
 
         Private singer-sdk method, overridden because it is the one place state leaves the target: state must not
-        pass rows still in flight on the bulk threads."""
-        if self.dispatcher is not None:
-            self.dispatcher.flush()
+        pass rows still queued in a sink or in flight on the bulk threads."""
+        self.send_queued()
         self.outcomes.flush()
         self.memory.checkpoint()
         super()._write_state_message(state)
+
+    def send_queued(self) -> None:
+        """Every row the sinks queued, sent, and every request answered (raises what makes the run fail)."""
+        for sink in self.sinks_made:
+            sink.submit_pending()
+        if self.dispatcher is not None:
+            self.dispatcher.flush()
 
     def remove_leavers(self) -> None:
         """List mirrors: remove the members whose rows are gone (a dry run counts them)."""
@@ -172,8 +179,7 @@ class TargetKlaviyo(Target):
         failed: BaseException | None = None
         try:
             super().process_endofpipe()
-            if self.dispatcher is not None:
-                self.dispatcher.flush()
+            self.send_queued()  # also when the tap sent no state (then none was written to send them)
             self.remove_leavers()
         except BaseException as exc:
             failed = exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 from target_runs import JOB_SECONDS, Klaviyo, Target, counts, record_messages, schema_message
 
 ROWS = 4_000
+TABLES = 16  # rows of 16 tables: a request (and an import job) per table, so that faults meet many write requests
 
 
 def test_fault_storms_lose_nothing(klaviyo_sandbox_factory, tmp_path, tag):
@@ -33,14 +34,19 @@ def test_fault_storms_lose_nothing(klaviyo_sandbox_factory, tmp_path, tag):
     )
     target = Target(sandbox, tmp_path)
     rows = [{"email": f"f{i}@{tag}.example", "order": f"o{i}", "total": str(i)} for i in range(ROWS)]
+    per_table = ROWS // TABLES
     messages = [
-        schema_message("orders", ["email", "order", "total"]),
-        *record_messages("orders", rows),
-        {"type": "STATE", "value": {"orders": ROWS}},
+        message
+        for t in range(TABLES)
+        for message in (
+            schema_message(f"orders_{t}", ["email", "order", "total"]),
+            *record_messages(f"orders_{t}", rows[t * per_table : (t + 1) * per_table]),
+        )
     ]
+    messages.append({"type": "STATE", "value": {"orders": ROWS}})
     config = {
         "mappings": {
-            "orders": {
+            "*": {
                 "profile": {"email": "email"},
                 "event": {"metric": f"Stormy {tag}", "unique_id": "order", "value": "total"},
             }
@@ -50,7 +56,8 @@ def test_fault_storms_lose_nothing(klaviyo_sandbox_factory, tmp_path, tag):
     }
     run = target.run(messages, **config)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.summary == {"orders": {kind: counts(ROWS, ROWS, ROWS, 0) for kind in ("event", "profile")}}
+    each = counts(per_table, per_table, per_table, 0)
+    assert run.summary == {f"orders_{t}": {"event": each, "profile": each} for t in range(TABLES)}
     assert run.states == [{"orders": ROWS}]
 
     # The faults did happen, on the write endpoints too.

@@ -164,3 +164,23 @@ def test_a_memory_that_cannot_be_written_is_one_line(target, tag, tmp_path):
     assert run.returncode != 0
     assert run.stderr.rstrip().splitlines()[-1].startswith(f"target-klaviyo: {tmp_path / 'occupied'}/")
     assert "Traceback" not in run.stderr
+
+
+def test_changed_rows_spread_over_many_batches_share_one_request(target, target_sandbox, tag):
+    """Five changed rows among 1,000 read in batches of 100: one import job and one event request, not five."""
+    rows = people(tag, 1000)
+    config = {**mapping(tag), "batch_size_rows": 100}
+    assert target.run(messages(rows), **config).returncode == 0
+    for i in (5, 250, 499, 730, 998):
+        rows[i]["total"] = "1000.5"  # the event changes (same unique_id) ...
+        rows[i]["plan"] = "gold"  # ... and the profile
+    since = time.time()
+    run = target.run(messages(rows), **config)
+    assert run.summary["people"]["profile"] == counts(1000, 5, 5, 0, unchanged=995, changed=5)
+    posted = [
+        e["path"]
+        for e in target_sandbox.requests("/api/", method="POST")
+        if e["t"] >= since and tag in json.dumps(e.get("body"))
+    ]
+    assert sorted(posted) == ["/api/event-bulk-create-jobs", "/api/profile-bulk-import-jobs"]
+    assert len(sent(target_sandbox, tag, since)["profiles"]) == 5
