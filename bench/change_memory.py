@@ -119,7 +119,7 @@ def profile_runs(folder: Path, rows: int, latency_ms: str) -> None:
         for label, path in (("first", source), ("unchanged", source), ("1% changed", changed)):
             since = time.time()
             wall, target_cpu, peak, summary = run_target(
-                sandbox, folder, path, {"profile": PROFILE_MAPPING}, scale=1.0, full_refresh=False
+                sandbox, folder, path, {"profile": PROFILE_MAPPING}, scale=1.0, config={"full_refresh": False}
             )
             counts = summary["orders"]["profile"]
             jobs = [
