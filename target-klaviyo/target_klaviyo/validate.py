@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -129,7 +130,7 @@ class ValueChecks:
     def number(value: Any, column: str) -> float:
         if isinstance(value, bool):
             raise Invalid(f"{column}: {value!r} is not a number", "invalid_number")
-        if isinstance(value, int | float):
+        if isinstance(value, int | float | Decimal):  # singer-sdk reads a JSON number with a fraction as a Decimal
             number = float(value)
         elif isinstance(value, str):
             try:

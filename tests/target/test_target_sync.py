@@ -290,3 +290,35 @@ def test_stream_maps_rename_compute_and_filter_columns(target, klaviyo, tag):
     assert profile is not None
     assert profile["attributes"]["properties"]["Kind"] == "real"
     assert klaviyo.profile(f"qa@{tag}.example") is None
+
+
+def test_numbers_from_a_warehouse_arrive_as_numbers(target, klaviyo, tag):
+    """A JSON number with a fraction reaches a sink as a Decimal (singer-sdk's reader): sent as a JSON number."""
+    schema = {
+        "type": "SCHEMA",
+        "stream": "scores",
+        "schema": {
+            "type": "object",
+            "properties": {"email": {"type": "string"}, "ltv": {"type": "number"}, "orders": {"type": "number"}},
+        },
+        "key_properties": [],
+    }
+    record = {"type": "RECORD", "stream": "scores", "record": {"email": f"n@{tag}.example", "ltv": 19.9, "orders": 3.0}}
+    mappings = {
+        "scores": {
+            "event": {
+                "metric": f"Scored {tag}",
+                "profile": {"email": "email"},
+                "value": "ltv",
+                "properties": ["orders"],
+            },
+            "profile": {"email": "email", "properties": {"LTV": "ltv"}},
+        }
+    }
+    run = target.run([schema, record], mappings=mappings)
+    assert run.returncode == 0, run.stderr
+    assert run.rejects == []
+    (event,) = klaviyo.events(f"Scored {tag}")
+    assert event["attributes"]["event_properties"]["$value"] == 19.9
+    assert event["attributes"]["event_properties"]["orders"] == 3
+    assert klaviyo.profile(f"n@{tag}.example")["attributes"]["properties"]["LTV"] == 19.9
