@@ -8,9 +8,9 @@ deleted. The deletion occurs asynchronously" (its SDK docstring). Klaviyo's API 
 What a deletion takes away, here as in Klaviyo ("the profile and its data disappear from every read",
 https://help.klaviyo.com/hc/en-us/articles/360004217631): the profile (GET /profiles, /profiles/{id}, list and
 segment members), its events (GET /events, and so the Reporting API's numbers and the metric aggregates, which count
-the events reads see), its late events not yet readable, and the identifiers that found it, so a later write with
-the same e-mail makes a new profile. Klaviyo publishes no list of deleted profiles: a reader learns of a deletion only
-by no longer seeing the profile.
+the events reads see), its late events not yet readable, the consent written for it, and the identifiers that found
+it, so a later write with the same e-mail makes a new profile. Klaviyo publishes no list of deleted profiles: a reader
+learns of a deletion only by no longer seeing the profile.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def delete_profiles(account: Account, profile_ids: Iterable[str]) -> list[str]:
             members.remove(pid)
     for key in [key for key, pid in state.written_profile_ids.items() if pid in wanted]:
         del state.written_profile_ids[key]
+    for pid in gone:
+        state.subscriptions.pop(pid, None)  # consent written for them (consent.py)
     return gone
 
 
