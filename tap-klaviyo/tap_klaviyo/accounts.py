@@ -21,6 +21,9 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from .errors import UserError
 
+if t.TYPE_CHECKING:
+    from .settings import TapSettings
+
 INLINE = "inline accounts"
 # The list is read once at start-up: a wrong endpoint or a dead network should fail in seconds, not after
 # botocore's default 60 s connect timeout and 5 attempts; one retry still rides out a transient S3 error.
@@ -213,3 +216,16 @@ def select_accounts(accounts: list[Account], names: list[str] | str | None) -> l
             f"known accounts: {', '.join(map(repr, known))}"
         )
     return [account for account in accounts if account.name in chosen]
+
+
+def run_accounts(settings: TapSettings) -> list[Account]:
+    """The accounts a run reads: the list from `accounts_json` or `accounts_file`, those `accounts` names."""
+    if settings.accounts_json:
+        accounts = parse_accounts_json(settings.accounts_json, "accounts_json")
+    elif settings.accounts_file:
+        accounts = load_accounts(
+            settings.accounts_file, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
+        )
+    else:
+        raise AccountsError("Set accounts_file (s3://bucket/key or a path) or accounts_json.")
+    return select_accounts(accounts, settings.accounts)
