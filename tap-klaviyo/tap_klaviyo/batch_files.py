@@ -151,35 +151,34 @@ class BatchFiles:
         return len(self._announced)
 
     def _wait_for_room(self) -> None:
+        """Wait until the loader deletes one of the files on disk (each wait ends at the first it deletes), for at
+        most `loader_wait` seconds: a loader that deleted none in that time keeps its files."""
         if self.max_pending <= 0 or self.loader_keeps_files:
             return
-        pending = self.pending()
-        start = last_deleted = time.monotonic()
+        start = time.monotonic()
         next_log = WAIT_LOG_SECONDS
-        while pending >= self.max_pending:
-            time.sleep(POLL_SECONDS)
-            now, before, pending = time.monotonic(), pending, self.pending()
-            if pending < before:
-                last_deleted = now
-            elif now - last_deleted >= self.loader_wait:
+        while (pending := self.pending()) >= self.max_pending:
+            waited = time.monotonic() - start
+            if waited >= self.loader_wait:
                 self.loader_keeps_files = True
                 self.logger.warning(
                     "The loader deleted none of this run's %d batch files in %.0f s: it is taken to keep its files "
                     "(e.g. target-snowflake with clean_up_batch_files: false), and the tap writes on without "
                     "waiting for it again (batch_loader_wait_seconds). %s",
                     pending,
-                    now - last_deleted,
+                    waited,
                     self.disk_use(),
                 )
                 return
-            if now - start >= next_log:
+            if waited >= next_log:
                 self.logger.info(
                     "Waiting for the loader: %d batch files announced and not loaded yet in %s (%.0f s)",
                     pending,
                     self.folder,
-                    now - start,
+                    waited,
                 )
                 next_log += WAIT_LOG_SECONDS
+            time.sleep(POLL_SECONDS)
 
     def disk_use(self) -> str:
         """What this run's announced files on disk take, and the space left there, as a sentence for the log."""
