@@ -12,12 +12,12 @@ import typing as t
 
 import orjson
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
 from .bulk import MAX_ITEM_BYTES, Item, chunks
 from .mapping import MappingError, RowMapper
 from .rejects import RowRef
+from .sdk_seams import RowsAsGiven
 from .validate import Invalid
 
 if t.TYPE_CHECKING:
@@ -31,8 +31,8 @@ FILE_COLUMN = "_sdc_source_file"  # tap-csv: the file a row came from
 ROW_ERROR_COLUMN = "_sdc_row_error"  # tap-csv: what is wrong with a row it could not parse (ragged, bad bytes)
 
 
-class KlaviyoSink(BatchSink):
-    """Rows of one stream into Klaviyo events and/or profiles."""
+class KlaviyoSink(RowsAsGiven):
+    """Rows of one stream into Klaviyo events and/or profiles, as the tap sent them (sdk_seams.RowsAsGiven)."""
 
     # Rows per SDK batch: ten full event requests, or one full profile job.
     MAX_SIZE_DEFAULT = 10_000
@@ -76,13 +76,6 @@ class KlaviyoSink(BatchSink):
     @override
     def get_validator(self) -> None:
         return None
-
-    @override
-    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        # Private singer-sdk method, overridden because checking values is this target's own job (validate.py
-        # reads times in the row's own formats and rejects a bad row with its reason); the SDK would parse every
-        # date-time column first and turn a bad one into None or an error for the whole run.
-        return record
 
     def _row_number(self, record: t.Mapping[str, t.Any]) -> int:
         self._rows += 1

@@ -11,7 +11,6 @@ import typing as t
 from functools import cached_property
 
 import orjson
-from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
@@ -22,6 +21,7 @@ from klaviyo_http import KeyRefusedError, KlaviyoHttp, KlaviyoHttpError, RetryPo
 from .bulk import Dispatcher, SendError
 from .mapping import MappingError, Mappings
 from .rejects import Outcomes
+from .sdk_seams import StateAfterFlush
 from .sinks import KlaviyoSink
 from .validate import ValueChecks, check_phone_region, zone
 
@@ -33,7 +33,7 @@ MAPPING_DOC = (
 )
 
 
-class TargetKlaviyo(Target):
+class TargetKlaviyo(StateAfterFlush):
     """Singer target for Klaviyo's bulk event and profile APIs."""
 
     name = "target-klaviyo"
@@ -166,15 +166,11 @@ class TargetKlaviyo(Target):
         return Dispatcher(http, self.config["api_key"], self.outcomes, concurrency=concurrency, logger=self.logger)
 
     @override
-    def _write_state_message(self, state: dict[str, t.Any]) -> None:
-        """State only once every row before it is accepted by Klaviyo or written to the rejected rows.
-
-        Private singer-sdk method, overridden because it is the one place state leaves the target: state must not
-        pass rows still in flight on the bulk threads."""
+    def before_state(self) -> None:
+        """State only once every row before it is accepted by Klaviyo or written to the rejected rows."""
         if self.dispatcher is not None:
             self.dispatcher.flush()
         self.outcomes.flush()
-        super()._write_state_message(state)
 
     @override
     def process_endofpipe(self) -> None:
