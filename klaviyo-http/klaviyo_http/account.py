@@ -12,6 +12,7 @@ from __future__ import annotations
 import typing as t
 
 import orjson
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,6 +32,7 @@ class AccountHttp:
         self.name = name
         self._api_key = api_key
 
+    @override
     def __repr__(self) -> str:
         return f"AccountHttp(id={self.id!r}, name={self.name!r})"
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+from typing_extensions import override
 
 from .errors import UserError
 
@@ -58,6 +59,7 @@ class Account:
     name: str
     api_key: str = field(repr=False)
 
+    @override
     def __repr__(self) -> str:
         # Spelled out rather than left to dataclass so that no future field change can bring the key back.
         return f"Account(name={self.name!r})"
