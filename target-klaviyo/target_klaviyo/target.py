@@ -16,7 +16,7 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from klaviyo_http import KeyRefusedError, KlaviyoHttp, KlaviyoHttpError, RetryPolicy
+from klaviyo_http import API_URL, REVISION, KeyRefusedError, KlaviyoHttp, KlaviyoHttpError, RetryPolicy
 
 from .bulk import Dispatcher, SendError
 from .mapping import MappingError, Mappings
@@ -51,10 +51,10 @@ class TargetKlaviyo(StateAfterFlush):
         th.Property(
             "api_url",
             th.StringType,
-            default="https://a.klaviyo.com",
+            default=API_URL,
             description="Klaviyo's API base URL (the local sandbox in development and tests).",
         ),
-        th.Property("revision", th.StringType, default="2026-10-15", description="Klaviyo API revision to pin."),
+        th.Property("revision", th.StringType, default=REVISION, description="Klaviyo API revision to pin."),
         th.Property("mappings", th.ObjectType(additional_properties=True), description=MAPPING_DOC),
         th.Property(
             "event_mapping",
@@ -155,8 +155,8 @@ class TargetKlaviyo(StateAfterFlush):
             return None
         concurrency = int(self.config.get("concurrency") or 10)
         http = KlaviyoHttp(
-            self.config.get("api_url") or "https://a.klaviyo.com",
-            self.config.get("revision") or "2026-10-15",
+            self.config.get("api_url") or API_URL,
+            self.config.get("revision") or REVISION,
             policy=RetryPolicy(max_retries=int(self.config.get("max_retries", 8))),
             rate_limit_scale=float(self.config.get("rate_limit_scale", 1.0)),
             timeout=float(self.config.get("request_timeout") or 120),
