@@ -16,7 +16,7 @@ import pytest
 from openapi_client.models import EventCreateQueryV2, EventsBulkCreateJob
 from sdk_support import raw_get, raw_request, raw_walk, sdk_call, sdk_client, sdk_walk, wait_for
 
-from klaviyo_sandbox.generator import AccountData
+from klaviyo_sandbox.account import Account
 from klaviyo_sandbox.late import LateArrivals
 from klaviyo_sandbox.settings import DataSettings
 from klaviyo_sandbox.tables import LazyTable
@@ -257,14 +257,15 @@ def test_late_settings_are_checked(share, hours):
 
 
 def test_every_way_of_writing_events_goes_through_the_late_share():
-    acc = AccountData(DataSettings(accounts=1, events=10, profiles=20), 0)
-    acc.late = LateArrivals(1.0, hours=1.0)  # every new event is late
+    # Every new event is late.
+    acc = Account.generate(DataSettings(accounts=1, events=10, profiles=20), 0, LateArrivals(1.0, hours=1.0))
+    late, events = acc.state.late, acc.state.events
     when = datetime(2025, 1, 1, tzinfo=UTC)
     one = parse_event_create(event_body("Late API", "api@example.com", when, "a1"), datetime.now(UTC))
     assert create_event(acc, one, 1000.0) is not None
     assert run_event_job(acc, [replace(one, unique_id="a2"), replace(one, unique_id="a3")], 1000.0) == 2
     changed = simulate_activity(acc, events=4, now=1000.0, seed=1)
-    assert len(acc.late.pending()) == 7 and not acc.events.overlay
-    assert set(changed["events"]) <= {p.event_id for p in acc.late.pending()}
-    assert acc.late.release_due(1000.0 + 3600, acc.events) == 7
-    assert len(acc.events.overlay) == 7
+    assert len(late.pending()) == 7 and not events.overlay
+    assert set(changed["events"]) <= {p.event_id for p in late.pending()}
+    assert late.release_due(1000.0 + 3600, events) == 7
+    assert len(events.overlay) == 7
