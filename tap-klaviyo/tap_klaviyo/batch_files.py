@@ -30,6 +30,7 @@ import os
 import shutil
 import stat
 import sys
+import threading
 import time
 import typing as t
 from pathlib import Path
@@ -82,7 +83,8 @@ class BatchFile:
 
 
 class BatchFiles:
-    """The batch files of one tap process."""
+    """The batch files of one tap process, shared by its streams (which may write at the same time: one lock keeps the
+    numbering, the list of announced files and the wait for the loader)."""
 
     def __init__(self, config: BatchConfig, *, max_pending: int, loader_wait: float, logger: logging.Logger) -> None:
         """`max_pending`: announced files on disk before a new one waits (0: never waits); `loader_wait`: seconds
@@ -115,6 +117,7 @@ class BatchFiles:
             ) from None
         self._folder: Path | None = None
         self._lock: t.BinaryIO | None = None
+        self._mutex = threading.RLock()
         self._count = 0
         self._announced: list[Path] = []
         self._remove_dead_runs()
@@ -122,33 +125,40 @@ class BatchFiles:
     @property
     def folder(self) -> Path:
         """This process's folder, made and locked on first use."""
-        if self._folder is None:
-            # Made and locked under a name other runs do not look at, then renamed: never seen unlocked.
-            name = f"{RUN_PREFIX}{os.getpid()}-{int(time.time() * 1000)}"
-            making = self.root / f".{name}"
-            making.mkdir(mode=0o700)
-            lock = (making / LOCK).open("wb")
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            folder = making.rename(self.root / name)
-            self._folder, self._lock = folder, lock
-        return self._folder
+        with self._mutex:
+            return self._folder or self._make_folder()
+
+    def _make_folder(self) -> Path:
+        # Made and locked under a name other runs do not look at, then renamed: never seen unlocked.
+        name = f"{RUN_PREFIX}{os.getpid()}-{int(time.time() * 1000)}"
+        making = self.root / f".{name}"
+        making.mkdir(mode=0o700)
+        lock = (making / LOCK).open("wb")
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        folder = making.rename(self.root / name)
+        self._folder, self._lock = folder, lock
+        return folder
 
     def open(self, stream: str) -> BatchFile:
-        self._count += 1
         suffix = ".jsonl.gz" if self.compress else ".jsonl"
-        return BatchFile(self.folder / f"{self.prefix}{stream}-{self._count:06d}{suffix}", self.compress)
+        with self._mutex:
+            self._count += 1
+            path = self.folder / f"{self.prefix}{stream}-{self._count:06d}{suffix}"
+        return BatchFile(path, self.compress)
 
     def announce(self, file: BatchFile) -> str:
         """Close the file and return its URL for a BATCH message, once the loader has room for it."""
         file.close()
-        self._wait_for_room()
-        self._announced.append(file.path)
+        with self._mutex:
+            self._wait_for_room()
+            self._announced.append(file.path)
         return file.path.as_uri()
 
     def pending(self) -> int:
         """Announced files the loader has not deleted yet."""
-        self._announced = [path for path in self._announced if path.exists()]
-        return len(self._announced)
+        with self._mutex:
+            self._announced = [path for path in self._announced if path.exists()]
+            return len(self._announced)
 
     def _wait_for_room(self) -> None:
         """Wait until the loader deletes one of the files on disk (each wait ends at the first it deletes), for at

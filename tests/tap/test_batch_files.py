@@ -121,3 +121,25 @@ def test_stdout_is_read_by_a_loader_when_it_is_a_pipe_not_a_file(tmp_path: Path)
     with open(tmp_path / "out.singer", "w") as out:
         subprocess.run(probe, stdout=out, check=True)
     assert (tmp_path / "out.singer").read_text().strip() == "False"
+
+
+def test_streams_writing_at_once_share_the_files_numbering_and_the_wait(tmp_path: Path):
+    """Several streams of one process (threads) announce files at the same time: each file is its own, and the
+    limit on pending files holds for all of them together."""
+    files = BatchFiles(config(tmp_path), max_pending=3, loader_wait=0.5, logger=LOGGER)
+    urls: list[str] = []
+    lock = threading.Lock()
+
+    def stream(k: int) -> None:
+        for n in range(5):
+            url = announce(files, 100 * k + n)
+            with lock:
+                urls.append(url)
+
+    threads = [threading.Thread(target=stream, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(urls) == len(set(urls)) == 20
+    assert files.loader_keeps_files  # no loader here: one wait of 0.5 s for all of them, then no more
