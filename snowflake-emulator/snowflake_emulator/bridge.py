@@ -29,6 +29,7 @@ from sqlglot import exp
 
 from snowflake_emulator import statements
 from snowflake_emulator.accounting import CLOSE, CONNECT, OPEN, RESULT_DESCRIPTION, Ledger, statement_kind
+from snowflake_emulator.file_lock import waiting_for_file
 from snowflake_emulator.statements import StagedRead
 from snowflake_emulator.user_stage import UserStage
 
@@ -214,21 +215,26 @@ class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
         # none, and its MERGE (a temporary table per statement) then fails unless that connection ran CREATE SCHEMA
         schema = schema or ("PUBLIC" if database else None)
         Path(self.db_path).mkdir(parents=True, exist_ok=True)  # on first use: `--about` leaves no folder behind
-        # as FakeSnow.connect: a DuckDB cursor per connection isolates each connection's current schema
-        with _ONE_STATEMENT_AT_A_TIME, self.ledger.measure(CONNECT):
-            return EmulatedConnection(
-                self.duck_conn.cursor(),
-                self.results_cache,
-                database,
-                schema,
-                create_database=self.create_database_on_connect,
-                create_schema=self.create_schema_on_connect,
-                db_path=self.db_path,
-                nop_regexes=nop_regexes or self.nop_regexes,
-                user_stage=self.user_stage,
-                ledger=self.ledger,
-                **kwargs,
-            )
+
+        def attempt() -> EmulatedConnection:
+            # as FakeSnow.connect: a DuckDB cursor per connection isolates each connection's current schema
+            with _ONE_STATEMENT_AT_A_TIME, self.ledger.measure(CONNECT):
+                return EmulatedConnection(
+                    self.duck_conn.cursor(),
+                    self.results_cache,
+                    database,
+                    schema,
+                    create_database=self.create_database_on_connect,
+                    create_schema=self.create_schema_on_connect,
+                    db_path=self.db_path,
+                    nop_regexes=nop_regexes or self.nop_regexes,
+                    user_stage=self.user_stage,
+                    ledger=self.ledger,
+                    **kwargs,
+                )
+
+        # the database's file may be open in another process (a loader while a tap reads): wait for it (file_lock)
+        return waiting_for_file(attempt)
 
 
 @contextmanager

@@ -84,6 +84,13 @@ async def late(request: web.Request) -> web.Response:
     )
 
 
+async def release_late(request: web.Request) -> web.Response:
+    """Make every late event of the account readable now, whatever its time: a test then decides when they arrive
+    instead of racing a wall-clock delay on a loaded machine. Answer: {"released": n}."""
+    account = _account(request)
+    return json_response({"released": account.state.late.release_due(float("inf"), account.state.events)})
+
+
 async def stats(request: web.Request) -> web.Response:
     """Requests per account and endpoint bucket: served, throttled, faults, by status."""
     sandbox = sandbox_of(request)
@@ -125,6 +132,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/_sandbox/accounts", accounts)
     app.router.add_post("/_sandbox/accounts/{id}/activity", activity)
     app.router.add_get("/_sandbox/accounts/{id}/late", late)
+    app.router.add_post("/_sandbox/accounts/{id}/late/release", release_late)
     app.router.add_get("/_sandbox/stats", stats)
     app.router.add_get("/_sandbox/requests", requests_log)
     app.router.add_post("/_sandbox/reset", reset)

@@ -28,6 +28,7 @@ admin routes (not Klaviyo's API, no auth), for tests and benchmarks:
                                         "list_changes": n, "seed": s}: the account changes as a live one does;
                                         answers the ids changed and the (group, profile) pairs that left/joined
   GET  /_sandbox/accounts/{id}/late     late events not readable yet (--late-share), with when each appears
+  POST /_sandbox/accounts/{id}/late/release  every late event of the account readable now
 """
 
 
