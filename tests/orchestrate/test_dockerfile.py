@@ -53,6 +53,7 @@ def test_every_local_package_a_plugin_installs_from_is_in_the_image():
     copied = {source.rstrip("/") for source, _ in copies()}
     assert local_folders() == {
         "klaviyo-http",
+        "tap-support",
         "tap-klaviyo",
         "tap-csv",
         "snowflake-emulator",
