@@ -7,12 +7,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = (ROOT / "tap-klaviyo" / "tap_klaviyo" / "schemas", Path(__file__).parent / "data" / "schemas")
+SCHEMAS = ROOT / "tap-klaviyo" / "tap_klaviyo" / "schemas"
 
 
 def schema_of(stream: str) -> dict[str, Any]:
-    for folder in FOLDERS:
-        path = folder / f"{stream}.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-    raise FileNotFoundError(f"no schema for stream {stream}")
+    return json.loads((SCHEMAS / f"{stream}.json").read_text())
