@@ -106,7 +106,8 @@ own as (
 {% if var('klaviyo__session_attribution') %}
 -- The session rule for the other events: the last touch (an email open or click, an SMS click) of the same person
 -- within its channel's window before the event. Touches and events in one time line per person; each row carries
--- the last touch of each channel so far.
+-- the last touch of each channel so far. A touch's columns are never null (a campaign's flow is ''), so that
+-- `ignore nulls` takes them all from the same touch.
 timeline as (
     select
         account_id,
@@ -117,11 +118,11 @@ timeline as (
         case when metric_channel = 'email' then event_key end as email_touch_key,
         case when metric_channel = 'email' then occurred_at end as email_touch_at,
         case when metric_channel = 'email' then message_id end as email_touch_message_id,
-        case when metric_channel = 'email' then message_flow_id end as email_touch_flow_id,
+        case when metric_channel = 'email' then coalesce(message_flow_id, '') end as email_touch_flow_id,
         case when metric_channel = 'sms' then event_key end as sms_touch_key,
         case when metric_channel = 'sms' then occurred_at end as sms_touch_at,
         case when metric_channel = 'sms' then message_id end as sms_touch_message_id,
-        case when metric_channel = 'sms' then message_flow_id end as sms_touch_flow_id
+        case when metric_channel = 'sms' then coalesce(message_flow_id, '') end as sms_touch_flow_id
     from in_reach
     where message_id is not null
         and (
@@ -199,10 +200,13 @@ attributed as (
         ) as attributed_to_message_id,
         coalesce(
             own.own_flow_id,
-            case session.touch_channel
-                when 'email' then session.last_email_touch_flow_id
-                when 'sms' then session.last_sms_touch_flow_id
-            end
+            nullif(
+                case session.touch_channel
+                    when 'email' then session.last_email_touch_flow_id
+                    when 'sms' then session.last_sms_touch_flow_id
+                end,
+                ''
+            )
         ) as attributed_to_flow_id,
         case session.touch_channel
             when 'email' then session.last_email_touch_key
