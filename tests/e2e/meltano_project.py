@@ -54,8 +54,8 @@ class LocalProject:
             self.stack,
             SNOWFLAKE_EMULATOR_PATH=str(self.warehouse),
             MELTANO_DATABASE_URI=system_db,
-            DBT_TARGET_PATH=str(dbt / "target"),
-            DBT_LOG_PATH=str(dbt / "logs"),
+            DBT_SNOWFLAKE_TARGET_PATH=str(dbt / "target"),
+            DBT_SNOWFLAKE_LOG_PATH=str(dbt / "logs"),
             **extra,
         )
 
