@@ -13,6 +13,9 @@ dbt-snowflake:run dbt-snowflake:test`, on the Snowflake emulator, for three bran
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
-from meltano_project import LocalProject, ensure_installed
+from meltano_project import PROJECT, LocalProject, ensure_installed
 
 from local_stand_ins.stack import start_local_stack
 
@@ -213,6 +216,23 @@ def test_every_end_model_has_every_brand_and_one_event_row_per_event(project, fi
         "WHERE table_catalog = 'ANALYTICS' AND table_name ILIKE '%dbt_tmp%'",
     )
     assert leftovers == []
+
+
+def test_the_readme_questions_run_on_the_models(project, first_run):
+    """transform/README.md's three questions, each as written, through the emulator's `sql` command."""
+    questions = re.findall(r"```sql\n(.*?)```", (PROJECT / "transform" / "README.md").read_text(), re.DOTALL)
+    assert len(questions) == 3
+    emulator = PROJECT / ".meltano" / "loaders" / "target-snowflake" / "venv" / "bin" / "snowflake-emulator"
+    for question in questions:
+        run = subprocess.run(
+            [str(emulator), "--path", str(project.warehouse), "sql", question],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert json.loads(run.stdout)["rows"], question
 
 
 EVENT_COLUMNS = (
