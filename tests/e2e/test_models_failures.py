@@ -82,9 +82,8 @@ def test_bad_sql_in_a_model_fails_the_run_and_leaves_the_last_good_models(projec
         # cannot go into the loaded DOUBLE column
         ("events", "    attributed.value,", "    'not a number ' || attributed.value as value,"),
     ):
-        run = project.meltano(
-            "run", "dbt-snowflake:run", DBT_SNOWFLAKE_PROJECT_DIR=str(broken_project(tmp_path / model, model, replace, by))
-        )
+        broken = broken_project(tmp_path / model, model, replace, by)
+        run = project.meltano("run", "dbt-snowflake:run", DBT_SNOWFLAKE_PROJECT_DIR=str(broken))
         assert run.code != 0, model
         assert f"Database Error in model {model}" in run.output, run.output[-4000:]
         assert end_schema(project) == before, model  # nothing half-built, nothing left over
