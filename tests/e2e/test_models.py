@@ -18,6 +18,7 @@ import re
 import subprocess
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -216,6 +217,20 @@ def test_every_end_model_has_every_brand_and_one_event_row_per_event(project, fi
         "WHERE table_catalog = 'ANALYTICS' AND table_name ILIKE '%dbt_tmp%'",
     )
     assert leftovers == []
+
+
+def test_docs_generate_describes_every_end_model_and_column(project, first_run):
+    run = project.meltano("run", "dbt-snowflake:docs-generate", timeout=900)
+    assert run.code == 0, run.output[-4000:]
+    target = Path(project.env()["DBT_SNOWFLAKE_TARGET_PATH"])
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    for model in ("events", "campaigns", "flows", "persons", "person_campaign_flow"):
+        node = manifest["nodes"][f"model.klaviyo_warehouse.{model}"]
+        assert node["description"], model
+        built = {column.lower() for column in catalog["nodes"][f"model.klaviyo_warehouse.{model}"]["columns"]}
+        described = {name for name, column in node["columns"].items() if column["description"]}
+        assert built == described, (model, built ^ described)  # every column built is described, and no other
 
 
 def test_the_readme_questions_run_on_the_models(project, first_run):
