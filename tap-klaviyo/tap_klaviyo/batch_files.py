@@ -101,7 +101,7 @@ class BatchFiles:
         self._lock: t.BinaryIO | None = None
         self._count = 0
         self._announced: list[Path] = []
-        self.removed_stale = self._remove_dead_runs()
+        self._remove_dead_runs()
 
     @property
     def folder(self) -> Path:

@@ -102,9 +102,6 @@ def sdk_group(client: KlaviyoAPI, method: str) -> Any:
     return getattr(client, _sdk_methods()[method][0])
 
 
-SERIALIZE_RE = re.compile(r"def _(\w+)_serialize\(.*?method='([A-Z]+)',\s*resource_path='([^']+)'", re.S)
-
-
 @functools.cache
 def _sdk_methods() -> dict[str, tuple[str, str, str, str]]:
     """method -> (SDK group, HTTP method, path, docstring), read once from the source of every SDK API module."""

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .app import SANDBOX_KEY, make_app
+from .app import make_app
+from .routing import SANDBOX_KEY
 from .settings import DataSettings, FaultSettings, LatencySettings, LateSettings, SandboxSettings
 
 ADMIN_HELP = """\
@@ -27,6 +28,7 @@ admin routes (not Klaviyo's API, no auth), for tests and benchmarks:
                                         "list_changes": n, "seed": s}: the account changes as a live one does;
                                         answers the ids changed and the (group, profile) pairs that left/joined
   GET  /_sandbox/accounts/{id}/late     late events not readable yet (--late-share), with when each appears
+  POST /_sandbox/accounts/{id}/late/release  every late event of the account readable now
 """
 
 
@@ -143,8 +145,7 @@ async def serve(args: argparse.Namespace) -> None:
     await site.start()
     port = runner.addresses[0][1]
     if args.accounts_file:
-        accounts = [{"account": a.name, "api_key": a.api_key, "id": a.id} for a in app[SANDBOX_KEY].accounts]
-        args.accounts_file.write_text(json.dumps(accounts, indent=2) + "\n")
+        args.accounts_file.write_text(json.dumps(app[SANDBOX_KEY].accounts_file(), indent=2) + "\n")
     # One parseable line that says the server is up (the pytest fixture and scripts wait for it).
     print(f"klaviyo-sandbox listening on http://{args.host}:{port}", flush=True)
     stop = asyncio.Event()

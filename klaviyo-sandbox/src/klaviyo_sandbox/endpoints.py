@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .account import AccountState
 from .filters import FilterSpec, parse_spec
-from .generator import AccountData
 from .tables import MemoryTable, Table
 from .tiers import Tier, parse_tier
 
@@ -37,44 +37,20 @@ REL_TYPES = {
     "conversations": "conversation",
 }
 
-TableFn = Callable[[AccountData, dict[str, str]], Table | None]
-
-
-def _tables(acc: AccountData) -> dict[str, Table]:
-    return {
-        "account": MemoryTable("account", [acc.account], rank=0),
-        "event": acc.events,
-        "profile": acc.profiles,
-        "metric": acc.metrics,
-        "campaign": acc.campaigns,
-        "campaign-message": acc.campaign_messages,
-        "flow": acc.flows,
-        "flow-action": acc.flow_actions,
-        "flow-message": acc.flow_messages,
-        "list": acc.lists,
-        "segment": acc.segments,
-        "tag": acc.tags,
-        "tag-group": acc.tag_groups,
-        "template": acc.templates,
-    }
-
-
-def table_for(acc: AccountData, type_: str) -> Table | None:
-    cache = acc.__dict__.setdefault("_tables", None) or _tables(acc)
-    acc.__dict__["_tables"] = cache
-    return cache.get(type_)
+# What an endpoint reads: the account's table for the request's path parameters ({"id": ...}), None for a 404.
+TableFn = Callable[[AccountState, dict[str, str]], Table | None]
 
 
 def of_type(type_: str) -> TableFn:
-    return lambda acc, params: table_for(acc, type_)
+    return lambda state, params: state.table(type_)
 
 
 def children_of(parent_type: str, child_type: str, rel: str) -> TableFn:
     """A sub-collection such as /flows/{id}/flow-actions: the parent's related records, as a table."""
 
-    def build(acc: AccountData, params: dict[str, str]) -> Table | None:
-        parents = table_for(acc, parent_type)
-        children = table_for(acc, child_type)
+    def build(state: AccountState, params: dict[str, str]) -> Table | None:
+        parents = state.table(parent_type)
+        children = state.table(child_type)
         parent = parents.get(params["id"]) if parents else None
         if parent is None or children is None:
             return None
@@ -85,7 +61,7 @@ def children_of(parent_type: str, child_type: str, rel: str) -> TableFn:
 
 
 def members_of(group_type: str) -> TableFn:
-    return lambda acc, params: acc.members.get((group_type, params["id"]))
+    return lambda state, params: state.members.get((group_type, params["id"]))
 
 
 @dataclass(frozen=True)

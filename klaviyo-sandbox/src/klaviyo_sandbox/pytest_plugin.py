@@ -67,6 +67,10 @@ class RunningSandbox:
         """The account's late events not readable yet and when each becomes readable: see admin.late."""
         return cast("dict[str, Any]", self.admin("GET", f"accounts/{account_id}/late"))
 
+    def release_late(self, account_id: str) -> int:
+        """Make the account's late events readable now (admin.release_late); how many were released."""
+        return int(self.admin("POST", f"accounts/{account_id}/late/release", {})["released"])
+
     def attribute(self, account_id: str, message_id: str, when: str, **fields: Any) -> dict[str, Any]:
         """A conversion attributed to a message at `when` (ISO, in the past): the event the route answers."""
         event: dict[str, Any] = self.admin(
