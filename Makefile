@@ -51,6 +51,7 @@ bench: setup
 	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/csv_read.py
+	$(BIN)/python bench/models_runtime.py
 
 # Every pinned wheel (development venv, Meltano and each plugin's lock, orchestrate/locks/) into wheels/: later
 # installs, the container image's included, then need no network.
