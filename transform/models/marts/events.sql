@@ -59,6 +59,7 @@ changed as (
     left join built
         on built.account_id = all_events.account_id
     where built.account_id is null
+        or built.loaded_at is null
         or all_events.loaded_at > built.loaded_at
         or all_events.occurred_at >= {{ dbt.dateadd('day', -(var('klaviyo__events_lookback_days') | int), 'built.occurred_at') }}
 ),

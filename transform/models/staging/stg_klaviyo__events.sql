@@ -18,6 +18,8 @@ select
     {{ klaviyo_json_text('event_properties', ['$attribution', '$message']) }} as attributed_message_id,
     {{ klaviyo_json_text('event_properties', ['$attribution', '$flow']) }} as attributed_flow_id,
     {{ klaviyo_json_text('event_properties', ['$attribution', '$attributed_channel']) }} as attributed_channel,
-    _sdc_batched_at as loaded_at
+    -- rows the tap sent as BATCH files carry only _sdc_extracted_at (target-snowflake 0.20.4 adds the other
+    -- _sdc_* columns to records only): when the tap read the row, which moves forward with every run that reads it
+    coalesce(_sdc_batched_at, _sdc_extracted_at) as loaded_at
 from {{ source('klaviyo', 'events') }}
 where _sdc_deleted_at is null
