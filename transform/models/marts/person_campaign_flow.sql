@@ -19,7 +19,7 @@ select
     min(occurred_at) as first_event_at,
     max(occurred_at) as last_event_at,
     {%- for metric in var('klaviyo__count_metrics') %}
-    sum(case when metric = {{ dbt.string_literal(metric) }} then 1 else 0 end) as count_{{ klaviyo_metric_column(metric) }},
+    count(case when metric = {{ dbt.string_literal(metric) }} then 1 end) as count_{{ klaviyo_metric_column(metric) }},
     {%- endfor %}
     {%- for metric in var('klaviyo__revenue_metrics') %}
     round(coalesce(sum(case when metric = {{ dbt.string_literal(metric) }} then value end), 0), 2)

@@ -13,7 +13,7 @@ activity as (
         min(occurred_at) as first_event_at,
         max(occurred_at) as last_event_at,
         count(*) as events,
-        sum(case when {{ conversion }} then 1 else 0 end) as orders,
+        count(case when {{ conversion }} then 1 end) as orders,
         round(coalesce(sum(case when {{ conversion }} then value end), 0), 2) as lifetime_value,
         round(coalesce(sum(case when {{ conversion }} and attribution_source = 'klaviyo' then value end), 0), 2)
             as klaviyo_attributed_revenue,
@@ -25,7 +25,7 @@ activity as (
         max(case when {{ conversion }} then occurred_at end) as last_order_at,
         {%- for channel, roles in [('email', ['delivered', 'open', 'click', 'unsubscribe']), ('sms', ['delivered', 'click', 'unsubscribe'])] %}
         {%- for role in roles %}
-        sum(case when metric_channel = '{{ channel }}' and message_role = '{{ role }}' then 1 else 0 end)
+        count(case when metric_channel = '{{ channel }}' and message_role = '{{ role }}' then 1 end)
             as {{ channel }}_{{ {'delivered': 'received', 'open': 'opens', 'click': 'clicks', 'unsubscribe': 'unsubscribes'}[role] }},
         max(case when metric_channel = '{{ channel }}' and message_role = '{{ role }}' then occurred_at end)
             as last_{{ channel }}_{{ {'delivered': 'received', 'open': 'open', 'click': 'click', 'unsubscribe': 'unsubscribe'}[role] }}_at,
