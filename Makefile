@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # If wheels/ holds a downloaded wheelhouse (make wheelhouse), installs use only it: no network needed.
 PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
-.PHONY: setup demo test lint bench wheelhouse clean
+.PHONY: setup demo demo-reverse test lint bench wheelhouse clean
 
 # The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
@@ -33,6 +33,10 @@ setup: $(BIN)/.installed .meltano/.installed
 demo: setup
 	$(BIN)/python scripts/demo.py
 
+# From the warehouse back to Klaviyo: a table and a view in the emulator, `meltano run tap-snowflake target-klaviyo`.
+demo-reverse: setup
+	$(BIN)/python scripts/demo_reverse.py
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -50,6 +54,7 @@ bench: setup
 	$(BIN)/python bench/membership_cost.py
 	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py
+	$(BIN)/python bench/reverse_throughput.py
 	$(BIN)/python bench/csv_read.py
 	$(BIN)/python bench/models_runtime.py
 

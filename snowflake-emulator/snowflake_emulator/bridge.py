@@ -4,7 +4,7 @@
 `fakesnow.patch` does, with databases persisted as DuckDB files in the folder (`<folder>/<DATABASE>.db`). Its
 cursor runs what fakesnow cannot (the user-stage operations and DROP FILE FORMAT, see `statements`; a temporary object
 in a named schema, see `session_objects`) and hands every other statement to fakesnow exactly as it was given, with
-session variables read outside quoted text only (`quoting`); every session sees every database in the folder
+session variables read outside quoted text only (`quoting`); a session sees every database of the folder it names
 (`databases`). Everything that reaches DuckDB (statements, opening a
 connection, a result's description, closing) is counted and timed in the emulator's `Ledger` (see `accounting`).
 """
@@ -32,7 +32,8 @@ from sqlglot import exp
 
 from snowflake_emulator import statements
 from snowflake_emulator.accounting import CLOSE, CONNECT, OPEN, RESULT_DESCRIPTION, Ledger, statement_kind
-from snowflake_emulator.databases import attach_account_databases
+from snowflake_emulator.databases import attach_named_databases
+from snowflake_emulator.file_lock import waiting_for_file
 from snowflake_emulator.quoting import outside_quotes
 from snowflake_emulator.session_objects import SessionObject, SessionObjects, parse_temporary
 from snowflake_emulator.statements import StagedRead
@@ -66,6 +67,8 @@ class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
     def execute(self, command: str, params: Params = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
         # timed inside the lock: waiting for another thread's statement is not this one's work
         with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(statement_kind(command)):
+            if self._conn.db_path is not None:  # the other databases of the folder it names (databases.py)
+                waiting_for_file(lambda: attach_named_databases(self._duck_conn, self._conn.db_path, command))
             try:
                 return self._execute_bridged(command, params, *args, **kwargs)
             except Exception:
@@ -257,23 +260,27 @@ class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
         # none, and its MERGE (a temporary table per statement) then fails unless that connection ran CREATE SCHEMA
         schema = schema or ("PUBLIC" if database else None)
         Path(self.db_path).mkdir(parents=True, exist_ok=True)  # on first use: `--about` leaves no folder behind
-        # as FakeSnow.connect: a DuckDB cursor per connection isolates each connection's current schema
-        with _ONE_STATEMENT_AT_A_TIME, self.ledger.measure(CONNECT):
-            attach_account_databases(self.duck_conn, Path(self.db_path))
-            return EmulatedConnection(
-                self.duck_conn.cursor(),
-                self.results_cache,
-                database,
-                schema,
-                create_database=self.create_database_on_connect,
-                create_schema=self.create_schema_on_connect,
-                db_path=self.db_path,
-                nop_regexes=nop_regexes or self.nop_regexes,
-                user_stage=self.user_stage,
-                ledger=self.ledger,
-                session_objects=self.session_objects,
-                **kwargs,
-            )
+
+        def attempt() -> EmulatedConnection:
+            # as FakeSnow.connect: a DuckDB cursor per connection isolates each connection's current schema
+            with _ONE_STATEMENT_AT_A_TIME, self.ledger.measure(CONNECT):
+                return EmulatedConnection(
+                    self.duck_conn.cursor(),
+                    self.results_cache,
+                    database,
+                    schema,
+                    create_database=self.create_database_on_connect,
+                    create_schema=self.create_schema_on_connect,
+                    db_path=self.db_path,
+                    nop_regexes=nop_regexes or self.nop_regexes,
+                    user_stage=self.user_stage,
+                    ledger=self.ledger,
+                    session_objects=self.session_objects,
+                    **kwargs,
+                )
+
+        # the database's file may be open in another process (a loader while a tap reads): wait for it (file_lock)
+        return waiting_for_file(attempt)
 
 
 class _TransientTables(logging.Filter):

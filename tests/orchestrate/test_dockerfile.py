@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import yaml
-from argo_manifests import DOCKERFILE, ORCHESTRATE, ROOT, deploy, meltano_yml, of_kind, template
+from argo_manifests import DOCKERFILE, ORCHESTRATE, ROOT, deploy, meltano_yml, scheduled_template, template
 from dockerfile_parse import DockerfileParser
 
 LOCK = ORCHESTRATE / "lock.py"
@@ -72,7 +72,7 @@ def test_installs_run_offline_from_the_wheelhouse_with_the_locks():
 
 def test_the_image_has_the_layout_the_manifests_run():
     settings = deploy()
-    (workflow_template,) = of_kind("WorkflowTemplate")
+    workflow_template = scheduled_template()
     project = settings["project_dir"]
     assert instructions("WORKDIR") == [project]
     assert instructions("USER") == [f"{settings['run_as_user']}:{settings['run_as_user']}"]
