@@ -68,7 +68,8 @@ class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
         # timed inside the lock: waiting for another thread's statement is not this one's work
         with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(statement_kind(command)):
             if self._conn.db_path is not None:  # the other databases of the folder it names (databases.py)
-                waiting_for_file(lambda: attach_named_databases(self._duck_conn, self._conn.db_path, command))
+                folder, current = self._conn.db_path, self._conn.database
+                waiting_for_file(lambda: attach_named_databases(self._duck_conn, folder, command, current))
             try:
                 return self._execute_bridged(command, params, *args, **kwargs)
             except Exception:

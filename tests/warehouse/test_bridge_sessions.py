@@ -85,7 +85,7 @@ def test_a_temporary_object_in_a_schema_lives_as_long_as_its_session(warehouse: 
     assert left == [("SOURCE",)]
 
 
-def test_every_database_in_the_folder_is_visible_to_a_session(warehouse: Warehouse) -> None:
+def test_every_database_a_session_names_or_reads_through_a_view_is_visible(warehouse: Warehouse) -> None:
     warehouse.sql("create table RAW.PUBLIC.LOADED as select 'a' as id union all select 'b'")
     run = warehouse.sql_run(
         "create schema if not exists ANALYTICS.MODELS",
@@ -98,6 +98,14 @@ def test_every_database_in_the_folder_is_visible_to_a_session(warehouse: Warehou
     assert (warehouse.folder / "ANALYTICS.db").is_file()
     # and the other way round: a session on RAW reads ANALYTICS
     assert warehouse.sql("select count(*) from ANALYTICS.MODELS.BUILT")[0]["rows"] == [[2]]
+    # a view over RAW, read by a session on ANALYTICS whose statement names only the view (dbt's tests do that)
+    view = warehouse.sql_run(
+        "create view ANALYTICS.MODELS.OVER_RAW as select id from RAW.PUBLIC.LOADED", database="ANALYTICS"
+    )
+    assert view.returncode == 0, view.stderr
+    read = warehouse.sql_run("select count(*) from MODELS.OVER_RAW", database="ANALYTICS")
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout)["rows"] == [[2]]
 
 
 def test_a_failed_statement_in_a_transaction_leaves_the_session_usable(warehouse: Warehouse) -> None:
