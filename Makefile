@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python bench/membership_cost.py
 	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py
+	$(BIN)/python bench/change_memory.py
 	$(BIN)/python bench/reverse_throughput.py
 	$(BIN)/python bench/csv_read.py
 	$(BIN)/python bench/models_runtime.py

@@ -117,12 +117,15 @@ def run_target(
 ) -> tuple[float, float, float, dict]:
     """(wall s, CPU s, peak RSS MB, summary) of one target process fed `source` (a file, or a tap it starts), the
     mapping for `stream`, more settings in `config`; the sandbox's CPU seconds over the run go into the summary as
-    "sandbox_cpu"."""
+    "sandbox_cpu". Every row is sent (full_refresh) unless `config` says otherwise, and the change memory is the run
+    folder's: a throughput run is not to find its rows unchanged."""
     settings = {
         "api_key": sandbox.key(0),
         "api_url": sandbox.url,
         "rate_limit_scale": scale,
         "rejects_path": str(folder / "rejects.jsonl"),
+        "change_memory": str(folder / "memory"),
+        "full_refresh": True,
         "mappings": {stream: mapping},
         **(config or {}),
     }

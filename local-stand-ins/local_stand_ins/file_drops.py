@@ -202,6 +202,7 @@ def watch_drops(
     stand_ins = {
         "LOCAL_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the state backend (meltano.yml)
         "TAP_CSV_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the dropped files
+        "TARGET_KLAVIYO_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # its change memory, beside the state
         "TARGET_KLAVIYO_API_URL": stack.sandbox.url,
         "TARGET_KLAVIYO_REJECTS_PATH": str(scratch / "rejects-{timestamp}.jsonl"),
         **{f"TARGET_KLAVIYO_{name.upper()}": value for name, value in target_settings.items()},

@@ -89,15 +89,18 @@ class LocalProject:
         process.wait(timeout=60)
         time.sleep(0.5)  # let the plugins' pipes close
 
-    def state_objects(self) -> list[str]:
-        s3 = boto3.client(
+    def s3(self):
+        """A client of the stack's S3 (moto takes any credentials)."""
+        return boto3.client(
             "s3",
             endpoint_url=self.stack.s3.endpoint_url,
             aws_access_key_id="local",
             aws_secret_access_key="local",
             region_name="us-east-1",
         )
-        return [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
+
+    def state_objects(self) -> list[str]:
+        return [o["Key"] for o in self.s3().list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
 
 
 def warehouse_keys(warehouse: Path, keys: dict[str, tuple[str, ...]]) -> dict[str, list[tuple]]:

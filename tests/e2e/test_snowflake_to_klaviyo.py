@@ -85,7 +85,8 @@ def first_run(project):
 def test_a_table_arrives_as_profiles_and_a_view_as_events(project, first_run):
     counts = summary(first_run)
     assert counts[analytics.TRAITS_STREAM]["profile"] == {
-        "read": CUSTOMERS, "sent": CUSTOMERS, "accepted": CUSTOMERS, "rejected": 0
+        "read": CUSTOMERS, "unchanged": 0, "created": CUSTOMERS, "changed": 0,
+        "sent": CUSTOMERS, "accepted": CUSTOMERS, "rejected": 0,
     }  # fmt: skip
     assert counts[analytics.CHURN_RISK_STREAM]["event"]["accepted"] == len(AT_RISK) > 0
     customer = profile(project, analytics.email(7)).attributes

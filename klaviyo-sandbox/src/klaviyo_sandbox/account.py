@@ -13,6 +13,7 @@ New mutable state of an account (a job queue, a counter, a new kind of write) go
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .generator import AccountDataSet, Membership
 from .jobs import ProfileJob
@@ -78,6 +79,9 @@ class AccountState:
         self.event_unique_ids: set[tuple[str, str, str]] = set()  # (metric, profile, unique id): Klaviyo drops repeats
         self.written_profile_ids: dict[tuple[str, str], str] = {}  # (identifier kind, value) -> written profile's id
         self.profile_jobs: dict[str, ProfileJob] = {}
+        # profile id -> channel ("email", "sms") -> its marketing consent as written by a subscription job; reads
+        # show it over the generated consent (consent.py)
+        self.subscriptions: dict[str, dict[str, dict[str, Any]]] = {}
         self.created_events = 0  # events written: the next one's index is n_events + created_events
         self.created_profiles = 0
         # Events written but not readable yet (the sandbox's --late-share; none by default).

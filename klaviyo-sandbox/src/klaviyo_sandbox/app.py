@@ -17,6 +17,7 @@ from .report_routes import add_report_routes
 from .routing import SANDBOX_KEY
 from .sandbox import Sandbox
 from .settings import SandboxSettings
+from .subscription_routes import add_subscription_routes
 from .transport import api_middleware
 from .write_routes import add_write_routes
 
@@ -28,6 +29,7 @@ def make_app(settings: SandboxSettings | None = None) -> web.Application:
     add_read_routes(app)
     add_write_routes(app)
     add_change_routes(app)
+    add_subscription_routes(app)
     add_report_routes(app)
     add_admin_routes(app)
     return app

@@ -64,6 +64,24 @@ def members_of(group_type: str) -> TableFn:
     return lambda state, params: state.members.get((group_type, params["id"]))
 
 
+def profiles_of_job(state: AccountState, params: dict[str, str]) -> Table | None:
+    """The profiles a bulk import job imported (those it has imported so far, while it runs)."""
+    job = state.profile_jobs.get(params["id"])
+    if job is None:
+        return None
+    found = (state.profiles.get(pid) for pid in dict.fromkeys(job.profile_ids))
+    return MemoryTable("profile", [p for p in found if p is not None], rank=0)
+
+
+def lists_of_job(state: AccountState, params: dict[str, str]) -> Table | None:
+    """The lists a bulk import job adds its profiles to."""
+    job = state.profile_jobs.get(params["id"])
+    if job is None:
+        return None
+    found = (state.lists.get(lid) for lid in job.list_ids)
+    return MemoryTable("list", [r for r in found if r is not None], rank=0)
+
+
 @dataclass(frozen=True)
 class Endpoint:
     name: str  # the SDK method name; also the rate-limit bucket
@@ -163,6 +181,23 @@ ENDPOINTS: list[Endpoint] = [
         single=True,
         includes="lists,segments,push-tokens,conversations",
         additional="subscriptions,predictive_analytics",
+    ),
+    ep(
+        "get_profiles_for_bulk_import_profiles_job",
+        "/api/profile-bulk-import-jobs/{id}/profiles",
+        "profile",
+        "10/s 150/m",
+        profiles_of_job,
+        page="20/100",
+        additional="subscriptions,predictive_analytics",
+    ),
+    ep(
+        "get_list_for_bulk_import_profiles_job",
+        "/api/profile-bulk-import-jobs/{id}/lists",
+        "list",
+        "10/s 150/m",
+        lists_of_job,
+        paginated=False,
     ),
     ep(
         "get_campaigns",
@@ -381,4 +416,7 @@ WRITE_TIERS = {
     "delete_template": parse_tier("75/s 750/m"),
     "add_profiles_to_list": parse_tier("10/s 150/m"),
     "remove_profiles_from_list": parse_tier("10/s 150/m"),
+    # Subscription bulk jobs (subscription_routes.py): the SDK docstrings' tiers.
+    "bulk_subscribe_profiles": parse_tier("75/s 750/m"),
+    "bulk_unsubscribe_profiles": parse_tier("75/s 750/m"),
 }

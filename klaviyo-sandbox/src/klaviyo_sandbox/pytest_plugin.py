@@ -99,6 +99,17 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
             process.wait()
 
 
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy (returned) or `timeout` seconds pass (its last result): for
+    what the sandbox does a moment after answering (bulk jobs run --job-seconds later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
 def serve_options(**options: object) -> list[str]:
     """Keyword options as `serve` flags: late_share=0.3 -> ["--late-share", "0.3"]."""
     return [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", str(value))]

@@ -12,6 +12,7 @@ import orjson
 
 from . import errors
 from .account import Account
+from .consent import with_written_consent
 from .endpoints import REL_TYPES, Endpoint
 from .event_pages import fast_page
 from .filters import Condition, matches, parse_filter, time_bounds, validate
@@ -274,6 +275,8 @@ class ReadRequest:
         extra = None
         if self.additional and record["type"] == "profile":
             extra = {name: self.data.profile_additional(record, name) for name in self.additional}
+            if "subscriptions" in extra:
+                extra["subscriptions"] = with_written_consent(self.state, record["id"], extra["subscriptions"])
             return resource(record, self.base, self.fields, extra)
         return self._plain(record)
 

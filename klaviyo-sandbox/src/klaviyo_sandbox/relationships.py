@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from . import errors
 from .account import AccountState
-from .endpoints import Endpoint, TableFn, children_of, ep, members_of
+from .endpoints import Endpoint, TableFn, children_of, ep, lists_of_job, members_of, profiles_of_job
 from .tables import MemoryTable, Record
 from .tiers import Tier, parse_tier
 
@@ -207,6 +207,23 @@ RELATIONSHIP_ENDPOINTS: list[Endpoint] = [
         "flow",
         "3/s 60/m",
         children_of("list", "flow", "flow-triggers"),
+        paginated=False,
+    ),
+    # profiles_api.py: the profiles a bulk import job imported
+    rel(
+        "get_profile_ids_for_bulk_import_profiles_job",
+        "/api/profile-bulk-import-jobs/{id}/relationships/profiles",
+        "profile",
+        "10/s 150/m",
+        profiles_of_job,
+        page="20/100",
+    ),
+    rel(
+        "get_list_ids_for_bulk_import_profiles_job",
+        "/api/profile-bulk-import-jobs/{id}/relationships/lists",
+        "list",
+        "10/s 150/m",
+        lists_of_job,
         paginated=False,
     ),
     # segments_api.py
