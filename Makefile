@@ -12,10 +12,10 @@ PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 # The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
 # Type-checked strictly (pyproject.toml [tool.mypy]): the plugins and the shared package.
-TYPED := klaviyo-http/klaviyo_http tap-klaviyo/tap_klaviyo target-klaviyo/target_klaviyo tap-csv/tap_csv \
+TYPED := klaviyo-http/klaviyo_http tap-support/tap_support tap-klaviyo/tap_klaviyo target-klaviyo/target_klaviyo tap-csv/tap_csv \
 	snowflake-emulator/snowflake_emulator klaviyo-sandbox/src/klaviyo_sandbox
 
-PACKAGES := klaviyo-sandbox klaviyo-http tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins
+PACKAGES := klaviyo-sandbox klaviyo-http tap-support tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins
 
 $(BIN)/.installed: requirements/dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
+from klaviyo_http import API_URL, REVISION
+
 MAPPING_DOC = (
     'Per input stream: {"<stream>": {"event": {"metric": "Placed Order", "profile": {"email": "EMAIL"}, '
     '"time": "DATE", "value": "TOTAL", "unique_id": "ORDER_ID", "properties": {"Name": "COLUMN"}}, '
@@ -33,10 +35,10 @@ SCHEMA = th.PropertiesList(
     th.Property(
         "api_url",
         th.StringType,
-        default="https://a.klaviyo.com",
+        default=API_URL,
         description="Klaviyo's API base URL (the local sandbox in development and tests).",
     ),
-    th.Property("revision", th.StringType, default="2026-10-15", description="Klaviyo API revision to pin."),
+    th.Property("revision", th.StringType, default=REVISION, description="Klaviyo API revision to pin."),
     th.Property("mappings", th.ObjectType(additional_properties=True), description=MAPPING_DOC),
     th.Property(
         "event_mapping",

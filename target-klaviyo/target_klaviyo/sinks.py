@@ -14,7 +14,6 @@ from __future__ import annotations
 import typing as t
 
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
 from .bulk import Item, chunks
@@ -23,6 +22,7 @@ from .kinds import Kind
 from .mapping import MappingError, RowMapper
 from .rejects import RowRef
 from .routes import Route
+from .sdk_seams import RowsAsGiven
 from .validate import Invalid
 
 if t.TYPE_CHECKING:
@@ -36,7 +36,7 @@ FILE_COLUMN = "_sdc_source_file"  # tap-csv: the file a row came from
 ROW_ERROR_COLUMN = "_sdc_row_error"  # tap-csv: what is wrong with a row it could not parse (ragged, bad bytes)
 
 
-class KlaviyoSink(BatchSink):
+class KlaviyoSink(RowsAsGiven):
     """Rows of one stream into Klaviyo events, profiles, list members and consent."""
 
     # Rows per SDK batch: ten full event requests, or one full profile job.
@@ -90,13 +90,6 @@ class KlaviyoSink(BatchSink):
     @override
     def get_validator(self) -> None:
         return None
-
-    @override
-    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        # Private singer-sdk method, overridden because checking values is this target's own job (validate.py
-        # reads times in the row's own formats and rejects a bad row with its reason); the SDK would parse every
-        # date-time column first and turn a bad one into None or an error for the whole run.
-        return record
 
     def _row_number(self, record: t.Mapping[str, t.Any]) -> int:
         if self.row_column is not None:

@@ -18,6 +18,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 # A temporary file left by a process killed while writing: removed by a later write once it is this old (a
 # younger one may belong to a writer still at work).
 STALE_TEMPORARY_SECONDS = 3600
@@ -48,9 +50,11 @@ class LocalFolder(Storage):
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    @override
     def where(self, name: str) -> str:
         return str(self.root / name)
 
+    @override
     def read(self, name: str) -> bytes | None:
         try:
             return (self.root / name).read_bytes()
@@ -59,6 +63,7 @@ class LocalFolder(Storage):
         except OSError as exc:
             raise StorageError(f"{self.where(name)}: cannot read ({exc.strerror})") from None
 
+    @override
     def write(self, name: str, data: bytes) -> None:
         path = self.root / name
         try:
@@ -104,6 +109,7 @@ class S3Prefix(Storage):
     def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
 
+    @override
     def where(self, name: str) -> str:
         return f"s3://{self.bucket}/{self._key(name)}"
 
@@ -118,6 +124,7 @@ class S3Prefix(Storage):
             )
         return self._client
 
+    @override
     def read(self, name: str) -> bytes | None:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
@@ -131,6 +138,7 @@ class S3Prefix(Storage):
         except BotoCoreError as exc:
             raise StorageError(f"{self.where(name)}: cannot read ({exc})") from None
 
+    @override
     def write(self, name: str, data: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 

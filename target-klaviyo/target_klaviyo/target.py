@@ -12,7 +12,6 @@ import typing as t
 from functools import cached_property
 
 import orjson
-from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
@@ -27,13 +26,14 @@ from .memory import ChangeMemory
 from .mirror import Completeness, plan_removals
 from .rejects import Outcomes
 from .routes import remove_from_list
+from .sdk_seams import StateAfterFlush
 from .settings import SCHEMA, Settings
 from .sinks import KlaviyoSink
 from .storage import Storage, StorageError, storage_at
 from .validate import ValueChecks, check_phone_region, zone
 
 
-class TargetKlaviyo(Target):
+class TargetKlaviyo(StateAfterFlush):
     """Singer target for Klaviyo's bulk event, profile, list and subscription APIs."""
 
     name = "target-klaviyo"
@@ -124,15 +124,12 @@ class TargetKlaviyo(Target):
         return completeness
 
     @override
-    def _write_state_message(self, state: dict[str, t.Any]) -> None:
-        """State only once every row before it is accepted by Klaviyo or written to the rejected rows.
-
-        Private singer-sdk method, overridden because it is the one place state leaves the target: state must not
-        pass rows still queued in a sink or in flight on the bulk threads."""
+    def before_state(self) -> None:
+        """State only once every row before it is accepted by Klaviyo or written to the rejected rows, and the
+        change memory holds what they were (sdk_seams.StateAfterFlush)."""
         self.send_queued()
         self.outcomes.flush()
         self.memory.checkpoint()
-        super()._write_state_message(state)
 
     def send_queued(self) -> None:
         """Every row the sinks queued, sent, and every request answered (raises what makes the run fail)."""

@@ -51,7 +51,14 @@ def test_every_copied_path_exists_and_nothing_private_is_copied():
 
 def test_every_local_package_a_plugin_installs_from_is_in_the_image():
     copied = {source.rstrip("/") for source, _ in copies()}
-    assert local_folders() == {"klaviyo-http", "tap-klaviyo", "tap-csv", "snowflake-emulator", "target-klaviyo"}
+    assert local_folders() == {
+        "klaviyo-http",
+        "tap-support",
+        "tap-klaviyo",
+        "tap-csv",
+        "snowflake-emulator",
+        "target-klaviyo",
+    }
     # transform/: the dbt project the dbt-snowflake utility runs (its project_dir)
     assert local_folders() | {"meltano.yml", "orchestrate", "orchestrate/locks", "transform"} == copied
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
+from typing_extensions import override
+
 from .generator import iso
 from .tables import LazyTable, Pos, Record
 
@@ -59,12 +61,14 @@ class MemberTable(LazyTable):
         profile = self._profile_of(stored["id"])
         return stored if profile is None else self._member(profile, stored["k"]["joined_group_at"])
 
+    @override
     def get(self, record_id: str) -> Record | None:
         stored = self.overlay.get(record_id)
         if stored is not None:
             return self._current(stored)
         return super().get(record_id)
 
+    @override
     def scan(
         self, order: str, descending: bool, after: Pos | None, lo: float | None, hi: float | None
     ) -> Iterator[tuple[Pos, Record]]:
