@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python bench/change_memory.py
 	$(BIN)/python bench/reverse_throughput.py
 	$(BIN)/python bench/csv_read.py
+	$(BIN)/python bench/models_runtime.py
 
 # Every pinned wheel (development venv, Meltano and each plugin's lock, orchestrate/locks/) into wheels/: later
 # installs, the container image's included, then need no network.
