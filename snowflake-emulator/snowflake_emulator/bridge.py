@@ -284,13 +284,11 @@ class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
         return waiting_for_file(attempt)
 
 
-class _TransientTables(logging.Filter):
+def _not_about_transient_tables(record: logging.LogRecord) -> bool:
     """sqlglot warns "Unsupported property transientproperty" when fakesnow writes `CREATE TRANSIENT TABLE` (every
     dbt table model) for DuckDB, which has no transient tables: a plain table is what the emulator makes, and the
-    warning has nothing for a user to act on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "transientproperty" not in record.getMessage()
+    warning has nothing for a user to act on. (A logging filter may be any callable.)"""
+    return "transientproperty" not in record.getMessage()
 
 
 @contextmanager
@@ -298,7 +296,7 @@ def emulated_snowflake(folder: Path, ledger: Ledger | None = None) -> Iterator[E
     """Route `snowflake.connector.connect` to an emulated Snowflake persisted in `folder`, its work counted in
     `ledger` (a new one if not given: `emulator.ledger`)."""
     emulator = EmulatedSnowflake(folder, ledger)
-    transient_warnings = _TransientTables()
+    transient_warnings = _not_about_transient_tables
     logging.getLogger("sqlglot").addFilter(transient_warnings)
     try:
         with warnings.catch_warnings(), mock.patch("snowflake.connector.connect", side_effect=emulator.connect):
