@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python bench/tap_memory.py
 	$(BIN)/python bench/pipeline_throughput.py
 	$(BIN)/python bench/membership_cost.py
+	$(BIN)/python bench/profile_deletion_cost.py
 	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/change_memory.py

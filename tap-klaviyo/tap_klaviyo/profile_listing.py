@@ -5,7 +5,7 @@ what it deleted: a reader learns of a deletion only by no longer seeing the prof
 
 - `profile_ids` lists every profile id as cheaply as Klaviyo allows: the sparsest fieldset (`fields[profile]=created`,
   the one attribute the time windows need), the largest pages (100), several `created` windows at once so the
-  account's get_profiles limit (750 a minute) is the bound, not the round trip: ~10,000 requests and ~13 minutes per
+  account's get_profiles limit (750 a minute) is the bound, not the round trip: ~10,600 requests and ~14 minutes per
   million profiles (bench/profile_deletion_cost.py). The rows are `(account_id, id, listed_at)`, `listed_at` the
   listing's start. It lists when the last listing that ran to its end started `profile_listing_hours` (20) or more
   ago, so twice-daily runs list once a day, and a listing cut short is done again by the next run.
