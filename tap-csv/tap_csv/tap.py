@@ -22,6 +22,8 @@ BAD_ROWS = ["emit", "skip", "fail"]
 
 
 class TapCSV(Tap):
+    """Singer tap streaming CSV files (local, S3 or any fsspec URL) a row at a time, every bad row named."""
+
     name = "tap-csv"
     package_name = "tap-csv-stream"
     # msgspec encodes Singer messages several times faster than the default simplejson writer.

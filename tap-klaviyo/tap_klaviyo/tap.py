@@ -38,6 +38,8 @@ REVISION = "2026-10-15"
 
 
 class TapKlaviyo(Tap):
+    """Singer tap reading every Klaviyo account a company owns, streams and reports, paced to its rate limits."""
+
     name = "tap-klaviyo"
     # msgspec encodes Singer messages several times faster than the default simplejson writer.
     message_writer_class = BufferedMsgSpecWriter
