@@ -39,8 +39,11 @@ lint: setup
 	$(BIN)/mypy $(TYPED)
 	$(BIN)/python orchestrate/render.py --check
 
+# The whole suite, on pytest-xdist workers: a module at a time per worker (pyproject.toml: --dist loadfile), the
+# longest first (tests/suite_rules.py). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 3
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 bench: setup
 	$(BIN)/python bench/sandbox_pages.py

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+from meltano_sys_dir import own_meltano_dir
 
 from local_stand_ins.stack import STATE_BUCKET, LocalStack, meltano_env
 
@@ -44,12 +45,16 @@ class LocalProject:
     stack: LocalStack
     warehouse: Path
 
+    @property
+    def system(self) -> Path:
+        """Meltano's own folder (run files, tap-klaviyo's batch files, its record of runs) for this project, as each
+        pod has its own under Argo: projects run side by side (meltano_sys_dir.py)."""
+        return own_meltano_dir(self.warehouse.parent / f"{self.warehouse.name}-meltano")
+
     def env(self, **extra: str) -> dict[str, str]:
-        # Meltano's own database (its record of runs) per project, as each pod has its own under Argo.
         self.warehouse.mkdir(parents=True, exist_ok=True)
-        system_db = f"sqlite:///{self.warehouse.parent / (self.warehouse.name + '-meltano.db')}"
         return meltano_env(
-            self.stack, SNOWFLAKE_EMULATOR_PATH=str(self.warehouse), MELTANO_DATABASE_URI=system_db, **extra
+            self.stack, SNOWFLAKE_EMULATOR_PATH=str(self.warehouse), MELTANO_SYS_DIR_ROOT=str(self.system), **extra
         )
 
     def meltano(self, *args: str, timeout: float = 900, **env: str) -> Run:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from argo_manifests import ROOT, LocalArgo, PodRun, of_kind
 from klaviyo_api import KlaviyoAPI
+from meltano_sys_dir import own_meltano_dir
 
 from local_stand_ins.stack import ACCOUNTS_URI, STATE_BUCKET, start_local_stack
 
@@ -53,16 +54,6 @@ def stack():
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("warehouse")
-
-
-def own_meltano_dir(tmp_path: Path) -> Path:
-    """A pod has its own filesystem; here, its own .meltano/ (run files, system database) beside the checkout's
-    plugin virtualenvs, so that other meltano runs on this machine cannot swap a catalog file under it."""
-    own = tmp_path / "meltano-sys"
-    own.mkdir()
-    for kind in ("extractors", "loaders"):
-        (own / kind).symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
-    return own
 
 
 def local_argo(stack, warehouse: Path, scratch: Path) -> LocalArgo:
