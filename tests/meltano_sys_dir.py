@@ -14,11 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def own_meltano_dir(folder: Path) -> Path:
-    """`folder`/meltano-sys: an empty Meltano system folder whose plugins are the checkout's (made once)."""
-    own = folder / "meltano-sys"
-    if not own.is_dir():
-        own.mkdir(parents=True)
+def own_meltano_dir(path: Path) -> Path:
+    """`path`, made (once) an empty Meltano system folder whose plugins are the checkout's."""
+    if not path.is_dir():
+        path.mkdir(parents=True)
         for kind in ("extractors", "loaders"):
-            (own / kind).symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
-    return own
+            (path / kind).symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
+    return path

@@ -70,7 +70,7 @@ def local_argo(stack, warehouse: Path, scratch: Path) -> LocalArgo:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     stand_ins = {
-        "MELTANO_SYS_DIR_ROOT": str(own_meltano_dir(scratch)),
+        "MELTANO_SYS_DIR_ROOT": str(own_meltano_dir(scratch / "meltano-sys")),
         "TAP_KLAVIYO_API_URL": stack.sandbox.url,
         "TAP_KLAVIYO_RATE_LIMIT_SCALE": "0",
         "AWS_ENDPOINT_URL_S3": stack.s3.endpoint_url,  # the accounts file (boto3's own variable)
