@@ -11,6 +11,7 @@ orchestrate/Dockerfile.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -26,6 +27,9 @@ ORCHESTRATE = ROOT / "orchestrate"
 ARGO_DIR = ORCHESTRATE / "argo"
 DOCKERFILE = ORCHESTRATE / "Dockerfile"
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+# `make test-shifted` moves the clock of every process with libfaketime: a pod's process too, though its environment
+# is the pod's own.
+CLOCK_SHIFT = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 CONDITION = re.compile(r"\s*(\S+)\s*(==|!=)\s*(\S+)\s*")
 
@@ -137,6 +141,7 @@ class LocalArgo:
         # The image's PATH puts the project's .venv/bin before the base image's folders.
         env["PATH"] = ":".join([*(self.localize(part) for part in env["PATH"].split(":") if part), *SYSTEM_PATH])
         env |= self.container_env(container, values) | self.stand_ins
+        env |= {name: os.environ[name] for name in CLOCK_SHIFT if name in os.environ}
         started = time.monotonic()
         result = subprocess.run(
             argv,
