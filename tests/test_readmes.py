@@ -270,6 +270,7 @@ def test_every_readme_is_read():
     assert sorted(every_readme()) == sorted(README_ORDER)
 
 
+@pytest.mark.timeout(1800)  # some forty commands, three of them Meltano runs: minutes on a loaded machine
 def test_every_command_in_the_readmes_runs_as_written(checkout, environment):
     ran: list[str] = []
     failures = []
