@@ -7,15 +7,15 @@ BIN    := $(VENV)/bin
 # If wheels/ holds a downloaded wheelhouse (make wheelhouse), installs use only it: no network needed.
 PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
-.PHONY: setup demo test test-shifted lint bench wheelhouse clean
+.PHONY: setup demo demo-reverse test test-shifted lint bench wheelhouse clean
 
 # The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
 # Type-checked strictly (pyproject.toml [tool.mypy]): the plugins and the shared package.
-TYPED := klaviyo-http/klaviyo_http tap-klaviyo/tap_klaviyo target-klaviyo/target_klaviyo tap-csv/tap_csv \
+TYPED := klaviyo-http/klaviyo_http tap-support/tap_support tap-klaviyo/tap_klaviyo target-klaviyo/target_klaviyo tap-csv/tap_csv \
 	snowflake-emulator/snowflake_emulator klaviyo-sandbox/src/klaviyo_sandbox
 
-PACKAGES := klaviyo-sandbox klaviyo-http tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins
+PACKAGES := klaviyo-sandbox klaviyo-http tap-support tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins
 
 $(BIN)/.installed: requirements/dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ setup: $(BIN)/.installed .meltano/.installed
 
 demo: setup
 	$(BIN)/python scripts/demo.py
+
+# From the warehouse back to Klaviyo: a table and a view in the emulator, `meltano run tap-snowflake target-klaviyo`.
+demo-reverse: setup
+	$(BIN)/python scripts/demo_reverse.py
 
 lint: setup
 	$(BIN)/ruff check .
@@ -65,7 +69,10 @@ bench: setup
 	$(BIN)/python bench/membership_cost.py
 	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py
+	$(BIN)/python bench/change_memory.py
+	$(BIN)/python bench/reverse_throughput.py
 	$(BIN)/python bench/csv_read.py
+	$(BIN)/python bench/models_runtime.py
 
 # Every pinned wheel (development venv, Meltano and each plugin's lock, orchestrate/locks/) into wheels/: later
 # installs, the container image's included, then need no network.

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -99,40 +100,56 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
+# A tap started for the target (its stdout the target's stdin), instead of a file of messages.
+Feed = Callable[[], "subprocess.Popen[bytes]"]
+
+
 def run_target(
     sandbox: RunningSandbox,
     folder: Path,
-    source: Path,
+    source: Path | Feed,
     mapping: dict,
     *,
     scale: float,
     on_start: threading.Event | None = None,
+    stream: str = "orders",
+    config: dict | None = None,
 ) -> tuple[float, float, float, dict]:
-    """(wall s, CPU s, peak RSS MB, summary) of one target process fed `source`; the sandbox's CPU seconds
-    over the run go into the summary as "sandbox_cpu"."""
-    config = {
+    """(wall s, CPU s, peak RSS MB, summary) of one target process fed `source` (a file, or a tap it starts), the
+    mapping for `stream`, more settings in `config`; the sandbox's CPU seconds over the run go into the summary as
+    "sandbox_cpu". Every row is sent (full_refresh) unless `config` says otherwise, and the change memory is the run
+    folder's: a throughput run is not to find its rows unchanged."""
+    settings = {
         "api_key": sandbox.key(0),
         "api_url": sandbox.url,
         "rate_limit_scale": scale,
         "rejects_path": str(folder / "rejects.jsonl"),
-        "mappings": {"orders": mapping},
+        "change_memory": str(folder / "memory"),
+        "full_refresh": True,
+        "mappings": {stream: mapping},
+        **(config or {}),
     }
-    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "config.json").write_text(json.dumps(settings))
     log = folder / "target.log"
     server = psutil.Process(sandbox.process.pid)
     server_cpu = cpu_seconds(server)
-    with source.open("rb") as stdin, log.open("wb") as stderr:
+    with log.open("wb") as stderr:
         start = time.perf_counter()
+        feeder = None if isinstance(source, Path) else source()
+        stdin = source.open("rb") if isinstance(source, Path) else feeder.stdout  # type: ignore[union-attr]
         process = subprocess.Popen(
             [sys.executable, "-m", "target_klaviyo.target", "--config", str(folder / "config.json")],
             stdin=stdin,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
+        stdin.close()  # the target's now
         if on_start:
             on_start.set()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
+        if feeder and feeder.wait() != 0:
+            raise SystemExit(f"the tap feeding the target failed ({feeder.returncode})")
     text = log.read_text()
     if status != 0:
         raise SystemExit(f"target failed ({status}):\n{text[-3000:]}")
@@ -141,10 +158,25 @@ def run_target(
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, summary
 
 
-def events_at_ceiling(sandbox: RunningSandbox, folder: Path, windows: int) -> float:
-    """Feed more events than `windows` whole windows can take; count the requests accepted within them."""
-    rows = int((windows + 0.5) * 150 * 1000)
-    source = write_input(folder / "events.singer", rows)
+def rows_past_ceiling(windows: int) -> int:
+    """More events than `windows` whole windows can take."""
+    return int((windows + 0.5) * 150 * 1000)
+
+
+def events_at_ceiling(
+    sandbox: RunningSandbox,
+    folder: Path,
+    windows: int,
+    *,
+    feed: Feed | None = None,
+    stream: str = "orders",
+    config: dict | None = None,
+    label: str = "events   ",
+) -> float:
+    """Feed more events than `windows` whole windows can take (a file of messages, or `feed`: a tap emitting
+    `rows_past_ceiling(windows)` rows of `stream`); count the requests accepted within them."""
+    rows = rows_past_ceiling(windows)
+    source: Path | Feed = feed or write_input(folder / "events.singer", rows)
     samples: list[tuple[float, int]] = []
     started = threading.Event()
     done = threading.Event()
@@ -159,7 +191,9 @@ def events_at_ceiling(sandbox: RunningSandbox, folder: Path, windows: int) -> fl
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    wall, cpu, rss, summary = run_target(sandbox, folder, source, {"event": EVENT_MAPPING}, scale=1.0, on_start=started)
+    wall, cpu, rss, summary = run_target(
+        sandbox, folder, source, {"event": EVENT_MAPPING}, scale=1.0, on_start=started, stream=stream, config=config
+    )
     done.set()
     sampler.join()
     # The sandbox's windows open with the first request it receives: before the first sample that counts one.
@@ -168,11 +202,11 @@ def events_at_ceiling(sandbox: RunningSandbox, folder: Path, windows: int) -> fl
     rate = within * 1000 / (windows * WINDOW)
     stats = next(iter(sandbox.stats().values()))["bulk_create_events"]
     print(
-        f"events   : {rate:8.0f} events/s over {windows} whole windows = {rate / EVENTS_CEILING:6.1%} of the "
+        f"{label}: {rate:8.0f} events/s over {windows} whole windows = {rate / EVENTS_CEILING:6.1%} of the "
         f"ceiling ({EVENTS_CEILING:.0f}/s); {within} requests of 1,000 accepted in them, "
         f"{stats.get('429', 0)} throttled"
     )
-    accepted = summary["orders"]["event"]["accepted"]
+    accepted = summary[stream]["event"]["accepted"]
     print(
         f"           whole run: {rows:,} events in {wall:.1f} s, accepted {accepted:,}, target CPU {cpu:.1f} s, "
         f"sandbox CPU {summary['sandbox_cpu']:.1f} s, peak RSS {rss:.0f} MB"

@@ -5,7 +5,8 @@ folders whose pyproject.toml names ranges). This writes one lock per virtualenv 
 (the pin in requirements/dev.txt, with the S3 state backend) and one per plugin of meltano.yml. The Dockerfile
 installs each with its lock as the constraint, from a wheelhouse, with no network.
 
-    .venv/bin/python orchestrate/lock.py                  # resolve again (uv pip compile; needs PyPI)
+    .venv/bin/python orchestrate/lock.py                  # resolve the locks meltano.yml outgrew (needs PyPI)
+    .venv/bin/python orchestrate/lock.py --all            # resolve every lock again, newer releases and all
     .venv/bin/python orchestrate/lock.py --check          # offline: exit 1 naming locks meltano.yml outgrew
     .venv/bin/python orchestrate/lock.py --download wheels  # every locked wheel into wheels/ (for docker build)
     .venv/bin/python orchestrate/lock.py --install        # in the image: `meltano install` each plugin, locked
@@ -162,12 +163,17 @@ def lock_text(name: str, pip_url: str, pins: list[str]) -> str:
 
 
 def stale_locks(meltano_yml: Path) -> list[str]:
+    return [problem for _, problem in stale(meltano_yml)]
+
+
+def stale(meltano_yml: Path) -> list[tuple[str, str]]:
+    """(plugin, what is wrong) for each lock meltano.yml outgrew; plugin "" for a lock of no plugin any more."""
     problems = []
     wanted = requirements(meltano_yml)
     for name, pip_url in wanted.items():
         path = LOCKS / f"{name}.txt"
         if not path.is_file():
-            problems.append(f"{path}: missing ({name} is in meltano.yml)")
+            problems.append((name, f"{path}: missing ({name} is in meltano.yml)"))
             continue
         recorded = [
             line
@@ -175,11 +181,10 @@ def stale_locks(meltano_yml: Path) -> list[str]:
             if line.startswith(("# pip_url:", "# source:"))
         ]
         if recorded != header(name, pip_url):
-            problems.append(
-                f"{path}: made from {' | '.join(recorded)}; meltano.yml now says {' | '.join(header(name, pip_url))}"
-            )
+            made_from, now = " | ".join(recorded), " | ".join(header(name, pip_url))
+            problems.append((name, f"{path}: made from {made_from}; meltano.yml now says {now}"))
     problems += [
-        f"{path}: {path.stem} is not in meltano.yml any more"
+        ("", f"{path}: {path.stem} is not in meltano.yml any more")
         for path in sorted(LOCKS.glob("*.txt"))
         if path.stem not in wanted
     ]
@@ -213,12 +218,17 @@ def download(directory: Path) -> None:
     subprocess.run([*command, *(f"{name}=={pins[name]}" for name in BUILD_BACKEND)], check=True)
 
 
-def write_locks(meltano_yml: Path) -> int:
-    """Resolve every lock again; one that cannot be resolved is reported and the others are still written."""
+def write_locks(meltano_yml: Path, *, every: bool = False) -> int:
+    """Resolve the locks meltano.yml outgrew (`every`: all of them) again; one that cannot be resolved is reported
+    and the others are still written. Only the outgrown ones by default: resolving a lock again takes PyPI's newest
+    releases within its ranges, which a change to another plugin should not bring in."""
     LOCKS.mkdir(exist_ok=True)
     wanted = requirements(meltano_yml)
+    outgrown = {name for name, _ in stale(meltano_yml)}
     failed = 0
     for name, pip_url in wanted.items():
+        if not every and name not in outgrown:
+            continue
         try:
             pins = compile_lock(name, pip_url)
         except LockError as exc:
@@ -249,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--meltano-yml", type=Path, default=ROOT / "meltano.yml")
     parser.add_argument("--check", action="store_true", help="offline: exit 1 if a lock is out of date")
+    parser.add_argument("--all", action="store_true", help="resolve every lock again, not only the outgrown ones")
     parser.add_argument("--download", type=Path, metavar="DIR", help="download every locked wheel into DIR")
     parser.add_argument("--install", action="store_true", help="meltano install every plugin with its lock")
     args = parser.parse_args(argv)
@@ -264,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.install:
             install(args.meltano_yml)
             return 0
-        return write_locks(args.meltano_yml)
+        return write_locks(args.meltano_yml, every=args.all)
     except LockError as exc:
         print(f"lock: {exc}", file=sys.stderr)
         return 2

@@ -25,6 +25,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+# render_file_loads imports this module's helpers as `render`; run as a script this module is `__main__`, and one
+# module object keeps one RenderError (the one main() catches).
+sys.modules.setdefault("render", sys.modules[__name__])
+
 ORCHESTRATE = Path(__file__).resolve().parent
 ROOT = ORCHESTRATE.parent
 OUTPUT_DIR = ORCHESTRATE / "argo"
@@ -85,6 +89,20 @@ class RetrySettings(Settings):
     backoff_factor: int = Field(ge=1)
 
 
+class FileLoadSettings(Settings):
+    """deploy.yml `file_loads`: the files that load themselves (orchestrate/render_file_loads.py)."""
+
+    job: str
+    event_source: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    queue: str = Field(min_length=1)
+    region: str = Field(min_length=1)
+    prefix: str
+    suffix: str
+    sensor_service_account: str
+    identify: StepSettings
+    load: StepSettings
+
+
 class Deploy(Settings):
     """orchestrate/deploy.yml: see the comments in that file."""
 
@@ -108,6 +126,7 @@ class Deploy(Settings):
     plan: StepSettings
     sync: StepSettings
     mark_deletions: StepSettings
+    file_loads: FileLoadSettings
 
 
 @dataclass(frozen=True)
@@ -318,8 +337,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
     plan = {
         "name": "plan",
         "activeDeadlineSeconds": deploy.plan.active_deadline_seconds,
-        # Exit 2 is a wrong parameter (plan.py): retrying cannot help, so the run fails at once naming it.
-        "retryStrategy": {**_retry(deploy), "expression": f'lastRetry.exitCode != "{PARAMETER_ERROR}"'},
+        "retryStrategy": retry_unless_wrong_parameter(deploy),  # plan.py exits 2 for a wrong parameter
         "container": _container(
             deploy,
             deploy.plan,
@@ -465,7 +483,6 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
             ],
         ],
     }
-    uid = deploy.run_as_user
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "WorkflowTemplate",
@@ -479,25 +496,53 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                 f"<account>), then {MARK_DELETIONS} once every account has synced."
             },
         },
-        "spec": {
-            "entrypoint": "main",
-            "arguments": {"parameters": parameters},
-            "serviceAccountName": deploy.service_account,
-            "parallelism": deploy.parallelism,
-            "activeDeadlineSeconds": deploy.workflow_deadline_seconds,
-            "podGC": {"strategy": "OnPodSuccess"},
-            "ttlStrategy": {"secondsAfterCompletion": deploy.keep_finished_seconds},
-            "workflowMetadata": {"labels": _labels(pipeline)},
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": uid,
-                "runAsGroup": uid,
-                "fsGroup": uid,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "templates": [main, plan, sync, mark_deletions],
-        },
+        "spec": workflow_spec(
+            deploy,
+            parameters,
+            [main, plan, sync, mark_deletions],
+            labels=_labels(pipeline),
+            deadline=deploy.workflow_deadline_seconds,
+            parallelism=deploy.parallelism,
+        ),
     }
+
+
+def workflow_spec(
+    deploy: Deploy,
+    parameters: list[dict[str, Any]],
+    templates: list[dict[str, Any]],
+    *,
+    labels: dict[str, str],
+    deadline: int,
+    **limits: int,
+) -> dict[str, Any]:
+    """A WorkflowTemplate's spec: the entry template `main` first in `templates`, the pods' user and service
+    account, its deadline, clean-up and `limits` (parallelism)."""
+    uid = deploy.run_as_user
+    return {
+        "entrypoint": "main",
+        "arguments": {"parameters": parameters},
+        "serviceAccountName": deploy.service_account,
+        **limits,
+        "activeDeadlineSeconds": deadline,
+        "podGC": {"strategy": "OnPodSuccess"},
+        "ttlStrategy": {"secondsAfterCompletion": deploy.keep_finished_seconds},
+        "workflowMetadata": {"labels": labels},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": uid,
+            "runAsGroup": uid,
+            "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "templates": templates,
+    }
+
+
+def retry_unless_wrong_parameter(deploy: Deploy) -> dict[str, Any]:
+    """Retries of a step that checks the run's parameters: exit 2 is a wrong parameter, which retrying cannot
+    help, so the run fails at once naming it."""
+    return {**_retry(deploy), "expression": f'lastRetry.exitCode != "{PARAMETER_ERROR}"'}
 
 
 def cron_workflow(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
@@ -548,6 +593,10 @@ def render(meltano_path: Path, deploy_path: Path) -> dict[str, str]:
     for pipeline in pipelines(meltano, deploy, meltano_path):
         files[f"{pipeline.job}.workflow-template.yaml"] = dump(workflow_template(pipeline, deploy))
         files[f"{pipeline.schedule}.cron-workflow.yaml"] = dump(cron_workflow(pipeline, deploy))
+    # Files that load themselves: the job's WorkflowTemplate, the queue's EventSource and the Sensor.
+    from render_file_loads import manifests  # noqa: PLC0415 -- it imports this module's helpers
+
+    files.update({name: dump(document) for name, document in manifests(meltano, deploy, str(meltano_path)).items()})
     files["kustomization.yaml"] = dump(kustomization(sorted(files)))
     return files
 

@@ -42,8 +42,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from meltano_sys_dir import own_meltano_dir
 
+from local_stand_ins.meltano_sys_dir import own_meltano_dir
 from local_stand_ins.stack import start_local_stack
 
 ROOT = Path(__file__).resolve().parents[1]

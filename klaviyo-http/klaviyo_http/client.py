@@ -1,15 +1,18 @@
 """KlaviyoHttp: the one loop in which a request to Klaviyo is paced, sent, retried and read.
 
-Used by every caller: tap-klaviyo's streams (through singer-sdk's `request_decorator` hook, with `call`), its
-account directory and time windows (`get_json`), and target-klaviyo's bulk writes (`request`). Each attempt:
+Used by every caller: tap-klaviyo through one `AccountHttp` per account (`for_account`, `identify`; its streams
+through singer-sdk's `request_decorator` hook, with `call`), and target-klaviyo's bulk writes (`request`). Each
+attempt:
 
-1. waits on the (account, endpoint) limiter (`pacing`); a spent daily quota raises `QuotaExhaustedError`;
+1. waits on the (account id, endpoint) limiter (`pacing`); a spent daily quota raises `QuotaExhaustedError`;
 2. sends (a `requests.Session` per thread: the windows and the target's pools send from many threads);
 3. reads the answer: `RateLimit-Remaining`/`RateLimit-Reset` correct the limiter; 429 waits `Retry-After`;
    5xx and connection errors back off; 401/403 raise `KeyRefusedError`; other 4xx `RequestRefusedError`.
 
 Accounts are named by the caller (a brand name, or the setting that holds the key): keys travel only in the
-Authorization header, and messages name the account and the request (`GET /api/events for 'Acme': ...`).
+Authorization header, and messages name the account and the request (`GET /api/events for 'Acme': ...`). Limits
+are Klaviyo's per account, so limiters are keyed by the account's id; a caller with a single key and no id
+(target-klaviyo) is keyed by the name it gives.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
+from .account import AccountHttp
 from .errors import GaveUpError, KeyRefusedError, QuotaExhaustedError, RequestRefusedError, error_detail
 from .pacing import DailyQuotaSpent, Limiters, WindowLimiter
 from .policy import CONNECTION_ERRORS, RetryPolicy
 from .tiers import TIERS
 
 JSON_API = "application/vnd.api+json"
+# Klaviyo's API, and the revision every request pins (the default of the plugins' `api_url` and `revision` settings).
+API_URL = "https://a.klaviyo.com"
+REVISION = "2026-10-15"
 
 
 class KlaviyoHttp:
@@ -61,6 +68,15 @@ class KlaviyoHttp:
         self._rng = rng or random.Random()
 
     # ---- what callers use -------------------------------------------------------------------------------
+    def for_account(self, account_id: str, name: str, api_key: str) -> AccountHttp:
+        """The handle of an account whose id is known: every request of the account goes through it."""
+        return AccountHttp(self, account_id, name, api_key)
+
+    def identify(self, name: str, api_key: str) -> AccountHttp:
+        """The handle of the account the key belongs to: GET /api/accounts answers the key's own account."""
+        body = self.get_json("/api/accounts", api_key=api_key, account=name, endpoint="get_accounts")
+        return self.for_account(str(body["data"][0]["id"]), name, api_key)
+
     def headers(self, api_key: str) -> dict[str, str]:
         """What every request carries: the key, the pinned revision, JSON:API."""
         return {
@@ -80,6 +96,7 @@ class KlaviyoHttp:
         endpoint: str,
         params: dict[str, t.Any] | None = None,
         body: bytes | None = None,
+        account_id: str | None = None,
     ) -> requests.Response:
         """Send one request until Klaviyo answers 2xx/3xx; raises a `KlaviyoHttpError` otherwise."""
         url = path_or_url if path_or_url.startswith("http") else self.api_url + path_or_url
@@ -88,7 +105,9 @@ class KlaviyoHttp:
         def send() -> requests.Response:
             return self.session().request(method, url, params=params, data=body, headers=headers, timeout=self.timeout)
 
-        return self.call(send, account=account, endpoint=endpoint, what=f"{method} {urlsplit(url).path}")
+        return self.call(
+            send, account=account, account_id=account_id, endpoint=endpoint, what=f"{method} {urlsplit(url).path}"
+        )
 
     def get_json(
         self, path_or_url: str, *, api_key: str, account: str, endpoint: str, params: dict[str, t.Any] | None = None
@@ -96,11 +115,11 @@ class KlaviyoHttp:
         response = self.request("GET", path_or_url, api_key=api_key, account=account, endpoint=endpoint, params=params)
         return t.cast("dict[str, t.Any]", orjson.loads(response.content))
 
-    def limiter(self, account: str, endpoint: str) -> WindowLimiter | None:
-        """The limiter of (account, endpoint), or None when pacing is off (rate_limit_scale 0)."""
+    def limiter(self, account_id: str, endpoint: str) -> WindowLimiter | None:
+        """The limiter of (account id, endpoint), or None when pacing is off (rate_limit_scale 0)."""
         if self._limiters is None:
             return None
-        return self._limiters.get(account, endpoint, TIERS[endpoint])
+        return self._limiters.get(account_id, endpoint, TIERS[endpoint])
 
     def session(self) -> requests.Session:
         """This thread's session (requests.Session is not safe to share between threads)."""
@@ -115,15 +134,22 @@ class KlaviyoHttp:
 
     # ---- the loop -----------------------------------------------------------------------------------------
     def call(
-        self, send: Callable[[], requests.Response], *, account: str, endpoint: str, what: str = ""
+        self,
+        send: Callable[[], requests.Response],
+        *,
+        account: str,
+        endpoint: str,
+        what: str = "",
+        account_id: str | None = None,
     ) -> requests.Response:
         """Pace, send (`send` makes one attempt), read the answer, retry by the policy.
 
         `what` names the request in messages (e.g. `GET /api/events`), the endpoint's name when not given;
-        `account` follows it unless empty (a caller with a single key has no account to tell apart)."""
+        `account` follows it unless empty (a caller with a single key has no account to tell apart). The limiter is
+        the account id's (`account`'s when no id is given)."""
         policy = self.policy
         where = f"{what or endpoint} for '{account}'" if account else (what or endpoint)
-        limiter = self.limiter(account, endpoint)
+        limiter = self.limiter(account if account_id is None else account_id, endpoint)
         failures = throttled = 0
         while True:
             if limiter is not None:

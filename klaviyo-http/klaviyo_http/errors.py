@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 import requests
+from typing_extensions import override
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class ErrorDetail:
     detail: str
     pointer: str | None = None
 
+    @override
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.detail}"
 

@@ -1,4 +1,4 @@
-"""Pacing under Klaviyo's windows: one limiter per (account, endpoint), shared by every thread.
+"""Pacing under Klaviyo's windows: one limiter per (account id, endpoint), shared by every thread.
 
 Klaviyo counts requests in a 1-second and a 60-second fixed window per account and endpoint, and for some
 endpoints (the Reporting API) in a day as well. The limiter keeps its own count of each window and waits
@@ -146,14 +146,15 @@ class Limiters:
         self._lock = threading.Lock()
         self._limiters: dict[tuple[str, str], WindowLimiter] = {}
 
-    def get(self, account: str, endpoint: str, tier: Tier) -> WindowLimiter:
+    def get(self, account_id: str, endpoint: str, tier: Tier) -> WindowLimiter:
+        """The limiter of (account id, endpoint): Klaviyo's limits are per account and endpoint."""
         with self._lock:
-            limiter = self._limiters.get((account, endpoint))
+            limiter = self._limiters.get((account_id, endpoint))
             if limiter is None:
                 scaled = Tier(
                     max(1, int(tier.burst * self._scale)),
                     max(1, int(tier.steady * self._scale)),
                     None if tier.daily is None else max(1, int(tier.daily * self._scale)),
                 )
-                limiter = self._limiters[(account, endpoint)] = WindowLimiter(scaled, self._clock, self._sleep)
+                limiter = self._limiters[(account_id, endpoint)] = WindowLimiter(scaled, self._clock, self._sleep)
             return limiter

@@ -51,4 +51,10 @@ TIERS: dict[str, Tier] = {
     "bulk_import_profiles": M,
     "get_bulk_import_profiles_job": M,
     "get_errors_for_bulk_import_profiles_job": M,
+    "get_profiles_for_bulk_import_profiles_job": M,
+    "get_list": L750,
+    "add_profiles_to_list": M,
+    "remove_profiles_from_list": M,
+    "bulk_subscribe_profiles": L750,
+    "bulk_unsubscribe_profiles": L750,
 }

@@ -6,6 +6,7 @@ import argparse
 import signal
 import threading
 
+from .file_drops import DROP_BUCKET, watch_drops
 from .stack import ACCOUNTS_URI, start_local_stack
 
 
@@ -15,6 +16,11 @@ def main() -> None:
     up = commands.add_parser("up", help="start the Klaviyo sandbox and a local S3 and keep them running")
     up.add_argument("--sandbox-port", type=int, default=8765)
     up.add_argument("--s3-port", type=int, default=5555)
+    up.add_argument(
+        "--file-drops",
+        action="store_true",
+        help=f"files that load themselves: a CSV put under s3://{DROP_BUCKET}/incoming/<stream>/ is loaded",
+    )
     up.add_argument(
         "sandbox_args",
         nargs=argparse.REMAINDER,
@@ -26,6 +32,14 @@ def main() -> None:
     names = ", ".join(a["account"] for a in stack.sandbox.accounts)
     print(f"Klaviyo sandbox: {stack.sandbox.url} ({names})")
     print(f"S3 (moto):       {stack.s3.endpoint_url} (accounts file {ACCOUNTS_URI})")
+    sensor = watch_drops(stack) if args.file_drops else None
+    if sensor:
+        print(
+            f"File drops:      s3://{DROP_BUCKET}/incoming/<stream>/*.csv -> SQS -> the Sensor's stand-in -> "
+            f"meltano run csv-to-klaviyo (pods' logs: {sensor.scratch}); e.g. AWS_ACCESS_KEY_ID=local "
+            f"AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {stack.s3.endpoint_url} s3 cp data/sample_orders.csv "
+            f"s3://{DROP_BUCKET}/incoming/orders/"
+        )
     print(
         "Now, in this folder: .venv/bin/meltano run tap-klaviyo target-snowflake   (Ctrl-C here stops both)", flush=True
     )
@@ -36,6 +50,8 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        if sensor:
+            sensor.stop()
         stack.stop()
 
 

@@ -1,5 +1,5 @@
-"""Launchers: a Snowflake client's own CLI (MeltanoLabs target-snowflake's, `target-snowflake-launcher`), against the
-emulator when asked.
+"""Launchers: a Snowflake client's own CLI (MeltanoLabs target-snowflake's, `target-snowflake-launcher`, and
+tap-snowflake's, `tap-snowflake-launcher`), against the emulator when asked.
 
 With SNOWFLAKE_EMULATOR_PATH set (Meltano's `local` environment), Snowflake is fakesnow persisted in that folder;
 without it, this is the plain client talking to Snowflake (production). Either way the client's code is the same.
@@ -28,6 +28,11 @@ def main() -> None:
     launch("target-snowflake")
 
 
+def tap_snowflake() -> None:
+    """`tap-snowflake-launcher`: MeltanoLabs tap-snowflake, reading what target-snowflake loaded."""
+    launch("tap-snowflake")
+
+
 def launch(console_script: str) -> None:
     """Run `console_script` (as its package declares it) in this process, on the emulator when
     SNOWFLAKE_EMULATOR_PATH is set."""
@@ -39,6 +44,7 @@ def launch(console_script: str) -> None:
         return
 
     from snowflake_emulator.bridge import USER_STAGE_FOLDER, emulated_snowflake  # noqa: PLC0415 -- emulation only
+    from snowflake_emulator.file_lock import DatabaseFileBusy  # noqa: PLC0415
 
     path = Path(folder).resolve()
     print(
@@ -50,8 +56,12 @@ def launch(console_script: str) -> None:
     # At exit rather than in a `finally`: the line then comes after the traceback of a failed load too, last on stderr
     # whether the loader succeeded, failed or exited (it leaves through SystemExit either way).
     atexit.register(_tell, ledger)
-    with emulated_snowflake(path, ledger):
-        cli()
+    try:
+        with emulated_snowflake(path, ledger):
+            cli()
+    except DatabaseFileBusy as busy:  # one line, not a traceback: another run has the file, nothing is wrong here
+        print(f"{console_script}-launcher: {busy}", file=sys.stderr)
+        sys.exit(1)
 
 
 def _tell(ledger: Ledger) -> None:

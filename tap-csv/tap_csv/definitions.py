@@ -6,10 +6,14 @@ import codecs
 import json
 import re
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SettingError
+from .settings import FILE_DEFAULTS
+
+if t.TYPE_CHECKING:
+    from .settings import CsvSettings
 
 # Written escaped by people and environment variables alike: "\t" arrives as a backslash and a "t".
 ESCAPED_DELIMITERS = {"\\t": "\t", "tab": "\t"}
@@ -19,10 +23,11 @@ PASSWORD_IN_URL = re.compile(r"^[\w+.-]+://[^/@]*:[^/@]*@")
 
 @dataclass(frozen=True)
 class CsvFormat:
-    delimiter: str = ","
-    quotechar: str = '"'
-    # utf-8-sig reads plain UTF-8 too, and strips the byte-order mark spreadsheet programs put first.
-    encoding: str = "utf-8-sig"
+    """How a file is parsed: an entry's delimiter, quotechar and encoding (their defaults: settings.FILE_ENTRY)."""
+
+    delimiter: str
+    quotechar: str
+    encoding: str
 
 
 @dataclass(frozen=True)
@@ -31,17 +36,17 @@ class FileDefinition:
 
     entity: str
     path: str
+    csv_format: CsvFormat
     keys: tuple[str, ...] | None = None
-    csv_format: CsvFormat = field(default_factory=CsvFormat)
 
 
-def file_definitions(config: t.Mapping[str, t.Any]) -> list[FileDefinition]:
+def file_definitions(settings: CsvSettings) -> list[FileDefinition]:
     """The entries of `files`, or of the JSON file `csv_files_definition`, checked."""
-    entries = config.get("files")
+    entries = settings.files
     setting = "files"
-    if not entries and config.get("csv_files_definition"):
+    if not entries and settings.csv_files_definition:
         setting = "csv_files_definition"
-        entries = _load_definition_file(config["csv_files_definition"])
+        entries = _load_definition_file(settings.csv_files_definition)
     if not entries:
         raise SettingError(
             "No CSV files configured: set `files` (a list of {entity, path, keys, delimiter, quotechar, encoding}) "
@@ -81,14 +86,15 @@ def _definition(entry: t.Any, where: str) -> FileDefinition:
     keys = entry.get("keys")
     if keys is not None and (not isinstance(keys, list) or not all(isinstance(key, str) and key for key in keys)):
         problems.append(f"{where}.keys must be a list of column names.")
-    delimiter = ESCAPED_DELIMITERS.get(entry.get("delimiter") or ",", entry.get("delimiter") or ",")
-    quotechar = entry.get("quotechar") or '"'
+    given: str = entry.get("delimiter") or FILE_DEFAULTS["delimiter"]
+    delimiter = ESCAPED_DELIMITERS.get(given, given)
+    quotechar: str = entry.get("quotechar") or FILE_DEFAULTS["quotechar"]
     problems += [
         f"{where}.{name} must be one character, got {value!r}."
         for name, value in (("delimiter", delimiter), ("quotechar", quotechar))
         if len(value) != 1
     ]
-    encoding = entry.get("encoding") or CsvFormat.encoding
+    encoding: str = entry.get("encoding") or FILE_DEFAULTS["encoding"]
     try:
         codecs.lookup(encoding)
     except LookupError:

@@ -16,13 +16,11 @@ import typing as t
 from dataclasses import dataclass
 from functools import cached_property
 
-from singer_sdk import Stream
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from .reader import CsvFileError, CsvReader
+from .sdk_seams import PopsDeselectedColumns
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -65,7 +63,7 @@ def stream_schema(headers: Iterable[Sequence[str]]) -> dict[str, t.Any]:
     return {"type": "object", "properties": properties}
 
 
-class CSVStream(Stream):
+class CSVStream(PopsDeselectedColumns):
     replication_key = ROW_NUMBER
     is_sorted = True  # row numbers only grow within a file: a stopped run resumes at its last bookmark
     # Values are strings or None already: the SDK's per-record type conformance would only cost time.
@@ -88,32 +86,16 @@ class CSVStream(Stream):
         self.primary_keys = list(keys) if keys else [SOURCE_FILE, ROW_NUMBER]
 
     @cached_property
-    def _deselected_columns(self) -> tuple[str, ...]:
+    @override
+    def deselected_columns(self) -> tuple[str, ...]:
         return tuple(name for name in self.schema["properties"] if not self.mask[("properties", name)])
 
-    # TODO: drop when singer-sdk skips its per-record selection walk for flat records (no upstream issue yet).
-    @override
-    def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[RecordMessage, None, None]:
-        # Private singer-sdk method, overridden because it was measured: the SDK walks every property of every
-        # record through the selection mask (a sixth of this tap's CPU). CSV records are flat, so popping the
-        # deselected columns by name does the same. Types need no conforming (TYPE_CONFORMANCE_LEVEL), so what is
-        # left is the stream maps. (tap-klaviyo writes whole pages instead: tap_klaviyo/pages.py.)
-        for name in self._deselected_columns:
-            record.pop(name, None)
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=utc_now(),
-                )
-
     @property
+    @override
     def partitions(self) -> list[dict[str, t.Any]]:
         return [{SOURCE_FILE: url} for url in self._files]
 
+    @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         if not context:
             return  # an entity whose globs matched no file

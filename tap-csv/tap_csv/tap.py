@@ -6,114 +6,52 @@ import sys
 import typing as t
 from functools import cached_property
 
-from singer_sdk import Tap
-from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from .definitions import CsvFormat, FileDefinition, file_definitions
+from tap_support import BufferedSingerWriter
+
+from .definitions import FileDefinition, file_definitions
 from .errors import SettingError, UserError
-from .output import BlockWriter
 from .reader import CsvFileError, CsvReader
+from .sdk_seams import ConfigErrorsInOneLine
+from .settings import CONFIG_SCHEMA, CsvSettings, csv_settings
 from .storage import FileStore
 from .stream import METADATA_SCHEMA, CSVStream, EntityFile
 
-BAD_ROWS = ["emit", "skip", "fail"]
 
-
-class TapCSV(Tap):
+class TapCSV(ConfigErrorsInOneLine):
     """Singer tap streaming CSV files (local, S3 or any fsspec URL) a row at a time, every bad row named."""
 
     name = "tap-csv"
     package_name = "tap-csv-stream"
-    # msgspec encodes Singer messages several times faster than the default simplejson writer.
-    message_writer_class = BlockWriter
+    # msgspec encodes Singer messages several times faster than the default simplejson writer, and records go out
+    # in chunks rather than a system call each.
+    message_writer_class = BufferedSingerWriter
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "files",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property(
-                        "entity",
-                        th.StringType,
-                        required=True,
-                        description="Stream name; entries with the same entity feed one stream.",
-                    ),
-                    th.Property(
-                        "path",
-                        th.StringType,
-                        required=True,
-                        description="A file, a glob (`data/orders_*.csv`, `**` for sub-folders), "
-                        "`s3://bucket/key` (globs too) or another fsspec URL.",
-                    ),
-                    th.Property(
-                        "keys",
-                        th.ArrayType(th.StringType),
-                        description="Primary key columns (default: _sdc_source_file, _sdc_row_number).",
-                    ),
-                    th.Property("delimiter", th.StringType, default=",", description="One character; `\\t` for tabs."),
-                    th.Property("quotechar", th.StringType, default='"', description="One character."),
-                    th.Property(
-                        "encoding",
-                        th.StringType,
-                        default=CsvFormat.encoding,
-                        description="Python codec name; utf-8-sig also strips a byte-order mark.",
-                    ),
-                )
-            ),
-            description="CSV files to read: [{entity, path, keys, delimiter, quotechar, encoding}].",
-        ),
-        th.Property(
-            "csv_files_definition",
-            th.StringType,
-            description="Path of a JSON file holding the `files` list (instead of `files`).",
-        ),
-        th.Property(
-            "bad_rows",
-            th.StringType,
-            default="emit",
-            allowed_values=BAD_ROWS,
-            description="A row with more or fewer fields than the header, undecodable bytes or bad quoting: "
-            "`emit` it with `_sdc_row_error` saying what is wrong, `skip` it (logged), or "
-            "`fail` the run.",
-        ),
-        th.Property(
-            "s3_endpoint_url", th.StringType, description="S3 endpoint for s3:// paths, e.g. a local S3; empty for AWS."
-        ),
-        th.Property("s3_region", th.StringType, description="AWS region of the buckets."),
-        th.Property(
-            "storage_options",
-            th.ObjectType(additional_properties=th.ObjectType()),
-            secret=True,
-            description="fsspec filesystem options by protocol, e.g. "
-            '{"sftp": {"host": "...", "username": "...", "password": "..."}}.',
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
 
-    # TODO: drop when singer-sdk reports config errors without a traceback's worth of lines.
+    @cached_property
+    def settings(self) -> CsvSettings:
+        return csv_settings(self.config)
+
     @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Private singer-sdk method, overridden because it is where config is checked: the SDK's check of the
-        settings against `config_jsonschema`, failing as a SettingError (one line naming each setting), where the SDK
-        logs them and then "Config validation failed" last."""
-        try:
-            return super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as error:
-            raise SettingError("; ".join(error.errors) or str(error)) from error
+    def config_error(self, errors: list[str]) -> Exception:
+        return SettingError("; ".join(errors))
 
     @cached_property
     def file_store(self) -> FileStore:
+        settings = self.settings
         return FileStore(
-            s3_endpoint_url=self.config.get("s3_endpoint_url"),
-            s3_region=self.config.get("s3_region"),
-            storage_options=self.config.get("storage_options"),
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+            storage_options=settings.storage_options,
         )
 
+    @override
     def discover_streams(self) -> list[CSVStream]:
         files: dict[str, dict[str, EntityFile]] = {}
         keys: dict[str, tuple[str, ...] | None] = {}
-        for definition in file_definitions(self.config):
+        for definition in file_definitions(self.settings):
             entity_files = files.setdefault(definition.entity, {})
             keys[definition.entity] = keys.get(definition.entity) or definition.keys
             sources = self.file_store.expand(definition.path)
@@ -133,7 +71,7 @@ class TapCSV(Tap):
                 files=list(entity_files.values()),
                 keys=keys[entity],
                 file_store=self.file_store,
-                bad_rows=self.config.get("bad_rows", "emit"),
+                bad_rows=self.settings.bad_rows,
             )
             for entity, entity_files in files.items()
         ]

@@ -18,8 +18,12 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+from typing_extensions import override
 
 from .errors import UserError
+
+if t.TYPE_CHECKING:
+    from .settings import TapSettings
 
 INLINE = "inline accounts"
 # The list is read once at start-up: a wrong endpoint or a dead network should fail in seconds, not after
@@ -55,6 +59,7 @@ class Account:
     name: str
     api_key: str = field(repr=False)
 
+    @override
     def __repr__(self) -> str:
         # Spelled out rather than left to dataclass so that no future field change can bring the key back.
         return f"Account(name={self.name!r})"
@@ -213,3 +218,16 @@ def select_accounts(accounts: list[Account], names: list[str] | str | None) -> l
             f"known accounts: {', '.join(map(repr, known))}"
         )
     return [account for account in accounts if account.name in chosen]
+
+
+def run_accounts(settings: TapSettings) -> list[Account]:
+    """The accounts a run reads: the list from `accounts_json` or `accounts_file`, those `accounts` names."""
+    if settings.accounts_json:
+        accounts = parse_accounts_json(settings.accounts_json, "accounts_json")
+    elif settings.accounts_file:
+        accounts = load_accounts(
+            settings.accounts_file, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
+        )
+    else:
+        raise AccountsError("Set accounts_file (s3://bucket/key or a path) or accounts_json.")
+    return select_accounts(accounts, settings.accounts)

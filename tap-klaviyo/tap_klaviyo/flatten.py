@@ -3,9 +3,9 @@
 - A page is decoded once, with msgspec, into just what the rows need: each resource's `id`, `type`, `attributes`
   and the `data` of its relationships. Links (four URLs per event, most of a page's bytes) are skipped while
   decoding, never built: measured, this halves the tap's cost of reading a page of events.
-- The large streams (pages.py) go further: each attribute's value stays the JSON text Klaviyo sent (`RawPage`), and
-  is written out as it came (msgspec encodes a `Raw` as is), so nested objects such as an event's properties are
-  never built only to be encoded again. Only the replication key is read from it (`text`).
+- The large streams (paged_stream.py) go further: each attribute's value stays the JSON text Klaviyo sent
+  (`RawPage`), and is written out as it came (msgspec encodes a `Raw` as is), so nested objects such as an event's
+  properties are never built only to be encoded again. Only the replication key is read from it (`text`).
 - `attributes` become top-level columns; dashes in names become underscores.
 - A to-one relationship becomes `<name>_id`, a to-many one `<singular name>_ids` (dashes -> underscores), taken from
   `relationships.<name>.data`; links-only relationships give nothing. The column comes from the relationship's

@@ -27,18 +27,35 @@ from typing_extensions import override
 
 from klaviyo_http import RequestRefusedError
 
-from .client import WINDOW_CONCURRENCY
-from .flatten import flatten
-from .pages import PagedStream, PartitionRun
+from .flatten import decode_page, decode_raw_page, flatten
+from .klaviyo_stream import account_columns
+from .paged_stream import PagedStream
 from .versions import ACTIVATE_VERSION
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .tap import TapKlaviyo
+    from singer_sdk import Tap
 
-CURRENT, JOIN_HISTORY = "current", "join_history"
+    from klaviyo_http import AccountHttp
+
+    from .bookmarks import PartitionRun
+    from .run_context import RunContext
+
+JOIN_HISTORY = "join_history"
 _DONE = object()
+
+
+def group_ids(account: AccountHttp, group: str) -> list[str]:
+    """Every list (or segment) id of an account: the member streams' partitions."""
+    ids: list[str] = []
+    url: str | None = f"/api/{group}s"
+    params: dict[str, str] | None = {f"fields[{group}]": "name"}
+    while url:
+        page = decode_page(account.get(url, endpoint=f"get_{group}s", params=params))
+        ids.extend(resource.id for resource in page.data)
+        url, params = page.links.next, None
+    return ids
 
 
 class GroupMembersStream(PagedStream):
@@ -47,10 +64,10 @@ class GroupMembersStream(PagedStream):
     is_sorted = True
     sort = "joined_group_at"
     page_size = 100
-    _partitions: list[dict[str, t.Any]] | None = None
+    _groups: list[dict[str, t.Any]] | None = None
 
-    def __init__(self, tap: TapKlaviyo, **kwargs: t.Any) -> None:
-        super().__init__(tap, **kwargs)
+    def __init__(self, tap: Tap, run: RunContext, **kwargs: t.Any) -> None:
+        super().__init__(tap, run, **kwargs)
         if self.membership == JOIN_HISTORY:
             self.replication_key = "joined_group_at"
             self.bookmark_filter = ("joined_group_at", "greater-or-equal")
@@ -60,50 +77,51 @@ class GroupMembersStream(PagedStream):
 
     @property
     def membership(self) -> str:
-        return str(self.config.get("membership") or CURRENT)
+        return self.settings.membership
 
     @property
     @override
     def partitions(self) -> list[dict[str, t.Any]]:
         """(account, group) for every group the account has when the run starts."""
-        if self._partitions is None:
-            self._partitions = [
-                {"account_id": account_id, f"{self.group}_id": group_id}
-                for account_id in self.tap.account_ids()
-                for group_id in self.tap.group_ids(account_id, self.group)
+        if self._groups is None:
+            self._groups = [
+                {"account_id": account.id, f"{self.group}_id": group_id}
+                for account in self.run.accounts()
+                for group_id in group_ids(account, self.group)
             ]
-        return self._partitions
+        return self._groups
 
     @override
     def pages(self, partition: PartitionRun) -> Iterator[list[dict[str, t.Any]]]:
         context = partition.context
-        account_id = self.account_id(context)
+        account = self.account(context)
         group_id = context[f"{self.group}_id"]
-        columns = {**self.account_columns(account_id), f"{self.group}_id": group_id}
-        params = self.get_url_params(context, None)
+        columns = {**account_columns(account), f"{self.group}_id": group_id}
+        params: dict[str, t.Any] | None = self.get_url_params(context, None)
+        assert params is not None
         params["fields[profile]"] = "joined_group_at"
         if self.replication_key is not None:
             partition.cap = datetime.fromtimestamp(time.time(), UTC).strftime("%Y-%m-%dT%H:%M:%S")
         url: str | None = self.get_url(context)
         while url:
             try:
-                page = self.tap.directory.raw_page_for(account_id, url, params, endpoint=self.endpoint)
+                page = decode_raw_page(account.get(url, endpoint=self.endpoint, params=params))
             except RequestRefusedError as refused:
                 if refused.detail.status != 404:
                     raise
                 # Deleted since the run listed the groups: its members are marked deleted with it (versions.py).
-                self.logger.info("%s %s of '%s' was deleted during the run", self.group, group_id, account_id)
+                self.logger.info("%s %s of '%s' was deleted during the run", self.group, group_id, account.name)
                 return
             rows = [flatten(resource, columns) for resource in page.data]
             if rows:
                 yield rows
-            url, params = page.links.next, {}
+            url, params = page.links.next, None
 
     @override
     def partition_pages(self, partitions: list[PartitionRun]) -> Iterator[tuple[PartitionRun, list[dict[str, t.Any]]]]:
         """Several groups at once (`window_concurrency`), each group's pages in order; memory is bounded by a
         short queue between the readers and the writer."""
-        workers = min(len(partitions), max(1, int(self.config.get("window_concurrency", WINDOW_CONCURRENCY))))
+        workers = min(len(partitions), max(1, self.settings.window_concurrency))
         if workers <= 1:
             yield from super().partition_pages(partitions)
             return

@@ -6,7 +6,7 @@ then carved out of the threads' heap arenas, which fragment. Measured with bench
 limits off, 24 windows), peak RSS at 0.2, 2 and 4 million events: 179, 242 and 268 MB with glibc's dynamic threshold;
 182, 189 and 192 MB with the threshold fixed at glibc's default (128 KiB), where each page keeps its own mapping,
 returned to the system when freed. The cost: page faults on fresh mappings, about 0.8 s of system CPU per million
-events (11.9 s against 8.5 s at 4 million), 8-17% of the tap's CPU there. So pages.py and batch_files.py make one
+events (11.9 s against 8.5 s at 4 million), 8-17% of the tap's CPU there. So record_lines.py and batch_files.py make one
 page-sized buffer of a page's output, not up to four.
 """
 

@@ -18,7 +18,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 if t.TYPE_CHECKING:
-    from .pages import PagedStream, PartitionRun
+    from .bookmarks import PartitionRun
 
 
 @dataclass
@@ -45,28 +45,27 @@ class Progress:
         self._active: dict[tuple[str, str], _Active] = {}
         self._thread: threading.Thread | None = None
 
-    def update(self, stream: PagedStream, partition: PartitionRun) -> None:
-        key = (stream.tap.account_name(partition.context["account_id"]), stream.name)
+    def update(self, stream: str, account: str, partition: PartitionRun) -> None:
+        key = (account, stream)
         with self._lock:
             self._active.setdefault(key, _Active()).partitions[id(partition)] = partition
             if self._thread is None and self.interval > 0:
                 self._thread = threading.Thread(target=self._report, name="progress", daemon=True)
                 self._thread.start()
 
-    def finish(self, stream: PagedStream, partitions: list[PartitionRun]) -> None:
-        """The stream is done: one summary line per account it read."""
+    def finish(self, stream: str, partitions: list[tuple[str, PartitionRun]]) -> None:
+        """The stream is done: one summary line per account it read (partitions as (account name, partition))."""
         accounts: dict[str, _Active] = {}
-        for partition in partitions:
-            account = stream.tap.account_name(partition.context["account_id"])
+        for account, partition in partitions:
             accounts.setdefault(account, _Active(started=partition.started)).partitions[id(partition)] = partition
         for account, done in accounts.items():
             with self._lock:
-                self._active.pop((account, stream.name), None)
+                self._active.pop((account, stream), None)
             seconds = max(1e-9, time.monotonic() - done.started)
             reread = f"; {done.reread():,} read again (at or before the bookmark)" if done.reread() else ""
             self.logger.info(
                 "%s for '%s': done, %s rows in %.0f s (%s/s)%s",
-                stream.name,
+                stream,
                 account,
                 f"{done.rows():,}",
                 seconds,

@@ -29,14 +29,20 @@ import orjson
 
 from klaviyo_http import QuotaExhaustedError
 
-from .report_quota import DAILY_QUOTA, DailyBudget, daily_limit
+from .report_quota import DailyBudget, daily_limit
 from .reports import ReportStream
 
 if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Iterable
     from datetime import tzinfo
 
+    from singer_sdk import Stream
+
+    from klaviyo_http import AccountHttp
+
     from .report_plan import Timeframe
-    from .tap import TapKlaviyo
+    from .run_context import RunContext
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,9 @@ class ConversionMetric:
 class ReportAccounts:
     """What the report streams need of each account, asked once per run: its timezone and conversion metric."""
 
-    def __init__(self, tap: TapKlaviyo) -> None:
-        self.tap = tap
+    def __init__(self, logger: logging.Logger, conversion_metric: str) -> None:
+        self.logger = logger
+        self.wanted_metric = conversion_metric  # the setting: a metric's name or id
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._timezones: dict[str, str | None] = {}
@@ -59,41 +66,40 @@ class ReportAccounts:
         with self._lock:
             return self._locks.setdefault(account_id, threading.Lock())
 
-    def timezone(self, account_id: str) -> str | None:
+    def timezone(self, account: AccountHttp) -> str | None:
         """The account's timezone (IANA name): report days are its days."""
-        with self._account_lock(account_id):
-            if account_id not in self._timezones:
-                body = self.tap.directory.get_for(account_id, "/api/accounts", {}, endpoint="get_accounts")
+        with self._account_lock(account.id):
+            if account.id not in self._timezones:
+                body = account.get_json("/api/accounts", endpoint="get_accounts")
                 attributes = body["data"][0]["attributes"] if body["data"] else {}
-                self._timezones[account_id] = attributes.get("timezone")
-            return self._timezones[account_id]
+                self._timezones[account.id] = attributes.get("timezone")
+            return self._timezones[account.id]
 
-    def conversion_metric(self, account_id: str) -> ConversionMetric | None:
+    def conversion_metric(self, account: AccountHttp) -> ConversionMetric | None:
         """The metric the `conversion_metric` setting names in this account (by name, or by id), or None: then one
         line says so, once per account, and the reports that need it are skipped for the account."""
-        with self._account_lock(account_id):
-            if account_id not in self._metrics:
-                self._metrics[account_id] = self._find_metric(account_id)
-            return self._metrics[account_id]
+        with self._account_lock(account.id):
+            if account.id not in self._metrics:
+                self._metrics[account.id] = self._find_metric(account)
+            return self._metrics[account.id]
 
-    def _find_metric(self, account_id: str) -> ConversionMetric | None:
-        wanted = str(self.tap.config.get("conversion_metric") or "Placed Order")
+    def _find_metric(self, account: AccountHttp) -> ConversionMetric | None:
+        wanted = self.wanted_metric
         metrics: list[dict[str, t.Any]] = []
         url: str | None = "/api/metrics"
         while url:
-            body = self.tap.directory.get_for(account_id, url, {}, endpoint="get_metrics")
+            body = account.get_json(url, endpoint="get_metrics")
             metrics.extend(body["data"])
             url = body["links"].get("next")
         by_id = [m for m in metrics if m["id"] == wanted]
         named = by_id or [m for m in metrics if m["attributes"].get("name") == wanted]
-        account = self.tap.account_name(account_id)
         if not named:
             names = sorted({str(m["attributes"].get("name")) for m in metrics})
-            self.tap.logger.error(
+            self.logger.error(
                 "conversion_metric '%s' (a tap-klaviyo setting) is no metric of account '%s': its campaign and flow "
                 "reports are skipped this run; its metrics are: %s",
                 wanted,
-                account,
+                account.name,
                 ", ".join(names) or "none",
             )
             return None
@@ -102,11 +108,11 @@ class ReportAccounts:
         named.sort(key=lambda m: (str(m["attributes"].get("created") or ""), m["id"]))
         chosen = named[0]
         if len(named) > 1:
-            self.tap.logger.warning(
+            self.logger.warning(
                 "conversion_metric '%s' names %d metrics of account '%s' (%s): the oldest, %s, is used",
                 wanted,
                 len(named),
-                account,
+                account.name,
                 ", ".join(m["id"] for m in named),
                 chosen["id"],
             )
@@ -126,7 +132,7 @@ class ReportFetch:
     """The report requests of one stream for one account, sent in a thread of their own."""
 
     stream: ReportStream
-    account_id: str
+    account: AccountHttp
     accounts: ReportAccounts
     state: dict[str, t.Any]  # a copy of the partition's state when the run started
     budget: DailyBudget
@@ -140,10 +146,6 @@ class ReportFetch:
     error: BaseException | None = None
     thread: threading.Thread | None = None
 
-    @property
-    def account(self) -> str:
-        return self.stream.tap.account_name(self.account_id)
-
     def run(self) -> None:
         try:
             self._run()
@@ -151,16 +153,16 @@ class ReportFetch:
             self.error = error
 
     def _run(self) -> None:
-        stream, tap, accounts = self.stream, self.stream.tap, self.accounts
-        self.timezone = accounts.timezone(self.account_id)
+        stream, account, accounts = self.stream, self.account, self.accounts
+        self.timezone = accounts.timezone(account)
         if stream.needs_conversion_metric:
-            self.metric = accounts.conversion_metric(self.account_id)
+            self.metric = accounts.conversion_metric(account)
             if self.metric is None:
                 self.missing_metric = True
                 return
         now = time.time()
         self.zone, self.planned = stream.plan(self.timezone, now, self.state)
-        limiter = tap.http.limiter(self.account, stream.endpoint)
+        limiter = account.limiter(stream.endpoint)
         if limiter is not None:
             limiter.seed_daily(self.budget.times)  # requests of earlier runs in the last 24 hours count
         for timeframe in self.planned:
@@ -174,7 +176,7 @@ class ReportFetch:
                     return
                 self.budget.take(sent)
                 try:
-                    response = tap.directory.post_for(self.account_id, url, body, endpoint=stream.endpoint)
+                    response = account.post(url, body, endpoint=stream.endpoint)
                 except QuotaExhaustedError as spent:
                     self.budget.give_back(sent)
                     self.budget.refused(time.time(), spent.retry_after)
@@ -193,39 +195,37 @@ class ReportFetch:
 class ReportFetches:
     """The run's report fetches: one thread per selected report stream and account, started once."""
 
-    def __init__(self, tap: TapKlaviyo) -> None:
-        self.tap = tap
-        self.accounts = ReportAccounts(tap)
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.accounts = ReportAccounts(run.logger, run.settings.conversion_metric)
         self._lock = threading.Lock()
         self._fetches: dict[tuple[str, str], ReportFetch] = {}
 
-    def start(self) -> None:
+    def start(self, streams: Iterable[Stream]) -> None:
         """Start every selected report stream's requests, for every account of the run."""
-        for stream in self.tap.streams.values():
+        for stream in streams:
             if isinstance(stream, ReportStream) and stream.selected:
-                for account_id in self.tap.account_ids():
-                    self._start(stream, account_id)
+                for account in self.run.accounts():
+                    self._start(stream, account)
 
-    def result(self, stream: ReportStream, account_id: str) -> ReportFetch:
+    def result(self, stream: ReportStream, account: AccountHttp) -> ReportFetch:
         """The stream's fetch for the account, once its thread is done (started now if it was not)."""
-        fetch = self._start(stream, account_id)
+        fetch = self._start(stream, account)
         assert fetch.thread is not None
         fetch.thread.join()
         return fetch
 
-    def _start(self, stream: ReportStream, account_id: str) -> ReportFetch:
+    def _start(self, stream: ReportStream, account: AccountHttp) -> ReportFetch:
         with self._lock:
-            fetch = self._fetches.get((stream.name, account_id))
+            fetch = self._fetches.get((stream.name, account.id))
             if fetch is None:
                 # The state is read here, in the thread that owns it; the fetch thread works on a copy.
-                state = copy.deepcopy(dict(stream.get_context_state({"account_id": account_id})))
-                config = self.tap.config
-                limit = daily_limit(
-                    int(config.get("report_daily_quota", DAILY_QUOTA)), float(config.get("rate_limit_scale", 1.0))
-                )
+                state = copy.deepcopy(dict(stream.get_context_state({"account_id": account.id})))
+                settings = self.run.settings
+                limit = daily_limit(settings.report_daily_quota, settings.rate_limit_scale)
                 budget = DailyBudget.from_state(state, limit, time.time())
-                fetch = ReportFetch(stream, account_id, self.accounts, state, budget)
-                fetch.thread = threading.Thread(target=fetch.run, name=f"{stream.name}-{account_id}", daemon=True)
-                self._fetches[(stream.name, account_id)] = fetch
+                fetch = ReportFetch(stream, account, self.accounts, state, budget)
+                fetch.thread = threading.Thread(target=fetch.run, name=f"{stream.name}-{account.id}", daemon=True)
+                self._fetches[(stream.name, account.id)] = fetch
                 fetch.thread.start()
             return fetch

@@ -16,8 +16,10 @@ import math
 import typing as t
 from dataclasses import dataclass, field
 
+from klaviyo_http import TIERS
+
 DAY_SECONDS = 86_400.0
-DAILY_QUOTA = 225
+DAILY_QUOTA = t.cast("int", TIERS["query_campaign_values"].daily)  # every report endpoint's (klaviyo_http.tiers)
 
 REQUESTS_KEY = "report_requests"
 SPENT_UNTIL_KEY = "quota_spent_until"

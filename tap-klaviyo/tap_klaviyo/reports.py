@@ -30,10 +30,9 @@ from datetime import date, datetime, timedelta
 
 import orjson
 from singer_sdk import SchemaDirectory, StreamSchema
-from singer_sdk import typing as th
 from typing_extensions import override
 
-from .client import SCHEMAS, KlaviyoStream
+from .klaviyo_stream import SCHEMAS, KlaviyoStream, account_columns
 from .report_columns import MESSAGE_STATISTICS, SEGMENT_STATISTICS, conform, report_schema
 from .report_plan import (
     SEGMENT_DATA_START,
@@ -46,51 +45,17 @@ from .report_plan import (
     values_timeframe,
 )
 from .report_quota import SPENT_UNTIL_KEY, left_for_tomorrow
+from .sdk_seams import BookmarkSetByStream, mark_state_changed
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from datetime import tzinfo
 
-    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.helpers.types import Context
 
     from .report_fetch import Fetched, ReportFetch
 
 REPORT_SCHEMAS = SCHEMAS / "reports"
-
-# The settings of the report streams (TapKlaviyo.config_jsonschema).
-REPORT_SETTINGS = [
-    th.Property(
-        "conversion_metric",
-        th.StringType,
-        default="Placed Order",
-        description="The metric campaign and flow reports count conversions of (conversions, conversion_value, "
-        "revenue_per_recipient...): a metric name, resolved to its id in each account (GET /api/metrics), or an id. "
-        "An account without it gets no campaign or flow report rows, and one error line says so.",
-    ),
-    th.Property(
-        "report_lookback_days",
-        th.IntegerType(minimum=0, maximum=365),
-        default=5,
-        description="Days before its bookmark each run of a series report reads again, so numbers that change after "
-        "the fact are corrected in place. Klaviyo attributes a conversion to a message for 5 days by default; "
-        "accounts with a longer attribution window (up to 90 days) should raise this to it.",
-    ),
-    th.Property(
-        "report_history_days",
-        th.IntegerType(minimum=1),
-        default=365,
-        description="Days of series reports a first run reads (never before start_date): 59-day requests, 7 for a "
-        "year.",
-    ),
-    th.Property(
-        "report_daily_quota",
-        th.IntegerType(minimum=1, maximum=225),
-        default=225,
-        description="Requests a day each report endpoint may take per account (Klaviyo's quota: 225, shared with "
-        "the account's other private-key integrations; lower it to leave them some). Scaled like the other limits "
-        "by rate_limit_scale.",
-    ),
-]
 
 
 class ReportStream(KlaviyoStream):
@@ -130,15 +95,14 @@ class ReportStream(KlaviyoStream):
     # ---- rows ------------------------------------------------------------------------------------------------
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        account_id = self.account_id(context)
-        fetch = self.tap.reports.result(self, account_id)
+        fetch = self.run.reports.result(self, self.account(context))
         if fetch.error is not None:
             raise fetch.error
         state = self.get_context_state(context)
         # The requests sent count against the quota whatever happens next: kept before any row is emitted.
         state.pop(SPENT_UNTIL_KEY, None)
         state.update(fetch.budget.state(time.time()))
-        self.state_manager.is_flushed = False
+        mark_state_changed(self)
         if fetch.missing_metric:
             return  # ReportAccounts said so, once for the account
         rows = 0
@@ -163,7 +127,7 @@ class ReportStream(KlaviyoStream):
                 yield row
 
     def common_columns(self, fetch: ReportFetch) -> dict[str, t.Any]:
-        columns: dict[str, t.Any] = {**self.account_columns(fetch.account_id), "timezone": fetch.timezone}
+        columns: dict[str, t.Any] = {**account_columns(fetch.account), "timezone": fetch.timezone}
         if self.needs_conversion_metric:
             assert fetch.metric is not None
             columns["conversion_metric_id"] = fetch.metric.id
@@ -178,7 +142,7 @@ class ReportStream(KlaviyoStream):
         """A timeframe's rows are all emitted (series move their bookmark here)."""
 
     def log_outcome(self, fetch: ReportFetch, rows: int) -> None:
-        account, now = fetch.account, time.time()
+        account, now = fetch.account.name, time.time()
         if fetch.quota_spent:
             self.logger.warning(
                 left_for_tomorrow(
@@ -203,8 +167,9 @@ class ReportStream(KlaviyoStream):
         )
 
 
-class SeriesReportStream(ReportStream):
-    """A daily series: incremental by day (the account's), one bookmark per account."""
+class SeriesReportStream(BookmarkSetByStream, ReportStream):
+    """A daily series: incremental by day (the account's), one bookmark per account, moved by `read_in_full` (the
+    last day of the last timeframe emitted in full), not by singer-sdk's per-record bookmarking."""
 
     interval = "daily"
     replication_key = "day"
@@ -215,12 +180,12 @@ class SeriesReportStream(ReportStream):
         zone = account_zone(timezone)
         end = run_minute(now, zone)
         bookmark = state.get("replication_key_value")
-        start_date = self.config.get("start_date")
+        start_date = self.settings.start_date
         first = series_first_day(
             today=(end - timedelta(minutes=1)).date(),
             bookmark=date.fromisoformat(bookmark[:10]) if isinstance(bookmark, str) else None,
-            lookback_days=int(self.config.get("report_lookback_days", 5)),
-            history_days=int(self.config.get("report_history_days", 365)),
+            lookback_days=self.settings.report_lookback_days,
+            history_days=self.settings.report_history_days,
             start_date=datetime.fromisoformat(start_date).astimezone(zone).date() if start_date else None,
             floor=self.first_day_with_data,
         )
@@ -254,15 +219,7 @@ class SeriesReportStream(ReportStream):
         if not isinstance(old, str) or reached > old:
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = reached
-            self.state_manager.is_flushed = False
-
-    # TODO: drop if singer-sdk lets a stream set its own bookmark without progress markers (no upstream issue yet).
-    @override
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
-        # Private singer-sdk method, overridden because the bookmark is the last day of the last timeframe emitted
-        # in full (`read_in_full`), not the highest day among rows that come grouped by message: singer-sdk would
-        # promote that at the end of the partition.
-        return
+            mark_state_changed(self)
 
 
 def _day(moment: str, zone: tzinfo) -> str:
@@ -312,17 +269,6 @@ class SegmentSeriesReportsStream(SeriesReportStream):
     needs_conversion_metric = False
     first_day_with_data = SEGMENT_DATA_START
     primary_keys = ("account_id", *groupings, "day")
-
-
-def reports_last(streams: dict[str, t.Any]) -> dict[str, t.Any]:
-    """The tap's streams (singer-sdk syncs them in this dict's order, by name) with the report streams moved to the
-    end, in place: when singer-sdk reaches them, every other stream is done and their answers are usually in."""
-    names = list(streams)
-    reports = [name for name in names if isinstance(streams[name], ReportStream)]
-    if names[len(names) - len(reports) :] != reports:
-        for name in reports:
-            streams[name] = streams.pop(name)
-    return streams
 
 
 REPORT_STREAM_TYPES: list[type[ReportStream]] = [

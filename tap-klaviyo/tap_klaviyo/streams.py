@@ -11,14 +11,13 @@ How each stream stays in step with Klaviyo (README, "How the warehouse stays in 
 from __future__ import annotations
 
 import typing as t
-from functools import cached_property
 
 from typing_extensions import override
 
 from klaviyo_http import RequestRefusedError
 
-from .client import KlaviyoStream
 from .flatten import flatten
+from .klaviyo_stream import KlaviyoStream
 from .members import GroupMembersStream
 from .reports import REPORT_STREAM_TYPES
 from .versions import ACTIVATE_VERSION
@@ -58,7 +57,7 @@ class EventsStream(WindowedStream):
     def lookback_seconds(self) -> float:
         # Klaviyo shows some events days after their time (imports, backfills, its eventual consistency: one
         # connector saw them more than 4 days late, https://github.com/estuary/connectors/pull/5158).
-        return float(self.config.get("events_lookback_days", 7)) * DAY
+        return float(self.settings.events_lookback_days * DAY)
 
 
 class ProfilesStream(WindowedStream):
@@ -78,7 +77,7 @@ class ProfilesStream(WindowedStream):
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         params = super().get_url_params(context, next_page_token)
-        fields = self.config.get("profile_additional_fields") or []
+        fields = self.settings.profile_additional_fields
         if fields:
             params["additional-fields[profile]"] = ",".join(fields)
         return params
@@ -86,7 +85,7 @@ class ProfilesStream(WindowedStream):
     @override
     def endpoint_for(self, context: Context | None) -> str:
         # predictive_analytics moves profiles to a lower tier of their own (ProfilesApi.get_profiles docstring).
-        if "predictive_analytics" in (self.config.get("profile_additional_fields") or []):
+        if "predictive_analytics" in self.settings.profile_additional_fields:
             return "get_profiles:predictive_analytics"
         return self.endpoint
 
@@ -105,8 +104,8 @@ class CampaignsStream(KlaviyoStream):
     @override
     def partitions(self) -> list[dict[str, t.Any]]:
         return [
-            {"account_id": account_id, "channel": channel, "archived": archived}
-            for account_id in self.tap.account_ids()
+            {"account_id": account.id, "channel": channel, "archived": archived}
+            for account in self.run.accounts()
             for channel in CHANNELS
             for archived in (False, True)
         ]
@@ -135,13 +134,9 @@ class IncludedStream(KlaviyoStream):
     state_partitioning_keys: t.ClassVar[list[str]] = ["account_id"]
     deletions = ACTIVATE_VERSION  # listed with their parent, in full every run
 
-    @cached_property
-    def parent(self) -> KlaviyoStream:
-        return next(s for s in self.tap.streams.values() if type(s) is self.parent_stream_type)
-
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        assert context is not None
+        assert context is not None and self.parent is not None
         for resource in self.parent.included.get(self.resource_type, ()):
             row = flatten(resource)
             if row.get(self.parent_column) == context[self.parent_column]:
@@ -185,8 +180,8 @@ class FlowsStream(KlaviyoStream):
     def partitions(self) -> list[dict[str, t.Any]]:
         # Archived flows are returned only when asked for (FlowsApi.get_flows docstring).
         return [
-            {"account_id": account_id, "archived": archived}
-            for account_id in self.tap.account_ids()
+            {"account_id": account.id, "archived": archived}
+            for account in self.run.accounts()
             for archived in (False, True)
         ]
 

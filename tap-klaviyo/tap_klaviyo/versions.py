@@ -25,7 +25,7 @@ from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 
 if t.TYPE_CHECKING:
-    from .client import KlaviyoStream
+    from .klaviyo_stream import KlaviyoStream
     from .tap import TapKlaviyo
 
 ACTIVATE_VERSION = "activate_version"
@@ -42,7 +42,7 @@ def versioned_streams(tap: TapKlaviyo) -> list[KlaviyoStream]:
 
 def why_not_activate(tap: TapKlaviyo, failed: t.Iterable[str]) -> str | None:
     """Why this run may not mark deletions (None: it may)."""
-    if tap.config.get("accounts"):
+    if tap.settings.accounts:
         return "the run reads some accounts only (the `accounts` setting); the next run of every account marks them"
     failed = list(failed)
     if failed:

@@ -3,9 +3,10 @@
 One cursor is a chain: each page names the next, so one chain reads one page per round trip (~250 ms at
 Klaviyo), a small part of the events tier. The range from the bookmark (less the stream's lookback) to the sync
 start is cut into consecutive [lo, hi) windows sized to about two pages each; up to `window_concurrency` of them
-are read at once, and the consumer yields them in order, a window as one page (pages.py). The stream therefore
-stays sorted (the bookmark moves with each page, and a crash resumes where it stopped), and memory is bounded by
-the windows in flight, whatever the size of the range.
+are read at once (`WindowReader`, through the account's klaviyo_http handle), and the consumer yields them in
+order, a window as one page (paged_stream.py). The stream therefore stays sorted (the bookmark moves with each
+page, and a crash resumes where it stopped), and memory is bounded by the windows in flight, whatever the size of
+the range.
 """
 
 from __future__ import annotations
@@ -19,20 +20,23 @@ from datetime import UTC, datetime
 
 from typing_extensions import override
 
-from .client import WINDOW_CONCURRENCY
-from .flatten import decode_raw_page, flatten, next_link
-from .pages import PagedStream, PartitionRun
+from .flatten import decode_page, decode_raw_page, flatten, next_link
+from .klaviyo_stream import account_columns
+from .paged_stream import PagedStream
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
-    from singer_sdk.helpers.types import Context
+    from klaviyo_http import AccountHttp
+
+    from .bookmarks import PartitionRun
 
 # Rows a window aims at, in pages: a little under two full pages, so that a window is mostly two requests of
 # full pages (the rate limit counts requests, not rows) rather than two full pages and a few rows in a third.
 WINDOW_PAGES = 1.9
 MIN_WINDOW_SECONDS = 60
 MAX_WINDOW_SECONDS = 90 * 86400
+Row = dict[str, t.Any]
 
 
 class TimeWindows:
@@ -70,6 +74,96 @@ def _stamp(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def window_conditions(key: str, lower_bound: tuple[str, int], lo: int, hi: int | None) -> list[str]:
+    """The filter of the window [lo, hi) on `key` (open-ended when `hi` is None); `lower_bound` is the operator and
+    offset (seconds) that give "at or after lo" with the operators the endpoint allows."""
+    op, offset = lower_bound
+    conditions = [f"{op}({key},{_stamp(lo + offset)})"]
+    if hi is not None:
+        conditions.append(f"less-than({key},{_stamp(hi)})")
+    return conditions
+
+
+class WindowReader:
+    """Reads one account's endpoint window by window, `concurrency` windows at once (threads sharing the account's
+    handle, so its limiter paces them all), and hands the windows back in time order."""
+
+    def __init__(
+        self,
+        account: AccountHttp,
+        path: str,
+        *,
+        endpoint: str,
+        params: dict[str, t.Any],
+        window_filter: Callable[[int, int | None], list[str]],
+        concurrency: int,
+        name: str = "window",
+    ) -> None:
+        """`params` are every request's but the filter; `window_filter(lo, hi)` gives the filter of [lo, hi)."""
+        self.account = account
+        self.path = path
+        self.endpoint = endpoint
+        self.params = params
+        self.window_filter = window_filter
+        self.concurrency = max(1, concurrency)
+        self.name = name
+
+    def first_time(self, begin: float, replication_key: str) -> float | None:
+        """When the first row at or after `begin` is (None: there is none): the windows start there, not at a
+        distant start_date."""
+        params = {**self.params, "filter": ",".join(self.window_filter(math.floor(begin), None)), "page[size]": 1}
+        page = decode_page(self.account.get(self.path, endpoint=self.endpoint, params=params))
+        if not page.data:
+            return None
+        return datetime.fromisoformat(page.data[0].attributes[replication_key]).timestamp()
+
+    def read(self, windows: TimeWindows, rows_of: Callable[[list[bytes]], list[Row]]) -> Iterator[list[Row]]:
+        """Each window's rows (`rows_of` its pages, in the consumer's thread), in time order; empty windows are
+        skipped. Each window's row count sizes the next windows (`TimeWindows.observe`)."""
+        concurrency = self.concurrency
+        inflight: deque[tuple[int, int | None, Future[list[bytes]]]] = deque()
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name) as pool:
+
+            def top_up() -> None:
+                # `concurrency` windows being read, and at most twice that read and waiting for their turn: a slow
+                # window holds up the yield, not the reading of the ones after it.
+                while len(inflight) < 2 * concurrency and sum(not f.done() for *_, f in inflight) < concurrency:
+                    window = windows.next()
+                    if window is None:
+                        return
+                    lo, hi = window
+                    inflight.append((lo, hi, pool.submit(self.read_window, lo, hi)))
+
+            top_up()
+            try:
+                while inflight:
+                    lo, hi, future = inflight[0]
+                    if not future.done():
+                        wait([f for *_, f in inflight if not f.done()], return_when=FIRST_COMPLETED)
+                        top_up()
+                        continue
+                    inflight.popleft()
+                    rows = rows_of(future.result())
+                    if hi is not None:
+                        windows.observe(hi - lo, len(rows))
+                    top_up()
+                    if rows:
+                        yield rows
+            finally:
+                for _, _, future in inflight:
+                    future.cancel()
+
+    def read_window(self, lo: int, hi: int | None) -> list[bytes]:
+        """Every page of [lo, hi), as Klaviyo sent them (in a worker thread, which only reads the next link)."""
+        params = {**self.params, "filter": ",".join(self.window_filter(lo, hi))}
+        content = self.account.get(self.path, endpoint=self.endpoint, params=params)
+        contents = [content]
+        while url := next_link(content):
+            content = self.account.get(url, endpoint=self.endpoint)
+            contents.append(content)
+        return contents
+
+
 class WindowedStream(PagedStream):
     """A stream sorted by its replication key and read window by window, several windows at once."""
 
@@ -78,11 +172,7 @@ class WindowedStream(PagedStream):
 
     def window_filter(self, lo: int, hi: int | None) -> list[str]:
         assert self.replication_key is not None
-        op, offset = self.lower_bound
-        conditions = [f"{op}({self.replication_key},{_stamp(lo + offset)})"]
-        if hi is not None:
-            conditions.append(f"less-than({self.replication_key},{_stamp(hi)})")
-        return conditions
+        return window_conditions(self.replication_key, self.lower_bound, lo, hi)
 
     def lookback_seconds(self) -> float:
         """How far before its bookmark an incremental run starts (0: at the bookmark)."""
@@ -97,79 +187,29 @@ class WindowedStream(PagedStream):
         return begin
 
     @override
-    def pages(self, partition: PartitionRun) -> Iterator[list[dict[str, t.Any]]]:
-        account_id = self.account_id(partition.context)
+    def pages(self, partition: PartitionRun) -> Iterator[list[Row]]:
+        context = partition.context
+        account = self.account(context)
         begin = self.start_time(partition)
         sync_start = time.time()
         partition.cap = datetime.fromtimestamp(sync_start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        first = self._first_time(account_id, partition.context, begin)
+        assert self.replication_key is not None
+        reader = WindowReader(
+            account,
+            self.path,
+            endpoint=self.endpoint_for(context),
+            params=self.get_url_params(context, None),
+            window_filter=self.window_filter,
+            concurrency=self.settings.window_concurrency,
+            name=f"{self.name}-window",
+        )
+        first = reader.first_time(begin, self.replication_key)
         if first is None:
             return
         windows = TimeWindows(max(begin, first), sync_start, target_rows=int(WINDOW_PAGES * (self.page_size or 100)))
-        concurrency = max(1, int(self.config.get("window_concurrency", WINDOW_CONCURRENCY)))
-        inflight: deque[tuple[int, int | None, Future[list[bytes]]]] = deque()
-        columns = self.account_columns(account_id)
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"{self.name}-window") as pool:
+        columns = account_columns(account)
 
-            def top_up() -> None:
-                # `concurrency` windows being read, and at most twice that read and waiting for their turn: a slow
-                # window holds up the yield, not the reading of the ones after it.
-                while len(inflight) < 2 * concurrency and sum(not f.done() for *_, f in inflight) < concurrency:
-                    window = windows.next()
-                    if window is None:
-                        return
-                    lo, hi = window
-                    inflight.append((lo, hi, pool.submit(self._read_window, account_id, partition.context, lo, hi)))
+        def rows_of(contents: list[bytes]) -> list[Row]:
+            return [flatten(resource, columns) for content in contents for resource in decode_raw_page(content).data]
 
-            top_up()
-            try:
-                while inflight:
-                    lo, hi, future = inflight[0]
-                    if not future.done():
-                        wait([f for *_, f in inflight if not f.done()], return_when=FIRST_COMPLETED)
-                        top_up()
-                        continue
-                    inflight.popleft()
-                    rows = [flatten(r, columns) for content in future.result() for r in decode_raw_page(content).data]
-                    if hi is not None:
-                        windows.observe(hi - lo, len(rows))
-                    top_up()
-                    if rows:
-                        yield rows
-            finally:
-                for _, _, future in inflight:
-                    future.cancel()
-
-    def _params(self, context: Context | None, conditions: list[str], page_size: int | None = None) -> dict[str, t.Any]:
-        params = self.get_url_params(context, None)
-        params["filter"] = ",".join(conditions)
-        if page_size is not None:
-            params["page[size]"] = page_size
-        return params
-
-    def _first_time(self, account_id: str, context: Context | None, begin: float) -> float | None:
-        """When the first row at or after `begin` is: the windows start there, not at a distant start_date."""
-        page = self.tap.directory.page_for(
-            account_id,
-            self.path,
-            self._params(context, self.window_filter(math.floor(begin), None), page_size=1),
-            endpoint=self.endpoint_for(context),
-        )
-        if not page.data:
-            return None
-        assert self.replication_key is not None
-        value = page.data[0].attributes[self.replication_key]
-        return datetime.fromisoformat(value).timestamp()
-
-    def _read_window(self, account_id: str, context: Context | None, lo: int, hi: int | None) -> list[bytes]:
-        """Every page of [lo, hi), as Klaviyo sent them (in a worker thread, which only reads the next link)."""
-        directory = self.tap.directory
-        endpoint = self.endpoint_for(context)
-        content = directory.content_for(
-            account_id, self.path, self._params(context, self.window_filter(lo, hi)), endpoint=endpoint
-        )
-        contents = [content]
-        while url := next_link(content):
-            content = directory.content_for(account_id, url, {}, endpoint=endpoint)
-            contents.append(content)
-        return contents
+        yield from reader.read(windows, rows_of)

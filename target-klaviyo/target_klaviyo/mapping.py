@@ -11,7 +11,11 @@ Per stream (the key is the stream name after any stream map; "*" applies to ever
                  "first_name": "FIRST", "last_name": "LAST", "organization": "...", "title": "...",
                  "locale": "...", "image": "...",
                  "location": {"address1": "...", "city": "...", "region": "...", "zip": "...", "country": "..."},
-                 "properties": {"Plan": "PLAN"}}}
+                 "properties": {"Plan": "PLAN"}},
+     "list":    {"list_id": "AbC123", "mode": "mirror",          # or "add_only": never remove anyone
+                 "profile": {"email": "EMAIL"}},      # identifiers (default: the stream's profile identifiers)
+     "consent": {"email": "EMAIL_OPT_IN", "sms": "SMS_OPT_IN",   # consent columns: a boolean or a date
+                 "profile": {"email": "EMAIL", "phone_number": "PHONE"}, "list_id": "AbC123"}}
 
 The CSV-to-Klaviyo package's format (`event_mapping` / `profile_mapping` with `$email`, `$event_id`,
 `customer_properties`, ...) is translated into this one by `legacy_event` and `legacy_profile`.
@@ -19,14 +23,16 @@ The CSV-to-Klaviyo package's format (`event_mapping` / `profile_mapping` with `$
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from .validate import MAX_EVENT_PROPERTIES, Invalid, ValueChecks, check_size, is_empty
+from .validate import MAX_EVENT_PROPERTIES, Consent, Invalid, ValueChecks, check_size, is_empty
 
 IDENTIFIERS = ("email", "phone_number", "external_id")
 PROFILE_FIELDS = ("first_name", "last_name", "organization", "title", "locale", "image")
@@ -43,7 +49,13 @@ LOCATION_FIELDS = (
     "longitude",
 )
 EVENT_KEYS = ("metric", "metric_column", "profile", "time", "value", "value_currency", "unique_id", "properties")
+LIST_KEYS = ("list_id", "mode", "profile")
+LIST_MODES = ("mirror", "add_only")
+CONSENT_KEYS = ("email", "sms", "profile", "list_id")
+CONSENT_CHANNELS = {"email": "email", "sms": "phone_number"}  # channel -> the identifier it is given to
+STREAM_KEYS = ("event", "profile", "list", "consent", "event_mapping", "profile_mapping")
 WILDCARD = "*"
+LIST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 # The old package's special names -> this mapping's fields (Klaviyo's legacy names, shared reference).
 LEGACY_PROFILE_NAMES = {
@@ -94,11 +106,68 @@ class EventMapping:
 
 
 @dataclass(frozen=True)
+class ListMapping:
+    """The stream's rows are members of a Klaviyo list: those that appear are added; in "mirror" mode, members
+    remembered from earlier runs whose row is gone are removed."""
+
+    profile: ProfileMapping  # identifiers only
+    list_id: str
+    mode: str  # "mirror" or "add_only"
+
+    @property
+    def mirror(self) -> bool:
+        return self.mode == "mirror"
+
+    def columns(self) -> list[str]:
+        return self.profile.columns()
+
+
+@dataclass(frozen=True)
+class ConsentMapping:
+    """Email and/or SMS marketing consent from consent columns (a boolean, or the date consent was given)."""
+
+    profile: ProfileMapping  # identifiers only
+    channels: dict[str, str]  # "email" / "sms" -> the consent column
+    list_id: str | None = None
+
+    def columns(self, channel: str) -> list[str]:
+        """What a channel's consent reads: the profile's email and phone number (both sent, so that the channel's
+        consent and the other identifier land on one profile) and the channel's consent column."""
+        ids = self.profile.identifiers
+        return [*(ids[k] for k in ("email", "phone_number") if k in ids), self.channels[channel]]
+
+
+@dataclass(frozen=True)
 class StreamMapping:
     setting: str  # where it was configured, for messages: "mappings.orders"
     event: EventMapping | None = None
     profile: ProfileMapping | None = None
+    members: ListMapping | None = None  # the "list" mapping
+    consent: ConsentMapping | None = None
     wildcard: bool = False  # from "*" or the top-level legacy settings: columns may be missing in some streams
+
+    def list_ids(self) -> list[str]:
+        """Every Klaviyo list this mapping writes to."""
+        found = [self.members.list_id] if self.members else []
+        if self.consent and self.consent.list_id:
+            found.append(self.consent.list_id)
+        return found
+
+    def parts(self) -> list[tuple[str, list[str]]]:
+        """Each part of the mapping ("event", "profile", "list", "consent") and the columns it reads."""
+        out = []
+        if self.event:
+            out.append(("event", self.event.columns()))
+        if self.profile:
+            out.append(("profile", self.profile.columns()))
+        if self.members:
+            out.append(("list", self.members.columns()))
+        if self.consent:
+            out.append(("consent", [c for channel in self.consent.channels for c in self.consent.columns(channel)]))
+        return out
+
+    def columns(self) -> list[str]:
+        return [column for _, columns in self.parts() for column in columns]
 
 
 # --- parsing the config ------------------------------------------------------------------------------------------
@@ -190,21 +259,81 @@ def parse_event(raw: Any, setting: str, stream_profile: ProfileMapping | None) -
     )
 
 
+def _identifiers(raw: Any, setting: str, stream_profile: ProfileMapping | None) -> ProfileMapping:
+    """The profile identifiers of a list or consent mapping: its own `profile`, else the stream's profile's."""
+    if raw is not None:
+        _expect(raw, dict, setting, "an object")
+        _unknown(raw, IDENTIFIERS, setting)
+        profile = parse_profile(raw, setting)
+    elif stream_profile is not None:
+        profile = ProfileMapping(identifiers=dict(stream_profile.identifiers))
+    else:
+        profile = ProfileMapping()
+    if not profile.identifiers:
+        raise MappingError(f"{setting}: map at least one profile identifier ({', '.join(IDENTIFIERS)}) to a column")
+    return profile
+
+
+def _list_id(value: Any, setting: str) -> str:
+    if not isinstance(value, str) or not LIST_ID.fullmatch(value):
+        raise MappingError(f'{setting}: a Klaviyo list id (letters and digits, e.g. "Y6nRLr"), got {value!r}')
+    return value
+
+
+def parse_list(raw: Any, setting: str, stream_profile: ProfileMapping | None) -> ListMapping:
+    _expect(raw, dict, setting, "an object")
+    _unknown(raw, LIST_KEYS, setting)
+    if raw.get("mode") not in LIST_MODES:
+        raise MappingError(
+            f'{setting}.mode: say what happens to members whose row is gone: "mirror" (they are removed from '
+            f'the list) or "add_only" (they stay), got {raw.get("mode")!r}'
+        )
+    return ListMapping(
+        profile=_identifiers(raw.get("profile"), f"{setting}.profile", stream_profile),
+        list_id=_list_id(raw.get("list_id"), f"{setting}.list_id"),
+        mode=raw["mode"],
+    )
+
+
+def parse_consent(raw: Any, setting: str, stream_profile: ProfileMapping | None) -> ConsentMapping:
+    _expect(raw, dict, setting, "an object")
+    _unknown(raw, CONSENT_KEYS, setting)
+    channels = {c: _column(raw[c], f"{setting}.{c}") for c in CONSENT_CHANNELS if raw.get(c) is not None}
+    if not channels:
+        raise MappingError(f'{setting}: name the consent column of email and/or sms ("email": "EMAIL_OPT_IN")')
+    profile = _identifiers(raw.get("profile"), f"{setting}.profile", stream_profile)
+    for channel in channels:
+        needed = CONSENT_CHANNELS[channel]
+        if needed not in profile.identifiers:
+            raise MappingError(
+                f"{setting}.{channel}: {channel} consent is given to a profile's {needed}: map profile.{needed}"
+            )
+    list_id = _list_id(raw["list_id"], f"{setting}.list_id") if raw.get("list_id") is not None else None
+    return ConsentMapping(profile=profile, channels=channels, list_id=list_id)
+
+
 def parse_stream_mapping(raw: Any, setting: str, *, wildcard: bool = False) -> StreamMapping:
-    _expect(raw, dict, setting, 'an object with "event" and/or "profile"')
-    _unknown(raw, ("event", "profile", "event_mapping", "profile_mapping"), setting)
+    _expect(raw, dict, setting, 'an object with "event", "profile", "list" and/or "consent"')
+    _unknown(raw, STREAM_KEYS, setting)
     event_raw, profile_raw = raw.get("event"), raw.get("profile")
     if raw.get("event_mapping") is not None:
         event_raw = legacy_event(raw["event_mapping"], f"{setting}.event_mapping")
     if raw.get("profile_mapping") is not None:
         profile_raw = legacy_profile(raw["profile_mapping"], f"{setting}.profile_mapping")
-    if event_raw is None and profile_raw is None:
-        raise MappingError(f"{setting}: map the stream to an event, a profile or both")
+    list_raw, consent_raw = raw.get("list"), raw.get("consent")
+    if event_raw is None and profile_raw is None and list_raw is None and consent_raw is None:
+        raise MappingError(f"{setting}: map the stream to an event, a profile, a list, consent, or several")
     profile = parse_profile(profile_raw, f"{setting}.profile") if profile_raw is not None else None
     if profile is not None and not profile.identifiers:
         raise MappingError(f"{setting}.profile: map at least one profile identifier ({', '.join(IDENTIFIERS)})")
-    event = parse_event(event_raw, f"{setting}.event", profile) if event_raw is not None else None
-    return StreamMapping(setting=setting, event=event, profile=profile, wildcard=wildcard)
+    return StreamMapping(
+        setting=setting,
+        event=parse_event(event_raw, f"{setting}.event", profile) if event_raw is not None else None,
+        profile=profile,
+        members=parse_list(list_raw, f"{setting}.list", profile) if list_raw is not None else None,
+        consent=parse_consent(consent_raw, f"{setting}.consent", profile) if consent_raw is not None else None,
+        wildcard=wildcard,
+    )
 
 
 class Mappings:
@@ -227,6 +356,10 @@ class Mappings:
             self.streams[WILDCARD] = parse_stream_mapping(legacy, "event_mapping/profile_mapping", wildcard=True)
         if not self.streams:
             raise MappingError("mappings: no mapping configured (set mappings, or event_mapping/profile_mapping)")
+
+    def list_ids(self) -> dict[str, str]:
+        """Every list a mapping writes to -> the setting that names it."""
+        return {lid: m.setting for m in self.streams.values() for lid in m.list_ids()}
 
     def for_stream(self, stream: str) -> StreamMapping:
         found = self.streams.get(stream) or self.streams.get(WILDCARD)
@@ -314,16 +447,14 @@ class RowMapper:
         self.mapping = mapping
         self.checks = checks
         resolved = _resolve(columns)
-        wanted = [
-            *(mapping.event.columns() if mapping.event else ()),
-            *(mapping.profile.columns() if mapping.profile else ()),
-        ]
-        missing = sorted({c for c in wanted if c not in resolved})
-        if missing and not mapping.wildcard:
-            raise MappingError(
-                f"{mapping.setting}: column(s) {', '.join(missing)} not in stream '{stream}' "
-                f"(its columns: {', '.join(columns)})"
-            )
+        wanted = mapping.columns()
+        for part, part_columns in mapping.parts():
+            missing = sorted({c for c in part_columns if c not in resolved})
+            if missing and not mapping.wildcard:
+                raise MappingError(
+                    f"{mapping.setting}.{part}: column(s) {', '.join(missing)} not in stream '{stream}' "
+                    f"(its columns: {', '.join(columns)})"
+                )
         self._col = {c: resolved.get(c, c) for c in wanted}
         skip = {*metadata_columns, *(resolved.get(c, c) for c in wanted)}
         rest = [c for c in columns if c not in skip and not c.startswith("_sdc_")]
@@ -334,17 +465,39 @@ class RowMapper:
         value = record.get(self._col.get(column, column))
         return None if is_empty(value) else value
 
-    def identifier(self, record: Mapping[str, Any]) -> str | None:
-        """The row's profile identifier for the rejected-rows file: external_id, then email, then phone."""
-        for profile in (self.mapping.profile, self.mapping.event.profile if self.mapping.event else None):
-            if profile is None:
+    def identifier(self, record: Mapping[str, Any], profile: ProfileMapping | None = None) -> str | None:
+        """The row's profile identifier (of `profile`, else of the stream's profile or event mapping): its
+        external_id, else its email, else its phone number, as written."""
+        mapping = self.mapping
+        candidates = (profile,) if profile else (mapping.profile, mapping.event.profile if mapping.event else None)
+        for found in candidates:
+            if found is None:
                 continue
             for key in ("external_id", "email", "phone_number"):
-                column = profile.identifiers.get(key)
+                column = found.identifiers.get(key)
                 value = self._get(record, column) if column else None
                 if value is not None:
                     return str(value).strip()
         return None
+
+    def key_columns(self, profile: ProfileMapping) -> list[str]:
+        """The stream's columns of a profile's identifiers, in the order `identifier` tries them."""
+        ids = profile.identifiers
+        return [self._col.get(ids[k], ids[k]) for k in ("external_id", "email", "phone_number") if k in ids]
+
+    def column(self, name: str) -> str:
+        """The stream's own name of a mapped column."""
+        return self._col.get(name, name)
+
+    def value(self, record: Mapping[str, Any], column: str) -> Any:
+        """A mapped column's value in the row (None when empty)."""
+        return self._get(record, column)
+
+    def stream_columns(self, columns: Iterable[str], kind_rest: str | None = None) -> list[str]:
+        """The stream's own names of mapped columns, and of the columns a "*" of `kind_rest` takes: what a
+        kind reads from a row."""
+        rest = {"event": self._event_rest, "profile": self._profile_rest}.get(kind_rest or "", [])
+        return [*(self._col.get(c, c) for c in columns), *rest]
 
     def _custom(self, record: Mapping[str, Any], named: Mapping[str, str], rest: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -449,6 +602,45 @@ class RowMapper:
                 "events": {"data": [{"type": "event", "attributes": event}]},
             },
         }
+
+    def list_member(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A profile (its identifiers only) for an import job that adds it to the mapping's list."""
+        assert self.mapping.members is not None
+        return {"type": "profile", "attributes": self._profile_attributes(record, self.mapping.members.profile)}
+
+    def _consent_identifier(self, identifier: str, value: Any, column: str) -> str:
+        return self.checks.email(value, column) if identifier == "email" else self.checks.phone(value, column)
+
+    def consent(self, record: Mapping[str, Any], channel: str) -> tuple[Consent, dict[str, Any]] | None:
+        """A profile for a subscription job of `channel` ("email", "sms"): subscribed (with `consented_at` when
+        the cell is a date) or unsubscribed; None when the consent cell is empty (it says nothing)."""
+        mapping = self.mapping.consent
+        assert mapping is not None
+        column = mapping.channels[channel]
+        raw = self._get(record, column)
+        if raw is None:
+            return None
+        consent = self.checks.consent(raw, column)
+        identifier = CONSENT_CHANNELS[channel]
+        id_column = mapping.profile.identifiers[identifier]
+        value = self._get(record, id_column)
+        if value is None:
+            raise Invalid(f"{id_column}: empty, and {channel} consent is given to a {identifier}", "missing_identifier")
+        attrs: dict[str, Any] = {identifier: self._consent_identifier(identifier, value, id_column)}
+        # The other identifier, when the row has a valid one, names the same profile ("If the email channel is
+        # omitted from subscriptions, this will be set on the profile": the SDK's subscription model).
+        other = "phone_number" if identifier == "email" else "email"
+        other_column = mapping.profile.identifiers.get(other)
+        other_value = self._get(record, other_column) if other_column else None
+        if other_column and other_value is not None:
+            # The channel's own identifier is enough; a profile mapping reports a bad other one.
+            with contextlib.suppress(Invalid):
+                attrs[other] = self._consent_identifier(other, other_value, other_column)
+        marketing: dict[str, Any] = {"consent": "SUBSCRIBED" if consent.subscribed else "UNSUBSCRIBED"}
+        if consent.consented_at:
+            marketing["consented_at"] = consent.consented_at
+        attrs["subscriptions"] = {channel: {"marketing": marketing}}
+        return consent, {"type": "profile", "attributes": attrs}
 
 
 def content_id(metric: str, profile: Mapping[str, Any], attrs: Mapping[str, Any], properties: Mapping[str, Any]) -> str:

@@ -1,23 +1,28 @@
-"""KlaviyoSink: one input stream's rows, mapped and checked one by one, sent in bulk batches.
+"""KlaviyoSink: one input stream's rows, checked against the change memory, mapped one by one, sent in bulk.
 
-`process_record` maps a row to its event and/or profile payload (or writes it to the rejected rows with the
-reason); `process_batch` cuts the batch into requests within the endpoints' limits and hands them to the
-dispatcher, which sends them in the background. The target emits state only after the dispatcher has
-flushed, so state never gets ahead of what Klaviyo accepted.
+`process_record` decides, for each kind the stream maps to (kinds.py), whether the row changed since Klaviyo last
+accepted it (changes.py): an unchanged row is counted and goes no further, a changed or new one is mapped to its
+payload (or written to the rejected rows with the reason). `process_batch` cuts what changed into requests within
+each route's limits and hands the full ones to the dispatcher, which sends them in the background; a request not
+full yet waits for the next batch's rows (300 changed rows spread over a 2,000,000-row table make one import job,
+not 200), until the target emits state or the stream ends (`submit_pending`). The target emits state only after
+that and after the dispatcher has flushed, so state never gets ahead of what Klaviyo accepted.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-import orjson
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
-from .bulk import MAX_ITEM_BYTES, Item, chunks
+from .bulk import Item, chunks
+from .changes import Decision, key_hash
+from .kinds import Kind
 from .mapping import MappingError, RowMapper
 from .rejects import RowRef
+from .routes import Route
+from .sdk_seams import RowsAsGiven
 from .validate import Invalid
 
 if t.TYPE_CHECKING:
@@ -31,8 +36,8 @@ FILE_COLUMN = "_sdc_source_file"  # tap-csv: the file a row came from
 ROW_ERROR_COLUMN = "_sdc_row_error"  # tap-csv: what is wrong with a row it could not parse (ragged, bad bytes)
 
 
-class KlaviyoSink(BatchSink):
-    """Rows of one stream into Klaviyo events and/or profiles."""
+class KlaviyoSink(RowsAsGiven):
+    """Rows of one stream into Klaviyo events, profiles, list members and consent."""
 
     # Rows per SDK batch: ten full event requests, or one full profile job.
     MAX_SIZE_DEFAULT = 10_000
@@ -48,7 +53,7 @@ class KlaviyoSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.target = target
         columns = list(schema.get("properties") or {})
-        configured = target.config.get("row_number_column")
+        configured = target.settings.row_number_column
         candidates = (configured,) if configured else ROW_NUMBER_COLUMNS
         self.row_column = next((c for c in candidates if c in columns), None)
         try:
@@ -61,14 +66,23 @@ class KlaviyoSink(BatchSink):
             )
         except MappingError as exc:
             raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
+        target.prepare()  # before the stream's first row: the account's memory, the lists checked
         mapping = self.mapper.mapping
-        self.kinds: list[tuple[str, t.Callable[[t.Mapping[str, t.Any]], dict[str, t.Any]]]] = []
-        if mapping.event:
-            self.kinds.append(("event", self.mapper.event))
-        if mapping.profile:
-            self.kinds.append(("profile", self.mapper.profile))
+        names = [name for name, part in (("event", mapping.event), ("profile", mapping.profile)) if part]
+        if mapping.members:
+            names.append("list")
+        if mapping.consent:
+            names += [f"{channel}_consent" for channel in mapping.consent.channels]
+        self.kinds = [
+            Kind(stream_name, name, self.mapper, target.outcomes, target.memory, target.payload_settings)
+            for name in names
+        ]
+        self.mirrors = [(kind, target.completeness(kind)) for kind in self.kinds if kind.mirror]
+        # Rows queued for a request that is not full yet, per kind and route.
+        self._pending: dict[tuple[str, Route], list[Item]] = {}
+        target.sinks_made.append(self)
         self._rows = 0
-        self.dry_run = target.dry_run
+        self.dry_run = target.settings.dry_run
         self._shown: set[str] = set()
 
     # Rows are checked by validate.py, which rejects a bad row with its reason; the SDK's JSON-schema
@@ -77,15 +91,7 @@ class KlaviyoSink(BatchSink):
     def get_validator(self) -> None:
         return None
 
-    @override
-    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        # Private singer-sdk method, overridden because checking values is this target's own job (validate.py
-        # reads times in the row's own formats and rejects a bad row with its reason); the SDK would parse every
-        # date-time column first and turn a bad one into None or an error for the whole run.
-        return record
-
     def _row_number(self, record: t.Mapping[str, t.Any]) -> int:
-        self._rows += 1
         if self.row_column is not None:
             try:
                 return int(record[self.row_column])
@@ -95,40 +101,89 @@ class KlaviyoSink(BatchSink):
 
     @override
     def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
-        ref = RowRef(
-            self.stream_name, self._row_number(record), self.mapper.identifier(record), record.get(FILE_COLUMN)
-        )
-        outcomes = self.target.outcomes
+        self._rows += 1
+        seq, row, file = self._rows, self._row_number(record), record.get(FILE_COLUMN)
+        for _, completeness in self.mirrors:
+            completeness.saw(file, row if self.row_column is not None else None)
         row_error = record.get(ROW_ERROR_COLUMN)
-        for kind, build in self.kinds:
-            outcomes.read(self.stream_name, kind)
+        outcomes = self.target.outcomes
+        stream = self.stream_name
+        for kind in self.kinds:
+            if not row_error and not kind.applies(record):
+                continue
+            outcomes.read(stream, kind.kind)
+            key_text = kind.key_of(record)
+            key = key_hash(key_text) if key_text is not None else None
+            if kind.mirror and key is not None:
+                # A member's row, even one rejected below: its member stays (only a row that is gone leaves).
+                kind.changes.seen(key)
+            if row_error:
+                ref = RowRef(stream, row, kind.reject_key(record, key_text), file)
+                outcomes.reject(ref, kind.kind, f"the tap could not read this row: {row_error}", "bad_csv_row")
+                continue
+            fp = kind.fingerprint_of(record)
+            if key is None:
+                # An event without a unique_id column is keyed by its content; any other row without a key is new
+                # (and rejected below for it).
+                key = fp
+                decision = kind.changes.decide(key, fp) if kind.kind == "event" else Decision.CREATED
+            else:
+                decision = kind.changes.decide(key, fp)
+            if decision is Decision.UNCHANGED:
+                outcomes.decided(stream, kind.kind, decision, preview=self.dry_run)
+                continue
+            ref = RowRef(stream, row, kind.reject_key(record, key_text), file)
             try:
-                if row_error:
-                    raise Invalid(f"the tap could not read this row: {row_error}", "bad_csv_row")
-                payload = build(record)
-                # orjson's bytes keep its 4 KB working buffer: an exact copy makes a batch of 10,000 rows
-                # take ~2 MB, not 40 MB.
-                body = bytes(memoryview(orjson.dumps(payload)))
-                if len(body) > MAX_ITEM_BYTES[kind]:
+                route, payload, identity = kind.build(record)
+                body = kind.serialize(payload)
+                if len(body) > route.max_item_bytes:
                     raise Invalid(
-                        f"the {kind} is {len(body):,} bytes; Klaviyo accepts at most {MAX_ITEM_BYTES[kind]:,}",
+                        f"the {kind.kind} is {len(body):,} bytes; Klaviyo accepts at most {route.max_item_bytes:,}",
                         "too_large",
                     )
             except Invalid as exc:
-                outcomes.reject(ref, kind, exc.reason, exc.code)
+                outcomes.reject(ref, kind.kind, exc.reason, exc.code)
                 continue
-            if self.dry_run and kind not in self._shown:
-                self._shown.add(kind)
-                self.logger.info(
-                    "dry run: stream '%s' row %d as a %s: %s", self.stream_name, ref.row, kind, body.decode()
-                )
-            context.setdefault(kind, []).append(Item(ref, body))
+            outcomes.decided(stream, kind.kind, decision, preview=self.dry_run)
+            if self.dry_run:
+                if kind.kind not in self._shown:
+                    self._shown.add(kind.kind)
+                    self.logger.info("dry run: stream '%s' row %d as a %s: %s", stream, row, kind.kind, body.decode())
+                continue
+            item = Item(ref, body, seq, key, fp, decision is Decision.CREATED, identity)
+            context.setdefault(kind.kind, {}).setdefault(route, []).append(item)
 
     @override
     def process_batch(self, context: Context) -> None:
+        for kind in self.kinds:
+            routes: dict[Route, list[Item]] = context.get(kind.kind) or {}
+            for route, items in routes.items():
+                self._pending.setdefault((kind.kind, route), []).extend(items)
+        self._submit(whole=False)
+
+    def submit_pending(self) -> None:
+        """Send every row queued, full requests or not (before state is emitted, and when the stream ends)."""
+        self._submit(whole=True)
+
+    @override
+    def clean_up(self) -> None:
+        self.submit_pending()
+        super().clean_up()
+
+    def _submit(self, *, whole: bool) -> None:
         dispatcher = self.target.dispatcher
         if dispatcher is None:  # dry run
+            self._pending.clear()
             return
-        for kind, _ in self.kinds:
-            for batch in chunks(context.get(kind) or [], kind):
-                dispatcher.submit(kind, self.stream_name, batch)
+        kinds = {kind.kind: kind for kind in self.kinds}
+        for (name, route), items in list(self._pending.items()):
+            batches = chunks(items, route)
+            last = batches[-1] if batches else []
+            keep = [] if whole or len(last) >= route.max_items else last
+            for batch in batches:
+                if batch is not keep:
+                    dispatcher.submit(route, kinds[name], batch)
+            if keep:
+                self._pending[(name, route)] = keep
+            else:
+                del self._pending[(name, route)]

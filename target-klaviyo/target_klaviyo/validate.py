@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +27,17 @@ MAX_METRIC_NAME = 127  # "must be less than 128 characters"
 # Klaviyo's own shape check (the sandbox uses the same): something@domain.tld, no spaces.
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 UNIX_SECONDS_RE = re.compile(r"[+-]?\d+(?:\.\d+)?")
+# Consent cells: a yes or a no, in the spellings warehouses and spreadsheets use, or the date consent was given.
+CONSENT_YES = frozenset({"true", "t", "yes", "y", "1", "subscribed"})
+CONSENT_NO = frozenset({"false", "f", "no", "n", "0", "unsubscribed"})
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A consent cell, read: subscribed or not, and when consent was given (a date in the past), if it says."""
+
+    subscribed: bool
+    consented_at: str | None = None
 
 
 class Invalid(ValueError):
@@ -68,7 +81,8 @@ class ValueChecks:
     def __init__(self, default_zone: tzinfo, phone_region: str | None, now: datetime | None = None) -> None:
         self.default_zone = default_zone
         self.phone_region = phone_region
-        self.latest = (now or datetime.now(UTC)) + LATEST_AHEAD
+        self.now = now or datetime.now(UTC)
+        self.latest = self.now + LATEST_AHEAD
 
     def time(self, value: Any, column: str) -> str:
         """ISO 8601 (a time without zone is in the default zone) or UNIX seconds, as ISO 8601 in UTC."""
@@ -116,7 +130,7 @@ class ValueChecks:
     def number(value: Any, column: str) -> float:
         if isinstance(value, bool):
             raise Invalid(f"{column}: {value!r} is not a number", "invalid_number")
-        if isinstance(value, int | float):
+        if isinstance(value, int | float | Decimal):  # singer-sdk reads a JSON number with a fraction as a Decimal
             number = float(value)
         elif isinstance(value, str):
             try:
@@ -154,6 +168,39 @@ class ValueChecks:
                 "invalid_phone_number",
             )
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    def consent(self, value: Any, column: str) -> Consent:
+        """A boolean (true/false, yes/no, 1/0, subscribed/unsubscribed) or the date consent was given (ISO 8601,
+        in the past: sent as a historical import with that `consented_at`)."""
+        if isinstance(value, bool):
+            return Consent(value)
+        if isinstance(value, int | float) and value in (0, 1):
+            return Consent(bool(value))
+        text = str(value).strip()
+        if text.lower() in CONSENT_YES:
+            return Consent(True)
+        if text.lower() in CONSENT_NO:
+            return Consent(False)
+        moment: datetime | None
+        try:
+            moment = datetime.fromisoformat(text) if len(text) > 10 else None
+            if moment is None:
+                moment = datetime.combine(date.fromisoformat(text), time(0))
+        except ValueError:
+            raise Invalid(
+                f"{column}: consent {value!r} is neither a boolean (true/false, yes/no, 1/0) nor a date "
+                "(ISO 8601, e.g. 2024-05-01 or 2024-05-01T10:00:00Z)",
+                "invalid_consent",
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.default_zone)
+        moment = moment.astimezone(UTC)
+        if moment > self.now:
+            raise Invalid(
+                f"{column}: consent date {value!r} is in the future; consent is recorded when it was given",
+                "invalid_consent",
+            )
+        return Consent(True, moment.isoformat())
 
     @staticmethod
     def metric_name(value: Any, column: str) -> str:

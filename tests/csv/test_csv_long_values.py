@@ -68,7 +68,7 @@ def test_where_a_c_long_is_32_bits_the_limit_is_the_largest_that_fits(monkeypatc
 def test_a_long_value_is_read_in_process(size):
     value = "v" * size
     body = f'id,note\n1,"{value}"\n2,{value}\n'.encode()
-    with reader.CsvReader(io.BytesIO(body), CsvFormat(), "mem.csv") as rows:
+    with reader.CsvReader(io.BytesIO(body), CsvFormat(",", '"', "utf-8-sig"), "mem.csv") as rows:
         assert [(row.values, row.error) for row in rows.rows()] == [
             ({"id": "1", "note": value}, None),
             ({"id": "2", "note": value}, None),

@@ -23,7 +23,11 @@ def tap_csv_entry() -> dict:
 
 def test_every_setting_of_the_tap_is_declared_in_meltano_yml():
     entry = tap_csv_entry()
-    assert (entry["namespace"], entry["executable"], entry["pip_url"]) == ("tap_csv", "tap-csv", "-e ./tap-csv")
+    assert (entry["namespace"], entry["executable"], entry["pip_url"]) == (
+        "tap_csv",
+        "tap-csv",
+        "-e ./tap-support -e ./tap-csv",
+    )
     assert {"catalog", "discover", "state"} <= set(entry["capabilities"])
     declared = {setting["name"]: setting for setting in entry["settings"]}
     properties = TapCSV.config_jsonschema["properties"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-from meltano_sys_dir import own_meltano_dir
 
+from local_stand_ins.meltano_sys_dir import own_meltano_dir
 from local_stand_ins.stack import STATE_BUCKET, LocalStack, meltano_env
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ MELTANO = str(Path(sys.executable).with_name("meltano"))
 
 def ensure_installed(*plugins: str) -> None:
     """`meltano install` the plugins whose virtual environment is missing (make setup normally did it)."""
-    kinds = {"tap-": "extractors", "target-": "loaders"}
+    kinds = {"tap-": "extractors", "target-": "loaders", "dbt-": "utilities"}
     missing = [
         p
         for p in plugins
@@ -53,8 +53,15 @@ class LocalProject:
 
     def env(self, **extra: str) -> dict[str, str]:
         self.warehouse.mkdir(parents=True, exist_ok=True)
+        # dbt's compiled SQL, run results and log per project too: tests run side by side
+        dbt = self.warehouse.parent / (self.warehouse.name + "-dbt")
         return meltano_env(
-            self.stack, SNOWFLAKE_EMULATOR_PATH=str(self.warehouse), MELTANO_SYS_DIR_ROOT=str(self.system), **extra
+            self.stack,
+            SNOWFLAKE_EMULATOR_PATH=str(self.warehouse),
+            MELTANO_SYS_DIR_ROOT=str(self.system),
+            DBT_SNOWFLAKE_TARGET_PATH=str(dbt / "target"),
+            DBT_SNOWFLAKE_LOG_PATH=str(dbt / "logs"),
+            **extra,
         )
 
     def meltano(self, *args: str, timeout: float = 900, **env: str) -> Run:
@@ -87,15 +94,18 @@ class LocalProject:
         process.wait(timeout=60)
         time.sleep(0.5)  # let the plugins' pipes close
 
-    def state_objects(self) -> list[str]:
-        s3 = boto3.client(
+    def s3(self):
+        """A client of the stack's S3 (moto takes any credentials)."""
+        return boto3.client(
             "s3",
             endpoint_url=self.stack.s3.endpoint_url,
             aws_access_key_id="local",
             aws_secret_access_key="local",
             region_name="us-east-1",
         )
-        return [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
+
+    def state_objects(self) -> list[str]:
+        return [o["Key"] for o in self.s3().list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
 
 
 def warehouse_keys(warehouse: Path, keys: dict[str, tuple[str, ...]]) -> dict[str, list[tuple]]:

@@ -1,8 +1,10 @@
 """`meltano run tap-csv target-klaviyo` as users run it, against the sandbox (read back with the official SDK):
-the CSV-to-Klaviyo package's sample and config unchanged, a re-run, a file of bad rows, no key anywhere."""
+the CSV-to-Klaviyo package's sample and config unchanged, a re-run, a file of bad rows, no key anywhere; the change
+memory (beside Meltano's state on the local S3) across runs and a killed run."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import time
@@ -12,7 +14,8 @@ import pytest
 from klaviyo_api import KlaviyoAPI
 from meltano_project import LocalProject, ensure_installed
 
-from local_stand_ins.stack import start_local_stack
+from local_stand_ins.stack import STATE_BUCKET, start_local_stack
+from target_klaviyo.memory_file import decode
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "data" / "sample_orders.csv"  # a copy of the shared sample
 RUN = ("run", "tap-csv", "target-klaviyo")
@@ -121,10 +124,29 @@ def sample_run(project, files):
     return project.meltano(*RUN, **env), env
 
 
+def summary(run) -> dict:
+    marker = "target-klaviyo summary json: "
+    line = next(line for line in run.output.splitlines() if marker in line)
+    return json.loads(line.split(marker, 1)[1])
+
+
+def kind_counts(read: int, sent: int, accepted: int, rejected: int, *, unchanged: int = 0, changed: int = 0) -> dict:
+    created = accepted - changed
+    return {
+        "read": read,
+        "unchanged": unchanged,
+        "created": created,
+        "changed": changed,
+        "sent": sent,
+        "accepted": accepted,
+        "rejected": rejected,
+    }
+
+
 def test_old_config_and_sample_orders_end_to_end(project, sample_run, files):
     run, _ = sample_run
     assert run.code == 0, run.output[-4000:]
-    assert '"orders":{"event":{"read":5,"sent":5,"accepted":5,"rejected":0}' in run.output
+    assert summary(run)["orders"]["event"] == kind_counts(5, 5, 5, 0)
     events = {e.attributes.event_properties["$event_id"]: e for e in events_of(project, "PlacedOrder")}
     assert sorted(events) == ["31625", "31842", "31954", "35554", "36648"]
     order = events["31842"].attributes
@@ -149,9 +171,12 @@ def test_rerun_and_full_refresh_create_no_duplicates(project, sample_run):
     again = project.meltano(*RUN, **env)  # the file is unchanged: tap-csv skips it
     assert again.code == 0, again.output[-4000:]
     assert "target-klaviyo summary json: {}" in again.output
-    refresh = project.meltano(*RUN, "--full-refresh", **env)  # every row sent again: Klaviyo de-duplicates
+    refresh = project.meltano(*RUN, "--full-refresh", **env)  # every row read again: none changed
     assert refresh.code == 0, refresh.output[-4000:]
-    assert '"orders":{"event":{"read":5,"sent":5,"accepted":5,"rejected":0}' in refresh.output
+    assert summary(refresh)["orders"]["event"] == kind_counts(5, 0, 0, 0, unchanged=5)
+    resend = project.meltano(*RUN, "--full-refresh", TARGET_KLAVIYO_FULL_REFRESH="true", **env)
+    assert resend.code == 0, resend.output[-4000:]
+    assert summary(resend)["orders"]["event"] == kind_counts(5, 5, 5, 0, changed=5)  # sent: Klaviyo de-duplicates
     assert len(events_of(project, "PlacedOrder")) == 5
 
 
@@ -195,3 +220,97 @@ def test_no_key_in_any_output(project, sample_run, files):
     for path in files.iterdir():
         if path.suffix == ".jsonl":
             assert key not in path.read_text(encoding="utf-8")
+
+
+def traits_csv(path: Path, tag: str, n: int, changed: dict[int, str] | None = None) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["EMAIL", "FIRST", "LTV"])
+        for i in range(n):
+            out.writerow([f"t{i}@{tag}.example", f"F{i}", (changed or {}).get(i, f"{i}.25")])
+
+
+def traits_env(project: LocalProject, folder: Path, entity: str, path: Path) -> dict[str, str]:
+    mappings = {entity: {"profile": {"email": "EMAIL", "first_name": "FIRST", "properties": {"LTV": "LTV"}}}}
+    return target_env(project, folder, [{"entity": entity, "path": str(path)}], mappings=mappings)
+
+
+def imported_emails(project: LocalProject, since: float) -> list[str]:
+    """The profiles of the import jobs posted since `since` (the sandbox keeps small bodies in its log)."""
+    out: list[str] = []
+    for entry in project.stack.sandbox.requests("/api/profile-bulk-import-jobs", method="POST"):
+        if entry["t"] >= since:
+            assert "body" in entry, "an import job too large for the request log"
+            out += [p["attributes"]["email"] for p in entry["body"]["data"]["attributes"]["profiles"]["data"]]
+    return sorted(out)
+
+
+def memory_objects(project: LocalProject) -> dict[str, bytes]:
+    """The change memories beside Meltano's state (meltano.yml, the local environment's change_memory)."""
+    s3 = project.s3()
+    return {
+        key: s3.get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read()
+        for key in project.state_objects()
+        if key.endswith(".tkm")
+    }
+
+
+def test_a_second_run_sends_only_the_rows_that_changed(project, files, tmp_path):
+    """The local environment keeps the change memory beside Meltano's state on the local S3: a file changed in
+    one row is read whole again by tap-csv, and only that row goes to Klaviyo."""
+    tag = f"mem{int(time.time())}"
+    path = tmp_path / "traits.csv"
+    traits_csv(path, tag, 60)
+    env = traits_env(project, files, "traits", path)
+    since = time.time()
+    first = project.meltano(*RUN, **env)
+    assert first.code == 0, first.output[-4000:]
+    assert summary(first)["traits"]["profile"] == kind_counts(60, 60, 60, 0)
+    assert len(imported_emails(project, since)) == 60
+    traits_csv(path, tag, 60, changed={17: "999.00"})
+    since = time.time()
+    second = project.meltano(*RUN, **env)
+    assert second.code == 0, second.output[-4000:]
+    assert summary(second)["traits"]["profile"] == kind_counts(60, 1, 1, 0, unchanged=59, changed=1)
+    assert imported_emails(project, since) == [f"t17@{tag}.example"]
+    assert profile_of(project, f"t17@{tag}.example").attributes.properties["LTV"] == "999.00"
+    account = project.stack.sandbox.accounts[0]["id"]
+    assert any(key.startswith(f"meltano/target-klaviyo-memory/{account}/traits-") for key in memory_objects(project))
+
+
+def test_a_run_killed_half_way_is_followed_by_a_correct_one(project, files, tmp_path):
+    """`meltano run` killed (-9, as a pod is) once the first import job has gone: the next run sends what the
+    memory does not hold and ends with every row remembered; the one after sends nothing."""
+    # A Meltano database of its own: the killed run stays "running" in it (hence --force after it).
+    project = LocalProject(project.stack, tmp_path / "warehouse")
+    tag = f"kill{int(time.time())}"
+    path = tmp_path / "big.csv"
+    rows = 30_000
+    traits_csv(path, tag, rows)
+    env = traits_env(project, files, "big", path)
+    since = time.time()
+    process = project.start(*RUN, **env)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        posted = [
+            e for e in project.stack.sandbox.requests("/api/profile-bulk-import-jobs", method="POST") if e["t"] >= since
+        ]
+        if posted:
+            break
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    project.kill(process)
+    after_kill = {k for k in memory_objects(project) if "/big-" in k}
+
+    again = project.meltano(*RUN, "--force", **env)  # --force: the killed run left its job marked running
+    assert again.code == 0, again.output[-4000:]
+    counts = summary(again)["big"]["profile"]
+    assert counts["read"] == rows and counts["rejected"] == 0
+    assert counts["read"] == counts["accepted"] + counts["unchanged"]
+    memories = {k: v for k, v in memory_objects(project).items() if "/big-" in k}
+    assert len(memories) == 1 and after_kill <= set(memories)
+    assert len(decode(next(iter(memories.values())))) == rows
+
+    last = project.meltano(*RUN, "--full-refresh", "--force", **env)
+    assert last.code == 0, last.output[-4000:]
+    assert summary(last)["big"]["profile"] == kind_counts(rows, 0, 0, 0, unchanged=rows)

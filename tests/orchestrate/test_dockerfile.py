@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import yaml
-from argo_manifests import DOCKERFILE, ORCHESTRATE, ROOT, deploy, meltano_yml, of_kind, template
+from argo_manifests import DOCKERFILE, ORCHESTRATE, ROOT, deploy, meltano_yml, scheduled_template, template
 from dockerfile_parse import DockerfileParser
 
 LOCK = ORCHESTRATE / "lock.py"
@@ -51,8 +51,16 @@ def test_every_copied_path_exists_and_nothing_private_is_copied():
 
 def test_every_local_package_a_plugin_installs_from_is_in_the_image():
     copied = {source.rstrip("/") for source, _ in copies()}
-    assert local_folders() == {"klaviyo-http", "tap-klaviyo", "tap-csv", "snowflake-emulator", "target-klaviyo"}
-    assert local_folders() | {"meltano.yml", "orchestrate", "orchestrate/locks"} == copied
+    assert local_folders() == {
+        "klaviyo-http",
+        "tap-support",
+        "tap-klaviyo",
+        "tap-csv",
+        "snowflake-emulator",
+        "target-klaviyo",
+    }
+    # transform/: the dbt project the dbt-snowflake utility runs (its project_dir)
+    assert local_folders() | {"meltano.yml", "orchestrate", "orchestrate/locks", "transform"} == copied
 
 
 def test_installs_run_offline_from_the_wheelhouse_with_the_locks():
@@ -71,7 +79,7 @@ def test_installs_run_offline_from_the_wheelhouse_with_the_locks():
 
 def test_the_image_has_the_layout_the_manifests_run():
     settings = deploy()
-    (workflow_template,) = of_kind("WorkflowTemplate")
+    workflow_template = scheduled_template()
     project = settings["project_dir"]
     assert instructions("WORKDIR") == [project]
     assert instructions("USER") == [f"{settings['run_as_user']}:{settings['run_as_user']}"]

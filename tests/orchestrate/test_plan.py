@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from argo_manifests import LocalArgo, of_kind, template
+from argo_manifests import LocalArgo, scheduled_template, template
 
 KEYS = ["pk_secret_a1b2c3d4e5", "pk_secret_f6g7h8i9j0", "pk_secret_k1l2m3n4o5"]
 ACCOUNTS = [
@@ -26,7 +26,7 @@ def accounts_uri(moto_s3):
 def plan(
     moto_s3, tmp_path, accounts_file: str, config: dict[str, str] | None = None, **parameters: str
 ) -> tuple[LocalArgo, int, str]:
-    (workflow_template,) = of_kind("WorkflowTemplate")
+    workflow_template = scheduled_template()
     secret = {
         "KLAVIYO_ACCOUNTS_FILE": accounts_file,
         "MELTANO_STATE_BACKEND_URI": "s3://unused/state",
@@ -123,7 +123,7 @@ def test_an_unreadable_accounts_file_is_retried_and_named(moto_s3, tmp_path):
 
 
 def test_an_account_that_would_take_the_last_steps_state_id_is_refused(moto_s3, tmp_path):
-    (workflow_template,) = of_kind("WorkflowTemplate")
+    workflow_template = scheduled_template()
     args = template(workflow_template, "mark-deletions")["container"]["args"]
     assert args[args.index("--state-id-suffix") + 1] == "mark-deletions"
     taken = moto_s3.put(

@@ -13,9 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from argo_manifests import ROOT, LocalArgo, PodRun, of_kind
+from argo_manifests import ROOT, LocalArgo, PodRun, pod_meltano_dir, scheduled_template
 from klaviyo_api import KlaviyoAPI
-from meltano_sys_dir import own_meltano_dir
 
 from local_stand_ins.stack import ACCOUNTS_URI, STATE_BUCKET, start_local_stack
 
@@ -57,7 +56,7 @@ def warehouse(tmp_path_factory) -> Path:
 
 
 def local_argo(stack, warehouse: Path, scratch: Path) -> LocalArgo:
-    (workflow_template,) = of_kind("WorkflowTemplate")
+    workflow_template = scheduled_template()
     secret = {  # `kubectl create secret generic klaviyo-warehouse ...` (orchestrate/README.md); no SNOWFLAKE_ROLE
         "KLAVIYO_ACCOUNTS_FILE": ACCOUNTS_URI,
         "MELTANO_STATE_BACKEND_URI": f"s3://{STATE_BUCKET}/{STATE_PREFIX}",
@@ -70,7 +69,7 @@ def local_argo(stack, warehouse: Path, scratch: Path) -> LocalArgo:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     stand_ins = {
-        "MELTANO_SYS_DIR_ROOT": str(own_meltano_dir(scratch / "meltano-sys")),
+        "MELTANO_SYS_DIR_ROOT": str(pod_meltano_dir(scratch)),
         "TAP_KLAVIYO_API_URL": stack.sandbox.url,
         "TAP_KLAVIYO_RATE_LIMIT_SCALE": "0",
         "AWS_ENDPOINT_URL_S3": stack.s3.endpoint_url,  # the accounts file (boto3's own variable)

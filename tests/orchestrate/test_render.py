@@ -40,6 +40,9 @@ def test_the_committed_manifests_are_what_meltano_yml_renders_to(tmp_path):
     assert set(committed) == {
         "klaviyo-to-snowflake.workflow-template.yaml",
         "klaviyo-to-snowflake.cron-workflow.yaml",
+        "csv-to-klaviyo.workflow-template.yaml",
+        "csv-drops.event-source.yaml",
+        "csv-to-klaviyo.sensor.yaml",
         "kustomization.yaml",
     }
 
@@ -133,6 +136,10 @@ def test_a_meltano_yml_that_cannot_run_on_argo_is_refused_by_name(tmp_path, edit
         (
             {"retry": {"limit": 3, "policy": "Sometimes", "backoff_duration": "10m", "backoff_factor": 2}},
             "retry.policy: Input should be 'Always', 'OnFailure', 'OnError' or 'OnTransientError'",
+        ),
+        (  # the file loads hand tap-csv the one file: another job cannot run for a dropped file
+            {"file_loads": load_yaml(ORCHESTRATE / "deploy.yml")["file_loads"] | {"job": "snowflake-to-klaviyo"}},
+            "file_loads.job 'snowflake-to-klaviyo' must be a job of one task 'tap-csv <loader>'",
         ),
     ],
 )

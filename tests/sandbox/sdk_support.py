@@ -8,7 +8,6 @@ import functools
 import inspect
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +32,10 @@ from openapi_client.models import (
     TemplateResponseObjectResource,
 )
 from pydantic import BaseModel
+
+from klaviyo_sandbox.pytest_plugin import wait_for
+
+__all__ = ["wait_for"]  # re-exported: the SDK tests import it from here
 
 REVISION = "2026-10-15"
 
@@ -100,9 +103,6 @@ SDK_GROUPS = [name for name in dir(SDK_CLIENT) if name[:1].isupper()]
 def sdk_group(client: KlaviyoAPI, method: str) -> Any:
     """The SDK property (client.Lists, client.Tags ...) that has `method`."""
     return getattr(client, _sdk_methods()[method][0])
-
-
-SERIALIZE_RE = re.compile(r"def _(\w+)_serialize\(.*?method='([A-Z]+)',\s*resource_path='([^']+)'", re.S)
 
 
 @functools.cache
@@ -173,16 +173,6 @@ def sdk_walk(
         records.extend(page.data)
         pages += 1
     return records
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy (returned) or `timeout` seconds pass (its last result)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)
 
 
 def unknown_keys(model: Any, raw: Any, path: str = "") -> list[str]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sdk_support import raw_get, raw_walk
 
-from klaviyo_sandbox.generator import AccountData
+from klaviyo_sandbox.account import Account
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 from klaviyo_sandbox.settings import DataSettings
 from klaviyo_sandbox.writes import simulate_activity
@@ -79,7 +79,7 @@ def test_activity_without_membership_counts_changes_no_membership(sandbox):
 
 def test_membership_changes_are_deterministic_from_the_seed():
     def run(seed: int) -> list[dict]:
-        acc = AccountData(DataSettings(seed=4, accounts=1, events=10, profiles=300), 0)
+        acc = Account.generate(DataSettings(seed=4, accounts=1, events=10, profiles=300), 0)
         return [simulate_activity(acc, segment_changes=5, list_changes=2, now=1.9e9 + k, seed=seed) for k in range(2)]
 
     first, again, other = run(8), run(8), run(9)

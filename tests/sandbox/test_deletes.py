@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sdk_support import api_error, only_error, raw_get, raw_request, raw_walk, sdk_call, sdk_client
 
+from klaviyo_sandbox.account import Account, AccountState
 from klaviyo_sandbox.deletes import delete_resource
 from klaviyo_sandbox.endpoints import REL_TYPES
-from klaviyo_sandbox.generator import AccountData
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 from klaviyo_sandbox.settings import DataSettings
 
@@ -226,7 +226,7 @@ def test_delete_tiers_are_enforced_per_bucket(klaviyo_sandbox_factory):
 
 
 # ---- in-process: what a delete leaves behind -----------------------------------------------------------------------
-def mentions(acc: AccountData, type_: str, resource_id: str) -> list[tuple[str, str]]:
+def mentions(acc: AccountState, type_: str, resource_id: str) -> list[tuple[str, str]]:
     """Every (type, id) of a record whose relationships name the resource (ids are unique per type only)."""
     found = []
     tables = (acc.campaigns, acc.campaign_messages, acc.flows, acc.flow_actions, acc.flow_messages, acc.lists, acc.tags)
@@ -245,7 +245,7 @@ def mentions(acc: AccountData, type_: str, resource_id: str) -> list[tuple[str, 
 
 @pytest.mark.parametrize("type_", ["campaign", "flow", "list", "segment", "tag", "template"])
 def test_delete_leaves_no_mention_of_the_resource(type_):
-    acc = AccountData(DataSettings(accounts=1, events=10, profiles=50), 0)
+    acc = Account.generate(DataSettings(accounts=1, events=10, profiles=50), 0).state
     table = {"campaign": acc.campaigns, "flow": acc.flows, "list": acc.lists, "segment": acc.segments}.get(type_)
     table = table or {"tag": acc.tags, "template": acc.templates}[type_]
     rid = max(table.records, key=lambda r: len(mentions(acc, type_, r)))

@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from klaviyo_sandbox import query as query_module
+from klaviyo_sandbox.account import Account
 from klaviyo_sandbox.endpoints import ENDPOINTS
 from klaviyo_sandbox.event_pages import event_times, render_events
-from klaviyo_sandbox.generator import AccountData
 from klaviyo_sandbox.jsonapi import resource
 from klaviyo_sandbox.query import ReadRequest
 from klaviyo_sandbox.settings import DataSettings
@@ -21,25 +21,25 @@ BASE = "http://127.0.0.1:8765"
 
 
 @pytest.fixture(scope="module")
-def accounts() -> list[AccountData]:
+def accounts() -> list[Account]:
     settings = DataSettings(events=20_000, profiles=900, accounts=2, seed=3)
-    return [AccountData(settings, 0), AccountData(settings, 1)]
+    return [Account.generate(settings, 0), Account.generate(settings, 1)]
 
 
 def test_rendered_events_equal_generated_records(accounts):
-    for acc in accounts:
-        indexes = list(range(0, acc.events.n, 3))
-        for i, text in zip(indexes, render_events(acc, indexes, BASE), strict=True):
-            assert orjson.loads(text) == resource(acc._event(i), BASE), i
+    for data in (acc.data for acc in accounts):
+        indexes = list(range(0, data.n_events, 3))
+        for i, text in zip(indexes, render_events(data, indexes, BASE), strict=True):
+            assert orjson.loads(text) == resource(data.event(i), BASE), i
 
 
 def test_event_times_equal_scalar_times(accounts):
-    acc = accounts[1]
-    indexes = np.arange(acc.events.n, dtype=np.uint64)
-    assert event_times(acc, indexes).tolist() == [acc._event_time(i) for i in range(acc.events.n)]
+    data = accounts[1].data
+    indexes = np.arange(data.n_events, dtype=np.uint64)
+    assert event_times(data, indexes).tolist() == [data.event_time(i) for i in range(data.n_events)]
 
 
-def walk(acc: AccountData, query: dict[str, str], *, fast: bool, monkeypatch) -> list[dict]:
+def walk(acc: Account, query: dict[str, str], *, fast: bool, monkeypatch) -> list[dict]:
     """Every page of a walk, through the fast path (asserted to be taken) or the general one."""
     fast_calls = []
     if fast:
@@ -83,12 +83,12 @@ def test_fast_pages_equal_general_pages(accounts, query, monkeypatch):
 
 
 def test_a_written_event_switches_to_the_general_path(accounts):
-    acc = AccountData(DataSettings(events=50, profiles=10, accounts=1), 0)
+    acc = Account.generate(DataSettings(events=50, profiles=10, accounts=1), 0)
     request = ReadRequest(GET_EVENTS, acc, {}, BASE, "/api/events", {})
-    assert request._plain_event_page(acc.events, [])
-    record = acc._event(3)
-    acc.events.put({**record, "attributes": {**record["attributes"], "uuid": "changed"}})
-    assert not request._plain_event_page(acc.events, [])
+    assert request._plain_event_page(acc.state.events, [])
+    record = acc.data.event(3)
+    acc.state.events.put({**record, "attributes": {**record["attributes"], "uuid": "changed"}})
+    assert not request._plain_event_page(acc.state.events, [])
     assert any(
         r.get("attributes", {}).get("uuid") == "changed"
         for r in orjson.loads(orjson.dumps(request.collection()))["data"]

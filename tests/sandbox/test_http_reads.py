@@ -10,6 +10,8 @@ import psutil
 import pytest
 import requests
 
+from klaviyo_sandbox.pytest_plugin import wait_for
+
 REVISION = "2026-10-15"
 
 
@@ -84,15 +86,6 @@ def bulk_events(client: Client, email: str, events: list[dict]) -> None:
     }
     response = client.post("/api/event-bulk-create-jobs", body)
     assert response.status_code == 202, response.text
-
-
-def wait_for(check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 # ---- cursors ------------------------------------------------------------------------------------------

@@ -5,8 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from klaviyo_sandbox.endpoints import table_for
-from klaviyo_sandbox.generator import AccountData
+from klaviyo_sandbox.account import Account, AccountState
 from klaviyo_sandbox.jsonapi import resource, resource_json
 from klaviyo_sandbox.settings import DataSettings
 
@@ -29,12 +28,12 @@ TYPES = [
 
 
 @pytest.fixture(scope="module")
-def account() -> AccountData:
-    return AccountData(DataSettings(events=500, profiles=200, accounts=1), 0)
+def account() -> AccountState:
+    return Account.generate(DataSettings(events=500, profiles=200, accounts=1), 0).state
 
 
-def some_records(account: AccountData, type_: str) -> list[dict]:
-    table = table_for(account, type_)
+def some_records(account: AccountState, type_: str) -> list[dict]:
+    table = account.table(type_)
     assert table is not None
     return [
         record for _, record in zip(range(25), (r for _, r in table.scan("id", False, None, None, None)), strict=False)

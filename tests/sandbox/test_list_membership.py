@@ -15,7 +15,7 @@ import pytest
 from openapi_client.models import ListMembersAddQuery, ListMembersDeleteQuery
 from sdk_support import cursor_of, only_error, raw_get, raw_request, raw_walk, sdk_call, sdk_client, sdk_walk
 
-from klaviyo_sandbox.generator import AccountData
+from klaviyo_sandbox.account import Account
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 from klaviyo_sandbox.settings import DataSettings
 from klaviyo_sandbox.validation import ProfileInput
@@ -202,8 +202,8 @@ def test_membership_tier_is_enforced(klaviyo_sandbox_factory):
 
 # ---- in-process: MemberTable keeps one exact order while members come and go -------------------------------------
 @pytest.fixture
-def account() -> AccountData:
-    return AccountData(DataSettings(seed=5, accounts=1, events=10, profiles=600), 0)
+def account() -> Account:
+    return Account.generate(DataSettings(seed=5, accounts=1, events=10, profiles=600), 0)
 
 
 def scan_ids(table, descending: bool = False, after=None) -> list[str]:
@@ -211,13 +211,12 @@ def scan_ids(table, descending: bool = False, after=None) -> list[str]:
 
 
 def test_member_table_order_and_cursors_stay_exact(account):
-    gid = sorted(g for t, g in account.members if t == "list")[0]
-    table = account.members[("list", gid)]
+    gid = sorted(g for t, g in account.state.members if t == "list")[0]
+    table = account.state.members[("list", gid)]
     generated = list(table.scan("joined_group_at", False, None, None, None))
     assert len(generated) > 20
-    outsiders = [
-        account.profiles.make(j) for j in range(account.profiles.n) if table.get(account.profiles.make(j)["id"]) is None
-    ]
+    data = account.data
+    outsiders = [data.profile(j) for j in range(data.n_profiles) if table.get(data.profile_id(j)) is None]
     # Remove generated members, add outsiders at times that fall between generated ones (and one exactly on one).
     removed = {generated[3][1]["id"], generated[10][1]["id"]}
     for pid in removed:
@@ -246,9 +245,9 @@ def test_member_table_order_and_cursors_stay_exact(account):
 
 
 def test_an_added_member_shows_its_profile_as_it_is_now(account):
-    gid = sorted(g for t, g in account.members if t == "list")[0]
-    table = account.members[("list", gid)]
-    outsider = next(account.profiles.make(j) for j in range(50) if table.get(account.profiles.make(j)["id"]) is None)
+    gid = sorted(g for t, g in account.state.members if t == "list")[0]
+    table = account.state.members[("list", gid)]
+    outsider = next(account.data.profile(j) for j in range(50) if table.get(account.data.profile_id(j)) is None)
     table.add(outsider, time.time())
     upsert_profile(account, ProfileInput(id=outsider["id"], attributes={"first_name": "Renamed"}), time.time())
     assert table.get(outsider["id"])["attributes"]["first_name"] == "Renamed"

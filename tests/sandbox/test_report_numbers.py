@@ -7,56 +7,56 @@ import copy
 
 import pytest
 
-from klaviyo_sandbox.generator import AccountData
+from klaviyo_sandbox.account import Account
 from klaviyo_sandbox.reports import Counts, event_facts, members_joined_before, statistic
 from klaviyo_sandbox.settings import DataSettings
 from klaviyo_sandbox.writes import simulate_activity
 
 
 @pytest.fixture
-def acc() -> AccountData:
-    return AccountData(DataSettings(events=3_000, profiles=400), 1)
+def acc() -> Account:
+    return Account.generate(DataSettings(events=3_000, profiles=400), 1)
 
 
-def scanned(acc: AccountData, lo: float, hi: float, metric_ids: set[str]) -> list[tuple]:
+def scanned(acc: Account, lo: float, hi: float, metric_ids: set[str]) -> list[tuple]:
     """What GET /api/events serves in [lo, hi) of those metrics, through the table's own scan."""
     out = []
-    for _, record in acc.events.scan("datetime", False, None, lo, hi):
+    for _, record in acc.state.events.scan("datetime", False, None, lo, hi):
         if record["k"]["datetime"] < hi and record["rel"]["metric"] in metric_ids:
             props = record["attributes"]["event_properties"]
             out.append((record["k"]["datetime"], record["rel"]["metric"], record["rel"]["profile"], props))
     return sorted(out, key=lambda fact: (fact[0], fact[1], fact[2], str(fact[3])))
 
 
-def facts(acc: AccountData, lo: float, hi: float, metric_ids: set[str]) -> list[tuple]:
+def facts(acc: Account, lo: float, hi: float, metric_ids: set[str]) -> list[tuple]:
     return sorted(event_facts(acc, lo, hi, metric_ids), key=lambda fact: (fact[0], fact[1], fact[2], str(fact[3])))
 
 
-def test_event_facts_are_the_events_served(acc: AccountData) -> None:
-    lo, hi = acc.start + acc.span * 0.3, acc.start + acc.span * 0.8
-    wanted = set(acc.metric_ids[:3]) | {acc.metric_ids[7]}
+def test_event_facts_are_the_events_served(acc: Account) -> None:
+    lo, hi = acc.data.start + acc.data.span * 0.3, acc.data.start + acc.data.span * 0.8
+    wanted = set(acc.data.metric_ids[:3]) | {acc.data.metric_ids[7]}
     expected = scanned(acc, lo, hi, wanted)
     assert len(expected) > 500
     assert facts(acc, lo, hi, wanted) == expected
 
 
-def test_event_facts_follow_writes_and_replacements(acc: AccountData) -> None:
-    simulate_activity(acc, events=40, now=acc.end - 10, seed=3)
+def test_event_facts_follow_writes_and_replacements(acc: Account) -> None:
+    simulate_activity(acc, events=40, now=acc.data.end - 10, seed=3)
     # A generated event replaced by a written version of itself (hidden original, overlay copy).
-    original = acc.events.make(1_000)
+    original = acc.data.event(1_000)
     replaced = copy.deepcopy(original)
     replaced["attributes"]["event_properties"] = {"$message": "rewritten"}
-    acc.events.put(replaced)
-    everything = set(acc.metric_ids)
-    assert facts(acc, acc.start, acc.end + 1, everything) == scanned(acc, acc.start, acc.end + 1, everything)
-    found = [f for f in facts(acc, acc.start, acc.end + 1, everything) if f[3] == {"$message": "rewritten"}]
+    acc.state.events.put(replaced)
+    everything, start, end = set(acc.data.metric_ids), acc.data.start, acc.data.end + 1
+    assert facts(acc, start, end, everything) == scanned(acc, start, end, everything)
+    found = [f for f in facts(acc, start, end, everything) if f[3] == {"$message": "rewritten"}]
     assert len(found) == 1
 
 
-def test_members_joined_before_counts_the_members_served(acc: AccountData) -> None:
-    table = next(t for (kind, _), t in acc.members.items() if kind == "segment")
+def test_members_joined_before_counts_the_members_served(acc: Account) -> None:
+    table = next(t for (kind, _), t in acc.state.members.items() if kind == "segment")
     joined = sorted(r["k"]["joined_group_at"] for _, r in table.scan("joined_group_at", False, None, None, None))
-    moments = [acc.start, joined[3], joined[3] + 1e-3, acc.start + acc.span / 2, acc.end + 1]
+    moments = [acc.data.start, joined[3], joined[3] + 1e-3, acc.data.start + acc.data.span / 2, acc.data.end + 1]
     assert members_joined_before(table, moments) == [sum(1 for j in joined if j < m) for m in moments]
 
 

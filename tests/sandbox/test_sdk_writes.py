@@ -27,7 +27,10 @@ from openapi_client.models import (
     ProfileUpsertQueryResourceObject,
     ProfileUpsertQueryResourceObjectAttributes,
 )
-from sdk_support import raw_get, sdk_call, sdk_client, sdk_walk, wait_for
+from sdk_support import api_error, raw_get, sdk_call, sdk_client, sdk_route, sdk_tier, sdk_walk, wait_for
+
+from klaviyo_sandbox.endpoints import ENDPOINTS
+from klaviyo_sandbox.relationships import RELATIONSHIP_ENDPOINTS
 
 WRITE_ACCOUNT = 1
 
@@ -279,3 +282,92 @@ def test_sdk_import_errors_paginate(klaviyo_sandbox, page_size, full_url_cursor)
         page_size=page_size,
     )
     assert [e.attributes.original_payload["attributes"] for e in errors] == bad
+
+
+# ---- the import job's profiles and lists (GET .../profile-bulk-import-jobs/{id}/profiles, /lists, relationships) --
+JOB_READS = [
+    "get_profiles_for_bulk_import_profiles_job",
+    "get_profile_ids_for_bulk_import_profiles_job",
+    "get_list_for_bulk_import_profiles_job",
+    "get_list_ids_for_bulk_import_profiles_job",
+]
+
+
+def completed_job(client, rows: list[dict[str, Any]], list_ids: tuple[str, ...] = ()) -> str:
+    query = import_query(rows, list_ids)
+    job_id = client.Profiles.bulk_import_profiles(profile_import_job_create_query=query).data.id
+    assert wait_for(
+        lambda: client.Profiles.get_bulk_import_profiles_job(job_id=job_id).data.attributes.status == "complete"
+    )
+    return job_id
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 100])
+def test_sdk_an_import_jobs_profiles_are_the_profiles_it_imported(klaviyo_sandbox, page_size):
+    """What a list mirror needs: the ids of the profiles a job imported, matched by their identifiers (an invalid
+    row imports nothing; a row naming an existing profile names that profile)."""
+    client = sdk_client(klaviyo_sandbox, WRITE_ACCOUNT)
+    existing = f"{unique('again')}@example.com"
+    first = completed_job(client, [{"email": existing, "first_name": "Once"}])
+    (before,) = sdk_walk(client.Profiles.get_profiles_for_bulk_import_profiles_job, id=first)
+    emails = [f"{unique('job')}@example.com" for _ in range(4)]
+    rows = [{"email": e} for e in emails] + [{"email": "broken@"}, {"email": existing, "last_name": "Twice"}]
+    job_id = completed_job(client, rows)
+
+    status, _, raw = sdk_call(
+        client.Profiles, "get_profiles_for_bulk_import_profiles_job", id=job_id, page_size=page_size
+    )
+    assert status == 200 and len(raw["data"]) == min(page_size, 5)
+    profiles = sdk_walk(client.Profiles.get_profiles_for_bulk_import_profiles_job, id=job_id, page_size=page_size)
+    assert sorted(p.attributes.email for p in profiles) == sorted([*emails, existing])
+    assert before.id in {p.id for p in profiles}
+    by_email = {p.attributes.email: p.id for p in profiles}
+    quoted = ",".join(f'"{e}"' for e in [*emails, existing])
+    read = sdk_walk(client.Profiles.get_profiles, filter=f"any(email,[{quoted}])")
+    assert by_email == {p.attributes.email: p.id for p in read}
+
+    status, _, raw = sdk_call(client.Profiles, "get_profile_ids_for_bulk_import_profiles_job", id=job_id)
+    assert status == 200 and all(set(ref) == {"type", "id"} for ref in raw["data"])
+    ids = sdk_walk(client.Profiles.get_profile_ids_for_bulk_import_profiles_job, id=job_id, page_size=page_size)
+    assert sorted(ref.id for ref in ids) == sorted(by_email.values())
+
+
+def test_sdk_an_import_jobs_profiles_take_a_sparse_fieldset_and_subscriptions(klaviyo_sandbox):
+    """As GET /api/profiles does: fields[profile] and additional-fields[profile]."""
+    client = sdk_client(klaviyo_sandbox, WRITE_ACCOUNT)
+    email = f"{unique('sparse')}@example.com"
+    job_id = completed_job(client, [{"email": email, "first_name": "Sparse", "external_id": unique("ext")}])
+    method = "get_profiles_for_bulk_import_profiles_job"
+    _, _, raw = sdk_call(client.Profiles, method, id=job_id, fields_profile=["email", "external_id"])
+    (profile,) = raw["data"]
+    assert set(profile["attributes"]) == {"email", "external_id"}
+    assert profile["attributes"]["email"] == email
+    _, _, raw = sdk_call(client.Profiles, method, id=job_id, additional_fields_profile=["subscriptions"])
+    assert raw["data"][0]["attributes"]["subscriptions"]["email"]["marketing"]["consent"]
+
+
+def test_sdk_an_import_jobs_lists(klaviyo_sandbox):
+    client = sdk_client(klaviyo_sandbox, WRITE_ACCOUNT)
+    list_id = raw_get(klaviyo_sandbox, "/api/lists", WRITE_ACCOUNT)["data"][1]["id"]
+    job_id = completed_job(client, [{"email": f"{unique('listed')}@example.com"}], (list_id,))
+    status, _, raw = sdk_call(client.Profiles, "get_list_for_bulk_import_profiles_job", id=job_id)
+    assert status == 200 and [item["id"] for item in raw["data"]] == [list_id]
+    status, _, raw = sdk_call(client.Profiles, "get_list_ids_for_bulk_import_profiles_job", id=job_id)
+    assert status == 200 and raw["data"] == [{"type": "list", "id": list_id}]
+    unlisted = completed_job(client, [{"email": f"{unique('unlisted')}@example.com"}])
+    assert client.Profiles.get_list_ids_for_bulk_import_profiles_job(id=unlisted).data == []
+
+
+@pytest.mark.parametrize("method", JOB_READS)
+def test_sdk_an_unknown_jobs_profiles_and_lists_are_404(klaviyo_sandbox, method):
+    client = sdk_client(klaviyo_sandbox, WRITE_ACCOUNT)
+    status, body = api_error(lambda: getattr(client.Profiles, method)(id="noSuchJob"))
+    assert status == 404 and body.errors[0].code == "not_found"
+
+
+@pytest.mark.parametrize("method", JOB_READS)
+def test_the_import_jobs_reads_are_the_sdks_paths_and_tiers(method):
+    verb, path = sdk_route(method)
+    served = {e.name: e for e in [*ENDPOINTS, *RELATIONSHIP_ENDPOINTS]}[method]
+    assert (verb, path) == ("GET", served.path)
+    assert (served.tier.burst, served.tier.steady) == sdk_tier(method)

@@ -7,7 +7,8 @@ import json
 
 import requests
 
-from tap_klaviyo.pages import PartitionRun
+from tap_klaviyo.bookmarks import PartitionRun
+from tap_klaviyo.members import group_ids
 from tap_klaviyo.tap import TapKlaviyo
 
 
@@ -27,11 +28,11 @@ def test_a_list_deleted_after_the_groups_were_listed_ends_its_members_quietly(kl
                                       "0")  # fmt: skip
     tap = tap_for(sandbox)
     stream = tap.streams["list_members"]
-    account = tap.account_ids()[0]
-    lists = tap.group_ids(account, "list")
+    account = tap.run_context.accounts()[0]
+    lists = group_ids(account, "list")
     delete(sandbox, f"/api/lists/{lists[0]}")
-    gone = list(stream.pages(PartitionRun({"account_id": account, "list_id": lists[0]}, None)))
-    kept = list(stream.pages(PartitionRun({"account_id": account, "list_id": lists[1]}, None)))
+    gone = list(stream.pages(PartitionRun({"account_id": account.id, "list_id": lists[0]}, None)))
+    kept = list(stream.pages(PartitionRun({"account_id": account.id, "list_id": lists[1]}, None)))
     assert gone == [] and kept
 
 
@@ -39,7 +40,7 @@ def test_a_flow_deleted_before_its_messages_are_read_ends_them_quietly(klaviyo_s
     sandbox = klaviyo_sandbox_factory("--accounts", "1", "--events", "10", "--profiles", "30", "--rate-limit-scale",
                                       "0")  # fmt: skip
     tap = tap_for(sandbox)
-    account = tap.account_ids()[0]
+    account = tap.run_context.accounts()[0].id
     headers = {"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"}
     flow = requests.get(f"{sandbox.url}/api/flows", params={"include": "flow-actions"}, headers=headers,
                         timeout=30).json()["data"][0]  # fmt: skip

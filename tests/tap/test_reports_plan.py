@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import threading
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -173,15 +172,22 @@ def test_the_line_a_run_logs_for_what_it_left():
 # ---- a fetch within the quota ------------------------------------------------------------------------------------
 
 
-class FakeDirectory:
-    """Answers report POSTs; refuses with QuotaExhaustedError once `refuse_after` were served."""
+class FakeAccount:
+    """An account's klaviyo_http handle that answers report POSTs; refuses with QuotaExhaustedError once
+    `refuse_after` were served."""
 
-    def __init__(self, refuse_after: int | None = None, pages: int = 1) -> None:
+    id, name = "A1", "Acme"
+
+    def __init__(self, refuse_after: int | None = None, pages: int = 1, limiter: WindowLimiter | None = None) -> None:
         self.refuse_after = refuse_after
         self.pages = pages
+        self._limiter = limiter
         self.sent: list[tuple[str, bytes]] = []
 
-    def post_for(self, account_id: str, url: str, body: bytes, *, endpoint: str) -> bytes:
+    def limiter(self, endpoint: str) -> WindowLimiter | None:
+        return self._limiter
+
+    def post(self, url: str, body: bytes, *, endpoint: str) -> bytes:
         if self.refuse_after is not None and len(self.sent) >= self.refuse_after:
             raise QuotaExhaustedError("spent", account="Acme", endpoint=endpoint, retry_after=50_000)
         self.sent.append((url, body))
@@ -190,19 +196,10 @@ class FakeDirectory:
         return json.dumps({"data": {"attributes": {"results": []}}, "links": {"next": next_url}}).encode()
 
 
-def fake_fetch(
-    directory: FakeDirectory, limiter: WindowLimiter | None, budget: DailyBudget, slices: int
-) -> ReportFetch:
+def fake_fetch(account: FakeAccount, budget: DailyBudget, slices: int) -> ReportFetch:
     frames = series_slices(NOW.date() - timedelta(days=SLICE_DAYS * slices - 1), NOW)
     assert len(frames) == slices
-    tap = SimpleNamespace(
-        directory=directory,
-        http=SimpleNamespace(limiter=lambda account, endpoint: limiter),
-        account_name=lambda account_id: "Acme",
-        logger=logging.getLogger("test"),
-    )
     stream = SimpleNamespace(
-        tap=tap,
         name="flow_series_reports",
         endpoint="query_flow_series",
         path="/api/x",
@@ -210,8 +207,8 @@ def fake_fetch(
         plan=lambda timezone, now, state: (CHICAGO, frames),
         request_body=lambda timeframe, metric_id: {"timeframe": timeframe.body()},
     )
-    accounts = SimpleNamespace(timezone=lambda account_id: "America/Chicago")
-    return ReportFetch(stream, "A1", accounts, {}, budget)  # type: ignore[arg-type]
+    accounts = SimpleNamespace(timezone=lambda account: "America/Chicago")
+    return ReportFetch(stream, account, accounts, {}, budget)  # type: ignore[arg-type]
 
 
 def test_a_fetch_sends_what_is_left_of_the_day_oldest_first_and_stops_cleanly():
@@ -219,20 +216,19 @@ def test_a_fetch_sends_what_is_left_of_the_day_oldest_first_and_stops_cleanly():
     earlier = [now - 7200, now - 3600, now - 60]  # the morning run's requests
     budget = DailyBudget.from_state({"report_requests": earlier}, limit=5, now=now)
     limiter = WindowLimiter(Tier(100, 100, daily=5), sleep=lambda seconds: None)
-    directory = FakeDirectory()
-    fetch = fake_fetch(directory, limiter, budget, slices=4)
+    account = FakeAccount(limiter=limiter)
+    fetch = fake_fetch(account, budget, slices=4)
     fetch.run()
     assert fetch.error is None and fetch.quota_spent
     assert [f.timeframe for f in fetch.fetched] == fetch.planned[:2]  # the two oldest
-    assert len(directory.sent) == 2 and fetch.left == 2
+    assert len(account.sent) == 2 and fetch.left == 2
     assert limiter.daily_requests() == earlier  # seeded with the morning run's (the fake sends around the limiter)
     assert budget.remaining(now + 10) == 0 and len(budget.state(now + 10)["report_requests"]) == 5
 
 
 def test_a_quota_klaviyo_says_is_spent_stops_the_fetch_and_is_remembered():
     budget = DailyBudget(limit=225)
-    directory = FakeDirectory(refuse_after=3)
-    fetch = fake_fetch(directory, None, budget, slices=7)
+    fetch = fake_fetch(FakeAccount(refuse_after=3), budget, slices=7)
     fetch.run()
     assert fetch.error is None and fetch.quota_spent
     assert len(fetch.fetched) == 3 and fetch.left == 4
@@ -243,8 +239,7 @@ def test_a_quota_klaviyo_says_is_spent_stops_the_fetch_and_is_remembered():
 
 def test_every_page_of_an_answer_is_read_and_counted():
     budget = DailyBudget(limit=225)
-    directory = FakeDirectory(pages=3)
-    fetch = fake_fetch(directory, None, budget, slices=1)
+    fetch = fake_fetch(FakeAccount(pages=3), budget, slices=1)
     fetch.run()
     assert fetch.error is None and not fetch.quota_spent
     assert len(fetch.fetched) == 1 and len(fetch.fetched[0].pages) == 3
@@ -253,18 +248,17 @@ def test_every_page_of_an_answer_is_read_and_counted():
 
 def test_a_slice_whose_pages_are_not_all_read_is_not_kept():
     budget = DailyBudget(limit=4)
-    directory = FakeDirectory(pages=3)
-    fetch = fake_fetch(directory, None, budget, slices=2)
+    fetch = fake_fetch(FakeAccount(pages=3), budget, slices=2)
     fetch.run()
     assert fetch.quota_spent and len(fetch.fetched) == 1 and fetch.left == 1  # the second slice got 1 page of 3
 
 
 def test_an_unexpected_error_is_handed_to_the_stream():
-    class Broken(FakeDirectory):
-        def post_for(self, *args: Any, **kwargs: Any) -> bytes:
+    class Broken(FakeAccount):
+        def post(self, *args: Any, **kwargs: Any) -> bytes:
             raise RuntimeError("boom")
 
-    fetch = fake_fetch(Broken(), None, DailyBudget(limit=225), slices=1)
+    fetch = fake_fetch(Broken(), DailyBudget(limit=225), slices=1)
     thread = threading.Thread(target=fetch.run)
     thread.start()
     thread.join()

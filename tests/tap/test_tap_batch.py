@@ -1,7 +1,8 @@
 """Batch mode (singer-sdk's `batch_config`): the large streams as gzip JSON-lines files announced by BATCH messages.
 
 What the files hold (the rows record mode would emit, valid against the stream's schema, no key), when STATE comes
-(only for rows in files announced before it), the folders of runs that died, and a batch_config that cannot work.
+(only for rows in files announced before it), the folders of runs that died, a batch_config that cannot work, and a
+run with no loader deleting its files, which ends (batch_files.py: the wait for the loader is bounded).
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
-from tap_runs import batch_rows, records, run_tap
+from sandbox_truth import expected_counts
+from tap_runs import TAP, batch_rows, catalog_selecting, records, run_tap
 
 import tap_klaviyo
+from klaviyo_sandbox.pytest_plugin import start_sandbox
 from tap_klaviyo.reports import REPORT_STREAM_TYPES
 
 SCHEMAS = Path(tap_klaviyo.__file__).parent / "schemas"
@@ -155,3 +160,74 @@ def test_files_of_a_run_stay_private_to_its_user(runs):
     batch_messages, _ = runs
     url = next(m["manifest"][0] for m in batch_messages if m["type"] == "BATCH")
     assert os.stat(Path(urlsplit(url).path).parent).st_mode & 0o077 == 0
+
+
+# ---- no loader deletes the files: the run still ends ---------------------------------------------------------------
+LARGE = ["events", "profiles", "list_members", "segment_members"]
+ALONE_EVENTS, ALONE_PROFILES = 3000, 200
+
+
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory):
+    """A sandbox of 2 accounts whose large streams make more files each (batch_size 500) than the 4 that may wait."""
+    folder = tmp_path_factory.mktemp("alone")
+    running = start_sandbox(
+        "--accounts", "2", "--events", str(ALONE_EVENTS), "--profiles", str(ALONE_PROFILES), "--rate-limit-scale", "0",
+        "--accounts-file", str(folder / "accounts.json"),
+    )  # fmt: skip
+    config = {
+        "accounts_file": str(folder / "accounts.json"),
+        "api_url": running.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        "rate_limit_scale": 0,
+        "batch_config": {
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": (folder / "files").as_uri()},
+            "batch_size": 500,
+        },  # batch_max_pending_files: its default, 4
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "catalog.json").write_text(json.dumps(catalog_selecting(folder / "config.json", LARGE)))
+    yield running, config, folder
+    running.stop()
+
+
+def assert_every_row_in_the_files(sandbox, messages: list[dict]) -> None:
+    """The files announced hold every row of the large streams the sandbox serves, for each account."""
+    assert {m["stream"] for m in messages if m["type"] == "BATCH"} == set(LARGE)
+    rows = records(messages)
+    for index, account in enumerate(sandbox.accounts):
+        expected = expected_counts(sandbox, index, events=ALONE_EVENTS, profiles=ALONE_PROFILES)
+        got = Counter(stream for stream, rs in rows.items() for r in rs if r["account_id"] == account["id"])
+        assert {stream: got[stream] for stream in LARGE} == {stream: expected[stream] for stream in LARGE}
+
+
+@pytest.mark.parametrize("parallel_accounts", [1, 4])
+def test_the_tap_alone_writing_to_a_file_ends_with_every_row_in_its_files(alone, tmp_path, parallel_accounts):
+    """`tap-klaviyo --config ... > out.singer`: stdout is a file, nothing loads as the run goes, the tap never waits.
+    (It waited for ever before: 4 files announced, "Waiting for the loader" every minute.)"""
+    sandbox, config, folder = alone
+    (tmp_path / "config.json").write_text(json.dumps({**config, "parallel_accounts": parallel_accounts}))
+    command = [*TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(folder / "catalog.json")]
+    with open(tmp_path / "out.singer", "w") as out:
+        result = subprocess.run(command, stdout=out, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    messages = [json.loads(line) for line in (tmp_path / "out.singer").read_text().splitlines() if line.strip()]
+    assert sum(m["type"] == "BATCH" for m in messages) > 2 * 4  # more than may wait, in each account's process
+    assert_every_row_in_the_files(sandbox, messages)
+    assert "Waiting for the loader" not in result.stderr and "taken to keep its files" not in result.stderr
+
+
+def test_a_loader_that_keeps_its_files_is_waited_for_a_while_then_the_run_writes_on(alone, tmp_path):
+    """stdout is a pipe, but what reads it deletes no file (target-snowflake with clean_up_batch_files: false): the
+    tap waits batch_loader_wait_seconds once, says so, and ends with every row in its files."""
+    sandbox, config, folder = alone
+    (tmp_path / "config.json").write_text(
+        json.dumps({**config, "parallel_accounts": 1, "batch_loader_wait_seconds": 2})
+    )
+    command = [*TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(folder / "catalog.json")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("taken to keep its files") == 1
+    assert "GB free there" in result.stderr and "Batch files left for the loader" in result.stderr
+    assert_every_row_in_the_files(sandbox, [json.loads(line) for line in result.stdout.splitlines() if line.strip()])

@@ -17,22 +17,6 @@ from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 from tap_klaviyo.streams import STREAM_TYPES
 
 EVENTS, PROFILES = 6000, 300
-STREAMS_WITH_IDS = (
-    "events",
-    "profiles",
-    "campaigns",
-    "flows",
-    "lists",
-    "list_members",
-    "segments",
-    "metrics",
-    "templates",
-    "tags",
-    "campaign_messages",
-    "flow_actions",
-    "flow_messages",
-    "segment_members",
-)
 PRIMARY_KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
 
 

@@ -94,7 +94,7 @@ def check_landed(
     """The account holds exactly `profiles` (external_id -> custom properties), and the rejected-rows file
     exactly the rows `without_id` ((stream, 1-based row)), each rejected for its missing id."""
     assert landing.properties_by_id() == profiles
-    rejected = [(r["stream"], r["row"], r["kind"], r["identifier"], r["code"], r["reason"]) for r in landing.rejects()]
+    rejected = [(r["stream"], r["row"], r["kind"], r["key"], r["code"], r["reason"]) for r in landing.rejects()]
     assert sorted(rejected) == sorted((stream, row, "profile", None, *NO_ID) for stream, row in without_id or [])
 
 

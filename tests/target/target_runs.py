@@ -72,9 +72,58 @@ class Run:
 
     @property
     def summary(self) -> dict[str, dict[str, dict[str, int]]]:
+        """The run's summary; for a run that ended well, its invariants checked on every stream and kind."""
         marker = "target-klaviyo summary json: "
         line = next(line for line in self.stderr.splitlines() if marker in line)
-        return json.loads(line.split(marker, 1)[1])
+        found: dict[str, dict[str, dict[str, int]]] = json.loads(line.split(marker, 1)[1])
+        if self.returncode == 0:
+            preview = "(dry run:" in self.stderr
+            for stream, kinds in found.items():
+                for kind, c in kinds.items():
+                    assert_invariants(f"{stream}/{kind}", c, preview=preview)
+        return found
+
+
+def assert_invariants(where: str, c: dict[str, int], *, preview: bool) -> None:
+    """What every summary keeps (target-klaviyo/README.md): every row read ends accepted, rejected or unchanged
+    (a preview: would be created or changed, rejected or unchanged), and what is accepted is what was created or
+    changed, what joined a list, or what was subscribed or unsubscribed."""
+    if preview:
+        assert c["read"] == c["created"] + c["changed"] + c["unchanged"] + c["rejected"], (where, c)
+        assert c["accepted"] == c["sent"] == 0, (where, c)
+        return
+    assert c["read"] == c["accepted"] + c["rejected"] + c["unchanged"], (where, c)
+    assert c["accepted"] == c["created"] + c["changed"], (where, c)
+    assert c["sent"] <= c["read"] - c["unchanged"], (where, c)
+    if "added" in c:
+        assert c["added"] == c["accepted"], (where, c)
+    if "subscribed" in c:
+        assert c["subscribed"] + c["unsubscribed"] == c["accepted"], (where, c)
+
+
+def counts(
+    read: int,
+    sent: int,
+    accepted: int,
+    rejected: int,
+    *,
+    unchanged: int = 0,
+    changed: int = 0,
+    created: int | None = None,
+    **extra: int,
+) -> dict[str, int]:
+    """One stream's kind in the summary: rows accepted are created, or changed when remembered before (a dry run
+    accepts nothing: give what it would create)."""
+    return {
+        "read": read,
+        "unchanged": unchanged,
+        "created": accepted - changed if created is None else created,
+        "changed": changed,
+        "sent": sent,
+        "accepted": accepted,
+        "rejected": rejected,
+        **extra,
+    }
 
 
 def schema_message(stream: str, columns: Iterable[str], row_column: str | None = "_sdc_row_number") -> dict:
@@ -121,6 +170,8 @@ class Target:
             "api_url": self.sandbox.url,
             "rate_limit_scale": 0,
             "max_retries": 8,
+            # The test's own change memory: the default folder is the working directory's, shared by every run.
+            "change_memory": str(self.tmp_path / "memory"),
             **overrides,
         }
 

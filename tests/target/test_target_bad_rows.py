@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from target_runs import record_messages, schema_message
+from target_runs import counts, record_messages, schema_message
 
 COLUMNS = ["email", "phone", "when", "amount", "name", "note"]
 
@@ -79,14 +79,14 @@ def test_bad_rows_rejected_with_reasons_good_rows_arrive(target, klaviyo, tag):
         (10, "event"): ("invalid_email", "email: 12345 is not an email address"),
         (10, "profile"): ("invalid_email", "email: 12345 is not an email address"),
     }
-    identifiers = {r["row"]: r["identifier"] for r in run.rejects}
+    identifiers = {r["row"]: r["key"] for r in run.rejects}
     assert identifiers[3] == f"date@{tag}.example"
     assert identifiers[2] is None
 
     assert run.summary == {
         "bad": {
-            "event": {"read": 11, "sent": 2, "accepted": 2, "rejected": 9},
-            "profile": {"read": 11, "sent": 7, "accepted": 7, "rejected": 4},
+            "event": counts(11, 2, 2, 9),
+            "profile": counts(11, 7, 7, 4),
         }
     }
 
@@ -138,11 +138,11 @@ def test_rejects_as_csv(target, tag):
     )
     assert run.returncode == 0, run.stderr
     assert (target.tmp_path / "rejects.csv").read_text(encoding="utf-8").splitlines() == [
-        "stream,file,row,kind,identifier,reason,code",
-        "c,,1,profile,x@,email: 'x@' is not an email address,invalid_email",
+        "stream,file,row,kind,key,code,reason",
+        "c,,1,profile,x@,invalid_email,email: 'x@' is not an email address",
     ]
     assert json.loads(run.stderr.split("summary json: ", 1)[1].splitlines()[0]) == {
-        "c": {"profile": {"read": 2, "sent": 1, "accepted": 1, "rejected": 1}}
+        "c": {"profile": counts(2, 1, 1, 1)}
     }
 
 
@@ -166,7 +166,7 @@ def test_rows_the_tap_could_not_read_are_rejected_by_file_and_row(target, klaviy
             "file": "in/a.csv",
             "row": 2,
             "kind": "profile",
-            "identifier": f"b@{tag}.example",
+            "key": f"b@{tag}.example",
             "code": "bad_csv_row",
             "reason": "the tap could not read this row: 3 fields where the header has 1",
         }

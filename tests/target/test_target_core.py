@@ -26,6 +26,7 @@ def suite_config(sandbox_url: str, api_key: str, rejects: Path) -> dict:
         "api_key": api_key,
         "rate_limit_scale": 0,
         "rejects_path": str(rejects),
+        "change_memory": str(rejects.parent / "memory"),  # the test's own
         "mappings": MAPPING,
     }
 

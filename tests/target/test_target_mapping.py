@@ -116,7 +116,7 @@ def test_event_reuses_the_stream_profile_identifiers():
     ("config", "message"),
     [
         ({}, "mappings: no mapping configured"),
-        ({"mappings": {"s": {}}}, "mappings.s: map the stream to an event, a profile or both"),
+        ({"mappings": {"s": {}}}, "mappings.s: map the stream to an event, a profile, a list, consent, or several"),
         (
             {"mappings": {"s": {"profile": {"first_name": "f"}}}},
             "mappings.s.profile: map at least one profile identifier",

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from target_runs import LEGACY_CONFIG, SAMPLE_CSV, csv_messages, record_messages, schema_message
+from target_runs import LEGACY_CONFIG, SAMPLE_CSV, counts, csv_messages, record_messages, schema_message
 
 
 def test_old_package_config_sends_sample_orders(target, klaviyo, target_sandbox):
@@ -17,8 +17,8 @@ def test_old_package_config_sends_sample_orders(target, klaviyo, target_sandbox)
     assert run.returncode == 0, run.stderr
     assert run.summary == {
         "sample_orders": {
-            "event": {"read": 5, "sent": 5, "accepted": 5, "rejected": 0},
-            "profile": {"read": 5, "sent": 5, "accepted": 5, "rejected": 0},
+            "event": counts(5, 5, 5, 0),
+            "profile": counts(5, 5, 5, 0),
         }
     }
     assert run.rejects == []
@@ -46,7 +46,8 @@ def test_old_package_config_sends_sample_orders(target, klaviyo, target_sandbox)
 
 
 def test_rerun_creates_no_duplicates(target, klaviyo, tag):
-    """Ids from a column, and ids computed from the row's content, are the same on a second run."""
+    """A second run sends nothing (the change memory); sent again anyway (full_refresh), the ids computed from
+    the rows' content are the same, and Klaviyo drops what it has."""
     rows = [
         {"email": f"buyer{i}@{tag}.example", "sku": f"S{i % 3}", "when": f"2024-02-0{1 + i % 9}T10:00:00"}
         for i in range(40)
@@ -70,8 +71,11 @@ def test_rerun_creates_no_duplicates(target, klaviyo, tag):
     assert len(klaviyo.events(f"Viewed {tag}")) == 40
     second = target.run(messages, **config)
     assert second.returncode == 0, second.stderr
-    assert second.summary["views"]["event"]["accepted"] == 41  # Klaviyo took them, and de-duplicated them
-    assert len(klaviyo.events(f"Viewed {tag}")) == 40
+    assert second.summary["views"]["event"] == counts(41, 0, 0, 0, unchanged=41)
+    again = target.run(messages, full_refresh=True, **config)
+    assert again.returncode == 0, again.stderr
+    assert again.summary["views"]["event"] == counts(41, 41, 41, 0, changed=41)  # Klaviyo took them ...
+    assert len(klaviyo.events(f"Viewed {tag}")) == 40  # ... and de-duplicated them
 
 
 def test_unique_id_is_the_same_on_every_machine_and_process(tag):
@@ -226,10 +230,10 @@ def test_dry_run_validates_and_sends_nothing(target_sandbox, tmp_path, tag):
     assert proc.returncode == 0, proc.stderr
     assert target_sandbox.stats() == before
     assert "dry run" in proc.stderr
-    assert '"read":6,"sent":0,"accepted":0,"rejected":1' in proc.stderr
+    assert '"read":6,"unchanged":0,"created":5,"changed":0,"sent":0,"accepted":0,"rejected":1' in proc.stderr
     lines = (tmp_path / "rejects.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "stream,file,row,kind,identifier,reason,code"
-    assert lines[1] == "dry,,6,event,,no profile identifier: email empty,missing_identifier"
+    assert lines[0] == "stream,file,row,kind,key,code,reason"
+    assert lines[1] == "dry,,6,event,,missing_identifier,no profile identifier: email empty"
 
 
 def test_fail_on_reject_fails_the_run_after_sending_the_good_rows(target, klaviyo, tag):
@@ -245,7 +249,7 @@ def test_fail_on_reject_fails_the_run_after_sending_the_good_rows(target, klaviy
             "file": None,
             "row": 4,
             "kind": "profile",
-            "identifier": "not-an-email",
+            "key": "not-an-email",
             "reason": "email: 'not-an-email' is not an email address",
             "code": "invalid_email",
         }
@@ -256,7 +260,8 @@ def test_config_errors_name_the_setting(target):
     messages = [schema_message("orders", ["EMAIL"]), *record_messages("orders", [{"EMAIL": "a@b.co"}])]
     missing_column = target.run(messages, mappings={"orders": {"profile": {"email": "E_MAIL"}}})
     assert missing_column.returncode != 0
-    assert "mappings.orders: column(s) E_MAIL not in stream 'orders' (its columns: EMAIL" in missing_column.stderr
+    expected = "mappings.orders.profile: column(s) E_MAIL not in stream 'orders' (its columns: EMAIL"
+    assert expected in missing_column.stderr
     no_metric = target.run(messages, mappings={"orders": {"event": {"profile": {"email": "EMAIL"}}}})
     assert no_metric.returncode != 0
     assert "mappings.orders.event: give the metric name as 'metric'" in no_metric.stderr
@@ -280,8 +285,40 @@ def test_stream_maps_rename_compute_and_filter_columns(target, klaviyo, tag):
         mappings={"people": {"profile": {"email": "mail", "properties": {"Kind": "KIND"}}}},
     )
     assert run.returncode == 0, run.stderr
-    assert run.summary == {"people": {"profile": {"read": 1, "sent": 1, "accepted": 1, "rejected": 0}}}
+    assert run.summary == {"people": {"profile": counts(1, 1, 1, 0)}}
     profile = klaviyo.profile(f"ann@{tag}.example")
     assert profile is not None
     assert profile["attributes"]["properties"]["Kind"] == "real"
     assert klaviyo.profile(f"qa@{tag}.example") is None
+
+
+def test_numbers_from_a_warehouse_arrive_as_numbers(target, klaviyo, tag):
+    """A JSON number with a fraction reaches a sink as a Decimal (singer-sdk's reader): sent as a JSON number."""
+    schema = {
+        "type": "SCHEMA",
+        "stream": "scores",
+        "schema": {
+            "type": "object",
+            "properties": {"email": {"type": "string"}, "ltv": {"type": "number"}, "orders": {"type": "number"}},
+        },
+        "key_properties": [],
+    }
+    record = {"type": "RECORD", "stream": "scores", "record": {"email": f"n@{tag}.example", "ltv": 19.9, "orders": 3.0}}
+    mappings = {
+        "scores": {
+            "event": {
+                "metric": f"Scored {tag}",
+                "profile": {"email": "email"},
+                "value": "ltv",
+                "properties": ["orders"],
+            },
+            "profile": {"email": "email", "properties": {"LTV": "ltv"}},
+        }
+    }
+    run = target.run([schema, record], mappings=mappings)
+    assert run.returncode == 0, run.stderr
+    assert run.rejects == []
+    (event,) = klaviyo.events(f"Scored {tag}")
+    assert event["attributes"]["event_properties"]["$value"] == 19.9
+    assert event["attributes"]["event_properties"]["orders"] == 3
+    assert klaviyo.profile(f"n@{tag}.example")["attributes"]["properties"]["LTV"] == 19.9

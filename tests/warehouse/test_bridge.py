@@ -26,10 +26,6 @@ def jsonl(path: Path, rows: list[dict], *, gzipped: bool = False) -> Path:
     return path
 
 
-def only_rows(result: dict) -> list[list]:
-    return result["rows"]
-
-
 def test_put_copies_files_into_the_user_stage_folder(warehouse: Warehouse, tmp_path: Path) -> None:
     plain = jsonl(tmp_path / "plain.json", LINES)
     packed = jsonl(tmp_path / "packed.json.gz", LINES, gzipped=True)

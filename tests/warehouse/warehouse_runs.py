@@ -22,7 +22,6 @@ from filelock import FileLock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
-LOADER_BIN = PROJECT_ROOT / ".meltano" / "loaders" / "target-snowflake" / "venv" / "bin"
 MELTANO = Path(sys.executable).parent / "meltano"
 
 # A password no log line could contain by chance: the tests look for it in everything the loader leaves.
@@ -40,17 +39,23 @@ CONFIG = {
 
 def install_loader() -> Path:
     """The loader's venv as Meltano makes it (once; later runs reuse `.meltano/`, which git ignores)."""
+    return install_plugin("loader", "target-snowflake")
+
+
+def install_plugin(kind: str, name: str) -> Path:
+    """A plugin's venv as Meltano makes it, once (a file lock: tests in parallel processes); its bin folder."""
+    folder = PROJECT_ROOT / ".meltano" / f"{kind}s" / name / "venv" / "bin"
     (PROJECT_ROOT / ".meltano").mkdir(exist_ok=True)
-    with FileLock(PROJECT_ROOT / ".meltano" / "target-snowflake-install.lock"):
-        if not (LOADER_BIN / "target-snowflake-launcher").exists():
+    with FileLock(PROJECT_ROOT / ".meltano" / f"{name}-install.lock"):
+        if not (folder / f"{name}-launcher").exists():
             subprocess.run(
-                [str(MELTANO), "install", "loader", "target-snowflake"],
+                [str(MELTANO), "install", kind, name],
                 cwd=PROJECT_ROOT,
                 check=True,
                 capture_output=True,
                 timeout=900,
             )
-    return LOADER_BIN
+    return folder
 
 
 @dataclass
@@ -96,10 +101,11 @@ class Warehouse:
         return run.stderr
 
     def sql_run(
-        self, *statements: str, schema: str = "PUBLIC", env: dict[str, str] | None = None
+        self, *statements: str, schema: str = "PUBLIC", database: str = "RAW", env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        command = ["sql", "--database", database, "--schema", schema, *statements]
         return subprocess.run(
-            [str(self.bin / "snowflake-emulator"), "--path", str(self.folder), "sql", "--schema", schema, *statements],
+            [str(self.bin / "snowflake-emulator"), "--path", str(self.folder), *command],
             check=False,
             capture_output=True,
             text=True,

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import SANDBOX_KEY, json_response, now
-from .generator import AccountData
+from .account import Account
+from .routing import json_response, now, sandbox_of
 from .writes import simulate_activity
 
 ACTIVITY_COUNTS = ("profiles", "events", "others", "segment_changes", "list_changes")
@@ -20,12 +20,11 @@ async def health(request: web.Request) -> web.Response:
 
 async def accounts(request: web.Request) -> web.Response:
     """The accounts file tap-klaviyo reads: [{"account", "api_key", "id"}]."""
-    sandbox = request.app[SANDBOX_KEY]
-    return json_response([{"account": a.name, "api_key": a.api_key, "id": a.id} for a in sandbox.accounts])
+    return json_response(sandbox_of(request).accounts_file())
 
 
-def _account(request: web.Request) -> AccountData:
-    account = request.app[SANDBOX_KEY].by_id.get(request.match_info["id"])
+def _account(request: web.Request) -> Account:
+    account = sandbox_of(request).by_id.get(request.match_info["id"])
     if account is None:
         raise web.HTTPNotFound(text=f"no account {request.match_info['id']}")
     return account
@@ -42,7 +41,7 @@ async def activity(request: web.Request) -> web.Response:
     account = _account(request)
     body: dict[str, Any] = await request.json() if request.can_read_body else {}
     counts = {k: int(body.get(k, 0)) for k in ACTIVITY_COUNTS}
-    account.late.release_due(now(), account.events)
+    account.state.late.release_due(now(), account.state.events)
     changed = simulate_activity(account, **counts, seed=int(body.get("seed", 0)))
     return json_response(changed)
 
@@ -58,9 +57,10 @@ async def late(request: web.Request) -> web.Response:
     "next_visible_at": time | null, "events": [{"id", "datetime", "written_at", "visible_at", "seconds_left"}]};
     times are ISO 8601 with microseconds, `seconds_left` counts from this answer."""
     account = _account(request)
+    late = account.state.late
     t = now()
-    account.late.release_due(t, account.events)
-    pending = account.late.pending()
+    late.release_due(t, account.state.events)
+    pending = late.pending()
     events = [
         {
             "id": p.event_id,
@@ -73,20 +73,27 @@ async def late(request: web.Request) -> web.Response:
     ]
     return json_response(
         {
-            "account_id": account.id,
-            "late_share": account.late.share,
-            "late_hours": account.late.hours,
+            "account_id": account.data.id,
+            "late_share": late.share,
+            "late_hours": late.hours,
             "pending": len(pending),
-            "released": account.late.released,
+            "released": late.released,
             "next_visible_at": events[0]["visible_at"] if events else None,
             "events": events,
         }
     )
 
 
+async def release_late(request: web.Request) -> web.Response:
+    """Make every late event of the account readable now, whatever its time: a test then decides when they arrive
+    instead of racing a wall-clock delay on a loaded machine. Answer: {"released": n}."""
+    account = _account(request)
+    return json_response({"released": account.state.late.release_due(float("inf"), account.state.events)})
+
+
 async def stats(request: web.Request) -> web.Response:
     """Requests per account and endpoint bucket: served, throttled, faults, by status."""
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = sandbox_of(request)
     return json_response(
         {acc: {bucket: dict(c) for bucket, c in buckets.items()} for acc, buckets in sandbox.stats.items()}
     )
@@ -96,7 +103,7 @@ async def requests_log(request: web.Request) -> web.Response:
     """The API requests served (newest 50,000), oldest first: [{"t", "account_id", "method", "path", "query",
     "status", "body_bytes", "body" (parsed JSON, when 8 KiB or less)}]. Filters: `path` (a prefix), `method`,
     `account_id`."""
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = sandbox_of(request)
     prefix = request.query.get("path", "")
     method = request.query.get("method")
     account_id = request.query.get("account_id")
@@ -113,7 +120,7 @@ async def requests_log(request: web.Request) -> web.Response:
 
 async def reset(request: web.Request) -> web.Response:
     """Forget rate-limit windows, counters and the request log, so one test's traffic does not throttle the next."""
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = sandbox_of(request)
     sandbox.limiter.reset()
     sandbox.stats.clear()
     sandbox.requests.clear()
@@ -125,6 +132,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/_sandbox/accounts", accounts)
     app.router.add_post("/_sandbox/accounts/{id}/activity", activity)
     app.router.add_get("/_sandbox/accounts/{id}/late", late)
+    app.router.add_post("/_sandbox/accounts/{id}/late/release", release_late)
     app.router.add_get("/_sandbox/stats", stats)
     app.router.add_get("/_sandbox/requests", requests_log)
     app.router.add_post("/_sandbox/reset", reset)

@@ -26,7 +26,7 @@ metrics of the data set are unchanged; only these properties are new):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,11 +79,11 @@ class Attribution:
 
     def __init__(
         self,
-        campaigns: dict[str, Record],
+        campaigns: Mapping[str, Record],
         campaign_messages: Iterable[Record],
         flows: Iterable[Record],
-        flow_actions: dict[str, Record],
-        flow_messages: dict[str, Record],
+        flow_actions: Mapping[str, Record],
+        flow_messages: Mapping[str, Record],
     ) -> None:
         self.campaigns: dict[str, list[Send]] = {"email": [], "sms": []}
         for message in campaign_messages:

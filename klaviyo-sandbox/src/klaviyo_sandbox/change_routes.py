@@ -14,10 +14,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import errors
-from .app import Handler, add_route, now
 from .deletes import delete_resource
-from .generator import AccountData
 from .members import MemberTable
+from .routing import Handler, account_of, add_route, now
 from .tables import Record
 from .validation import parse_profile_identifiers
 from .write_routes import read_body
@@ -35,9 +34,9 @@ LIST_MEMBERS_PATH = "/api/lists/{id}/relationships/profiles"
 
 def _delete_handler(type_: str) -> Handler:
     async def handle(request: web.Request) -> web.Response:
-        account: AccountData = request["account"]
+        account = account_of(request)
         resource_id = request.match_info["id"]
-        if not delete_resource(account, type_, resource_id):
+        if not delete_resource(account.state, type_, resource_id):
             raise errors.not_found(f"A {type_} with id {resource_id} does not exist.")
         return web.Response(status=204)
 
@@ -45,14 +44,14 @@ def _delete_handler(type_: str) -> Handler:
 
 
 async def _list_and_profiles(request: web.Request) -> tuple[MemberTable, list[Record]]:
-    account: AccountData = request["account"]
+    account = account_of(request)
     list_id = request.match_info["id"]
-    members = account.members.get(("list", list_id))
+    members = account.state.members.get(("list", list_id))
     if members is None:
         raise errors.not_found(f"A list with id {list_id} does not exist.")
     profiles: list[Record] = []
     for i, profile_id in enumerate(parse_profile_identifiers(await read_body(request))):
-        profile = account.profiles.get(profile_id)
+        profile = account.state.profiles.get(profile_id)
         if profile is None:
             raise errors.KlaviyoError(
                 404,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .app import SANDBOX_KEY, make_app
+from .app import make_app
+from .routing import SANDBOX_KEY
 from .settings import DataSettings, FaultSettings, LatencySettings, LateSettings, SandboxSettings
 
 ADMIN_HELP = """\
@@ -27,6 +28,7 @@ admin routes (not Klaviyo's API, no auth), for tests and benchmarks:
                                         "list_changes": n, "seed": s}: the account changes as a live one does;
                                         answers the ids changed and the (group, profile) pairs that left/joined
   GET  /_sandbox/accounts/{id}/late     late events not readable yet (--late-share), with when each appears
+  POST /_sandbox/accounts/{id}/late/release  every late event of the account readable now
 """
 
 
@@ -72,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=LateSettings.hours,
         help="how long a late event stays invisible (0.001 = 3.6 s)",
+    )
+    renames = serve.add_argument_group("metric renames")
+    renames.add_argument(
+        "--text-message-rename",
+        type=_moment,
+        default=None,
+        metavar="AT",
+        help="when Klaviyo renames the SMS metrics (Received SMS -> Received Text Message, Clicked SMS -> Clicked "
+        "Text Message ...), keeping their ids, as it did around 2026-07-01 (ISO 8601 or 'today'); before AT they "
+        "have their old names, from AT on the new ones (default: never)",
     )
     limits = serve.add_argument_group("rate limits and jobs")
     limits.add_argument(
@@ -132,6 +144,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         rate_limit_scale=args.rate_limit_scale,
         job_seconds=args.job_seconds,
         report_daily_quota=args.report_daily_quota,
+        text_message_rename=args.text_message_rename,
     )
 
 
@@ -143,8 +156,7 @@ async def serve(args: argparse.Namespace) -> None:
     await site.start()
     port = runner.addresses[0][1]
     if args.accounts_file:
-        accounts = [{"account": a.name, "api_key": a.api_key, "id": a.id} for a in app[SANDBOX_KEY].accounts]
-        args.accounts_file.write_text(json.dumps(accounts, indent=2) + "\n")
+        args.accounts_file.write_text(json.dumps(app[SANDBOX_KEY].accounts_file(), indent=2) + "\n")
     # One parseable line that says the server is up (the pytest fixture and scripts wait for it).
     print(f"klaviyo-sandbox listening on http://{args.host}:{port}", flush=True)
     stop = asyncio.Event()

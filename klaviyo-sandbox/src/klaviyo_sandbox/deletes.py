@@ -9,22 +9,13 @@ is then a 404, as the list's).
 
 from __future__ import annotations
 
-from .endpoints import table_for
-from .generator import AccountData
+from .account import AccountState
 from .tables import MemoryTable, Record
 
-DELETABLE = ("campaign", "flow", "list", "segment", "tag", "template")
 
-
-def _table(acc: AccountData, type_: str) -> MemoryTable:
-    table = table_for(acc, type_)
-    assert isinstance(table, MemoryTable), type_
-    return table
-
-
-def delete_resource(acc: AccountData, type_: str, resource_id: str) -> bool:
+def delete_resource(acc: AccountState, type_: str, resource_id: str) -> bool:
     """Delete one resource and what hangs on it; False if the account has no such resource."""
-    record = _table(acc, type_).delete(resource_id)
+    record = acc.memory_table(type_).delete(resource_id)
     if record is None:
         return False
     if type_ == "campaign":
@@ -51,7 +42,7 @@ def _untag(table: MemoryTable, tag_id: str) -> None:
         table.put({**record, "rel": {**record["rel"], "tags": tags}})
 
 
-def _forget_template(acc: AccountData, template_id: str) -> None:
+def _forget_template(acc: AccountState, template_id: str) -> None:
     # The sandbox lets flow and campaign messages point at library templates; once the template is gone their
     # `template` relationship is empty rather than naming a resource that answers 404.
     for record in [r for r in acc.flow_messages.records.values() if r["rel"].get("template") == template_id]:

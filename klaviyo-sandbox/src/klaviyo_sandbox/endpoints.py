@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .account import AccountState
 from .filters import FilterSpec, parse_spec
-from .generator import AccountData
 from .tables import MemoryTable, Table
 from .tiers import Tier, parse_tier
 
@@ -37,44 +37,20 @@ REL_TYPES = {
     "conversations": "conversation",
 }
 
-TableFn = Callable[[AccountData, dict[str, str]], Table | None]
-
-
-def _tables(acc: AccountData) -> dict[str, Table]:
-    return {
-        "account": MemoryTable("account", [acc.account], rank=0),
-        "event": acc.events,
-        "profile": acc.profiles,
-        "metric": acc.metrics,
-        "campaign": acc.campaigns,
-        "campaign-message": acc.campaign_messages,
-        "flow": acc.flows,
-        "flow-action": acc.flow_actions,
-        "flow-message": acc.flow_messages,
-        "list": acc.lists,
-        "segment": acc.segments,
-        "tag": acc.tags,
-        "tag-group": acc.tag_groups,
-        "template": acc.templates,
-    }
-
-
-def table_for(acc: AccountData, type_: str) -> Table | None:
-    cache = acc.__dict__.setdefault("_tables", None) or _tables(acc)
-    acc.__dict__["_tables"] = cache
-    return cache.get(type_)
+# What an endpoint reads: the account's table for the request's path parameters ({"id": ...}), None for a 404.
+TableFn = Callable[[AccountState, dict[str, str]], Table | None]
 
 
 def of_type(type_: str) -> TableFn:
-    return lambda acc, params: table_for(acc, type_)
+    return lambda state, params: state.table(type_)
 
 
 def children_of(parent_type: str, child_type: str, rel: str) -> TableFn:
     """A sub-collection such as /flows/{id}/flow-actions: the parent's related records, as a table."""
 
-    def build(acc: AccountData, params: dict[str, str]) -> Table | None:
-        parents = table_for(acc, parent_type)
-        children = table_for(acc, child_type)
+    def build(state: AccountState, params: dict[str, str]) -> Table | None:
+        parents = state.table(parent_type)
+        children = state.table(child_type)
         parent = parents.get(params["id"]) if parents else None
         if parent is None or children is None:
             return None
@@ -85,7 +61,25 @@ def children_of(parent_type: str, child_type: str, rel: str) -> TableFn:
 
 
 def members_of(group_type: str) -> TableFn:
-    return lambda acc, params: acc.members.get((group_type, params["id"]))
+    return lambda state, params: state.members.get((group_type, params["id"]))
+
+
+def profiles_of_job(state: AccountState, params: dict[str, str]) -> Table | None:
+    """The profiles a bulk import job imported (those it has imported so far, while it runs)."""
+    job = state.profile_jobs.get(params["id"])
+    if job is None:
+        return None
+    found = (state.profiles.get(pid) for pid in dict.fromkeys(job.profile_ids))
+    return MemoryTable("profile", [p for p in found if p is not None], rank=0)
+
+
+def lists_of_job(state: AccountState, params: dict[str, str]) -> Table | None:
+    """The lists a bulk import job adds its profiles to."""
+    job = state.profile_jobs.get(params["id"])
+    if job is None:
+        return None
+    found = (state.lists.get(lid) for lid in job.list_ids)
+    return MemoryTable("list", [r for r in found if r is not None], rank=0)
 
 
 @dataclass(frozen=True)
@@ -187,6 +181,23 @@ ENDPOINTS: list[Endpoint] = [
         single=True,
         includes="lists,segments,push-tokens,conversations",
         additional="subscriptions,predictive_analytics",
+    ),
+    ep(
+        "get_profiles_for_bulk_import_profiles_job",
+        "/api/profile-bulk-import-jobs/{id}/profiles",
+        "profile",
+        "10/s 150/m",
+        profiles_of_job,
+        page="20/100",
+        additional="subscriptions,predictive_analytics",
+    ),
+    ep(
+        "get_list_for_bulk_import_profiles_job",
+        "/api/profile-bulk-import-jobs/{id}/lists",
+        "list",
+        "10/s 150/m",
+        lists_of_job,
+        paginated=False,
     ),
     ep(
         "get_campaigns",
@@ -405,4 +416,7 @@ WRITE_TIERS = {
     "delete_template": parse_tier("75/s 750/m"),
     "add_profiles_to_list": parse_tier("10/s 150/m"),
     "remove_profiles_from_list": parse_tier("10/s 150/m"),
+    # Subscription bulk jobs (subscription_routes.py): the SDK docstrings' tiers.
+    "bulk_subscribe_profiles": parse_tier("75/s 750/m"),
+    "bulk_unsubscribe_profiles": parse_tier("75/s 750/m"),
 }

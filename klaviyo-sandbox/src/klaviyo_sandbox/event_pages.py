@@ -4,7 +4,7 @@ A page of 1,000 events built record by record (hashes, ids, dates, dicts, then J
 Python. Here the per-event arithmetic (splitmix64 hashes, times, metric draw, base62 ids, uuids, dates)
 runs over numpy arrays for the whole page, and each event's JSON is written from one template, so the
 sandbox stays far from being what limits a tap. The output is the same document `resource()` gives
-for `AccountData._event(i)`: test_event_pages checks that, event by event.
+for `AccountDataSet.event(i)`: test_event_pages checks that, event by event.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import orjson
 
 from . import ids
-from .generator import AccountData, hash_str, iso
-from .tables import Pos, Record
+from .generator import AccountDataSet, hash_str, iso
+from .tables import LazyTable, Pos, Record
 
 _U = np.uint64
 _M48 = _U((1 << 48) - 1)
@@ -50,25 +50,25 @@ def _strings(codes: np.ndarray) -> list[str]:
     return codes.view(f"<U{codes.shape[1]}").ravel().tolist()
 
 
-def event_times(acc: AccountData, indexes: np.ndarray) -> np.ndarray:
-    """AccountData._event_time for many indexes, float for float."""
+def event_times(acc: AccountDataSet, indexes: np.ndarray) -> np.ndarray:
+    """AccountDataSet.event_time for many indexes, float for float."""
     hh = _mix(_U(acc.salt) ^ _mix(_KIND_ET + indexes))
     return acc.start + (indexes.astype(np.float64) + (hh % _U(997) + _U(1)).astype(np.float64) / 1000) * acc.event_step
 
 
-def event_draws(acc: AccountData, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def event_draws(acc: AccountDataSet, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For generated events `idx` (uint64): their hashes, times, metric indexes and profile indexes, as
-    AccountData._event draws them."""
+    AccountDataSet.event draws them."""
     h = _mix(_U(acc.salt) ^ _mix(_KIND_E + idx))
     t = event_times(acc, idx)
     u = (h >> _U(11)).astype(np.float64) / float(1 << 53)
     metrics = np.minimum(np.searchsorted(acc.metric_weights, u, side="left"), len(acc.metric_weights) - 1)
-    profiles = _mix(h) % _U(acc.profiles.n)
+    profiles = _mix(h) % _U(acc.n_profiles)
     return h, t, metrics, profiles
 
 
-def render_events(acc: AccountData, indexes: Sequence[int], base: str) -> list[str]:
-    """The JSON text of generated events `indexes` as `resource(acc._event(i), base)` renders them."""
+def render_events(acc: AccountDataSet, indexes: Sequence[int], base: str) -> list[str]:
+    """The JSON text of generated events `indexes` as `resource(acc.event(i), base)` renders them."""
     if not len(indexes):
         return []
     idx = np.asarray(indexes, dtype=np.uint64)
@@ -101,7 +101,7 @@ def render_events(acc: AccountData, indexes: Sequence[int], base: str) -> list[s
         dates[k] = iso(float(t[k]))
 
     metric_ids = acc.metric_ids
-    profile_id = acc._profile_id
+    profile_id = acc.profile_id
     properties = acc.event_properties
     out = []
     for k, (i, hk, m, j, secs, tk) in enumerate(
@@ -129,7 +129,8 @@ def _light_record(t: float) -> Record:
 
 
 def fast_page(
-    acc: AccountData,
+    acc: AccountDataSet,
+    table: LazyTable,
     order: str,
     descending: bool,
     after: Pos | None,
@@ -139,12 +140,12 @@ def fast_page(
     size: int,
     base: str,
 ) -> tuple[list[str], Pos | None, bool]:
-    """One page of generated events: (JSON texts, position of the last one, whether more follow).
+    """One page of the generated events of `acc` that `table` serves: (JSON texts, position of the last one,
+    whether more follow).
 
     Only for a table with no writes (nothing to merge) and checks on the event time alone, which is
     what a tap's incremental window asks; everything else takes the general record-by-record path.
     """
-    table = acc.events
     step = -1 if descending else 1
     i = table.start_index(order, descending, after, lo, hi)
     chosen: list[int] = []

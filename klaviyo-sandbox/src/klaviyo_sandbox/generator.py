@@ -1,9 +1,10 @@
 """The deterministic data set: the same settings and seed always give the same accounts and records.
 
-Small resources (metrics, campaigns, flows, lists ...) are built whole at start-up. Events, profiles
-and list/segment members are `LazyTable`s: record i is computed from (seed, account, i) when asked
-for, so a million events cost no memory. Their time keys grow strictly with i, which makes time
-filters and cursors binary searches.
+`AccountDataSet` is one account as generated, read-only. Small resources (metrics, campaigns, flows, lists ...)
+are built whole at start-up. Events, profiles and list/segment members are functions of their index: record i is
+computed from (seed, account, i) when asked for, so a million events cost no memory. Their time keys grow strictly
+with i, which makes time filters and cursors binary searches (account.AccountState serves them as `LazyTable`s,
+with what writes changed on top).
 """
 
 from __future__ import annotations
@@ -11,19 +12,16 @@ from __future__ import annotations
 import bisect
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import Any
 
 from . import ids
 from .attribution import MESSAGE_METRICS, Attribution
-from .late import LateArrivals
-from .members import MemberTable
 from .settings import DataSettings
-from .tables import LazyTable, MemoryTable, Record
-
-if TYPE_CHECKING:
-    from .writes import ProfileJob
+from .tables import Record
 
 M64 = (1 << 64) - 1
 
@@ -128,16 +126,41 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
-def rel_many(ids_: list[str]) -> list[str]:
-    return list(ids_)
+def _by_id(records: Iterable[Record]) -> Mapping[str, Record]:
+    """Records by id, in the order made, read-only."""
+    return MappingProxyType({r["id"]: r for r in records})
 
 
-class AccountData:
-    """One Klaviyo account (a brand): its key, its resources, its writes."""
+@dataclass(frozen=True)
+class Membership:
+    """The generated members of one list or segment: profiles offset, offset + stride, ... (n of them); member m
+    is profile offset + m * stride."""
+
+    n: int
+    offset: int
+    stride: int
+
+    def profile(self, m: int) -> int:
+        """The profile index of member m."""
+        return self.offset + m * self.stride
+
+    def member(self, j: int | None) -> int | None:
+        """The member index of profile j, None if profile j is no generated member."""
+        if j is None or j < self.offset or (j - self.offset) % self.stride:
+            return None
+        return (j - self.offset) // self.stride
+
+
+class AccountDataSet:
+    """One Klaviyo account (a brand) as generated: its identity and key, its small resources whole, its profiles,
+    events and list/segment members as functions of their index.
+
+    Read-only: built once at start-up, never changed afterwards (its only cache, profile ids, memoizes a pure
+    function). What writes, deletes, jobs and admin routes change lives in account.AccountState.
+    """
 
     def __init__(self, settings: DataSettings, index: int) -> None:
         self.index = index
-        self.settings = settings
         self.salt = ids.salt("account", settings.seed, index)
         h = mix(self.salt)
         self.id = ids.short_id(index, ids.salt("account-ids", settings.seed), width=6)
@@ -151,74 +174,50 @@ class AccountData:
         self.span = self.end - self.start
         self.account = self._account_record()
 
-        self.metrics = MemoryTable("metric", self._metrics(), rank=0)
-        self.metric_ids = [m["id"] for m in sorted(self.metrics.records.values(), key=lambda r: r["k"]["order"])]
+        # Small resources, each by id in the order made.
+        self.metrics = _by_id(self._metrics())
+        self.metric_ids = tuple(m["id"] for m in sorted(self.metrics.values(), key=lambda r: r["k"]["order"]))
         self.metric_weights = self._cumulative([w for *_, w in METRICS])
-        self.tag_groups = MemoryTable("tag-group", self._tag_groups(), rank=0)
-        self.tags = MemoryTable("tag", self._tags(), rank=0)
-        self.templates = MemoryTable("template", self._templates(), rank=0)
-        self.lists = MemoryTable("list", self._groups("list", 15), rank=0)
-        self.segments = MemoryTable("segment", self._groups("segment", 12), rank=0)
-        self.campaigns = MemoryTable("campaign", rank=0)
-        self.campaign_messages = MemoryTable("campaign-message", rank=0)
-        self._campaigns(40)
-        self.flows = MemoryTable("flow", rank=0)
-        self.flow_actions = MemoryTable("flow-action", rank=0)
-        self.flow_messages = MemoryTable("flow-message", rank=0)
-        self._flows(12)
+        self.tag_groups = _by_id(self._tag_groups())
+        self.tags = _by_id(self._tags())
+        self.templates = _by_id(self._templates())
+        self.lists = _by_id(self._groups("list", 15))
+        self.segments = _by_id(self._groups("segment", 12))
+        campaigns, campaign_messages = self._campaigns(40)
+        self.campaigns, self.campaign_messages = _by_id(campaigns), _by_id(campaign_messages)
+        flows, flow_actions, flow_messages = self._flows(12)
+        self.flows, self.flow_actions, self.flow_messages = _by_id(flows), _by_id(flow_actions), _by_id(flow_messages)
         # Which campaign or flow message each generated email/SMS event and conversion belongs to (attribution.py).
         self.attribution = Attribution(
-            self.campaigns.records,
-            self.campaign_messages.records.values(),
-            self.flows.records.values(),
-            self.flow_actions.records,
-            self.flow_messages.records,
+            self.campaigns,
+            self.campaign_messages.values(),
+            self.flows.values(),
+            self.flow_actions,
+            self.flow_messages,
         )
 
-        n_p = max(1, settings.profiles)
+        # Profiles and events: record j (i) of n_profiles (n_events), made by profile(j) (event(i)).
+        self.n_profiles = max(1, settings.profiles)
         self._profile_ids: dict[int, str] = {}
-        self.profile_step = self.span / n_p
-        self.profiles = LazyTable(
-            "profile",
-            n_p,
-            self._profile,
-            lambda pid: ids.ulid_index(pid, self.salt),
-            {"created": self._profile_created, "updated": self._profile_updated, "id": self._profile_id},
-        )
-        n_e = settings.events
-        self.event_step = self.span / max(1, n_e)
-        self.events = LazyTable(
-            "event",
-            n_e,
-            self._event,
-            lambda eid: ids.short_index(eid, self.salt, 11) if eid else None,
-            {"datetime": self._event_time, "timestamp": self._event_time},
-        )
-        self.members: dict[tuple[str, str], MemberTable] = {}
-        for table in (self.lists, self.segments):
-            for k, group in enumerate(sorted(table.records.values(), key=lambda r: r["k"]["order"])):
-                self.members[(table.type, group["id"])] = self._member_table(table.type, k)
-
-        # Writes: de-duplication keys of events, bulk jobs, identifier indexes of written profiles.
-        self.event_unique_ids: set[tuple[str, str, str]] = set()
-        self.written_profile_ids: dict[tuple[str, str], str] = {}
-        self.profile_jobs: dict[str, ProfileJob] = {}
-        self.event_jobs: dict[str, dict[str, Any]] = {}
-        self.created_events = 0
-        self.created_profiles = 0
-        # Events written but not readable yet (the sandbox's --late-share; none by default).
-        self.late = LateArrivals()
-        self.membership_batches = 0  # admin calls that changed memberships (seeds the next one)
+        self.profile_step = self.span / self.n_profiles
+        self.n_events = settings.events
+        self.event_step = self.span / max(1, self.n_events)
+        # (group type, group id) -> its generated members, lists then segments in the order made.
+        memberships: dict[tuple[str, str], Membership] = {}
+        for type_, groups in (("list", self.lists), ("segment", self.segments)):
+            for k, group in enumerate(sorted(groups.values(), key=lambda r: r["k"]["order"])):
+                memberships[(type_, group["id"])] = self._membership(type_, k)
+        self.memberships: Mapping[tuple[str, str], Membership] = MappingProxyType(memberships)
 
     # ---- helpers -------------------------------------------------------------------------
     @staticmethod
-    def _cumulative(weights: list[int]) -> list[float]:
+    def _cumulative(weights: list[int]) -> tuple[float, ...]:
         total = float(sum(weights))
         acc, out = 0.0, []
         for w in weights:
             acc += w / total
             out.append(acc)
-        return out
+        return tuple(out)
 
     def _h(self, kind: str, i: int) -> int:
         base = _KIND_HASH.get(kind)
@@ -319,7 +318,7 @@ class AccountData:
             "Newsletter",
             "Survey",
         ]
-        groups = sorted(self.tag_groups.records)
+        groups = sorted(self.tag_groups)
         out = []
         for k, name in enumerate(names):
             tid = str(uuid.UUID(int=self._h("tag", k) << 64 | self._h("tag2", k)))
@@ -335,7 +334,7 @@ class AccountData:
         return out
 
     def _pick_tags(self, h: int) -> list[str]:
-        tag_ids = sorted(self.tags.records)
+        tag_ids = sorted(self.tags)
         return [tag_ids[(h >> s) % len(tag_ids)] for s in range(0, 8 * (h % 3), 8)]
 
     def _templates(self) -> list[Record]:
@@ -422,8 +421,11 @@ class AccountData:
             )
         return out
 
-    def _campaigns(self, count: int) -> None:
-        template_ids = sorted(self.templates.records)
+    def _campaigns(self, count: int) -> tuple[list[Record], list[Record]]:
+        """The campaigns and their messages."""
+        campaigns: list[Record] = []
+        messages: list[Record] = []
+        template_ids = sorted(self.templates)
         for k in range(count):
             h = self._h("campaign", k)
             cid = ids.short_id(k, self.salt ^ 0x55, width=26 // 2)
@@ -437,7 +439,7 @@ class AccountData:
             # MessageDefinition.status is an enum of lower-case values in the SDK (cancelled, draft, scheduled, ...)
             status = "sent" if updated < self.end - 86400 * 7 else ["draft", "scheduled", "sent"][k % 3]
             send_time = iso(updated + 3600)
-            self.campaign_messages.put(
+            messages.append(
                 {
                     "type": "campaign-message",
                     "id": mid,
@@ -465,7 +467,7 @@ class AccountData:
                     "template": template_ids[k % len(template_ids)],
                 }
             )
-            self.campaigns.put(
+            campaigns.append(
                 {
                     "type": "campaign",
                     "id": cid,
@@ -492,10 +494,14 @@ class AccountData:
                     },
                 }
             )
-        self.campaigns.rank = self.campaign_messages.rank = 0
+        return campaigns, messages
 
-    def _flows(self, count: int) -> None:
-        template_ids = sorted(self.templates.records)
+    def _flows(self, count: int) -> tuple[list[Record], list[Record], list[Record]]:
+        """The flows, their actions and the actions' messages."""
+        flows: list[Record] = []
+        flow_actions: list[Record] = []
+        flow_messages: list[Record] = []
+        template_ids = sorted(self.templates)
         for k in range(count):
             h = self._h("flow", k)
             fid = ids.short_id(k, self.salt ^ 0x77, width=6)
@@ -513,7 +519,7 @@ class AccountData:
                 if action_type in ("SEND_EMAIL", "SEND_SMS"):
                     msg_id = str(20_000_000 + self.index * 100_000 + k * 100 + a)
                     channel = "email" if action_type == "SEND_EMAIL" else "sms"
-                    self.flow_messages.put(
+                    flow_messages.append(
                         {
                             "type": "flow-message",
                             "id": msg_id,
@@ -537,7 +543,7 @@ class AccountData:
                         }
                     )
                     message_ids.append(msg_id)
-                self.flow_actions.put(
+                flow_actions.append(
                     {
                         "type": "flow-action",
                         "id": aid,
@@ -563,7 +569,7 @@ class AccountData:
             name = f"{['Welcome Series', 'Abandoned Cart', 'Browse Abandonment', 'Post-Purchase', 'Winback'][k % 5]}"
             trigger = FLOW_TRIGGERS[k % len(FLOW_TRIGGERS)]
             status = "draft" if archived else ["live", "live", "manual"][k % 3]
-            self.flows.put(
+            flows.append(
                 {
                     "type": "flow",
                     "id": fid,
@@ -580,21 +586,26 @@ class AccountData:
                     },
                 }
             )
+        return flows, flow_actions, flow_messages
 
     # ---- profiles ------------------------------------------------------------------------
-    def _profile_created(self, j: int) -> float:
+    def profile_created(self, j: int) -> float:
         return self.start + j * self.profile_step
 
-    def _profile_updated(self, j: int) -> float:
+    def profile_updated(self, j: int) -> float:
         # Strictly inside profile j's slot, so `updated` grows with j as `created` does.
-        return self._profile_created(j) + (self._h("pu", j) % 997) / 1000 * self.profile_step
+        return self.profile_created(j) + (self._h("pu", j) % 997) / 1000 * self.profile_step
 
-    def _profile_id(self, j: int) -> str:
+    def profile_id(self, j: int) -> str:
         # Cached: every event names its profile, and a ULID costs 26 divisions.
         pid = self._profile_ids.get(j)
         if pid is None:
-            pid = self._profile_ids[j] = ids.ulid(int(self._profile_created(j) * 1000), j, self.salt)
+            pid = self._profile_ids[j] = ids.ulid(int(self.profile_created(j) * 1000), j, self.salt)
         return pid
+
+    def profile_index(self, profile_id: str) -> int | None:
+        """The index j of a generated profile's id (None if the id is not of this account's shape)."""
+        return ids.ulid_index(profile_id, self.salt)
 
     def profile_email(self, j: int) -> str:
         h = self._h("p", j)
@@ -608,22 +619,22 @@ class AccountData:
                 ok = self.profile_email(j) == value
             elif kind == "phone_number":
                 j = int(value[5:]) if value.startswith("+1555") else -1
-                ok = self._profile(j)["attributes"]["phone_number"] == value if 0 <= j < self.profiles.n else False
+                ok = self.profile(j)["attributes"]["phone_number"] == value if 0 <= j < self.n_profiles else False
             elif kind == "external_id":
                 j = int(value[5:]) if value.startswith("cust-") else -1
-                ok = self._profile(j)["attributes"]["external_id"] == value if 0 <= j < self.profiles.n else False
+                ok = self.profile(j)["attributes"]["external_id"] == value if 0 <= j < self.n_profiles else False
             else:
                 return None
         except (ValueError, IndexError):
             return None
-        return j if ok and 0 <= j < self.profiles.n else None
+        return j if ok and 0 <= j < self.n_profiles else None
 
-    def _profile(self, j: int) -> Record:
+    def profile(self, j: int) -> Record:
         h = self._h("p", j)
         h2 = mix(h)
-        created = self._profile_created(j)
-        updated = self._profile_updated(j)
-        pid = self._profile_id(j)
+        created = self.profile_created(j)
+        updated = self.profile_updated(j)
+        pid = self.profile_id(j)
         first, last = FIRST[h % len(FIRST)], LAST[(h >> 8) % len(LAST)]
         city, region, country, zip_, tz = CITIES[(h >> 16) % len(CITIES)]
         email = f"{first}.{last}.{j}@example.com"
@@ -716,19 +727,23 @@ class AccountData:
         }
 
     # ---- events --------------------------------------------------------------------------
-    def _event_time(self, i: int) -> float:
+    def event_time(self, i: int) -> float:
         # Slot i of equal width, a point strictly inside it: strictly increasing in i.
         return self.start + (i + (self._h("et", i) % 997 + 1) / 1000) * self.event_step
 
-    def _event(self, i: int) -> Record:
+    def event_index(self, event_id: str) -> int | None:
+        """The index i of a generated event's id (None if the id is not of this account's shape)."""
+        return ids.short_index(event_id, self.salt, 11) if event_id else None
+
+    def event(self, i: int) -> Record:
         h = self._h("e", i)
-        t = self._event_time(i)
+        t = self.event_time(i)
         m = self.event_metric(h)
-        j = mix(h) % self.profiles.n
+        j = mix(h) % self.n_profiles
         return {
             "type": "event",
             "id": ids.short_id(i, self.salt, 11),
-            "rel": {"metric": self.metric_ids[m], "profile": self._profile_id(j), "attributions": []},
+            "rel": {"metric": self.metric_ids[m], "profile": self.profile_id(j), "attributions": []},
             "k": {"datetime": t, "timestamp": t},
             "attributes": {
                 "timestamp": int(t),
@@ -746,7 +761,7 @@ class AccountData:
     def event_properties(self, i: int, h: int, m: int, t: float | None = None) -> dict[str, Any]:
         """The properties of generated event i (hash h, metric m, time t if the caller has it at hand)."""
         name = METRICS[m][0]
-        t = self._event_time(i) if t is None else t
+        t = self.event_time(i) if t is None else t
         a = mix(h ^ 0xA77)  # attribution draws: h's high bits already chose the metric
         if name in MESSAGE_METRICS:
             return self.attribution.message_properties(name, t, a)
@@ -776,51 +791,15 @@ class AccountData:
         return props
 
     # ---- list and segment members ---------------------------------------------------------
-    def _member_table(self, group_type: str, k: int) -> MemberTable:
+    def _membership(self, group_type: str, k: int) -> Membership:
         h = self._h(group_type + "-members", k)
         stride = 3 + h % 38
         offset = (h >> 8) % stride
-        n = max(0, math.ceil((self.profiles.n - offset) / stride))
+        return Membership(max(0, math.ceil((self.n_profiles - offset) / stride)), offset, stride)
 
-        def joined(m: int) -> float:
-            j = offset + m * stride
-            return self._profile_created(j) + (self._h("jg", j) % 997 + 1) / 1000 * self.profile_step
-
-        def make(m: int) -> Record:
-            j = offset + m * stride
-            profile = self.profiles.get(self._profile_id(j)) or self._profile(j)
-            return member_record(profile, joined(m))
-
-        def index_of(pid: str) -> int | None:
-            j = ids.ulid_index(pid, self.salt)
-            if j is None or j < offset or (j - offset) % stride:
-                return None
-            return (j - offset) // stride
-
-        return MemberTable(n, make, index_of, joined, member_record, self.profiles.get)
-
-    def is_member(self, group_type: str, group_id: str, profile_id: str) -> bool:
-        table = self.members.get((group_type, group_id))
-        return table is not None and table.get(profile_id) is not None
-
-
-def member_record(profile: Record, joined: float) -> Record:
-    attrs = {
-        key: value
-        for key, value in profile["attributes"].items()
-        if key not in ("subscriptions", "predictive_analytics")
-    }
-    attrs["joined_group_at"] = iso(joined)
-    k = dict(profile["k"])
-    k["joined_group_at"] = joined
-    return {
-        "type": "profile",
-        "id": profile["id"],
-        "attributes": attrs,
-        "rel": {},
-        "k": k,
-        "f": {"profile_id": profile["id"], **profile.get("f", {})},
-    }
+    def joined_group_at(self, j: int) -> float:
+        """When generated profile j joined the lists and segments it is a generated member of."""
+        return self.profile_created(j) + (self._h("jg", j) % 997 + 1) / 1000 * self.profile_step
 
 
 _KIND_HASH: dict[str, int] = {}
@@ -834,10 +813,3 @@ def uuid_from(a: int, b: int) -> str:
 def hash_str(text: str) -> int:
     # Python's str hash is salted per process; this one is stable across runs.
     return ids.salt(text)
-
-
-def build_accounts(settings: DataSettings) -> list[AccountData]:
-    return [AccountData(settings, i) for i in range(settings.accounts)]
-
-
-MakeFn = Callable[[int], Record]

@@ -12,9 +12,32 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
+from typing_extensions import override
+
+from .generator import iso
 from .tables import LazyTable, Pos, Record
 
 MemberFn = Callable[[Record, float], Record]  # (profile, joined_group_at) -> the member record
+
+
+def member_record(profile: Record, joined: float) -> Record:
+    """A profile as a member of a list or segment that it joined at `joined`."""
+    attrs = {
+        key: value
+        for key, value in profile["attributes"].items()
+        if key not in ("subscriptions", "predictive_analytics")
+    }
+    attrs["joined_group_at"] = iso(joined)
+    k = dict(profile["k"])
+    k["joined_group_at"] = joined
+    return {
+        "type": "profile",
+        "id": profile["id"],
+        "attributes": attrs,
+        "rel": {},
+        "k": k,
+        "f": {"profile_id": profile["id"], **profile.get("f", {})},
+    }
 
 
 class MemberTable(LazyTable):
@@ -38,21 +61,19 @@ class MemberTable(LazyTable):
         profile = self._profile_of(stored["id"])
         return stored if profile is None else self._member(profile, stored["k"]["joined_group_at"])
 
+    @override
     def get(self, record_id: str) -> Record | None:
         stored = self.overlay.get(record_id)
         if stored is not None:
             return self._current(stored)
         return super().get(record_id)
 
+    @override
     def scan(
         self, order: str, descending: bool, after: Pos | None, lo: float | None, hi: float | None
     ) -> Iterator[tuple[Pos, Record]]:
         for pos, record in super().scan(order, descending, after, lo, hi):
             yield pos, (self._current(record) if pos[1] == self.overlay.rank else record)
-
-    def joined_at(self, profile_id: str) -> float | None:
-        record = self.get(profile_id)
-        return None if record is None else float(record["k"]["joined_group_at"])
 
     def add(self, profile: Record, now: float) -> bool:
         """Make `profile` a member that joined at `now`. False if it already is one: it keeps its join time."""

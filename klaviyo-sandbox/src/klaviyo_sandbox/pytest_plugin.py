@@ -67,6 +67,10 @@ class RunningSandbox:
         """The account's late events not readable yet and when each becomes readable: see admin.late."""
         return cast("dict[str, Any]", self.admin("GET", f"accounts/{account_id}/late"))
 
+    def release_late(self, account_id: str) -> int:
+        """Make the account's late events readable now (admin.release_late); how many were released."""
+        return int(self.admin("POST", f"accounts/{account_id}/late/release", {})["released"])
+
     def attribute(self, account_id: str, message_id: str, when: str, **fields: Any) -> dict[str, Any]:
         """A conversion attributed to a message at `when` (ISO, in the past): the event the route answers."""
         event: dict[str, Any] = self.admin(
@@ -93,6 +97,17 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy (returned) or `timeout` seconds pass (its last result): for
+    what the sandbox does a moment after answering (bulk jobs run --job-seconds later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
 
 
 def serve_options(**options: object) -> list[str]:

@@ -11,10 +11,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import orjson
 
 from . import errors
-from .endpoints import REL_TYPES, Endpoint, table_for
+from .account import Account
+from .consent import with_written_consent
+from .endpoints import REL_TYPES, Endpoint
 from .event_pages import fast_page
 from .filters import Condition, matches, parse_filter, time_bounds, validate
-from .generator import AccountData, member_record
 from .jsonapi import parse_fields, resource, resource_json
 from .tables import Pos, Record
 
@@ -116,14 +117,15 @@ class ReadRequest:
     def __init__(
         self,
         endpoint: Endpoint,
-        account: AccountData,
+        account: Account,
         query: dict[str, str],
         base: str,
         path: str,
         params: dict[str, str],
     ) -> None:
         self.ep = endpoint
-        self.acc = account
+        self.data = account.data  # as generated
+        self.state = account.state  # as it is now: what the read serves
         self.query = query
         self.base = base
         self.path = path
@@ -141,7 +143,7 @@ class ReadRequest:
 
     # ---- one resource --------------------------------------------------------------------------
     def single(self) -> dict[str, Any]:
-        table = self.ep.table(self.acc, self.params)
+        table = self.ep.table(self.state, self.params)
         record = table.get(self.params["id"]) if table is not None else None
         if record is None:
             raise errors.not_found(f"A {self.ep.type} with id {self.params['id']} does not exist.")
@@ -178,7 +180,7 @@ class ReadRequest:
         if "page[cursor]" in self.query:
             after = decode_cursor(self.query["page[cursor]"], order, descending)
 
-        table = ep.table(self.acc, self.params)
+        table = ep.table(self.state, self.params)
         if table is None:
             raise errors.not_found(f"A {ep.path.split('/')[2][:-1]} with id {self.params.get('id')} does not exist.")
 
@@ -195,7 +197,9 @@ class ReadRequest:
         last_pos: Pos | None = None
         more = False
         if self._plain_event_page(table, conditions):
-            texts, last_pos, more = fast_page(self.acc, order, descending, after, lo, hi, checks, size, self.base)
+            texts, last_pos, more = fast_page(
+                self.data, self.state.events, order, descending, after, lo, hi, checks, size, self.base
+            )
             data: list[Any] = [orjson.Fragment(text) for text in texts]
         else:
             for scanned, (pos, record) in enumerate(table.scan(order, descending, after, lo, hi), start=1):
@@ -222,8 +226,8 @@ class ReadRequest:
         """Whether event_pages.fast_page can serve this page: generated events only (no writes to merge),
         time conditions only, nothing side-loaded or trimmed."""
         return (
-            table is self.acc.events
-            and not self.acc.events.overlay
+            table is self.state.events
+            and not self.state.events.overlay
             and all(c.field in ("datetime", "timestamp") for c in conditions)
             and not self.includes
             and "event" not in self.fields
@@ -270,7 +274,9 @@ class ReadRequest:
         record = self._with_profile_relationships(record)
         extra = None
         if self.additional and record["type"] == "profile":
-            extra = {name: self.acc.profile_additional(record, name) for name in self.additional}
+            extra = {name: self.data.profile_additional(record, name) for name in self.additional}
+            if "subscriptions" in extra:
+                extra["subscriptions"] = with_written_consent(self.state, record["id"], extra["subscriptions"])
             return resource(record, self.base, self.fields, extra)
         return self._plain(record)
 
@@ -295,7 +301,7 @@ class ReadRequest:
         out: list[dict[str, Any] | orjson.Fragment] = []
         for name in self.includes:
             rel_type = REL_TYPES[name]
-            target = table_for(self.acc, rel_type)
+            target = self.state.table(rel_type)
             for record in records:
                 for rid in self._related_ids(record, name):
                     if (rel_type, rid) in seen:
@@ -310,7 +316,9 @@ class ReadRequest:
         if record["type"] == "profile" and name in ("lists", "segments"):
             group_type = name[:-1]
             return [
-                gid for (gt, gid) in self.acc.members if gt == group_type and self.acc.is_member(gt, gid, record["id"])
+                gid
+                for (gt, gid) in self.state.members
+                if gt == group_type and self.state.is_member(gt, gid, record["id"])
             ]
         value = record["rel"].get(name)
         if value is None:
@@ -318,4 +326,4 @@ class ReadRequest:
         return value if isinstance(value, list) else [value]
 
 
-__all__ = ["ReadRequest", "field_value", "member_record"]
+__all__ = ["ReadRequest", "field_value"]

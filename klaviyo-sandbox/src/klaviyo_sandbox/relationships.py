@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import errors
-from .endpoints import Endpoint, TableFn, children_of, ep, members_of, table_for
-from .generator import AccountData
+from .account import AccountState
+from .endpoints import Endpoint, TableFn, children_of, ep, lists_of_job, members_of, profiles_of_job
 from .tables import MemoryTable, Record
 from .tiers import Tier, parse_tier
 
@@ -29,17 +29,11 @@ MEMBER_FILTERS = (
 TIME_OPS = "equals, greater-or-equal, greater-than, less-or-equal, less-than (date-time)"
 
 
-def _memory(acc: AccountData, type_: str) -> MemoryTable:
-    table = table_for(acc, type_)
-    assert isinstance(table, MemoryTable), type_
-    return table
-
-
 def _none_of(parent_type: str, child_type: str) -> TableFn:
     """A relationship the sandbox never fills (push tokens, audiences ...): empty, but 404 for an unknown parent."""
 
-    def build(acc: AccountData, params: dict[str, str]) -> MemoryTable | None:
-        parents = table_for(acc, parent_type)
+    def build(state: AccountState, params: dict[str, str]) -> MemoryTable | None:
+        parents = state.table(parent_type)
         if parents is None or parents.get(params["id"]) is None:
             return None
         return MemoryTable(child_type, rank=0)
@@ -50,34 +44,35 @@ def _none_of(parent_type: str, child_type: str) -> TableFn:
 def _tagged(type_: str) -> TableFn:
     """The resources of `type_` carrying the tag: a tag's campaigns, flows, lists or segments."""
 
-    def build(acc: AccountData, params: dict[str, str]) -> MemoryTable | None:
+    def build(state: AccountState, params: dict[str, str]) -> MemoryTable | None:
         tag_id = params["id"]
-        if acc.tags.get(tag_id) is None:
+        if state.tags.get(tag_id) is None:
             return None
-        tagged = [r for r in _memory(acc, type_).records.values() if tag_id in r["rel"].get("tags", ())]
+        tagged = [r for r in state.memory_table(type_).records.values() if tag_id in r["rel"].get("tags", ())]
         return MemoryTable(type_, tagged, rank=0)
 
     return build
 
 
-def _tags_of_group(acc: AccountData, params: dict[str, str]) -> MemoryTable | None:
+def _tags_of_group(state: AccountState, params: dict[str, str]) -> MemoryTable | None:
     group_id = params["id"]
-    if acc.tag_groups.get(group_id) is None:
+    if state.tag_groups.get(group_id) is None:
         return None
-    return MemoryTable("tag", [t for t in acc.tags.records.values() if t["rel"].get("tag-group") == group_id], rank=0)
+    tags = [t for t in state.tags.records.values() if t["rel"].get("tag-group") == group_id]
+    return MemoryTable("tag", tags, rank=0)
 
 
 def _groups_of_profile(group_type: str) -> TableFn:
     """The lists (or segments) a profile is a member of now."""
 
-    def build(acc: AccountData, params: dict[str, str]) -> MemoryTable | None:
+    def build(state: AccountState, params: dict[str, str]) -> MemoryTable | None:
         profile_id = params["id"]
-        if acc.profiles.get(profile_id) is None:
+        if state.profiles.get(profile_id) is None:
             return None
-        groups = _memory(acc, group_type)
+        groups = state.memory_table(group_type)
         found = [
             groups.records[gid]
-            for (gt, gid), members in acc.members.items()
+            for (gt, gid), members in state.members.items()
             if gt == group_type and gid in groups.records and members.get(profile_id) is not None
         ]
         return MemoryTable(group_type, found, rank=0)
@@ -212,6 +207,23 @@ RELATIONSHIP_ENDPOINTS: list[Endpoint] = [
         "flow",
         "3/s 60/m",
         children_of("list", "flow", "flow-triggers"),
+        paginated=False,
+    ),
+    # profiles_api.py: the profiles a bulk import job imported
+    rel(
+        "get_profile_ids_for_bulk_import_profiles_job",
+        "/api/profile-bulk-import-jobs/{id}/relationships/profiles",
+        "profile",
+        "10/s 150/m",
+        profiles_of_job,
+        page="20/100",
+    ),
+    rel(
+        "get_list_ids_for_bulk_import_profiles_job",
+        "/api/profile-bulk-import-jobs/{id}/relationships/lists",
+        "list",
+        "10/s 150/m",
+        lists_of_job,
         paginated=False,
     ),
     # segments_api.py
@@ -451,13 +463,13 @@ RELATIONSHIP_TIERS: dict[str, Tier] = {e.name: e.tier for e in RELATIONSHIP_ENDP
 }
 
 
-def to_one_body(acc: AccountData, route: ToOne, parent_id: str, self_link: str) -> dict[str, object]:
-    parents = table_for(acc, route.parent)
+def to_one_body(state: AccountState, route: ToOne, parent_id: str, self_link: str) -> dict[str, object]:
+    parents = state.table(route.parent)
     record = parents.get(parent_id) if parents is not None else None
     if record is None:
         raise errors.not_found(f"A {route.parent} with id {parent_id} does not exist.")
     related_id = route.related(record)
-    targets = table_for(acc, route.target)
+    targets = state.table(route.target)
     exists = related_id is not None and targets is not None and targets.get(related_id) is not None
     data = {"type": route.target, "id": related_id} if exists else None
     return {"data": data, "links": {"self": self_link}}

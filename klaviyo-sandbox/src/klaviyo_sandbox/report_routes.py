@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from . import errors
-from .app import SANDBOX_KEY, add_route, json_response, now
-from .generator import AccountData
+from .account import AccountState
 from .report_requests import REPORTS, ReportKind, account_zone, parse_report
 from .reports import build_report
+from .routing import SANDBOX_KEY, account_of, add_route, json_response, now, sandbox_of
 from .tiers import Tier
 from .validation import EventInput, ProfileInput
 from .write_routes import read_body
@@ -50,13 +50,12 @@ def _fields(request: web.Request, kind: ReportKind) -> set[str] | None:
 
 def _handler(kind: ReportKind) -> Any:
     async def handle(request: web.Request) -> web.Response:
-        account: AccountData = request["account"]
+        account = account_of(request)
         fields = _fields(request, kind)
         body = await read_body(request)
-        zone = account_zone(account.account["attributes"].get("timezone"))
-        report = parse_report(
-            body, kind, zone=zone, now=datetime.fromtimestamp(now(), UTC), metric_ids=set(account.metrics.records)
-        )
+        zone = account_zone(account.data.account["attributes"].get("timezone"))
+        metric_ids = set(account.state.metrics.records)
+        report = parse_report(body, kind, zone=zone, now=datetime.fromtimestamp(now(), UTC), metric_ids=metric_ids)
         document = build_report(account, report, f"{request.scheme}://{request.host}{request.path}")
         if fields is not None:
             attributes = document["data"]["attributes"]
@@ -73,7 +72,7 @@ def _bad(detail: str, status: int = 400) -> web.Response:
     return json_response({"error": detail}, status)
 
 
-def _message(account: AccountData, message_id: str) -> tuple[str, str] | None:
+def _message(account: AccountState, message_id: str) -> tuple[str, str] | None:
     """(flow id or "", channel) of a campaign or flow message of the account."""
     campaign_message = account.campaign_messages.get(message_id)
     if campaign_message is not None:
@@ -85,7 +84,7 @@ def _message(account: AccountData, message_id: str) -> tuple[str, str] | None:
     return (action["rel"]["flow"] if action else ""), flow_message["attributes"]["channel"]
 
 
-def _metric_name(account: AccountData, metric: str) -> str | None:
+def _metric_name(account: AccountState, metric: str) -> str | None:
     for record in account.metrics.records.values():
         if metric in (record["id"], record["attributes"]["name"]):
             name: str = record["attributes"]["name"]
@@ -101,7 +100,7 @@ async def attribute(request: web.Request) -> web.Response:
     the account's first profile), "unique_id": (optional)}. Answers 201 {"event": {...}}: the event, also served
     by GET /api/events, with `$attribution` naming the message.
     """
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = sandbox_of(request)
     account = sandbox.by_id.get(request.match_info["id"])
     if account is None:
         return _bad(f"no account {request.match_info['id']}", 404)
@@ -112,13 +111,13 @@ async def attribute(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         return _bad("the body must be a JSON object")
     message_id = body.get("message_id")
-    target = _message(account, message_id) if isinstance(message_id, str) else None
+    target = _message(account.state, message_id) if isinstance(message_id, str) else None
     if target is None:
-        return _bad(f"message_id {message_id!r} is no campaign message or flow message of account {account.id}")
+        return _bad(f"message_id {message_id!r} is no campaign message or flow message of account {account.data.id}")
     flow_id, channel = target
-    metric = _metric_name(account, str(body.get("metric", "Placed Order")))
+    metric = _metric_name(account.state, str(body.get("metric", "Placed Order")))
     if metric is None:
-        return _bad(f"no metric {body.get('metric')!r} in account {account.id}")
+        return _bad(f"no metric {body.get('metric')!r} in account {account.data.id}")
     try:
         when = datetime.fromisoformat(str(body.get("datetime")))
     except ValueError:
@@ -129,7 +128,7 @@ async def attribute(request: web.Request) -> web.Response:
     value = body.get("value")
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
         return _bad("value must be a number")
-    profile_id = body.get("profile_id") or account.profiles.make(0)["id"]
+    profile_id = body.get("profile_id") or account.data.profile_id(0)
     unique_id = str(body.get("unique_id") or f"attribution-{uuid.uuid4().hex}")
     properties = {"$attribution": {"$message": message_id, "$flow": flow_id, "$attributed_channel": channel}}
     event = EventInput(

@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from .account import Account, AccountState
 from .attribution import MESSAGE_METRICS, attributed_message, message_of
 from .event_pages import event_draws
 from .filters import Condition
-from .generator import AccountData
+from .metric_renames import original_name
 from .report_requests import ReportRequest, interval_starts
 from .tables import LazyTable, Record, Table
 
@@ -68,7 +69,7 @@ class MessageInfo:
     tags: tuple[tuple[str, str], ...]  # (tag id, tag name) of the campaign or flow
 
 
-def message_catalogue(acc: AccountData, kind: str) -> dict[str, MessageInfo]:
+def message_catalogue(acc: AccountState, kind: str) -> dict[str, MessageInfo]:
     """message id -> MessageInfo, for `kind` "campaign" or "flow"."""
     tag_names = {tid: tag["k"]["name"] for tid, tag in acc.tags.records.items()}
 
@@ -195,32 +196,27 @@ Fact = tuple[float, str, str, dict[str, Any]]
 _CHUNK = 1 << 16  # generated events drawn per numpy pass
 
 
-def event_facts(acc: AccountData, lo: float, hi: float, metric_ids: set[str]) -> Iterator[Fact]:
+def event_facts(account: Account, lo: float, hi: float, metric_ids: set[str]) -> Iterator[Fact]:
     """The events of metrics `metric_ids` that GET /api/events serves with lo <= datetime < hi.
 
     Generated events are drawn as arrays (event_pages.event_draws) and only those of the wanted metrics get their
     properties built: a year of a million-event account costs well under a second, not the seconds whole
     records would. Written events (and the generated ones they replace) come from the table's overlay."""
-    events = acc.events
-    if not isinstance(events, LazyTable) or "datetime" not in events.keys:
-        for _, record in events.scan("datetime", False, None, lo, hi):
-            if record["k"]["datetime"] < hi and record["rel"]["metric"] in metric_ids:
-                yield _fact(record)
-        return
+    data, events = account.data, account.state.events
     key = events.keys["datetime"]
     first = bisect.bisect_left(range(events.n), lo, key=key)
     last = bisect.bisect_left(range(events.n), hi, key=key)
-    wanted = np.array([m for m, mid in enumerate(acc.metric_ids) if mid in metric_ids], dtype=np.int64)
+    wanted = np.array([m for m, mid in enumerate(data.metric_ids) if mid in metric_ids], dtype=np.int64)
     for start in range(first, last, _CHUNK):
         idx = np.arange(start, min(start + _CHUNK, last), dtype=np.uint64)
-        h, t, metrics, profiles = event_draws(acc, idx)
+        h, t, metrics, profiles = event_draws(data, idx)
         for k in np.nonzero(np.isin(metrics, wanted))[0].tolist():
             i = int(idx[k])
             if i in events.hidden:
                 continue
             m = int(metrics[k])
-            props = acc.event_properties(i, int(h[k]), m, float(t[k]))
-            yield float(t[k]), acc.metric_ids[m], acc._profile_id(int(profiles[k])), props
+            props = data.event_properties(i, int(h[k]), m, float(t[k]))
+            yield float(t[k]), data.metric_ids[m], data.profile_id(int(profiles[k])), props
     for record in list(events.overlay.records.values()):
         if lo <= record["k"]["datetime"] < hi and record["rel"]["metric"] in metric_ids:
             yield _fact(record)
@@ -232,13 +228,14 @@ def _fact(record: Record) -> Fact:
 
 
 def _message_counts(
-    acc: AccountData, request: ReportRequest, messages: dict[str, MessageInfo], bounds: list[float]
+    acc: Account, request: ReportRequest, messages: dict[str, MessageInfo], bounds: list[float]
 ) -> dict[tuple[str, int], Counts]:
     """(message id, bucket index) -> Counts, for buckets [bounds[k], bounds[k+1])."""
+    # by the name each metric was generated with: Klaviyo's reports count a renamed metric as before
     roles = {
-        mid: MESSAGE_METRICS[metric["attributes"]["name"]]
-        for mid, metric in acc.metrics.records.items()
-        if metric["attributes"]["name"] in MESSAGE_METRICS
+        mid: MESSAGE_METRICS[original_name(metric["attributes"]["name"])]
+        for mid, metric in acc.state.metrics.records.items()
+        if original_name(metric["attributes"]["name"]) in MESSAGE_METRICS
     }
     wanted = set(roles) | ({request.conversion_metric_id} if request.conversion_metric_id else set())
     counts: dict[tuple[str, int], Counts] = {}
@@ -301,12 +298,12 @@ def _bounds(request: ReportRequest) -> tuple[list[str], list[float]]:
 
 
 def _message_results(
-    acc: AccountData, request: ReportRequest, n_buckets: int, bounds: list[float]
+    acc: Account, request: ReportRequest, n_buckets: int, bounds: list[float]
 ) -> tuple[list[dict[str, Any]], list[MessageInfo], list[str]]:
     kind = "campaign" if request.kind.type.startswith("campaign") else "flow"
     messages = {
         mid: info
-        for mid, info in message_catalogue(acc, kind).items()
+        for mid, info in message_catalogue(acc.state, kind).items()
         if all(_matches(info, condition) for condition in request.filters)
     }
     counts = _message_counts(acc, request, messages, bounds)
@@ -324,7 +321,7 @@ def _message_results(
     return results, [messages[mid] for mid in active], active
 
 
-def _segment_results(acc: AccountData, request: ReportRequest, bounds: list[float]) -> list[dict[str, Any]]:
+def _segment_results(acc: AccountState, request: ReportRequest, bounds: list[float]) -> list[dict[str, Any]]:
     results = []
     for segment_id in acc.segments.records:
         if not all(segment_id == c.value if c.op == "equals" else segment_id in c.value for c in request.filters):
@@ -346,7 +343,7 @@ def _segment_results(acc: AccountData, request: ReportRequest, bounds: list[floa
     return results
 
 
-def build_report(acc: AccountData, request: ReportRequest, self_link: str) -> dict[str, Any]:
+def build_report(acc: Account, request: ReportRequest, self_link: str) -> dict[str, Any]:
     """The response document of a report request, shaped as the SDK's Post*ResponseDTO models."""
     date_times, bounds = _bounds(request)
     n_buckets = len(bounds) - 1
@@ -363,7 +360,7 @@ def build_report(acc: AccountData, request: ReportRequest, self_link: str) -> di
                 "flow-messages": {"data": [{"type": "flow-message", "id": i} for i in message_ids]},
             }
     elif prefix == "segment":
-        results = _segment_results(acc, request, bounds)
+        results = _segment_results(acc.state, request, bounds)
     else:
         results = []  # forms: the sandbox has none
     data["attributes"]["results"] = results

@@ -33,12 +33,6 @@ class Table(Protocol):
     ) -> Iterator[tuple[Pos, Record]]: ...
 
 
-def _past(pos: Pos, after: Pos | None, descending: bool) -> bool:
-    if after is None:
-        return True
-    return pos < after if descending else pos > after
-
-
 class MemoryTable:
     """A small table held whole: campaigns, flows, lists, written events and profiles ..."""
 
@@ -120,11 +114,6 @@ class LazyTable:
         if i is None or not 0 <= i < self.n or i in self.hidden:
             return None
         return self.make(i)
-
-    def generated(self, record_id: str) -> Record | None:
-        """The generated record, even if a write replaced it (for updates that start from it)."""
-        i = self.index_of(record_id)
-        return self.make(i) if i is not None and 0 <= i < self.n else None
 
     def put(self, record: Record) -> None:
         i = self.index_of(record["id"])

@@ -18,16 +18,23 @@ __all__ = [
     "EventInput",
     "ProfileInput",
     "ProfileRowError",
+    "SubscriptionInput",
+    "SubscriptionJob",
     "parse_event_bulk_create_job",
     "parse_event_create",
     "parse_profile_bulk_import_job",
     "parse_profile_identifiers",
     "parse_profile_upsert",
+    "parse_subscription_job",
 ]
 
 MAX_BULK_EVENTS = 1_000  # reference and SDK: up to 1,000 events per request
 MAX_BULK_PROFILES = 10_000  # reference and SDK: up to 10,000 profiles per request
 MAX_LIST_MEMBERS = 1_000  # SDK docstrings of add_profiles_to_list / remove_profiles_from_list: 1000 per call
+# SDK docstrings: bulk_subscribe_profiles "Maximum number of profiles can be submitted for subscription: 1000",
+# bulk_unsubscribe_profiles "Maximum number of profiles per call: 100".
+MAX_SUBSCRIBE = 1_000
+MAX_UNSUBSCRIBE = 100
 MAX_EVENT_PROPERTIES = 300  # SDK docstring says "must not exceed 400 properties"; the reference says 300
 MAX_STRING_BYTES = 100 * 1024  # reference: 100 KB per string
 MAX_ARRAY_ITEMS = 4_000  # reference: 4,000 array items
@@ -413,3 +420,138 @@ def parse_profile_identifiers(body: Any) -> list[str]:
             raise invalid("'id' is required.", pointer=f"{rptr}/id")
         ids.append(pid)
     return ids
+
+
+# --- subscriptions -------------------------------------------------------------------------------------------------
+
+# Channels and their parameters, as the SDK's SubscriptionChannels / UnsubscriptionChannels models have them. The
+# sandbox keeps marketing consent of email and SMS; the other parameters are checked for shape and not kept.
+SUBSCRIPTION_CHANNELS = {
+    "email": frozenset({"marketing", "open_tracking", "click_tracking"}),
+    "sms": frozenset({"marketing", "transactional"}),
+    "whatsapp": frozenset({"marketing", "transactional", "conversational"}),
+    "push": frozenset({"marketing", "tokens"}),
+}
+CHANNEL_IDENTIFIER = {"email": "email", "sms": "phone_number"}
+
+
+@dataclass
+class SubscriptionInput:
+    """One profile of a subscription job: who (identifiers), and the channels whose marketing consent changes,
+    each with when consent was given (a historical import) or None."""
+
+    profile: ProfileInput
+    channels: dict[str, datetime | None]
+
+
+@dataclass
+class SubscriptionJob:
+    subscribe: bool
+    profiles: list[SubscriptionInput]
+    list_id: str | None
+    historical: bool = False
+    custom_source: str | None = None
+
+
+def _list_id(job: dict[str, Any]) -> str | None:
+    """The optional `relationships.list` of a subscription job: `{"data": {"type": "list", "id": ...}}`."""
+    relationships = job.get("relationships")
+    if relationships is None:
+        return None
+    found = _obj(relationships, "/data/relationships").get("list")
+    if found is None:
+        return None
+    ptr = "/data/relationships/list/data"
+    row = _obj(_require(_obj(found, "/data/relationships/list"), "data", "/data/relationships/list"), ptr)
+    given = _require(row, "type", ptr)
+    if given != "list":
+        raise invalid(f"Invalid resource type '{given}'; expected 'list'.", pointer=f"{ptr}/type")
+    lid = _opt_str(row, "id", ptr)
+    if not lid:
+        raise invalid("'id' is required.", pointer=f"{ptr}/id")
+    return lid
+
+
+def _consented_at(marketing: dict[str, Any], ptr: str, historical: bool, now: datetime) -> datetime | None:
+    """SDK (SubscriptionParameters.consented_at): only with `historical_import`, which requires it, in the past."""
+    value = marketing.get("consented_at")
+    if not historical:
+        if value is not None:
+            raise invalid(
+                "'consented_at' may only be given when 'historical_import' is true.", pointer=f"{ptr}/consented_at"
+            )
+        return None
+    if value is None:
+        raise invalid("'consented_at' is required when 'historical_import' is true.", pointer=f"{ptr}/consented_at")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise invalid("'consented_at' must be an ISO 8601 datetime.", pointer=f"{ptr}/consented_at")
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment > now:
+        raise invalid("'consented_at' must be in the past.", pointer=f"{ptr}/consented_at")
+    return moment
+
+
+def _subscription_profile(row: Any, rptr: str, job: SubscriptionJob, now: datetime) -> SubscriptionInput:
+    data = _resource_object(row, rptr, "profile")
+    aptr = f"{rptr}/attributes"
+    attrs: dict[str, Any] = data["attributes"]
+    allowed = {"email", "phone_number", "subscriptions"} | ({"age_gated_date_of_birth"} if job.subscribe else set())
+    _reject_unknown(attrs, allowed, aptr, "profile")
+    profile = ProfileInput(
+        id=_opt_str(data, "id", rptr) if job.subscribe else None,
+        email=_opt_str(attrs, "email", aptr),
+        phone_number=_opt_str(attrs, "phone_number", aptr),
+    )
+    sptr = f"{aptr}/subscriptions"
+    subscriptions = _obj(_require(attrs, "subscriptions", aptr), sptr)
+    _reject_unknown(subscriptions, set(SUBSCRIPTION_CHANNELS), sptr, "subscriptions")
+    expected = "SUBSCRIBED" if job.subscribe else "UNSUBSCRIBED"
+    channels: dict[str, datetime | None] = {}
+    for channel, parameters in subscriptions.items():
+        if parameters is None:  # the SDK sends the channels it was not given as nulls
+            continue
+        cptr = f"{sptr}/{channel}"
+        params = _obj(parameters, cptr)
+        _reject_unknown(params, SUBSCRIPTION_CHANNELS[channel], cptr, channel)
+        if params.get("marketing") is None or channel not in CHANNEL_IDENTIFIER:
+            continue
+        mptr = f"{cptr}/marketing"
+        marketing = _obj(params["marketing"], mptr)
+        _reject_unknown(marketing, {"consent", "consented_at"} if job.subscribe else {"consent"}, mptr, "marketing")
+        if marketing.get("consent") != expected:
+            raise invalid(f"'consent' must be \"{expected}\".", pointer=f"{mptr}/consent")
+        at = _consented_at(marketing, mptr, job.historical, now) if job.subscribe else None
+        identifier = CHANNEL_IDENTIFIER[channel]
+        if not getattr(profile, identifier):
+            raise invalid(f"'{identifier}' is required to change {channel} consent.", pointer=f"{aptr}/{identifier}")
+        channels[channel] = at
+    if not channels:
+        raise invalid("Give the marketing consent of at least one channel (email, sms).", pointer=sptr)
+    _check_identity(profile, aptr, ("email", "phone_number"))
+    return SubscriptionInput(profile, channels)
+
+
+def parse_subscription_job(body: Any, now: datetime, *, subscribe: bool) -> SubscriptionJob:
+    """POST /api/profile-subscription-bulk-create-jobs (`subscribe`) or -delete-jobs: profiles whose email and/or
+    SMS marketing consent changes, and an optional list they join (or leave). A bad profile rejects the request."""
+    type_ = f"profile-subscription-bulk-{'create' if subscribe else 'delete'}-job"
+    data = _resource(body, "", type_)
+    attrs: dict[str, Any] = data["attributes"]
+    aptr = "/data/attributes"
+    known = {"profiles", "custom_source", "historical_import"} if subscribe else {"profiles"}
+    _reject_unknown(attrs, known, aptr, type_)
+    historical = attrs.get("historical_import", False)
+    if not isinstance(historical, bool):
+        raise invalid("'historical_import' must be a boolean.", pointer=f"{aptr}/historical_import")
+    job = SubscriptionJob(subscribe, [], _list_id(data), historical, _opt_str(attrs, "custom_source", aptr))
+    ptr = f"{aptr}/profiles"
+    rows = _data_list(_require(attrs, "profiles", aptr), ptr)
+    most = MAX_SUBSCRIBE if subscribe else MAX_UNSUBSCRIBE
+    if not 1 <= len(rows) <= most:
+        raise invalid(f"A job accepts 1 to {most} profiles; got {len(rows)}.", pointer=f"{ptr}/data")
+    job.profiles = [_subscription_profile(row, f"{ptr}/data/{i}", job, now) for i, row in enumerate(rows)]
+    return job

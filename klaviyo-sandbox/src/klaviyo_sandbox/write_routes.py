@@ -11,17 +11,17 @@ import orjson
 from aiohttp import web
 
 from . import errors
-from .app import SANDBOX_KEY, add_route, json_response, now
-from .generator import AccountData
+from .jobs import ProfileJob
 from .jsonapi import resource
 from .query import cursor_text
+from .routing import account_of, add_route, json_response, now, sandbox_of
 from .validation import (
     parse_event_bulk_create_job,
     parse_event_create,
     parse_profile_bulk_import_job,
     parse_profile_upsert,
 )
-from .writes import ProfileJob, create_event, run_event_job, run_profile_job, start_profile_job, upsert_profile
+from .writes import create_event, run_event_job, run_profile_job, start_profile_job, upsert_profile
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # Klaviyo's payload limit for every write endpoint
 ERRORS_PAGE_DEFAULT, ERRORS_PAGE_MAX = 20, 100
@@ -51,36 +51,36 @@ def _later(delay: float, fn: Any, *args: Any) -> None:
 
 
 async def create_event_handler(request: web.Request) -> web.Response:
-    account: AccountData = request["account"]
+    account = account_of(request)
     event = parse_event_create(await read_body(request), datetime.now(UTC))
     create_event(account, event, now())  # a duplicate unique_id is accepted and dropped, as Klaviyo does
     return web.Response(status=202)
 
 
 async def bulk_create_events_handler(request: web.Request) -> web.Response:
-    account: AccountData = request["account"]
+    account = account_of(request)
     events = parse_event_bulk_create_job(await read_body(request), datetime.now(UTC))
-    delay = request.app[SANDBOX_KEY].settings.job_seconds
+    delay = sandbox_of(request).settings.job_seconds
     # Klaviyo accepts the job and writes the events shortly afterwards; readers see them only then.
     _later(delay, lambda: run_event_job(account, events, now()))
     return web.Response(status=202)
 
 
 async def profile_import_handler(request: web.Request) -> web.Response:
-    account: AccountData = request["account"]
+    account = account_of(request)
     profile = parse_profile_upsert(await read_body(request))
     record, created = upsert_profile(account, profile, now())
     return json_response({"data": resource(record, _base(request))}, 201 if created else 200)
 
 
 async def bulk_import_profiles_handler(request: web.Request) -> web.Response:
-    account: AccountData = request["account"]
+    account = account_of(request)
     profiles, row_errors, list_ids = parse_profile_bulk_import_job(await read_body(request))
     for list_id in list_ids:
-        if account.lists.get(list_id) is None:
+        if account.state.lists.get(list_id) is None:
             raise errors.invalid(f"List with id {list_id} does not exist.", pointer="/data/relationships/lists/data")
     job = start_profile_job(account, profiles, row_errors, list_ids, now())
-    delay = request.app[SANDBOX_KEY].settings.job_seconds
+    delay = sandbox_of(request).settings.job_seconds
 
     def mark_processing() -> None:
         if job.status == "queued":
@@ -92,15 +92,15 @@ async def bulk_import_profiles_handler(request: web.Request) -> web.Response:
 
 
 def _job(request: web.Request) -> ProfileJob:
-    account: AccountData = request["account"]
-    job = account.profile_jobs.get(request.match_info["id"])
+    account = account_of(request)
+    job = account.state.profile_jobs.get(request.match_info["id"])
     if job is None:
         raise errors.not_found(f"A profile-bulk-import-job with id {request.match_info['id']} does not exist.")
     return job
 
 
 async def get_profile_job_handler(request: web.Request) -> web.Response:
-    account: AccountData = request["account"]
+    account = account_of(request)
     job = _job(request)
     include = [i for i in request.query.get("include", "").split(",") if i]
     for name in include:
@@ -110,7 +110,7 @@ async def get_profile_job_handler(request: web.Request) -> web.Response:
             )
     body: dict[str, Any] = {"data": job.resource(_base(request)), "links": {"self": str(request.url)}}
     if "lists" in include:
-        found = (account.lists.get(lid) for lid in job.list_ids)
+        found = (account.state.lists.get(lid) for lid in job.list_ids)
         body["included"] = [resource(r, _base(request)) for r in found if r is not None]
     return json_response(body)
 

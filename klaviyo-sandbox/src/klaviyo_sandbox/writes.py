@@ -11,11 +11,12 @@ import copy
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import ids
-from .generator import AccountData, iso
+from .account import Account
+from .generator import iso
+from .jobs import ProfileJob
 from .members import MemberTable
 from .tables import Record
 from .validation import EventInput, ProfileInput, ProfileRowError
@@ -33,36 +34,38 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def find_profile(acc: AccountData, p: ProfileInput) -> Record | None:
+def find_profile(account: Account, p: ProfileInput) -> Record | None:
+    data, state = account.data, account.state
     if p.id:
-        found = acc.profiles.get(p.id)
+        found = state.profiles.get(p.id)
         if found is not None:
             return found
     for kind in IDENTIFIERS:
         value = getattr(p, kind)
         if not value:
             continue
-        pid = acc.written_profile_ids.get((kind, value))
+        pid = state.written_profile_ids.get((kind, value))
         if pid is None:
-            j = acc.profile_index_by_identifier(kind, value)
+            j = data.profile_index_by_identifier(kind, value)
             if j is not None:
-                pid = acc.profiles.make(j)["id"]
+                pid = data.profile_id(j)
         if pid is not None:
-            found = acc.profiles.get(pid)
+            found = state.profiles.get(pid)
             if found is not None:
                 return found
     return None
 
 
-def upsert_profile(acc: AccountData, p: ProfileInput, now: float) -> tuple[Record, bool]:
+def upsert_profile(account: Account, p: ProfileInput, now: float) -> tuple[Record, bool]:
     """Create or update a profile as Klaviyo's profile-import does; returns (record, created)."""
-    existing = find_profile(acc, p)
+    data, state = account.data, account.state
+    existing = find_profile(account, p)
     given = {k: getattr(p, k) for k in IDENTIFIERS if getattr(p, k)}
     given.pop("anonymous_id", None)
     if existing is None:
-        index = acc.profiles.n + acc.created_profiles
-        acc.created_profiles += 1
-        pid = ids.ulid(int(now * 1000), index, acc.salt)
+        index = state.profiles.n + state.created_profiles
+        state.created_profiles += 1
+        pid = ids.ulid(int(now * 1000), index, data.salt)
         attrs: dict[str, Any] = {
             "email": None,
             "phone_number": None,
@@ -95,26 +98,27 @@ def upsert_profile(acc: AccountData, p: ProfileInput, now: float) -> tuple[Recor
         record["k"]["updated"] = now
         record["k"]["email"] = record["attributes"].get("email") or ""
         created = False
-    acc.profiles.put(record)
+    state.profiles.put(record)
     for kind in IDENTIFIERS:
         value = getattr(p, kind) or record["attributes"].get(kind)
         if value:
-            acc.written_profile_ids[(kind, value)] = record["id"]
+            state.written_profile_ids[(kind, value)] = record["id"]
     return record, created
 
 
-def metric_for(acc: AccountData, name: str, service: str | None, now: float) -> str:
-    for metric in acc.metrics.records.values():
+def metric_for(account: Account, name: str, service: str | None, now: float) -> str:
+    data, state = account.data, account.state
+    for metric in state.metrics.records.values():
         if metric["attributes"]["name"] == name:
             return str(metric["id"])
-    mid = ids.short_id(len(acc.metrics) + 100, acc.salt ^ 0x11, width=6)
+    mid = ids.short_id(len(state.metrics) + 100, data.salt ^ 0x11, width=6)
     integration = service or "API"
-    acc.metrics.put(
+    state.metrics.put(
         {
             "type": "metric",
             "id": mid,
             "rel": {"flow-triggers": []},
-            "k": {"order": len(acc.metrics), "id": mid},
+            "k": {"order": len(state.metrics), "id": mid},
             "f": {"integration.name": integration, "integration.category": "API"},
             "attributes": {
                 "name": name,
@@ -127,22 +131,23 @@ def metric_for(acc: AccountData, name: str, service: str | None, now: float) -> 
     return mid
 
 
-def create_event(acc: AccountData, e: EventInput, now: float) -> Record | None:
+def create_event(account: Account, e: EventInput, now: float) -> Record | None:
     """Store one event; None when Klaviyo would drop it as a duplicate (same metric, profile, unique_id)."""
+    data, state = account.data, account.state
     profile, _ = (
-        upsert_profile(acc, e.profile, now)
+        upsert_profile(account, e.profile, now)
         if _has_profile_data(e.profile)
-        else (find_profile(acc, e.profile) or upsert_profile(acc, e.profile, now)[0], False)
+        else (find_profile(account, e.profile) or upsert_profile(account, e.profile, now)[0], False)
     )
-    metric_id = metric_for(acc, e.metric_name, e.metric_service, now)
+    metric_id = metric_for(account, e.metric_name, e.metric_service, now)
     t = float(int(e.time.timestamp())) if e.time is not None else float(int(now))
     # Without unique_id Klaviyo keys the event on its time to the second.
     key = (metric_id, profile["id"], e.unique_id if e.unique_id else f"t:{int(t)}")
-    if key in acc.event_unique_ids:
+    if key in state.event_unique_ids:
         return None
-    acc.event_unique_ids.add(key)
-    index = acc.events.n + acc.created_events
-    acc.created_events += 1
+    state.event_unique_ids.add(key)
+    index = state.events.n + state.created_events
+    state.created_events += 1
     props = dict(e.properties)
     if e.value is not None:
         props["$value"] = e.value
@@ -152,19 +157,20 @@ def create_event(acc: AccountData, e: EventInput, now: float) -> Record | None:
         props["$event_id"] = e.unique_id
     record: Record = {
         "type": "event",
-        "id": ids.short_id(index, acc.salt, 11),
+        "id": ids.short_id(index, data.salt, 11),
         "rel": {"metric": metric_id, "profile": profile["id"], "attributions": []},
         "k": {"datetime": t, "timestamp": t},
         "attributes": {"timestamp": int(t), "event_properties": props, "datetime": iso(t), "uuid": str(uuid.uuid4())},
     }
-    store_event(acc, record, now)
+    store_event(account, record, now)
     return record
 
 
-def store_event(acc: AccountData, record: Record, now: float) -> None:
+def store_event(account: Account, record: Record, now: float) -> None:
     """A new event becomes readable now, or later if it is one of the account's late arrivals (late.py)."""
-    if not acc.late.hold(record, now):
-        acc.events.put(record)
+    state = account.state
+    if not state.late.hold(record, now):
+        state.events.put(record)
 
 
 def _has_profile_data(p: ProfileInput) -> bool:
@@ -172,52 +178,14 @@ def _has_profile_data(p: ProfileInput) -> bool:
     return bool(p.attributes)
 
 
-@dataclass
-class ProfileJob:
-    id: str
-    created_at: float
-    profiles: list[ProfileInput | None]
-    row_errors: list[ProfileRowError]
-    list_ids: list[str]
-    status: str = "queued"
-    started_at: float | None = None
-    completed_at: float | None = None
-    completed_count: int = 0
-    profile_ids: list[str] = field(default_factory=list)
-
-    def attributes(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "created_at": iso(self.created_at),
-            "total_count": len(self.profiles),
-            "completed_count": self.completed_count,
-            "failed_count": len(self.row_errors) if self.completed_at else 0,
-            "completed_at": iso(self.completed_at) if self.completed_at else None,
-            "expires_at": iso(self.created_at + 7 * 86400),
-            "started_at": iso(self.started_at) if self.started_at else None,
-        }
-
-    def resource(self, base: str) -> dict[str, Any]:
-        link = f"{base}/api/profile-bulk-import-jobs/{self.id}/"
-        return {
-            "type": "profile-bulk-import-job",
-            "id": self.id,
-            "attributes": self.attributes(),
-            "relationships": {
-                "lists": {"data": [{"type": "list", "id": lid} for lid in self.list_ids]},
-                "import-errors": {"links": {"related": f"{link}import-errors/"}},
-            },
-            "links": {"self": link},
-        }
-
-
 def start_profile_job(
-    acc: AccountData,
+    account: Account,
     profiles: list[ProfileInput | None],
     row_errors: list[ProfileRowError],
     list_ids: list[str],
     now: float,
 ) -> ProfileJob:
+    state = account.state
     job = ProfileJob(
         id=str(uuid.uuid4()).replace("-", "")[:24],
         created_at=now,
@@ -225,31 +193,32 @@ def start_profile_job(
         row_errors=row_errors,
         list_ids=list_ids,
     )
-    acc.profile_jobs[job.id] = job
+    state.profile_jobs[job.id] = job
     return job
 
 
-def run_profile_job(acc: AccountData, job: ProfileJob, now: float) -> None:
+def run_profile_job(account: Account, job: ProfileJob, now: float) -> None:
+    state = account.state
     job.status, job.started_at = "processing", job.started_at or now
     for p in job.profiles:
         if p is None:
             continue
-        record, _ = upsert_profile(acc, p, now)
+        record, _ = upsert_profile(account, p, now)
         job.profile_ids.append(record["id"])
         for lid in job.list_ids:
-            members = acc.members.get(("list", lid))
+            members = state.members.get(("list", lid))
             if members is not None:
                 members.add(record, now)
         job.completed_count += 1
     job.status, job.completed_at = "complete", now
 
 
-def run_event_job(acc: AccountData, events: list[EventInput], now: float) -> int:
-    return sum(1 for e in events if create_event(acc, e, now) is not None)
+def run_event_job(account: Account, events: list[EventInput], now: float) -> int:
+    return sum(1 for e in events if create_event(account, e, now) is not None)
 
 
 def simulate_activity(
-    acc: AccountData,
+    account: Account,
     *,
     profiles: int = 0,
     events: int = 0,
@@ -261,12 +230,15 @@ def simulate_activity(
 ) -> dict[str, Any]:
     """Make the account change as a live one does: updates move `updated` to now, new events arrive, members
     leave and join segments and lists."""
+    data, state = account.data, account.state
     now = now if now is not None else time.time()
-    rnd = random.Random(f"{acc.salt}-{seed}-{acc.created_events}-{acc.created_profiles}-{len(acc.profiles.hidden)}")
+    rnd = random.Random(
+        f"{data.salt}-{seed}-{state.created_events}-{state.created_profiles}-{len(state.profiles.hidden)}"
+    )
     touched_profiles = []
     for _ in range(profiles):
-        j = rnd.randrange(acc.profiles.n)
-        current = acc.profiles.get(acc.profiles.make(j)["id"]) or acc.profiles.make(j)
+        j = rnd.randrange(data.n_profiles)
+        current = state.profiles.get(data.profile_id(j)) or data.profile(j)
         record = copy.deepcopy(current)
         record["attributes"]["properties"] = {
             **(record["attributes"].get("properties") or {}),
@@ -274,20 +246,20 @@ def simulate_activity(
         }
         record["attributes"]["updated"] = iso(now)
         record["k"]["updated"] = now
-        acc.profiles.put(record)
+        state.profiles.put(record)
         touched_profiles.append(record["id"])
     new_events = []
     for k in range(events):
-        base = acc.events.make(rnd.randrange(acc.events.n)) if acc.events.n else None
-        index = acc.events.n + acc.created_events
-        acc.created_events += 1
+        base = data.event(rnd.randrange(data.n_events)) if data.n_events else None
+        index = state.events.n + state.created_events
+        state.created_events += 1
         t = float(int(now)) - (events - k)
         record = {
             "type": "event",
-            "id": ids.short_id(index, acc.salt, 11),
+            "id": ids.short_id(index, data.salt, 11),
             "rel": dict(base["rel"])
             if base
-            else {"metric": acc.metric_ids[0], "profile": acc.profiles.make(0)["id"], "attributions": []},
+            else {"metric": data.metric_ids[0], "profile": data.profile_id(0), "attributions": []},
             "k": {"datetime": t, "timestamp": t},
             "attributes": {
                 "timestamp": int(t),
@@ -296,15 +268,15 @@ def simulate_activity(
                 "uuid": str(uuid.uuid4()),
             },
         }
-        store_event(acc, record, now)
+        store_event(account, record, now)
         new_events.append(record["id"])
     touched: dict[str, list[str]] = {}
     for table, field_name in (
-        (acc.campaigns, "updated_at"),
-        (acc.flows, "updated"),
-        (acc.lists, "updated"),
-        (acc.segments, "updated"),
-        (acc.templates, "updated"),
+        (state.campaigns, "updated_at"),
+        (state.flows, "updated"),
+        (state.lists, "updated"),
+        (state.segments, "updated"),
+        (state.templates, "updated"),
     ):
         chosen = rnd.sample(sorted(table.records), min(others, len(table.records)))
         for rid in chosen:
@@ -313,12 +285,12 @@ def simulate_activity(
             record["k"][field_name] = now
             table.put(record)
         touched[table.type] = chosen
-    groups = change_memberships(acc, segment_changes=segment_changes, list_changes=list_changes, now=now, seed=seed)
+    groups = change_memberships(account, segment_changes=segment_changes, list_changes=list_changes, now=now, seed=seed)
     return {"profiles": touched_profiles, "events": new_events, **touched, **groups}
 
 
 def change_memberships(
-    acc: AccountData, *, segment_changes: int, list_changes: int, now: float, seed: int
+    account: Account, *, segment_changes: int, list_changes: int, now: float, seed: int
 ) -> dict[str, list[dict[str, str]]]:
     """`n` members leave and `n` profiles join segments (and lists), as a segment's definition re-evaluated
     against changed profiles does: a joiner's `joined_group_at` is now; nothing else moves (not the profile's
@@ -326,13 +298,14 @@ def change_memberships(
 
     The answer names every change: {"segments_left": [{"segment_id", "profile_id"}], "segments_joined":
     [{"segment_id", "profile_id", "joined_group_at"}], and the same for lists}."""
+    data, state = account.data, account.state
     out: dict[str, list[dict[str, str]]] = {}
     if segment_changes or list_changes:
-        acc.membership_batches += 1
-    rnd = random.Random(f"{acc.salt}-{seed}-memberships-{acc.membership_batches}")
+        state.membership_batches += 1
+    rnd = random.Random(f"{data.salt}-{seed}-memberships-{state.membership_batches}")
     for group_type, count in (("segment", segment_changes), ("list", list_changes)):
         groups = sorted(
-            ((gid, table) for (gt, gid), table in acc.members.items() if gt == group_type), key=lambda row: row[0]
+            ((gid, table) for (gt, gid), table in state.members.items() if gt == group_type), key=lambda row: row[0]
         )
         left: list[dict[str, str]] = []
         joined: list[dict[str, str]] = []
@@ -349,8 +322,8 @@ def change_memberships(
         while groups and len(joined) < count and attempts < 20 * count:
             attempts += 1
             gid, table = groups[rnd.randrange(len(groups))]
-            candidate = _non_member(acc, table, rnd, {p for g, p in touched if g == gid})
-            profile = acc.profiles.get(candidate) if candidate is not None else None
+            candidate = _non_member(account, table, rnd, {p for g, p in touched if g == gid})
+            profile = state.profiles.get(candidate) if candidate is not None else None
             if profile is not None and table.add(profile, now):
                 touched.add((gid, profile["id"]))
                 joined.append({f"{group_type}_id": gid, "profile_id": profile["id"], "joined_group_at": iso(now)})
@@ -359,10 +332,11 @@ def change_memberships(
     return out
 
 
-def _non_member(acc: AccountData, table: MemberTable, rnd: random.Random, exclude: set[str]) -> str | None:
+def _non_member(account: Account, table: MemberTable, rnd: random.Random, exclude: set[str]) -> str | None:
     """A generated profile that is not a member of `table` now (and not in `exclude`); None if none was found."""
+    data = account.data
     for _ in range(200):
-        pid = acc.profiles.make(rnd.randrange(acc.profiles.n))["id"]
+        pid = data.profile_id(rnd.randrange(data.n_profiles))
         if pid not in exclude and table.get(pid) is None:
             return str(pid)
     return None

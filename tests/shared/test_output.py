@@ -1,5 +1,5 @@
-"""tap_klaviyo/output.py: pages of RECORD lines and other messages reach stdout in the order they were written, and
-a STATE never waits in the buffer behind nothing."""
+"""tap_support/output.py, the writer of tap-klaviyo and tap-csv: pages of RECORD lines and other messages reach
+stdout in the order they were written, and a STATE never waits in the buffer behind nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 from singer_sdk.singerlib.messages import StateMessage
 
-from tap_klaviyo.output import CHUNK_BYTES, BufferedMsgSpecWriter
+from tap_support.output import CHUNK_BYTES, BufferedSingerWriter
 
 
 def page(name: str, size: int) -> bytes:
@@ -17,7 +17,7 @@ def page(name: str, size: int) -> bytes:
 
 
 def test_pages_and_states_arrive_in_order(capsysbinary):
-    writer = BufferedMsgSpecWriter()
+    writer = BufferedSingerWriter()
     small, big, after = page("small", 1000), page("big", CHUNK_BYTES + 1), page("after", 1000)
     writer.write_lines(small)
     assert capsysbinary.readouterr().out == b""  # a small page waits for more
@@ -30,7 +30,7 @@ def test_pages_and_states_arrive_in_order(capsysbinary):
 
 
 def test_small_pages_go_out_once_they_fill_a_chunk(capsysbinary):
-    writer = BufferedMsgSpecWriter()
+    writer = BufferedSingerWriter()
     pages = [page(str(k), CHUNK_BYTES // 3) for k in range(3)]
     for written in pages:
         writer.write_lines(written)

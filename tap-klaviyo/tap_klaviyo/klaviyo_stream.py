@@ -2,10 +2,12 @@
 
 - Partitions are the selected accounts (`{"account_id": ...}`), so bookmarks are kept per account and the
   key never enters the context, the state or a record.
+- A stream is made with the run's `RunContext` (run_context.py), and reaches the run through it only: each
+  partition's account is one `klaviyo_http.AccountHttp` (`account`), which every request of the account uses.
 - Requests carry the account's key, the pinned `revision`, the largest page size the endpoint allows, and
   the stream's `include`; the next page is Klaviyo's own `links.next`.
-- Every request is paced, retried and read by the run's `KlaviyoHttp` (the shared klaviyo_http package), reached
-  through singer-sdk's `request_decorator` hook: the one policy for every caller (429 waits `Retry-After`, 5xx and
+- Every request is paced, retried and read by klaviyo_http through the account's handle, reached through
+  singer-sdk's `request_decorator` hook: the one policy for every caller (429 waits `Retry-After`, 5xx and
   connection errors back off with jitter, 401/403 stop at once).
 """
 
@@ -23,20 +25,20 @@ from singer_sdk.pagination import BaseHATEOASPaginator
 from typing_extensions import override
 
 from .flatten import Resource, decode_page, flatten, next_link
+from .sdk_seams import set_record_version
 from .versions import ACTIVATE_VERSION
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers._batch import BatchConfig
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-    from .tap import TapKlaviyo
+    from klaviyo_http import AccountHttp
+
+    from .run_context import RunContext
+    from .sdk_seams import BatchConfig
 
 SCHEMAS = Path(__file__).parent / "schemas"
-# Requests in flight within one account (`window_concurrency`): Klaviyo answers a page of events in ~250 ms, and its
-# events tier takes 3,500 pages a minute, so ~15 must be in flight; 24 reached 93% of that ceiling over a whole
-# minute and more (bench/pipeline_throughput.py), 16 reached 84%.
-WINDOW_CONCURRENCY = 24
 RequestFunc = t.Callable[[requests.PreparedRequest, "Context | None"], requests.Response]
 
 
@@ -71,28 +73,29 @@ class KlaviyoStream(RESTStream[t.Any]):
     # Rows come from JSON already in JSON types and the schemas declare every column and nested key
     # (tests/tap/test_schemas.py checks both on real rows), so conforming each value again is pure cost.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    tap: TapKlaviyo
 
     #: how the warehouse learns that a row is gone: ACTIVATE_VERSION (listed in full every run, versions.py),
     #: or None (rows are only added and updated)
     deletions: str | None = None
 
-    def __init__(self, tap: TapKlaviyo, **kwargs: t.Any) -> None:
+    def __init__(self, tap: Tap, run: RunContext, **kwargs: t.Any) -> None:
+        self.run = run
+        self.settings = run.settings
         super().__init__(tap, **kwargs)
-        self.tap = tap
+        #: a page's side-loaded resources (`include`), read by the child streams that emit them (streams.py)
         self.included: dict[str, list[Resource]] = {}
+        #: the stream whose records this one's contexts come from (`parent_stream_type`), linked by the tap
+        self.parent: KlaviyoStream | None = None
         self.stamp_table_version()
 
     def stamp_table_version(self) -> None:
-        """singer-sdk puts `_stream_version` on every RECORD message, but sets it only for FULL_TABLE streams that
-        send ACTIVATE_VERSION when they start, which these do not (versions.py): set it here."""
-        self._stream_version = self.table_version
+        set_record_version(self, self.table_version)
 
     # ---- versions and batches ---------------------------------------------------------------------------
     @property
     def table_version(self) -> int | None:
         """The run's table version, stamped on this stream's rows when it marks deletions (versions.py)."""
-        return self.tap.table_version if self.deletions == ACTIVATE_VERSION else None
+        return self.run.table_version if self.deletions == ACTIVATE_VERSION else None
 
     @property
     @override
@@ -101,7 +104,7 @@ class KlaviyoStream(RESTStream[t.Any]):
         # that covered every account, because every account shares each table.
         return False
 
-    #: whether batch_config applies: the large streams write files (pages.py); the small ones stay records, as a
+    #: whether batch_config applies: the large streams write files (paged_stream.py); the small ones stay records, as a
     #: few thousand rows are not worth a file each (their child streams would make one per parent row)
     writes_batch_files: t.ClassVar[bool] = False
 
@@ -109,33 +112,30 @@ class KlaviyoStream(RESTStream[t.Any]):
     def get_batch_config(self, config: t.Mapping[str, t.Any]) -> BatchConfig | None:
         # `batch_files: false` is record mode whatever batch_config says: Meltano merges an object setting given in
         # the environment with the one in meltano.yml, so batch_config cannot be unset for one run.
-        if not self.writes_batch_files or config.get("batch_files") is False:
+        if not self.writes_batch_files or not self.settings.batch_files:
             return None
         return super().get_batch_config(config)
 
     @property
     @override
     def url_base(self) -> str:
-        return t.cast("str", self.config["api_url"]).rstrip("/")
+        return self.settings.api_url.rstrip("/")
 
     @property
     @override
     def partitions(self) -> list[dict[str, t.Any]] | None:
-        return [{"account_id": account_id} for account_id in self.tap.account_ids()]
+        return [{"account_id": account.id} for account in self.run.accounts()]
 
     @cached_property
     @override
     def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 300))
+        return self.settings.request_timeout
 
     # ---- requests ---------------------------------------------------------------------------------
     @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         request = super().get_http_request(page=page)
-        request.headers = {
-            **request.headers,
-            **self.tap.http.headers(self.tap.api_key(self.account_id(page.stream_context))),
-        }
+        request.headers = {**request.headers, **self.account(page.stream_context).headers()}
         if page.next_page_token is not None:
             # Klaviyo's next link already holds every parameter of the first request, and the cursor.
             request.url = page.next_page_token.geturl()
@@ -144,13 +144,12 @@ class KlaviyoStream(RESTStream[t.Any]):
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """Every attempt goes through the run's KlaviyoHttp: paced for the account and endpoint, retried by the
+        """Every attempt goes through the account's handle: paced for the account and endpoint, retried by the
         one policy. singer-sdk's own backoff is not used: klaviyo_http is the only retry loop."""
 
         def send(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            return self.tap.http.call(
+            return self.account(context).call(
                 lambda: func(prepared_request, context),
-                account=self.tap.account_name(self.account_id(context)),
                 endpoint=self.endpoint_for(context),
                 what=f"{prepared_request.method} {urlsplit(prepared_request.url or '').path}",
             )
@@ -199,7 +198,8 @@ class KlaviyoStream(RESTStream[t.Any]):
     @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         page = decode_page(response.content)
-        # Child streams read a page's side-loaded resources before the next page is requested.
+        # Child streams read a page's side-loaded resources before the next page is requested: singer-sdk syncs
+        # a record's children before it takes the next record.
         self.included = {}
         for resource in page.included:
             self.included.setdefault(resource.type, []).append(resource)
@@ -208,15 +208,20 @@ class KlaviyoStream(RESTStream[t.Any]):
 
     @override
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        row.update(self.account_columns(self.account_id(context)))
+        row.update(account_columns(self.account(context)))
         return row
 
-    def account_columns(self, account_id: str) -> dict[str, str]:
-        """The columns every row of an account carries: all accounts share one table downstream."""
-        return {"account_id": account_id, "account_name": self.tap.account_name(account_id)}
+    def account(self, context: Context | None) -> AccountHttp:
+        """The partition's account: its handle, which every request of the account goes through."""
+        return self.run.account(self.account_id(context))
 
     @staticmethod
     def account_id(context: Context | None) -> str:
         if not context or "account_id" not in context:
             raise RuntimeError("every Klaviyo request belongs to an account partition")
         return t.cast("str", context["account_id"])
+
+
+def account_columns(account: AccountHttp) -> dict[str, str]:
+    """The columns every row of an account carries: all accounts share one table downstream."""
+    return {"account_id": account.id, "account_name": account.name}

@@ -1,0 +1,177 @@
+"""Sending only what changed: one (stream, kind)'s change memory during a run.
+
+Each row has a key (a profile's identifier, an event's unique_id) and a fingerprint of what it would send; both
+are 64-bit BLAKE2b hashes. `decide` compares a row with what Klaviyo accepted before:
+
+- a key not remembered: `CREATED`; remembered with another fingerprint: `CHANGED`; the same: `UNCHANGED`, not sent;
+- a key sent earlier in this run is sent again whatever its fingerprint (`CHANGED`): when a key has several rows,
+  the last one sent decides what Klaviyo holds, so once one of them is sent, the later ones must follow;
+- `full_refresh`: every row is sent (`CHANGED` when remembered).
+
+Only what Klaviyo accepted is remembered (`accept`, called once a request or an import job has ended), the last row
+of a key (in input order) winning; a rejected or failed row leaves the memory as it was, so it is sent again next
+run. `after` merges all of it into the memory the run leaves behind. For a list mirror, `seen` records every key
+of the run, and `leavers` are the members remembered but not seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from .memory_file import KEY, Snapshot, U64Array
+
+HASH_BYTES = 8
+
+
+class Decision(Enum):
+    CREATED = "created"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+def key_hash(text: str) -> int:
+    """A row's key as the memory holds it."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=HASH_BYTES).digest(), "little")
+
+
+class Fingerprint:
+    """The fingerprint of a row for one kind: its mapping's own digest (the mapping and every setting that
+    shapes a payload) keys a hash of the values of the columns the mapping reads."""
+
+    def __init__(self, *parts: Any) -> None:
+        self.digest = hashlib.blake2b(
+            orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str), digest_size=32
+        ).digest()
+
+    def of(self, values: Sequence[Any]) -> int:
+        data = orjson.dumps(values, default=str)
+        return int.from_bytes(hashlib.blake2b(data, digest_size=HASH_BYTES, key=self.digest).digest(), "little")
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """One row Klaviyo accepted: its place in the input (the last row of a key wins), key, fingerprint and, for
+    list members, the profile's id."""
+
+    seq: int
+    key: int
+    fp: int
+    profile_id: str = ""
+
+
+@dataclass(frozen=True)
+class Leavers:
+    """List members remembered but not in this run's rows: `ids` to remove (by key), and keys to forget only
+    (no id known, or their profile is still a member under another key)."""
+
+    keys: U64Array
+    ids: list[str]
+    forget_only: U64Array
+
+
+class Changes:
+    def __init__(self, before: Snapshot, *, full_refresh: bool = False, mirror: bool = False) -> None:
+        self.before = before
+        self.full_refresh = full_refresh
+        self.mirror = mirror
+        self._search = before.keys.searchsorted
+        self._keys_before, self._fps_before, self._count = before.keys, before.fps, len(before.keys)
+        self._resent: set[int] = set()
+        self._lock = threading.Lock()
+        self._seqs = array("Q")
+        self._keys = array("Q")
+        self._fps = array("Q")
+        self._ids: list[bytes] = []
+        self._forgotten = array("Q")
+        self._seen = array("Q")
+        self.version = 0  # counts accept and forget calls: what a saved copy is up to date with
+
+    # --- during the run --------------------------------------------------------------------------------------
+
+    def decide(self, key: int, fp: int) -> Decision:
+        wanted = np.uint64(key)
+        index = self._search(wanted)
+        if index == self._count or self._keys_before[index] != wanted:
+            return Decision.CREATED
+        if self.full_refresh or self._fps_before[index] != np.uint64(fp) or key in self._resent:
+            self._resent.add(key)
+            return Decision.CHANGED
+        return Decision.UNCHANGED
+
+    def seen(self, key: int) -> None:
+        """A list mirror's row: its key is a member this run (whether sent, unchanged or rejected)."""
+        self._seen.append(key)
+
+    def accept(self, rows: Iterable[Accepted]) -> None:
+        """Rows Klaviyo accepted (called from the sending threads)."""
+        with self._lock:
+            for row in rows:
+                self._seqs.append(row.seq)
+                self._keys.append(row.key)
+                self._fps.append(row.fp)
+                if self.mirror:
+                    self._ids.append(row.profile_id.encode())
+            self.version += 1
+
+    def forget(self, keys: Iterable[int]) -> None:
+        """Members removed from the list (or no longer to be removed)."""
+        with self._lock:
+            self._forgotten.extend(keys)
+            self.version += 1
+
+    @property
+    def touched(self) -> bool:
+        return bool(self._keys or self._forgotten)
+
+    # --- at the end ------------------------------------------------------------------------------------------
+
+    def leavers(self) -> Leavers:
+        before = self.before
+        seen = np.unique(np.frombuffer(self._seen, dtype=KEY)) if self._seen else np.zeros(0, dtype=KEY)
+        present = np.isin(before.keys, seen, assume_unique=True)
+        gone = ~present
+        keys = before.keys[gone]
+        raw_ids = before.ids[gone] if before.ids is not None else np.zeros(len(keys), dtype="S1")
+        # A profile that left under one key and is still a member under another (its email changed, say) stays.
+        kept: set[bytes] = set(before.ids[present].tolist()) if before.ids is not None else set()
+        with self._lock:
+            kept.update(self._ids)
+        remove = np.array([bool(i) and i not in kept for i in raw_ids.tolist()], dtype=bool)
+        return Leavers(keys[remove], [i.decode() for i in raw_ids[remove].tolist()], keys[~remove])
+
+    def after(self) -> Snapshot:
+        """The memory this run leaves: what it held, minus forgotten keys, plus the accepted rows (last wins)."""
+        before = self.before
+        with self._lock:
+            if not self.touched:
+                return before
+            seqs = np.frombuffer(self._seqs, dtype=KEY).copy()
+            keys = np.frombuffer(self._keys, dtype=KEY).copy()
+            fps = np.frombuffer(self._fps, dtype=KEY).copy()
+            ids = np.array(self._ids, dtype=bytes) if self.mirror and self._ids else None
+            forgotten = np.frombuffer(self._forgotten, dtype=KEY).copy()
+        by_key = np.lexsort((seqs, keys))  # by key, then by place in the input
+        keys, fps = keys[by_key], fps[by_key]
+        last = np.ones(len(keys), dtype=bool)
+        last[:-1] = keys[1:] != keys[:-1]
+        keys, fps = keys[last], fps[last]
+        keep = ~np.isin(before.keys, np.union1d(keys, forgotten))
+        merged_keys = np.concatenate([before.keys[keep], keys])
+        merged_fps = np.concatenate([before.fps[keep], fps])
+        order = np.argsort(merged_keys, kind="stable")
+        merged_ids: npt.NDArray[np.bytes_] | None = None
+        if self.mirror:
+            old_ids = before.ids[keep] if before.ids is not None else np.zeros(int(keep.sum()), dtype="S1")
+            new_ids = ids[by_key][last] if ids is not None else np.zeros(len(keys), dtype="S1")
+            merged_ids = np.concatenate([old_ids, new_ids])[order]
+        return Snapshot(merged_keys[order], merged_fps[order], merged_ids)

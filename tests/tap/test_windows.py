@@ -1,0 +1,89 @@
+"""tap_klaviyo/windows.py in-process, against a fake events endpoint (pytest-httpserver): many windows read at once
+through one account's klaviyo_http handle, handed back in time order, every row once."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+import pytest
+from klaviyo_fake import FakeKlaviyo, event, events_between, fake_account, seconds_ago
+from pytest_httpserver import HTTPServer
+
+from klaviyo_http import RequestRefusedError
+from tap_klaviyo.flatten import decode_raw_page, flatten, text
+from tap_klaviyo.windows import TimeWindows, WindowReader, window_conditions
+
+FILTER = functools.partial(window_conditions, "datetime", ("greater-or-equal", 0))
+
+
+def reader(server: HTTPServer, concurrency: int = 4) -> WindowReader:
+    return WindowReader(
+        fake_account(server),
+        "/api/events",
+        endpoint="get_events",
+        params={"page[size]": 50, "sort": "datetime"},
+        window_filter=FILTER,
+        concurrency=concurrency,
+    )
+
+
+def rows_of(contents: list[bytes]) -> list[dict]:
+    return [flatten(resource) for content in contents for resource in decode_raw_page(content).data]
+
+
+def read_all(windows_reader: WindowReader, begin: float, end: float) -> list[list[dict]]:
+    first = windows_reader.first_time(begin, "datetime")
+    assert first is not None
+    return list(windows_reader.read(TimeWindows(max(begin, first), end, target_rows=95, first_seconds=3600), rows_of))
+
+
+def test_every_row_once_and_in_time_order_though_windows_are_read_at_once(httpserver: HTTPServer):
+    events = events_between(seconds_ago(30 * 86400), seconds_ago(60), 3000)  # ~15 minutes apart, shared seconds
+    fake = FakeKlaviyo(httpserver, events)
+    pages = read_all(reader(httpserver), 0, seconds_ago(0).timestamp())
+    ids = [row["id"] for page in pages for row in page]
+    assert ids == [e["id"] for e in fake.events]
+    times = [text(row["datetime"]) for page in pages for row in page]
+    assert times == sorted(times)
+    assert len(fake.filters) > 10  # many windows, each one request chain of its own
+
+
+def test_the_windows_start_at_the_first_row_not_at_a_distant_start_date(httpserver: HTTPServer):
+    fake = FakeKlaviyo(httpserver, events_between(seconds_ago(2 * 86400), seconds_ago(60), 200))
+    read_all(reader(httpserver), 0, seconds_ago(0).timestamp())  # begin: 1970
+    first, *windows = fake.filters
+    assert first == FILTER(0, None)[0]  # one request (page[size]=1) finds the first row
+    oldest = min(w.split(",")[1].rstrip(")") for w in windows)
+    assert oldest >= fake.events[0]["attributes"]["datetime"][:19]
+
+
+def test_rows_newer_than_the_end_are_read_by_the_last_open_window(httpserver: HTTPServer):
+    later = event(999_999, seconds_ago(-86400))  # dated tomorrow (Klaviyo takes future-dated events)
+    fake = FakeKlaviyo(httpserver, [*events_between(seconds_ago(86400), seconds_ago(60), 100), later])
+    pages = read_all(reader(httpserver), 0, seconds_ago(0).timestamp())
+    assert pages[-1][-1]["id"] == later["id"]
+    assert "less-than" not in fake.filters[-1]
+
+
+def test_no_row_at_or_after_the_start_is_no_window(httpserver: HTTPServer):
+    fake = FakeKlaviyo(httpserver, events_between(seconds_ago(10 * 86400), seconds_ago(9 * 86400), 20))
+    assert reader(httpserver).first_time(seconds_ago(86400).timestamp(), "datetime") is None
+    assert len(fake.filters) == 1
+
+
+def test_a_refused_window_ends_the_read_with_klaviyos_error(httpserver: HTTPServer):
+    fake = FakeKlaviyo(httpserver, events_between(seconds_ago(20 * 86400), seconds_ago(60), 1000))
+    start = fake.events[0]["attributes"]["datetime"][:10]
+    fake.fail_when = "less-than"  # every bounded window
+    with pytest.raises(RequestRefusedError, match="refused on purpose"):
+        read_all(reader(httpserver), 0, seconds_ago(0).timestamp())
+    assert any(start in f for f in fake.filters)
+
+
+def test_window_filters_name_their_bounds_with_the_operators_the_endpoint_allows():
+    lo = int(seconds_ago(86400).timestamp())
+    stamp = (seconds_ago(86400) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # profiles' `updated` takes greater-than only: one second earlier gives "at or after lo"
+    assert window_conditions("updated", ("greater-than", -1), lo, None) == [f"greater-than(updated,{stamp})"]
+    assert window_conditions("datetime", ("greater-or-equal", 0), lo, lo + 60)[1].startswith("less-than(datetime,")
