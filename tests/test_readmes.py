@@ -59,6 +59,8 @@ README_ORDER = [
     "klaviyo-sandbox/README.md",
     "tap-csv/README.md",
     "target-klaviyo/README.md",
+    "bench/README.md",
+    "packaging/README.md",
 ]
 COMMANDS = ("tap-klaviyo", "tap-csv", "target-klaviyo", "klaviyo-sandbox", "snowflake-emulator", "local-stand-ins")
 SHELL_BLOCKS = ("sh", "bash", "shell", "console")
