@@ -215,6 +215,9 @@ def test_every_account_stamps_the_runs_version_and_the_last_step_activates_it(st
     assert "(3 schemas, 0 records, 0 batch manifests, 0 state messages, 3 activate version messages)" in last.output
 
 
+# A scheduled run (four pods, one after another here) and its last step again: 455 s, and over 600 s in another run,
+# with the machine's other work loading it to 20 on 2 cores.
+@pytest.mark.timeout(1200)
 def test_a_campaign_deleted_between_two_scheduled_runs_is_marked_deleted_by_the_second_runs_last_step(
     stack, warehouse, scheduled, tmp_path
 ):
