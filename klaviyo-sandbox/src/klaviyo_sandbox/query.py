@@ -12,6 +12,7 @@ import orjson
 
 from . import errors
 from .account import Account
+from .attribution import attributed_message, attribution_id, attribution_record
 from .consent import with_written_consent
 from .endpoints import REL_TYPES, Endpoint
 from .event_pages import fast_page
@@ -272,6 +273,8 @@ class ReadRequest:
         if self.ep.ids_only:
             return {"type": record["type"], "id": record["id"]}
         record = self._with_profile_relationships(record)
+        if record["type"] == "event" and "attributions" in self.includes:
+            record = {**record, "rel": {**record["rel"], "attributions": self._related_ids(record, "attributions")}}
         extra = None
         if self.additional and record["type"] == "profile":
             extra = {name: self.data.profile_additional(record, name) for name in self.additional}
@@ -301,6 +304,9 @@ class ReadRequest:
         out: list[dict[str, Any] | orjson.Fragment] = []
         for name in self.includes:
             rel_type = REL_TYPES[name]
+            if rel_type == "attribution":  # no table: an event's attribution is made from the event
+                out.extend(resource(a, self.base, self.fields) for a in map(self._attribution, records) if a)
+                continue
             target = self.state.table(rel_type)
             for record in records:
                 for rid in self._related_ids(record, name):
@@ -312,7 +318,22 @@ class ReadRequest:
                         out.append(self._plain(related))
         return out
 
+    def _attribution(self, event: Record) -> Record | None:
+        messages = self.state.table("campaign-message")
+
+        def campaign_of(message_id: str) -> str | None:
+            message = messages.get(message_id) if messages is not None else None
+            return message["rel"]["campaign"] if message is not None else None
+
+        return attribution_record(event, campaign_of)
+
     def _related_ids(self, record: Record, name: str) -> list[str]:
+        if record["type"] == "event" and name == "attributions":
+            return (
+                [attribution_id(record["id"])]
+                if attributed_message(record["attributes"]["event_properties"] or {})
+                else []
+            )
         if record["type"] == "profile" and name in ("lists", "segments"):
             group_type = name[:-1]
             return [
