@@ -29,10 +29,16 @@ def test_attributions_are_linked_and_included_as_klaviyo_shapes_them(klaviyo_san
     assert attributed and organic
     for event in organic:
         assert event["relationships"]["attributions"]["data"] == []
-    campaign_of = {
-        message["id"]: message["relationships"]["campaign"]["data"]["id"]
-        for campaign in raw_walk(klaviyo_sandbox, "/api/campaigns", ACCOUNT, filter="equals(messages.channel,'email')")
-        + raw_walk(klaviyo_sandbox, "/api/campaigns", ACCOUNT, filter="equals(messages.channel,'sms')")
+    campaign_of = {  # every campaign message's campaign, archived ones too, over plain HTTP
+        message["id"]: campaign["id"]
+        for channel in ("email", "sms")
+        for archived in ("false", "true")
+        for campaign in raw_walk(
+            klaviyo_sandbox,
+            "/api/campaigns",
+            ACCOUNT,
+            filter=f"equals(messages.channel,'{channel}'),equals(archived,{archived})",
+        )
         for message in raw_walk(klaviyo_sandbox, f"/api/campaigns/{campaign['id']}/campaign-messages", ACCOUNT)
     }
     campaigns = flows = 0
