@@ -197,9 +197,11 @@ class ReadRequest:
         page: list[Record] = []
         last_pos: Pos | None = None
         more = False
+        fast_included: list[Record] | None = None
         if self._plain_event_page(table, conditions):
-            texts, last_pos, more = fast_page(
-                self.data, self.state.events, order, descending, after, lo, hi, checks, size, self.base
+            attribution_of = self._attribution if self.includes else None
+            texts, last_pos, more, fast_included = fast_page(
+                self.data, self.state.events, order, descending, after, lo, hi, checks, size, self.base, attribution_of
             )
             data: list[Any] = [orjson.Fragment(text) for text in texts]
         else:
@@ -219,18 +221,21 @@ class ReadRequest:
         if more and last_pos is not None and ep.paginated:
             links["next"] = self._url({"page[cursor]": encode_cursor(last_pos, order, descending)})
         body["links"] = links
-        if self.includes:
+        if fast_included is not None and self.includes:
+            body["included"] = [resource(a, self.base, self.fields) for a in fast_included]
+        elif self.includes:
             body["included"] = self._included(page)
         return body
 
     def _plain_event_page(self, table: object, conditions: list[Condition]) -> bool:
         """Whether event_pages.fast_page can serve this page: generated events only (no writes to merge),
-        time conditions only, nothing side-loaded or trimmed."""
+        time conditions only, nothing side-loaded but attributions (made from the page's events), no event
+        trimmed."""
         return (
             table is self.state.events
             and not self.state.events.overlay
             and all(c.field in ("datetime", "timestamp") for c in conditions)
-            and not self.includes
+            and set(self.includes) <= {"attributions"}
             and "event" not in self.fields
         )
 
