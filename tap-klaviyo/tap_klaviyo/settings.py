@@ -112,6 +112,13 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "(20 hours: runs at 05:00 and 17:00 list once a day). 0 lists on every run.",
     ),
     th.Property(
+        "events_attributions",
+        th.BooleanType,
+        default=True,
+        description="Read each event's Klaviyo attribution with it (include=attributions on GET /api/events, the "
+        "same rate tier): the attributed campaign, campaign message, flow and flow message as columns.",
+    ),
+    th.Property(
         "membership",
         th.StringType(allowed_values=["current", "join_history"]),
         default="current",
@@ -228,6 +235,7 @@ class TapSettings(msgspec.Struct, frozen=True, kw_only=True):
     events_lookback_days: int
     completeness_check_days: int
     profile_listing_hours: int
+    events_attributions: bool
     membership: str
     table_version: int | None = None
     activate_version: int | None = None

@@ -20,16 +20,17 @@ from typing_extensions import override
 
 from klaviyo_http import RequestRefusedError
 
+from .attributions import add_attribution, attribution_index
 from .completeness import Baseline, heal_plan, local_day_bounds, next_baseline, zone_of
 from .event_counts import EventCountsStream
-from .flatten import flatten
+from .flatten import RawPage, flatten
 from .klaviyo_stream import KlaviyoStream
 from .members import GroupMembersStream
 from .profile_listing import ProfileIdsStream, ProfileListingsStream
 from .reports import REPORT_STREAM_TYPES
 from .sdk_seams import mark_state_changed
 from .versions import ACTIVATE_VERSION
-from .windows import TimeWindows, WindowedStream
+from .windows import Row, TimeWindows, WindowedStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,8 +38,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
     from .bookmarks import PartitionRun
-
-Row = dict[str, t.Any]
 
 # Klaviyo lists campaigns of one channel per request: the filter is required, and archived campaigns are returned
 # only when asked for (klaviyo-api 25.0.0, CampaignsApi.get_campaigns docstring; SMS and push campaigns went missing
@@ -70,6 +69,22 @@ class EventsStream(WindowedStream):
     sort = "datetime"
     page_size = 1000
     bookmark_filter = ("datetime", "greater-or-equal")
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        params = super().get_url_params(context, next_page_token)
+        if self.settings.events_attributions:
+            # Klaviyo's own attribution of each event, in the same request and rate tier (attributions.py).
+            params["include"] = "attributions"
+        return params
+
+    @override
+    def page_rows(self, page: RawPage, columns: dict[str, str]) -> list[Row]:
+        rows = super().page_rows(page, columns)
+        if not self.settings.events_attributions:
+            return rows
+        index = attribution_index(page.included)
+        return [add_attribution(row, index) for row in rows]
 
     @override
     def lookback_seconds(self) -> float:
