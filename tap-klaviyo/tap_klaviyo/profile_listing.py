@@ -6,9 +6,10 @@ what it deleted: a reader learns of a deletion only by no longer seeing the prof
 - `profile_ids` lists every profile id as cheaply as Klaviyo allows: the sparsest fieldset (`fields[profile]=created`,
   the one attribute the time windows need), the largest pages (100), several `created` windows at once so the
   account's get_profiles limit (750 a minute) is the bound, not the round trip: ~10,600 requests and ~14 minutes per
-  million profiles (bench/profile_deletion_cost.py). The rows are `(account_id, id, listed_at)`, `listed_at` the
-  listing's start. It lists when the last listing that ran to its end started `profile_listing_hours` (20) or more
-  ago, so twice-daily runs list once a day, and a listing cut short is done again by the next run.
+  million profiles (bench/profile_deletion_cost.py). The rows are `(account_id, account_name, id, listed_at)`,
+  `listed_at` the listing's start. It lists when the last listing that ran to its end started
+  `profile_listing_hours` (20) or more ago, so twice-daily runs list once a day, and a listing cut short is done
+  again by the next run.
 - `profile_listings` then says, in one row per account, that its listing ran to the end (`started_at`,
   `completed_at`, the ids listed). It syncs after `profile_ids` (the tap syncs it last), so its row comes after
   every id of that listing, and never for a listing cut short: a STATE never covers a listing not yet emitted.
@@ -25,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from typing_extensions import override
 
-from .klaviyo_stream import KlaviyoStream
+from .klaviyo_stream import KlaviyoStream, account_columns
 from .sdk_seams import mark_state_changed
 from .windows import TimeWindows, WindowedStream, window_conditions
 
@@ -115,9 +116,10 @@ class ProfileIdsStream(WindowedStream):
         if first is not None:
             windows = TimeWindows(first, started.timestamp(), target_rows=self.window_rows)
             stamp = started.isoformat()
+            columns = account_columns(account)  # account_id and account_name, as every stream's rows
             for rows in reader.read(windows, self.rows_of(account)):
                 listed += len(rows)
-                yield [{"account_id": account.id, "id": row["id"], "listed_at": stamp} for row in rows]
+                yield [{**columns, "id": row["id"], "listed_at": stamp} for row in rows]
         # Every id is emitted (and, in batch mode, in a file announced before the next STATE): the listing is whole.
         done = Listing(account.id, account.name, started, datetime.now(UTC), listed)
         self.run.profile_listings[account.id] = done

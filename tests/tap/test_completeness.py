@@ -114,7 +114,7 @@ def test_profile_ids_are_listed_whole_ids_only_once_per_interval(sandbox, tmp_pa
     assert code == 0, err[-3000:]
     ids = records(first, "profile_ids")
     assert len(ids) == 120 and len({row["id"] for row in ids}) == 120
-    assert set(ids[0]) == {"account_id", "id", "listed_at"}
+    assert set(ids[0]) == {"account_id", "account_name", "id", "listed_at"}
     (listing,) = records(first, "profile_listings")
     assert listing["profiles"] == 120 and listing["started_at"] == ids[0]["listed_at"]
     # profile_listings comes after every id of the listing it reports
