@@ -40,7 +40,8 @@ LATE_DAYS = 10
 
 def run(project: LocalProject, *args: str, **env: str) -> str:
     result = project.meltano(*LOAD, *args, **{**FAST, **env})
-    assert result.code == 0, result.output[-4000:]
+    errors = [line for line in result.output.splitlines() if "rror" in line and "│" not in line]
+    assert result.code == 0, "\n".join(errors[:40]) + result.output[-3000:]
     return result.output
 
 
