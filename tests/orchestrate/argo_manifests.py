@@ -54,7 +54,7 @@ def named(kind: str, name: str) -> dict[str, Any]:
     return found
 
 
-def scheduled_template() -> dict[str, Any]:
-    """The WorkflowTemplate the CronWorkflow starts (klaviyo-to-snowflake)."""
-    (cron,) = of_kind("CronWorkflow")
+def scheduled_template(schedule: str = "klaviyo-to-snowflake") -> dict[str, Any]:
+    """The WorkflowTemplate a schedule's CronWorkflow starts (by default the one per account, klaviyo-to-snowflake)."""
+    cron = named("CronWorkflow", schedule)
     return named("WorkflowTemplate", cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"])
