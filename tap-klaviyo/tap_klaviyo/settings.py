@@ -94,6 +94,13 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "started at its bookmark would never read them. Rows read again are merged on their key.",
     ),
     th.Property(
+        "events_attributions",
+        th.BooleanType,
+        default=True,
+        description="Read each event's Klaviyo attribution with it (include=attributions on GET /api/events, the "
+        "same rate tier): the attributed campaign, campaign message, flow and flow message as columns.",
+    ),
+    th.Property(
         "membership",
         th.StringType(allowed_values=["current", "join_history"]),
         default="current",
@@ -208,6 +215,7 @@ class TapSettings(msgspec.Struct, frozen=True, kw_only=True):
     parallel_accounts: int
     window_concurrency: int
     events_lookback_days: int
+    events_attributions: bool
     membership: str
     table_version: int | None = None
     activate_version: int | None = None
