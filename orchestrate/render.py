@@ -8,9 +8,10 @@ them byte for byte, so the manifests cannot drift from meltano.yml.
     .venv/bin/python orchestrate/render.py          # (re)write orchestrate/argo/
     .venv/bin/python orchestrate/render.py --check  # exit 1 naming the files that are out of date
 
-Each scheduled job becomes a WorkflowTemplate, `plan` then one `sync-account` pod per account (orchestrate/plan.py
-lists the account names, never keys), all with the workflow's table version, then `mark-deletions` once every account
-has synced; and a CronWorkflow that starts it on the schedule's cron, in UTC.
+Each scheduled job of tap-klaviyo becomes a WorkflowTemplate, `plan` then one `sync-account` pod per account
+(orchestrate/plan.py lists the account names, never keys), all with the workflow's table version, then
+`mark-deletions` once every account has synced; a scheduled job deploy.yml lists under `one_pod_jobs` becomes one
+`run` pod (orchestrate/render_one_pod.py); each with a CronWorkflow that starts it on the schedule's cron, in UTC.
 """
 
 from __future__ import annotations
@@ -103,6 +104,12 @@ class FileLoadSettings(Settings):
     load: StepSettings
 
 
+class OnePodJobSettings(StepSettings):
+    """deploy.yml `one_pod_jobs.<job>`: a scheduled job run whole in one pod (orchestrate/render_one_pod.py)."""
+
+    workflow_deadline_seconds: int = Field(gt=0)
+
+
 class Deploy(Settings):
     """orchestrate/deploy.yml: see the comments in that file."""
 
@@ -127,15 +134,22 @@ class Deploy(Settings):
     sync: StepSettings
     mark_deletions: StepSettings
     file_loads: FileLoadSettings
+    one_pod_jobs: dict[str, OnePodJobSettings]
 
 
 @dataclass(frozen=True)
-class Pipeline:
-    """One scheduled job that fans out per account, with what its pods need from meltano.yml."""
+class Scheduled:
+    """A meltano.yml schedule of a job: its CronWorkflow."""
 
     schedule: str
     cron: str
     job: str
+
+
+@dataclass(frozen=True)
+class Pipeline(Scheduled):
+    """One scheduled job that fans out per account, with what its pods need from meltano.yml."""
+
     extractor: str
     loader: str
     plan_variables: list[str]  # read by the extractor's configuration
@@ -214,16 +228,25 @@ def _cron(schedule: dict[str, Any], where: str) -> str:
     )
 
 
-def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pipeline]:
+@dataclass(frozen=True)
+class OnePodJob(Scheduled):
+    """One scheduled job that deploy.yml runs whole in one pod, with the variables its plugins read."""
+
+    plugins: list[str]  # every block of its tasks, in order
+    variables: list[str]  # read by those plugins and the state backend
+    settings: OnePodJobSettings
+
+
+def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pipeline | OnePodJob]:
     """The scheduled jobs of meltano.yml, each checked to be one `<FANOUT_EXTRACTOR> <loader> [<utility>:<command>
-    ...]` task."""
+    ...]` task or a job of deploy.yml's `one_pod_jobs`."""
     environment = _named(meltano.get("environments"), deploy.environment)
     if environment is None:
         raise RenderError(f"{source}: no environment {deploy.environment!r} (deploy.yml `environment`)")
     loaders = {entry.get("name") for entry in meltano.get("plugins", {}).get("loaders") or []}
     utilities = {entry.get("name") for entry in meltano.get("plugins", {}).get("utilities") or []}
     shared = _variables([meltano.get("state_backend"), meltano.get("env"), environment.get("env")])
-    found: list[Pipeline] = []
+    found: list[Pipeline | OnePodJob] = []
     for schedule in meltano.get("schedules") or []:
         where = f"{source}: schedule {schedule.get('name')!r}"
         job = _named(meltano.get("jobs"), schedule.get("job"))
@@ -233,6 +256,10 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
                 "(schedules of a bare extractor/loader pair are not rendered: give them a job)"
             )
         tasks = job.get("tasks") or []
+        one_pod = deploy.one_pod_jobs.get(job["name"])
+        if one_pod is not None:
+            found.append(_one_pod_job(meltano, environment, deploy, schedule, job, one_pod, where))
+            continue
         blocks = tasks[0].split() if len(tasks) == 1 and isinstance(tasks[0], str) else []
         # After the load, utility commands may follow (`warehouse-sql:apply`): every pod runs the whole job, so they
         # run after each account's load and once more after the last step's ACTIVATE_VERSION.
@@ -245,7 +272,8 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
         ):
             raise RenderError(
                 f"{where}: job {job['name']!r} runs {tasks!r}; only one task "
-                f"'{FANOUT_EXTRACTOR} <loader> [<utility>:<command> ...]' fans out into one pod per account"
+                f"'{FANOUT_EXTRACTOR} <loader> [<utility>:<command> ...]' fans out into one pod per account (list the "
+                "job under deploy.yml `one_pod_jobs` to run it whole in one pod)"
             )
         extractor, loader = blocks[:2]
         _check_declared(meltano, extractor, source)
@@ -266,7 +294,49 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
         )
     if not found:
         raise RenderError(f"{source}: no schedules, so nothing to run on Argo")
+    scheduled = {entry.job for entry in found}
+    unscheduled = sorted(set(deploy.one_pod_jobs) - scheduled)
+    if unscheduled:
+        raise RenderError(
+            f"{source}: deploy.yml one_pod_jobs names {', '.join(map(repr, unscheduled))}, which no schedule runs"
+        )
     return found
+
+
+def _one_pod_job(
+    meltano: dict[str, Any],
+    environment: dict[str, Any],
+    deploy: Deploy,
+    schedule: dict[str, Any],
+    job: dict[str, Any],
+    settings: OnePodJobSettings,
+    where: str,
+) -> OnePodJob:
+    """A job `meltano run` runs whole in one pod: every block of its tasks must be an extractor or a loader, whose
+    variables the pod gets from the Secret."""
+    kinds = {
+        entry.get("name"): kind
+        for kind in ("extractors", "loaders")
+        for entry in meltano.get("plugins", {}).get(kind) or []
+    }
+    tasks = job.get("tasks") or []
+    blocks = [block for task in tasks if isinstance(task, str) for block in task.split()]
+    unknown = [block for block in blocks if block not in kinds]
+    if not blocks or unknown or not all(isinstance(task, str) for task in tasks):
+        raise RenderError(
+            f"{where}: job {job['name']!r} runs {tasks!r}; a job run in one pod is tasks (strings) of extractors "
+            "and loaders" + (f", and {', '.join(map(repr, unknown))} is neither" if unknown else "")
+        )
+    shared = _variables([meltano.get("state_backend"), meltano.get("env"), environment.get("env")])
+    read = set().union(*(_plugin_variables(meltano, environment, kinds[block], block) for block in blocks))
+    return OnePodJob(
+        schedule=schedule["name"],
+        cron=_cron(schedule, where),
+        job=job["name"],
+        plugins=blocks,
+        variables=_user_variables(read | shared, deploy),
+        settings=settings,
+    )
 
 
 def env_name(plugin: str, setting: str) -> str:
@@ -309,7 +379,7 @@ def _container(
     }
 
 
-def _labels(pipeline: Pipeline) -> dict[str, str]:
+def _labels(pipeline: Scheduled) -> dict[str, str]:
     return {"app.kubernetes.io/name": "klaviyo-warehouse", "app.kubernetes.io/component": pipeline.job}
 
 
@@ -557,7 +627,8 @@ def retry_unless_wrong_parameter(deploy: Deploy) -> dict[str, Any]:
     return {**_retry(deploy), "expression": f'lastRetry.exitCode != "{PARAMETER_ERROR}"'}
 
 
-def cron_workflow(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
+def cron_workflow(pipeline: Scheduled, deploy: Deploy, arguments: dict[str, str]) -> dict[str, Any]:
+    """The CronWorkflow of a schedule, starting its job's WorkflowTemplate with `arguments` (its defaults)."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "CronWorkflow",
@@ -580,7 +651,7 @@ def cron_workflow(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
             "workflowSpec": {
                 "workflowTemplateRef": {"name": pipeline.job},
                 # Spelled out so that a default changed in the template (or the UI) never changes scheduled runs.
-                "arguments": {"parameters": [{"name": name, "value": value} for name, value in DEFAULTS.items()]},
+                "arguments": {"parameters": [{"name": name, "value": value} for name, value in arguments.items()]},
             },
         },
     }
@@ -602,11 +673,18 @@ def render(meltano_path: Path, deploy_path: Path) -> dict[str, str]:
         raise RenderError(f"{meltano_path}: not a Meltano project file")
     deploy = load_deploy(deploy_path)
     files: dict[str, str] = {}
+    # They import this module's helpers.
+    from render_file_loads import manifests  # noqa: PLC0415
+    from render_one_pod import ONE_POD_DEFAULTS, one_pod_template  # noqa: PLC0415
+
     for pipeline in pipelines(meltano, deploy, meltano_path):
-        files[f"{pipeline.job}.workflow-template.yaml"] = dump(workflow_template(pipeline, deploy))
-        files[f"{pipeline.schedule}.cron-workflow.yaml"] = dump(cron_workflow(pipeline, deploy))
+        if isinstance(pipeline, OnePodJob):
+            template, defaults = one_pod_template(pipeline, deploy, meltano), ONE_POD_DEFAULTS
+        else:
+            template, defaults = workflow_template(pipeline, deploy), DEFAULTS
+        files[f"{pipeline.job}.workflow-template.yaml"] = dump(template)
+        files[f"{pipeline.schedule}.cron-workflow.yaml"] = dump(cron_workflow(pipeline, deploy, defaults))
     # Files that load themselves: the job's WorkflowTemplate, the queue's EventSource and the Sensor.
-    from render_file_loads import manifests  # noqa: PLC0415 -- it imports this module's helpers
 
     files.update({name: dump(document) for name, document in manifests(meltano, deploy, str(meltano_path)).items()})
     files["kustomization.yaml"] = dump(kustomization(sorted(files)))

@@ -66,6 +66,18 @@ def meltano_yml() -> dict[str, Any]:
     return project
 
 
+def named(kind: str, name: str) -> dict[str, Any]:
+    """The rendered resource of that kind and name."""
+    (found,) = [doc for doc in of_kind(kind) if doc["metadata"]["name"] == name]
+    return found
+
+
+def scheduled_template(schedule: str = "klaviyo-to-snowflake") -> dict[str, Any]:
+    """The WorkflowTemplate a schedule's CronWorkflow starts (by default the one per account, klaviyo-to-snowflake)."""
+    cron = named("CronWorkflow", schedule)
+    return named("WorkflowTemplate", cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"])
+
+
 def template(workflow_template: dict[str, Any], name: str) -> dict[str, Any]:
     return next(t for t in workflow_template["spec"]["templates"] if t["name"] == name)
 

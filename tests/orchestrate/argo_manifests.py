@@ -3,8 +3,6 @@ them by `LocalArgo` (local_stand_ins.argo, shared with the stand-in for the file
 
 from __future__ import annotations
 
-from typing import Any
-
 from local_stand_ins.argo import (
     ARGO_DIR,
     DOCKERFILE,
@@ -18,9 +16,11 @@ from local_stand_ins.argo import (
     load_yaml,
     manifests,
     meltano_yml,
+    named,
     of_kind,
     placeholders,
     pod_meltano_dir,
+    scheduled_template,
     substitute,
     template,
 )
@@ -46,15 +46,3 @@ __all__ = [
     "substitute",
     "template",
 ]
-
-
-def named(kind: str, name: str) -> dict[str, Any]:
-    """The rendered resource of that kind and name."""
-    (found,) = [doc for doc in of_kind(kind) if doc["metadata"]["name"] == name]
-    return found
-
-
-def scheduled_template() -> dict[str, Any]:
-    """The WorkflowTemplate the CronWorkflow starts (klaviyo-to-snowflake)."""
-    (cron,) = of_kind("CronWorkflow")
-    return named("WorkflowTemplate", cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"])

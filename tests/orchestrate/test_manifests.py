@@ -18,6 +18,7 @@ from argo_manifests import (
     load_yaml,
     manifests,
     meltano_yml,
+    named,
     of_kind,
     placeholders,
     scheduled_template,
@@ -102,8 +103,7 @@ def workflow_template() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cron_workflow() -> dict[str, Any]:
-    (only,) = of_kind("CronWorkflow")
-    return only
+    return named("CronWorkflow", "klaviyo-to-snowflake")
 
 
 def containers(workflow_template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -138,8 +138,7 @@ def test_the_cron_workflow_runs_meltanos_schedule_in_utc_one_run_at_a_time(workf
         timeout=120,
         check=True,
     )
-    (schedule,) = json.loads(listed.stdout)["schedules"]["job"]
-    assert schedule["name"] == "klaviyo-to-snowflake"
+    schedule = next(s for s in json.loads(listed.stdout)["schedules"]["job"] if s["name"] == "klaviyo-to-snowflake")
     assert schedule["cron_interval"] == "0 5,17 * * *"  # 05:00 and 17:00, as the old app ran
     assert schedule["job"]["tasks"] == ["tap-klaviyo target-snowflake warehouse-sql:apply"]
 
