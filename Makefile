@@ -13,9 +13,10 @@ PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
 # Type-checked strictly (pyproject.toml [tool.mypy]): the plugins and the shared package.
 TYPED := klaviyo-http/klaviyo_http tap-support/tap_support tap-klaviyo/tap_klaviyo target-klaviyo/target_klaviyo tap-csv/tap_csv \
-	snowflake-emulator/snowflake_emulator klaviyo-sandbox/src/klaviyo_sandbox
+	snowflake-emulator/snowflake_emulator klaviyo-sandbox/src/klaviyo_sandbox \
+	warehouse-sql/warehouse_sql
 
-PACKAGES := klaviyo-sandbox klaviyo-http tap-support tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins
+PACKAGES := klaviyo-sandbox klaviyo-http tap-support tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins warehouse-sql
 
 $(BIN)/.installed: requirements/dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +70,7 @@ bench: setup
 	$(BIN)/python bench/tap_memory.py
 	$(BIN)/python bench/pipeline_throughput.py
 	$(BIN)/python bench/membership_cost.py
+	$(BIN)/python bench/profile_deletion_cost.py
 	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/change_memory.py

@@ -238,12 +238,13 @@ class OnePodJob(Scheduled):
 
 
 def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pipeline | OnePodJob]:
-    """The scheduled jobs of meltano.yml, each checked to be one `<FANOUT_EXTRACTOR> <loader>` task or a job of
-    deploy.yml's `one_pod_jobs`."""
+    """The scheduled jobs of meltano.yml, each checked to be one `<FANOUT_EXTRACTOR> <loader> [<utility>:<command>
+    ...]` task or a job of deploy.yml's `one_pod_jobs`."""
     environment = _named(meltano.get("environments"), deploy.environment)
     if environment is None:
         raise RenderError(f"{source}: no environment {deploy.environment!r} (deploy.yml `environment`)")
     loaders = {entry.get("name") for entry in meltano.get("plugins", {}).get("loaders") or []}
+    utilities = {entry.get("name") for entry in meltano.get("plugins", {}).get("utilities") or []}
     shared = _variables([meltano.get("state_backend"), meltano.get("env"), environment.get("env")])
     found: list[Pipeline | OnePodJob] = []
     for schedule in meltano.get("schedules") or []:
@@ -260,16 +261,26 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
             found.append(_one_pod_job(meltano, environment, deploy, schedule, job, one_pod, where))
             continue
         blocks = tasks[0].split() if len(tasks) == 1 and isinstance(tasks[0], str) else []
-        if len(blocks) != 2 or blocks[0] != FANOUT_EXTRACTOR or blocks[1] not in loaders:
+        # After the load, utility commands may follow (`warehouse-sql:apply`): every pod runs the whole job, so they
+        # run after each account's load and once more after the last step's ACTIVATE_VERSION.
+        after = [block.split(":", 1)[0] for block in blocks[2:]]
+        if (
+            len(blocks) < 2
+            or blocks[0] != FANOUT_EXTRACTOR
+            or blocks[1] not in loaders
+            or any(name not in utilities for name in after)
+        ):
             raise RenderError(
                 f"{where}: job {job['name']!r} runs {tasks!r}; only one task "
-                f"'{FANOUT_EXTRACTOR} <loader>' fans out into one pod per account (list the job under deploy.yml "
-                "`one_pod_jobs` to run it whole in one pod)"
+                f"'{FANOUT_EXTRACTOR} <loader> [<utility>:<command> ...]' fans out into one pod per account (list the "
+                "job under deploy.yml `one_pod_jobs` to run it whole in one pod)"
             )
-        extractor, loader = blocks
+        extractor, loader = blocks[:2]
         _check_declared(meltano, extractor, source)
         tap = _plugin_variables(meltano, environment, "extractors", extractor)
         target = _plugin_variables(meltano, environment, "loaders", loader)
+        for name in after:
+            target |= _plugin_variables(meltano, environment, "utilities", name)
         found.append(
             Pipeline(
                 schedule=schedule["name"],

@@ -2,11 +2,13 @@
 
 1. Start the Klaviyo sandbox (three brands' accounts, Klaviyo's real rate limits) and a local S3 (moto) holding
    the accounts file and Meltano's state.
-2. Run `meltano run tap-klaviyo target-snowflake dbt-snowflake:run dbt-snowflake:test` in the `local` environment:
-   the real MeltanoLabs target-snowflake, loading into the Snowflake emulator (DuckDB files in .local/warehouse), then
-   the dbt models of transform/ on the same emulator, and their tests.
-3. Print what landed in RAW.KLAVIYO (rows per table and per account, the report tables among them) and one end model,
-   ANALYTICS.KLAVIYO.CAMPAIGNS: each brand's campaigns by revenue.
+2. Run `meltano run tap-klaviyo target-snowflake warehouse-sql:apply dbt-snowflake:run dbt-snowflake:test` in the
+   `local` environment: the real MeltanoLabs target-snowflake, loading into the Snowflake emulator (DuckDB files in
+   .local/warehouse), warehouse-sql's views (the completeness check, deleted people marked), then the dbt models of
+   transform/ on the same emulator, and their tests.
+3. Print what landed in RAW.KLAVIYO (rows per table and per account, the report tables among them), one end model,
+   ANALYTICS.KLAVIYO.CAMPAIGNS: each brand's campaigns by revenue, and where the completeness and freshness page is
+   (warehouse-sql: Klaviyo's daily counts against the warehouse's, per brand).
 
 The report streams read Klaviyo's Reporting API at its real 2 requests a minute, beside the other streams; the demo
 reads 120 days of daily series (3 requests each) instead of a first run's year (7), so they finish with the rest.
@@ -26,6 +28,7 @@ from snowflake_emulator.report import table_rows
 PROJECT = Path(__file__).resolve().parents[1]
 LOCAL = PROJECT / ".local"
 WAREHOUSE = LOCAL / "warehouse"
+PAGE = Path("output") / "completeness.html"  # warehouse-sql:page writes it (meltano.yml)
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 # The data set ends today (UTC midnight): the report tables' last days and year are never out of its reach.
 DATA = ("--accounts", "3", "--seed", "7", "--events", "20000", "--profiles", "2000", "--end", "today")
@@ -49,7 +52,10 @@ def main() -> None:
         print(f"S3 (moto)        {stack.s3.endpoint_url}  (accounts file {ACCOUNTS_URI}, Meltano state)")
         print(f"Snowflake        emulator, databases in {WAREHOUSE.relative_to(PROJECT)}/")
         print(f"Reports          the last {REPORT_HISTORY_DAYS} days of daily series (report_history_days)\n")
-        command = [MELTANO, "run", "tap-klaviyo", "target-snowflake", "dbt-snowflake:run", "dbt-snowflake:test"]
+        command = [
+            *(MELTANO, "run", "tap-klaviyo", "target-snowflake", "warehouse-sql:apply"),
+            *("dbt-snowflake:run", "dbt-snowflake:test"),
+        ]
         print(f"$ meltano {' '.join(command[1:])}", flush=True)
         started = time.monotonic()
         log = LOCAL / "demo-meltano.log"
@@ -69,6 +75,17 @@ def main() -> None:
         print(f"done in {elapsed:.0f} s (log: {log.relative_to(PROJECT)})\n")
         print_tables(names)
         print_campaigns()
+        page = subprocess.run(
+            [MELTANO, "invoke", "warehouse-sql:page"],
+            cwd=PROJECT,
+            env=meltano_env(stack, **env_for_meltano),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if page.returncode != 0:
+            raise SystemExit(f"the completeness page failed: {page.stderr[-2000:]}")
+        print(f"\nCompleteness and freshness of every brand (Klaviyo's daily counts against the warehouse's): {PAGE}")
     finally:
         stack.stop()
 

@@ -55,6 +55,7 @@ README_ORDER = [
     "README.md",
     "orchestrate/README.md",
     "snowflake-emulator/README.md",
+    "warehouse-sql/README.md",
     "transform/README.md",
     "tap-klaviyo/README.md",
     "tap-support/README.md",

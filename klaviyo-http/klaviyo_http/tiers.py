@@ -38,6 +38,8 @@ TIERS: dict[str, Tier] = {
     "get_metrics": M,
     "get_tags": S,
     "get_templates": L750,
+    # Klaviyo's own counts (tap-klaviyo's completeness check: event_counts, and the events stream's healing).
+    "query_metric_aggregates": S,
     # Reporting API (tap-klaviyo's report streams).
     "query_campaign_values": REPORTS,
     "query_flow_values": REPORTS,

@@ -28,6 +28,11 @@ def main() -> None:
     launch("target-snowflake")
 
 
+def warehouse_sql() -> None:
+    """`warehouse-sql-launcher`: this project's warehouse SQL (warehouse-sql/): views, deleted people, the page."""
+    launch("warehouse-sql")
+
+
 def tap_snowflake() -> None:
     """`tap-snowflake-launcher`: MeltanoLabs tap-snowflake, reading what target-snowflake loaded."""
     launch("tap-snowflake")

@@ -6,7 +6,8 @@ thread per (report stream, account) before singer-sdk syncs its first stream (`T
 stream to sync when something else drives the tap). Each thread:
 
 1. learns what the account's reports need, once per account for every report stream (`ReportAccounts`): its timezone
-   (GET /api/accounts; report days are the account's days) and the id of the `conversion_metric` (GET /api/metrics);
+   (GET /api/accounts; report days are the account's days) and the id of the `conversion_metric` (GET /api/metrics),
+   both asked once per run for every stream that needs them (account_facts.py);
 2. plans its requests (the stream's `plan`: timeframes in the account's days) and sends them, oldest first, through
    the run's KlaviyoHttp, within what is left of the day's quota (report_quota.py): earlier runs' requests count, and
    a spent quota (Klaviyo's long Retry-After, or the limiter's count) stops it at once, never a wait;
@@ -41,6 +42,7 @@ if t.TYPE_CHECKING:
 
     from klaviyo_http import AccountHttp
 
+    from .account_facts import AccountFacts
     from .report_plan import Timeframe
     from .run_context import RunContext
 
@@ -52,14 +54,15 @@ class ConversionMetric:
 
 
 class ReportAccounts:
-    """What the report streams need of each account, asked once per run: its timezone and conversion metric."""
+    """What the report streams need of each account, asked once per run: its timezone and conversion metric (the
+    timezone and the metrics come from the run's `AccountFacts`, which the completeness check shares)."""
 
-    def __init__(self, logger: logging.Logger, conversion_metric: str) -> None:
+    def __init__(self, logger: logging.Logger, conversion_metric: str, facts: AccountFacts) -> None:
         self.logger = logger
         self.wanted_metric = conversion_metric  # the setting: a metric's name or id
+        self.facts = facts
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._timezones: dict[str, str | None] = {}
         self._metrics: dict[str, ConversionMetric | None] = {}
 
     def _account_lock(self, account_id: str) -> threading.Lock:
@@ -68,12 +71,7 @@ class ReportAccounts:
 
     def timezone(self, account: AccountHttp) -> str | None:
         """The account's timezone (IANA name): report days are its days."""
-        with self._account_lock(account.id):
-            if account.id not in self._timezones:
-                body = account.get_json("/api/accounts", endpoint="get_accounts")
-                attributes = body["data"][0]["attributes"] if body["data"] else {}
-                self._timezones[account.id] = attributes.get("timezone")
-            return self._timezones[account.id]
+        return self.facts.timezone(account)
 
     def conversion_metric(self, account: AccountHttp) -> ConversionMetric | None:
         """The metric the `conversion_metric` setting names in this account (by name, or by id), or None: then one
@@ -85,16 +83,11 @@ class ReportAccounts:
 
     def _find_metric(self, account: AccountHttp) -> ConversionMetric | None:
         wanted = self.wanted_metric
-        metrics: list[dict[str, t.Any]] = []
-        url: str | None = "/api/metrics"
-        while url:
-            body = account.get_json(url, endpoint="get_metrics")
-            metrics.extend(body["data"])
-            url = body["links"].get("next")
-        by_id = [m for m in metrics if m["id"] == wanted]
-        named = by_id or [m for m in metrics if m["attributes"].get("name") == wanted]
+        metrics = self.facts.metrics(account)
+        by_id = [m for m in metrics if m.id == wanted]
+        named = by_id or [m for m in metrics if m.name == wanted]
         if not named:
-            names = sorted({str(m["attributes"].get("name")) for m in metrics})
+            names = sorted({m.name for m in metrics})
             self.logger.error(
                 "conversion_metric '%s' (a tap-klaviyo setting) is no metric of account '%s': its campaign and flow "
                 "reports are skipped this run; its metrics are: %s",
@@ -105,7 +98,7 @@ class ReportAccounts:
             return None
         # Several integrations may each have a metric of that name (Shopify's and an API's "Placed Order"): the
         # oldest is taken, and said.
-        named.sort(key=lambda m: (str(m["attributes"].get("created") or ""), m["id"]))
+        named = sorted(named, key=lambda m: (m.created, m.id))
         chosen = named[0]
         if len(named) > 1:
             self.logger.warning(
@@ -113,10 +106,10 @@ class ReportAccounts:
                 wanted,
                 len(named),
                 account.name,
-                ", ".join(m["id"] for m in named),
-                chosen["id"],
+                ", ".join(m.id for m in named),
+                chosen.id,
             )
-        return ConversionMetric(chosen["id"], str(chosen["attributes"].get("name") or wanted))
+        return ConversionMetric(chosen.id, chosen.name or wanted)
 
 
 @dataclass
@@ -197,7 +190,7 @@ class ReportFetches:
 
     def __init__(self, run: RunContext) -> None:
         self.run = run
-        self.accounts = ReportAccounts(run.logger, run.settings.conversion_metric)
+        self.accounts = ReportAccounts(run.logger, run.settings.conversion_metric, run.facts)
         self._lock = threading.Lock()
         self._fetches: dict[tuple[str, str], ReportFetch] = {}
 

@@ -2,8 +2,9 @@
 
 A stream reaches nothing of the tap but this: the settings (typed), the accounts (one `klaviyo_http.AccountHttp`
 each), the batch files, the progress lines, the run's table version, the report requests sent in the background,
-and the writer that takes pages of RECORD lines. Everything here is safe to use from several threads (windows and
-group readers of one account, and streams of one account at once).
+each account's timezone and metrics, Klaviyo's daily counts (the completeness check), the listings of profile ids
+that ran to the end, and the writer that takes pages of RECORD lines. Everything here is safe to use from several
+threads (windows and group readers of one account, and streams of one account at once).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from klaviyo_http import AccountHttp, KlaviyoHttp, RetryPolicy
 from tap_support import BufferedSingerWriter
 
 from .account_directory import AccountDirectory
+from .account_facts import AccountFacts
 from .accounts import run_accounts
 from .batch_files import BatchFiles, loader_reads_stdout
+from .event_counts import EventCounts
 from .progress import Progress
 from .report_fetch import ReportFetches
 
 if t.TYPE_CHECKING:
+    from .profile_listing import Listing
     from .sdk_seams import BatchConfig
     from .settings import TapSettings
 
@@ -49,7 +53,13 @@ class RunContext:
         self.table_version = settings.table_version or started_at_ms // 1000
         self.progress = Progress(logger, float(settings.progress_interval_seconds))
         #: the report streams' requests, sent in the background from the start of the run (report_fetch.py)
+        #: each account's timezone and metrics, asked once for the report streams and the completeness check
+        self.facts = AccountFacts()
         self.reports = ReportFetches(self)
+        #: Klaviyo's own daily counts of each account's events (event_counts.py), asked once per account
+        self.event_counts = EventCounts(settings, self.facts, logger)
+        #: account id -> its listing of profile ids that ran to the end this run (profile_listing.py)
+        self.profile_listings: dict[str, Listing] = {}
         self._lock = threading.Lock()
         self._batch_files: BatchFiles | None = None
 

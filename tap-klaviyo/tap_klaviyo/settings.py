@@ -94,6 +94,24 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "started at its bookmark would never read them. Rows read again are merged on their key.",
     ),
     th.Property(
+        "completeness_check_days",
+        th.IntegerType(minimum=0, maximum=365),
+        default=90,
+        description="Days (the last N, today included, in each account's timezone) of Klaviyo's own count of every "
+        "metric's events per day, asked each run (POST /api/metric-aggregates: one request per metric) and loaded "
+        "as event_counts, which the warehouse sets beside the events (warehouse-sql). A day older than the events "
+        "lookback whose count changed since the tap last read it is read again for that metric. At most 365 "
+        "(Klaviyo counts at most a year per request); 0 turns the check and the healing off.",
+    ),
+    th.Property(
+        "profile_listing_hours",
+        th.IntegerType(minimum=0),
+        default=20,
+        description="Hours between two listings of every profile id of an account (profile_ids), how the warehouse "
+        "learns of people deleted in Klaviyo: ~10,600 requests and ~14 minutes per million profiles, so once a day "
+        "(20 hours: runs at 05:00 and 17:00 list once a day). 0 lists on every run.",
+    ),
+    th.Property(
         "events_attributions",
         th.BooleanType,
         default=True,
@@ -215,6 +233,8 @@ class TapSettings(msgspec.Struct, frozen=True, kw_only=True):
     parallel_accounts: int
     window_concurrency: int
     events_lookback_days: int
+    completeness_check_days: int
+    profile_listing_hours: int
     events_attributions: bool
     membership: str
     table_version: int | None = None

@@ -2,7 +2,10 @@
 
 How each stream stays in step with Klaviyo (README, "How the warehouse stays in step with Klaviyo"):
 - events and profiles: incremental, read in time windows (windows.py); events start `events_lookback_days` before
-  their bookmark, for events Klaviyo shows late;
+  their bookmark, for events Klaviyo shows late, and older days whose count in Klaviyo changed are read again
+  (event_counts: Klaviyo's own daily counts; completeness.py);
+- people deleted in Klaviyo: every profile id listed once a day (profile_ids, profile_listings), the warehouse marks
+  what the listing no longer holds (profile_listing.py, warehouse-sql);
 - list and segment members: listed in full every run, or incremental on `joined_group_at` (members.py);
 - every other stream is small and listed in full every run, with `deletions = ACTIVATE_VERSION` (versions.py), so a
   campaign, flow, list, segment, tag, template, metric or account deleted in Klaviyo is marked deleted.
@@ -11,21 +14,30 @@ How each stream stays in step with Klaviyo (README, "How the warehouse stays in 
 from __future__ import annotations
 
 import typing as t
+from datetime import UTC, date, datetime
 
 from typing_extensions import override
 
 from klaviyo_http import RequestRefusedError
 
 from .attributions import add_attribution, attribution_index
+from .completeness import Baseline, heal_plan, local_day_bounds, next_baseline, zone_of
+from .event_counts import EventCountsStream
 from .flatten import RawPage, flatten
 from .klaviyo_stream import KlaviyoStream
 from .members import GroupMembersStream
+from .profile_listing import ProfileIdsStream, ProfileListingsStream
 from .reports import REPORT_STREAM_TYPES
+from .sdk_seams import mark_state_changed
 from .versions import ACTIVATE_VERSION
-from .windows import Row, WindowedStream
+from .windows import Row, TimeWindows, WindowedStream
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from singer_sdk.helpers.types import Context, Record
+
+    from .bookmarks import PartitionRun
 
 # Klaviyo lists campaigns of one channel per request: the filter is required, and archived campaigns are returned
 # only when asked for (klaviyo-api 25.0.0, CampaignsApi.get_campaigns docstring; SMS and push campaigns went missing
@@ -44,6 +56,10 @@ class AccountsStream(KlaviyoStream):
 
 
 class EventsStream(WindowedStream):
+    """Incremental on `datetime`, from `events_lookback_days` before the bookmark; then, with Klaviyo's own counts
+    (event_counts.py), every older day whose count changed since the tap read it is read again for that metric
+    (completeness.py)."""
+
     name = "events"
     path = "/api/events"
     endpoint = "get_events"
@@ -75,6 +91,52 @@ class EventsStream(WindowedStream):
         # Klaviyo shows some events days after their time (imports, backfills, its eventual consistency: one
         # connector saw them more than 4 days late, https://github.com/estuary/connectors/pull/5158).
         return float(self.settings.events_lookback_days * DAY)
+
+    @override
+    def pages(self, partition: PartitionRun) -> Iterator[list[Row]]:
+        account = self.account(partition.context)
+        # Klaviyo's counts are asked before the events are read, so no count holds an event the read could miss.
+        counts = self.run.event_counts.for_account(account)
+        read_start = datetime.fromtimestamp(self.start_time(partition), UTC)
+        state = self.get_context_state(partition.context)
+        baseline = Baseline.from_state(state)
+        plan = heal_plan(baseline, counts, read_start) if counts is not None else []
+        if plan:
+            assert counts is not None and baseline is not None
+            self.logger.info(
+                "Account '%s': %d metric-day(s) before the events lookback changed in Klaviyo since the tap read "
+                "them; they are re-read: %s",
+                account.name,
+                len(plan),
+                ", ".join(
+                    f"{counts.names.get(m, m)} {day.isoformat()} ({baseline.count(m, day)} -> {counts.count(m, day)})"
+                    for m, day in plan
+                ),
+            )
+        yield from super().pages(partition)
+        healed = 0
+        for metric_id, day in plan:
+            assert counts is not None
+            for rows in self.day_of_metric(partition, metric_id, day, counts.timezone):
+                healed += len(rows)
+                yield rows
+        if plan:
+            self.logger.info("Account '%s': %d event(s) re-read for %d metric-day(s)", account.name, healed, len(plan))
+        if counts is not None:
+            # Every row of this partition is emitted (in batch mode, in a file announced before the next STATE).
+            state[Baseline.STATE_KEY] = next_baseline(baseline, counts, read_start, plan).to_state()
+            mark_state_changed(self)
+
+    def day_of_metric(self, partition: PartitionRun, metric_id: str, day: date, timezone: str) -> Iterator[list[Row]]:
+        """Every event of one metric on one day of the account's calendar, in windows read at once."""
+        start, end = local_day_bounds(day, zone_of(timezone))
+
+        def window_filter(lo: int, hi: int | None) -> list[str]:
+            return [f'equals(metric_id,"{metric_id}")', *self.window_filter(lo, hi)]
+
+        reader = self.window_reader(partition.context, window_filter)
+        windows = TimeWindows(start.timestamp(), end.timestamp(), target_rows=self.window_rows, open_ended=False)
+        yield from reader.read(windows, self.rows_of(self.account(partition.context)))
 
 
 class ProfilesStream(WindowedStream):
@@ -323,8 +385,11 @@ class TemplatesStream(KlaviyoStream):
 
 STREAM_TYPES: list[type[KlaviyoStream]] = [
     AccountsStream,
+    EventCountsStream,
     EventsStream,
     ProfilesStream,
+    ProfileIdsStream,
+    ProfileListingsStream,  # synced last (TapKlaviyo.syncs_last): after every id of the listings it reports
     CampaignsStream,
     CampaignMessagesStream,
     FlowsStream,

@@ -17,6 +17,7 @@ from .fanout import run_accounts_in_parallel
 from .klaviyo_stream import KlaviyoStream
 from .memory import fix_mmap_threshold
 from .paged_stream import PagedStream
+from .profile_listing import ProfileListingsStream
 from .progress import log_usage
 from .reports import ReportStream
 from .run_context import RunContext
@@ -61,8 +62,9 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
     @override
     def syncs_last(self, stream: Stream) -> bool:
         """The report streams: they wait for the requests sent in the background since the start of the run
-        (report_fetch.py), which are usually done by then."""
-        return isinstance(stream, ReportStream)
+        (report_fetch.py), which are usually done by then. And profile_listings: it says which accounts' listings
+        of profile ids ran to the end, so it comes after every id of them (profile_listing.py)."""
+        return isinstance(stream, ReportStream | ProfileListingsStream)
 
     @override
     def config_errors(self, config: t.Mapping[str, t.Any]) -> list[str]:

@@ -27,6 +27,8 @@ from .paged_stream import PagedStream
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from singer_sdk.helpers.types import Context
+
     from klaviyo_http import AccountHttp
 
     from .bookmarks import PartitionRun
@@ -40,16 +42,20 @@ Row = dict[str, t.Any]
 
 
 class TimeWindows:
-    """Consecutive whole-second windows from `start` to `end`, then one open-ended window.
+    """Consecutive whole-second windows from `start` to `end`, then one open-ended window (unless `open_ended` is
+    False: a bounded range, such as one day read again).
 
     The next window's length follows the density seen so far (rows per second of time), aiming at
     `target_rows`; an empty window doubles the length."""
 
-    def __init__(self, start: float, end: float, target_rows: int, first_seconds: float = 86400) -> None:
+    def __init__(
+        self, start: float, end: float, target_rows: int, first_seconds: float = 86400, *, open_ended: bool = True
+    ) -> None:
         self.lo = math.floor(start)
         self.end = math.ceil(end)
         self.target_rows = target_rows
         self.seconds = first_seconds
+        self.open_ended = open_ended
         self.done = False
 
     def next(self) -> tuple[int, int | None] | None:
@@ -57,7 +63,8 @@ class TimeWindows:
             return None
         if self.lo >= self.end:
             self.done = True
-            return (self.lo, None)  # rows newer than the sync start, if any, are not left behind
+            # Rows newer than the sync start, if any, are not left behind.
+            return (self.lo, None) if self.open_ended else None
         hi = min(self.end, self.lo + max(MIN_WINDOW_SECONDS, int(self.seconds)))
         window = (self.lo, hi)
         self.lo = hi
@@ -198,22 +205,37 @@ class WindowedStream(PagedStream):
         sync_start = time.time()
         partition.cap = datetime.fromtimestamp(sync_start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         assert self.replication_key is not None
-        reader = WindowReader(
-            account,
-            self.path,
-            endpoint=self.endpoint_for(context),
-            params=self.get_url_params(context, None),
-            window_filter=self.window_filter,
-            concurrency=self.settings.window_concurrency,
-            name=f"{self.name}-window",
-        )
+        reader = self.window_reader(context, self.window_filter)
         first = reader.first_time(begin, self.replication_key)
         if first is None:
             return
-        windows = TimeWindows(max(begin, first), sync_start, target_rows=int(WINDOW_PAGES * (self.page_size or 100)))
+        windows = TimeWindows(max(begin, first), sync_start, target_rows=self.window_rows)
+        yield from reader.read(windows, self.rows_of(account))
+
+    @property
+    def window_rows(self) -> int:
+        """Rows a window aims at (WINDOW_PAGES of the stream's pages)."""
+        return int(WINDOW_PAGES * (self.page_size or 100))
+
+    def window_reader(
+        self, context: Context | None, window_filter: Callable[[int, int | None], list[str]]
+    ) -> WindowReader:
+        """A reader of the stream's endpoint for the partition's account, windows filtered by `window_filter`."""
+        return WindowReader(
+            self.account(context),
+            self.path,
+            endpoint=self.endpoint_for(context),
+            params=self.get_url_params(context, None),
+            window_filter=window_filter,
+            concurrency=self.settings.window_concurrency,
+            name=f"{self.name}-window",
+        )
+
+    def rows_of(self, account: AccountHttp) -> Callable[[list[bytes]], list[Row]]:
+        """A window's pages -> its rows (`page_rows`), with the account's columns."""
         columns = account_columns(account)
 
-        def rows_of(contents: list[bytes]) -> list[Row]:
+        def rows(contents: list[bytes]) -> list[Row]:
             return [row for content in contents for row in self.page_rows(decode_raw_page(content), columns)]
 
-        yield from reader.read(windows, rows_of)
+        return rows

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import duckdb
+import requests
 
 from local_stand_ins.meltano_sys_dir import own_meltano_dir
 from local_stand_ins.stack import STATE_BUCKET, LocalStack, meltano_env
@@ -22,7 +24,7 @@ MELTANO = str(Path(sys.executable).with_name("meltano"))
 
 def ensure_installed(*plugins: str) -> None:
     """`meltano install` the plugins whose virtual environment is missing (make setup normally did it)."""
-    kinds = {"tap-": "extractors", "target-": "loaders", "dbt-": "utilities"}
+    kinds = {"tap-": "extractors", "target-": "loaders", "dbt-": "utilities", "warehouse-": "utilities"}
     missing = [
         p
         for p in plugins
@@ -136,3 +138,21 @@ def warehouse_text(warehouse: Path) -> str:
         ).fetchall():
             parts.append(str(conn.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()))
     return "\n".join(parts)
+
+
+def raw_sql(project: LocalProject, query: str, *params: object) -> list[tuple]:
+    """A query of the project's RAW database on the emulator (DuckDB), read-only."""
+    with duckdb.connect(str(project.warehouse / "RAW.db"), read_only=True) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def klaviyo_api(
+    stack: LocalStack, method: str, path: str, account: int = 0, body: dict | None = None
+) -> requests.Response:
+    """A request to the sandbox's Klaviyo API as account number `account` (as a person or an integration would)."""
+    headers = {
+        "Authorization": f"Klaviyo-API-Key {stack.sandbox.key(account)}",
+        "revision": "2026-10-15",
+        "content-type": "application/vnd.api+json",
+    }
+    return requests.request(method, stack.sandbox.url + path, headers=headers, json=body, timeout=30)

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
-import requests
-from meltano_project import LocalProject, ensure_installed
+from meltano_project import LocalProject, ensure_installed, klaviyo_api, raw_sql
 
 from local_stand_ins.stack import LocalStack, start_local_stack
 
@@ -30,26 +28,12 @@ FAST = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0"}
 DATA = ("--accounts", "2", "--seed", "23", "--events", "2000", "--profiles", "200", "--rate-limit-scale", "0")
 
 
-def sql(project: LocalProject, query: str, *params: object) -> list[tuple]:
-    with duckdb.connect(str(project.warehouse / "RAW.db"), read_only=True) as conn:
-        return conn.execute(query, params).fetchall()
-
-
 def deleted(project: LocalProject, table: str, account_id: str) -> dict[str, bool]:
     """id -> marked deleted, for one account's rows of a table."""
-    rows = sql(
+    rows = raw_sql(
         project, f'SELECT "id", "_sdc_deleted_at" FROM "KLAVIYO"."{table.upper()}" WHERE "account_id" = ?', account_id
     )
     return {row[0]: row[1] is not None for row in rows}
-
-
-def klaviyo(stack: LocalStack, method: str, path: str, account: int = 0, body: dict | None = None) -> requests.Response:
-    headers = {
-        "Authorization": f"Klaviyo-API-Key {stack.sandbox.key(account)}",
-        "revision": "2026-10-15",
-        "content-type": "application/vnd.api+json",
-    }
-    return requests.request(method, stack.sandbox.url + path, headers=headers, json=body, timeout=30)
 
 
 def run(project: LocalProject, *args: str, **env: str) -> str:
@@ -104,16 +88,16 @@ def delete_one_of_each(stack: LocalStack, project: LocalProject) -> Deletions:
         ("templates", "templates"),
     ):
         victim = sorted(deleted(project, table, account))[0]
-        assert klaviyo(stack, "DELETE", f"/api/{path}/{victim}").status_code == 204
+        assert klaviyo_api(stack, "DELETE", f"/api/{path}/{victim}").status_code == 204
         gone[table] = victim
     messages = {
         m
-        for (m,) in sql(
+        for (m,) in raw_sql(
             project, 'SELECT "id" FROM "KLAVIYO"."CAMPAIGN_MESSAGES" WHERE "campaign_id" = ?', gone["campaigns"]
         )
     }
     members = {
-        m for (m,) in sql(project, 'SELECT "id" FROM "KLAVIYO"."LIST_MEMBERS" WHERE "list_id" = ?', gone["lists"])
+        m for (m,) in raw_sql(project, 'SELECT "id" FROM "KLAVIYO"."LIST_MEMBERS" WHERE "list_id" = ?', gone["lists"])
     }
     before_other = {table: deleted(project, table, other) for table in gone}
     return Deletions(account, gone, messages, members, before_other)
@@ -123,14 +107,14 @@ def change_membership(stack: LocalStack, project: LocalProject) -> Membership:
     """Members of the second account leave and join segments and lists, and one is removed through the API."""
     account = stack.sandbox.accounts[1]
     changes = stack.sandbox.activity(account["id"], segment_changes=3, list_changes=2, seed=8)
-    list_id, profile_id = sql(
+    list_id, profile_id = raw_sql(
         project,
         'SELECT "list_id", "id" FROM "KLAVIYO"."LIST_MEMBERS" WHERE "account_id" = ? '
         'AND "_sdc_deleted_at" IS NULL ORDER BY "id" LIMIT 1',
         account["id"],
     )[0]
     body = {"data": [{"type": "profile", "id": profile_id}]}
-    assert klaviyo(stack, "DELETE", f"/api/lists/{list_id}/relationships/profiles", 1, body).status_code == 204
+    assert klaviyo_api(stack, "DELETE", f"/api/lists/{list_id}/relationships/profiles", 1, body).status_code == 204
     left = [("SEGMENT_MEMBERS", "segment_id", c["segment_id"], c["profile_id"]) for c in changes["segments_left"]]
     left += [("LIST_MEMBERS", "list_id", c["list_id"], c["profile_id"]) for c in changes["lists_left"]]
     left.append(("LIST_MEMBERS", "list_id", list_id, profile_id))
@@ -143,9 +127,9 @@ def send_story_orders(stack: LocalStack, project: LocalProject, folder: Path) ->
     """tap-csv -> target-klaviyo: 40 orders dated 3 days before the first account's events bookmark, and one bad
     row; returns the rejected rows."""
     account = stack.sandbox.accounts[0]
-    bookmark = sql(project, 'SELECT max("datetime") FROM "KLAVIYO"."EVENTS" WHERE "account_id" = ?', account["id"])[0][
+    bookmark = raw_sql(project, 'SELECT max("datetime") FROM "KLAVIYO"."EVENTS" WHERE "account_id" = ?', account["id"])[
         0
-    ]
+    ][0]
     dated = bookmark - timedelta(days=3)
     orders = folder / "orders.csv"
     with orders.open("w", newline="") as file:
@@ -220,7 +204,7 @@ def test_things_deleted_in_klaviyo_are_marked_deleted(stack, project, changed):
         assert deleted(project, table, other) == removed.before_other[table], table  # the other account: untouched
     message_marks = deleted(project, "campaign_messages", removed.account)
     assert removed.messages and all(message_marks[m] for m in removed.messages)
-    member_rows = sql(
+    member_rows = raw_sql(
         project, 'SELECT "_sdc_deleted_at" FROM "KLAVIYO"."LIST_MEMBERS" WHERE "list_id" = ?', removed.gone["lists"]
     )
     assert removed.members and all(row[0] is not None for row in member_rows)
@@ -230,7 +214,7 @@ def test_members_who_leave_are_marked_and_members_who_join_arrive(project, chang
     membership: Membership = changed[1]
     assert len(membership.left) == 6 and len(membership.joined) == 5
     for table, column, group, profile in membership.left + membership.joined:
-        rows = sql(
+        rows = raw_sql(
             project,
             f'SELECT "_sdc_deleted_at" FROM "KLAVIYO"."{table}" WHERE "account_id" = ? AND "{column}" = ? AND "id" = ?',
             membership.account,
@@ -244,7 +228,7 @@ def test_members_who_leave_are_marked_and_members_who_join_arrive(project, chang
 def test_a_run_of_some_accounts_marks_nothing_and_says_why(stack, project):
     account = stack.sandbox.accounts[1]["id"]
     victim = sorted(id_ for id_, marked in deleted(project, "templates", account).items() if not marked)[0]
-    assert klaviyo(stack, "DELETE", f"/api/templates/{victim}", 1).status_code == 204
+    assert klaviyo_api(stack, "DELETE", f"/api/templates/{victim}", 1).status_code == 204
     output = run(project, TAP_KLAVIYO_ACCOUNTS=stack.sandbox.accounts[1]["account"])
     assert "Deletions are not marked by this run: the run reads some accounts only" in output
     assert not deleted(project, "templates", account)[victim]
@@ -260,7 +244,7 @@ def test_join_history_keeps_every_member_ever_seen(stack, tmp_path):
     changes = stack.sandbox.activity(account, segment_changes=2, seed=9)
     run(history, "--state-id-suffix", "history", **mode)
     for change in changes["segments_left"] + changes["segments_joined"]:
-        rows = sql(
+        rows = raw_sql(
             history,
             'SELECT "_sdc_deleted_at" FROM "KLAVIYO"."SEGMENT_MEMBERS" WHERE "account_id" = ? AND '
             '"segment_id" = ? AND "id" = ?',
@@ -276,7 +260,7 @@ def test_both_flows_one_story_orders_dated_before_the_bookmark_land_once(stack, 
     tap-klaviyo -> warehouse again: every order Klaviyo accepted is in RAW.KLAVIYO.EVENTS, once."""
     rejected = changed[2]
     assert {r["row"] for r in rejected if r["kind"] == "event"} == {41}  # the bad row only
-    landed = sql(
+    landed = raw_sql(
         project,
         'SELECT json_extract_string("event_properties", \'$."$event_id"\'), count(*) '
         'FROM "KLAVIYO"."EVENTS" WHERE "account_id" = ? AND '
@@ -310,11 +294,11 @@ def write_events(stack: LocalStack, when: datetime, count: int, tag: str) -> Non
                 },
             }
         }
-        assert klaviyo(stack, "POST", "/api/events", 0, body).status_code == 202
+        assert klaviyo_api(stack, "POST", "/api/events", 0, body).status_code == 202
 
 
 def tagged(project: LocalProject, tag: str) -> int:
-    return sql(
+    return raw_sql(
         project,
         'SELECT count(DISTINCT "id") FROM "KLAVIYO"."EVENTS" WHERE '
         "json_extract_string(\"event_properties\", '$.tag') = ?",
@@ -326,8 +310,13 @@ def tagged(project: LocalProject, tag: str) -> int:
 def test_late_events_arrive_through_the_lookback(late_stack, tmp_path, lookback, all_arrive):
     project = LocalProject(late_stack, tmp_path / "late")
     suffix = ("--state-id-suffix", f"late-{lookback}")
-    # Events only: what this test is about, read a few seconds into each run.
-    env = {"TAP_KLAVIYO_EVENTS_LOOKBACK_DAYS": lookback, "TAP_KLAVIYO__SELECT_FILTER": '["events"]'}
+    # Events only: what this test is about, read a few seconds into each run. The completeness check is off: with
+    # it, the late events' changed day is re-read whatever the lookback (tests/e2e/test_completeness.py).
+    env = {
+        "TAP_KLAVIYO_EVENTS_LOOKBACK_DAYS": lookback,
+        "TAP_KLAVIYO__SELECT_FILTER": '["events"]',
+        "TAP_KLAVIYO_COMPLETENESS_CHECK_DAYS": "0",
+    }
     run(project, *suffix, **env)
     account = late_stack.sandbox.accounts[0]["id"]
     tag = f"late{lookback}"

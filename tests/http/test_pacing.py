@@ -6,12 +6,14 @@ import pytest
 
 from klaviyo_http import TIERS, Tier, WindowLimiter
 from klaviyo_http.pacing import DAY_SECONDS, DailyQuotaSpent
-from klaviyo_sandbox.endpoints import ENDPOINTS, PREDICTIVE_TIER, WRITE_TIERS
+from klaviyo_sandbox.app import make_app
+from klaviyo_sandbox.endpoints import PREDICTIVE_TIER
+from klaviyo_sandbox.routing import SANDBOX_KEY
 
 
 def sandbox_tiers() -> dict[str, tuple[int, int]]:
-    sandbox = {e.name: (e.tier.burst, e.tier.steady) for e in ENDPOINTS}
-    sandbox.update({name: (tier.burst, tier.steady) for name, tier in WRITE_TIERS.items()})
+    """Every /api route's tier as the assembled sandbox serves it (each route module adds its own)."""
+    sandbox = {name: (tier.burst, tier.steady) for name, tier in make_app()[SANDBOX_KEY].tiers.items()}
     sandbox["get_profiles:predictive_analytics"] = (PREDICTIVE_TIER.burst, PREDICTIVE_TIER.steady)
     return sandbox
 

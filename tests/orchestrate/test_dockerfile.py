@@ -58,6 +58,7 @@ def test_every_local_package_a_plugin_installs_from_is_in_the_image():
         "tap-csv",
         "snowflake-emulator",
         "target-klaviyo",
+        "warehouse-sql",
     }
     # transform/: the dbt project the dbt-snowflake utility runs (its project_dir)
     assert local_folders() | {"meltano.yml", "orchestrate", "orchestrate/locks", "transform"} == copied

@@ -140,7 +140,7 @@ def test_the_cron_workflow_runs_meltanos_schedule_in_utc_one_run_at_a_time(workf
     )
     schedule = next(s for s in json.loads(listed.stdout)["schedules"]["job"] if s["name"] == "klaviyo-to-snowflake")
     assert schedule["cron_interval"] == "0 5,17 * * *"  # 05:00 and 17:00, as the old app ran
-    assert schedule["job"]["tasks"] == ["tap-klaviyo target-snowflake"]
+    assert schedule["job"]["tasks"] == ["tap-klaviyo target-snowflake warehouse-sql:apply"]
 
     spec = cron_workflow["spec"]
     assert cron_workflow["metadata"]["name"] == schedule["name"]

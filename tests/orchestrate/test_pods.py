@@ -36,6 +36,7 @@ def ensure_plugins() -> None:
     needed = {
         "tap-klaviyo": ROOT / ".meltano" / "extractors" / "tap-klaviyo" / "venv" / "bin" / "tap-klaviyo",
         "target-snowflake": EMULATOR,
+        "warehouse-sql": ROOT / ".meltano" / "utilities" / "warehouse-sql" / "venv" / "bin" / "warehouse-sql-launcher",
     }
     missing = [name for name, executable in needed.items() if not executable.exists()]
     if missing:

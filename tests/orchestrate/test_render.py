@@ -89,6 +89,12 @@ def edit_tasks(project: dict) -> None:
     ]
 
 
+def edit_trailing_block(project: dict) -> None:
+    next(job for job in project["jobs"] if job["name"] == "klaviyo-to-snowflake")["tasks"] = [
+        "tap-klaviyo target-snowflake tap-csv"
+    ]
+
+
 def edit_interval(project: dict) -> None:
     project["schedules"][0]["interval"] = "@once"
 
@@ -106,7 +112,11 @@ def edit_undeclared(project: dict) -> None:
     ("edit", "message"),
     [
         (edit_meltano, "schedule 'klaviyo-to-snowflake': names job 'no-such-job', which `jobs:` does not define"),
-        (edit_tasks, "only one task 'tap-klaviyo <loader>' fans out into one pod per account"),
+        (
+            edit_tasks,
+            "only one task 'tap-klaviyo <loader> [<utility>:<command> ...]' fans out into one pod per account",
+        ),
+        (edit_trailing_block, "runs ['tap-klaviyo target-snowflake tap-csv']; only one task"),
         (edit_interval, "interval '@once' is not a 5-field cron expression"),
         (edit_csv_job, "job 'csv-to-klaviyo' runs ['tap-csv target-klaviyo']"),
         # Meltano would ignore TAP_KLAVIYO_TABLE_VERSION: each pod would stamp its own version.

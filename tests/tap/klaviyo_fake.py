@@ -53,6 +53,8 @@ class FakeKlaviyo:
         server.expect_request("/api/accounts").respond_with_json(
             {"data": [{"type": "account", "id": ACCOUNT_ID, "attributes": {"timezone": "UTC"}}]}
         )
+        # No metrics: the events stream's completeness check (Klaviyo's counts per metric) has nothing to ask.
+        server.expect_request("/api/metrics").respond_with_json({"data": [], "links": {"next": None}})
         server.expect_request("/api/events").respond_with_handler(self.events_page)
 
     def events_page(self, request: Request) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import json
 
-from singer_sdk.testing import get_tap_test_class
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from klaviyo_sandbox.pytest_plugin import start_sandbox
 from tap_klaviyo.tap import TapKlaviyo
@@ -22,4 +22,7 @@ TestTapKlaviyo = get_tap_test_class(
         "start_date": "2020-01-01T00:00:00Z",
         "rate_limit_scale": 0,
     },
+    # The standard tests stop each stream after 150 records: no listing of profile ids runs to its end, and
+    # profile_listings has a row only for one that did (tap_klaviyo/profile_listing.py; tests/tap/test_completeness.py).
+    suite_config=SuiteConfig(ignore_no_records_for_streams=["profile_listings"]),
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .generator import AccountDataSet, Membership
-from .jobs import ProfileJob
+from .jobs import DeletionJob, ProfileJob
 from .late import LateArrivals
 from .members import MemberTable, member_record
 from .settings import DataSettings
@@ -79,6 +79,8 @@ class AccountState:
         self.event_unique_ids: set[tuple[str, str, str]] = set()  # (metric, profile, unique id): Klaviyo drops repeats
         self.written_profile_ids: dict[tuple[str, str], str] = {}  # (identifier kind, value) -> written profile's id
         self.profile_jobs: dict[str, ProfileJob] = {}
+        self.deletion_jobs: list[DeletionJob] = []  # data-privacy deletions requested (privacy.py)
+        self.deleted_profiles: set[str] = set()  # ids of profiles deleted (privacy.py): never served again
         # profile id -> channel ("email", "sms") -> its marketing consent as written by a subscription job; reads
         # show it over the generated consent (consent.py)
         self.subscriptions: dict[str, dict[str, dict[str, Any]]] = {}

@@ -7,8 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .account import Account
-from .routing import json_response, now, sandbox_of
+from .routing import admin_account, json_response, now, sandbox_of
 from .writes import simulate_activity
 
 ACTIVITY_COUNTS = ("profiles", "events", "others", "segment_changes", "list_changes")
@@ -23,13 +22,6 @@ async def accounts(request: web.Request) -> web.Response:
     return json_response(sandbox_of(request).accounts_file())
 
 
-def _account(request: web.Request) -> Account:
-    account = sandbox_of(request).by_id.get(request.match_info["id"])
-    if account is None:
-        raise web.HTTPNotFound(text=f"no account {request.match_info['id']}")
-    return account
-
-
 async def activity(request: web.Request) -> web.Response:
     """Make an account change as a live one does.
 
@@ -38,7 +30,7 @@ async def activity(request: web.Request) -> web.Response:
     "list", "segment", "template", "segments_left": [{"segment_id", "profile_id"}], "segments_joined":
     [{"segment_id", "profile_id", "joined_group_at"}], "lists_left": [{"list_id", "profile_id"}], "lists_joined":
     [{"list_id", "profile_id", "joined_group_at"}]}."""
-    account = _account(request)
+    account = admin_account(request)
     body: dict[str, Any] = await request.json() if request.can_read_body else {}
     counts = {k: int(body.get(k, 0)) for k in ACTIVITY_COUNTS}
     account.state.late.release_due(now(), account.state.events)
@@ -56,7 +48,7 @@ async def late(request: web.Request) -> web.Response:
     Answer: {"account_id", "late_share", "late_hours", "pending": n, "released": n (visible since),
     "next_visible_at": time | null, "events": [{"id", "datetime", "written_at", "visible_at", "seconds_left"}]};
     times are ISO 8601 with microseconds, `seconds_left` counts from this answer."""
-    account = _account(request)
+    account = admin_account(request)
     late = account.state.late
     t = now()
     late.release_due(t, account.state.events)
@@ -87,7 +79,7 @@ async def late(request: web.Request) -> web.Response:
 async def release_late(request: web.Request) -> web.Response:
     """Make every late event of the account readable now, whatever its time: a test then decides when they arrive
     instead of racing a wall-clock delay on a loaded machine. Answer: {"released": n}."""
-    account = _account(request)
+    account = admin_account(request)
     return json_response({"released": account.state.late.release_due(float("inf"), account.state.events)})
 
 

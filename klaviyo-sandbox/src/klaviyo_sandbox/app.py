@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .admin import add_admin_routes
 from .change_routes import add_change_routes
+from .completeness_routes import add_completeness_routes
 from .read_routes import add_read_routes
 from .report_routes import add_report_routes
 from .routing import SANDBOX_KEY
@@ -31,5 +32,6 @@ def make_app(settings: SandboxSettings | None = None) -> web.Application:
     add_change_routes(app)
     add_subscription_routes(app)
     add_report_routes(app)
+    add_completeness_routes(app)
     add_admin_routes(app)
     return app

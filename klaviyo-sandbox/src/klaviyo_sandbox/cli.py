@@ -29,6 +29,8 @@ admin routes (not Klaviyo's API, no auth), for tests and benchmarks:
                                         answers the ids changed and the (group, profile) pairs that left/joined
   GET  /_sandbox/accounts/{id}/late     late events not readable yet (--late-share), with when each appears
   POST /_sandbox/accounts/{id}/late/release  every late event of the account readable now
+  POST /_sandbox/accounts/{id}/profiles/{profile_id}/delete  delete a profile at once, as Klaviyo's UI does
+  POST /_sandbox/accounts/{id}/deletions/run  carry out the account's requested data-privacy deletions now
 """
 
 

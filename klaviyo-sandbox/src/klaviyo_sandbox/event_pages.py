@@ -167,9 +167,11 @@ def fast_page(
     whether more follow, the events' attributions when `attribution_of` is given: see render_events).
 
     Only for a table with no writes (nothing to merge) and checks on the event time alone, which is
-    what a tap's incremental window asks; everything else takes the general record-by-record path.
+    what a tap's incremental window asks; everything else takes the general record-by-record path. Hidden
+    events (those of a deleted profile) are skipped.
     """
     step = -1 if descending else 1
+    hidden = table.hidden
     i = table.start_index(order, descending, after, lo, hi)
     chosen: list[int] = []
     last_time = 0.0
@@ -182,6 +184,8 @@ def fast_page(
             if (hi is not None and t > hi) or (lo is not None and t < lo):
                 i = -2  # past the bound: nothing further can match
                 break
+            if index in hidden:  # a deleted profile's event (privacy.py)
+                continue
             if checks:
                 record = _light_record(t)
                 if not all(check(record) for check in checks):

@@ -48,3 +48,15 @@ class ProfileJob:
             },
             "links": {"self": link},
         }
+
+
+@dataclass
+class DeletionJob:
+    """One POST /api/data-privacy-deletion-jobs: the identifier of the people to delete, done after --job-seconds
+    (privacy.py runs it). Klaviyo answers 202 and shows no job resource, so nothing reads this but the sandbox."""
+
+    kind: str  # "id", "email" or "phone_number"
+    value: str
+    requested_at: float
+    done: bool = False
+    deleted: list[str] = field(default_factory=list)  # ids of the profiles it deleted

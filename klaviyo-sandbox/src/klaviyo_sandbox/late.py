@@ -60,5 +60,14 @@ class LateArrivals:
         self.released += moved
         return moved
 
+    def forget(self, profile_ids: set[str]) -> int:
+        """Drop the held events of these profiles (deleted: they never become readable); how many were dropped."""
+        kept = [p for p in self._pending if p.record["rel"]["profile"] not in profile_ids]
+        dropped = len(self._pending) - len(kept)
+        if dropped:
+            heapq.heapify(kept)
+            self._pending = kept
+        return dropped
+
     def pending(self) -> list[PendingEvent]:
         return sorted(self._pending)

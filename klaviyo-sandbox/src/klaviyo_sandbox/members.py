@@ -84,14 +84,7 @@ class MemberTable(LazyTable):
 
     def remove(self, profile_id: str) -> bool:
         """Take the profile out of the group. False if it was not a member."""
-        if self.get(profile_id) is None:
-            return False
-        i = self.index_of(profile_id)
-        if i is not None and 0 <= i < self.n:
-            self.hidden.add(i)
-        self.overlay.delete(profile_id)
-        self.version += 1
-        return True
+        return self.delete(profile_id) is not None
 
     def member_ids(self, rnd: random.Random, count: int) -> list[str]:
         """Up to `count` distinct current members drawn with `rnd`, without a full scan."""

@@ -71,6 +71,14 @@ class RunningSandbox:
         """Make the account's late events readable now (admin.release_late); how many were released."""
         return int(self.admin("POST", f"accounts/{account_id}/late/release", {})["released"])
 
+    def delete_profile(self, account_id: str, profile_id: str) -> None:
+        """Delete a profile at once, as Klaviyo's UI does (completeness_routes.delete_profile_now)."""
+        self.admin("POST", f"accounts/{account_id}/profiles/{profile_id}/delete", {})
+
+    def run_deletions(self, account_id: str) -> list[str]:
+        """Carry out the account's requested data-privacy deletions now; the ids of the profiles deleted."""
+        return cast("list[str]", self.admin("POST", f"accounts/{account_id}/deletions/run", {})["deleted"])
+
     def attribute(self, account_id: str, message_id: str, when: str, **fields: Any) -> dict[str, Any]:
         """A conversion attributed to a message at `when` (ISO, in the past): the event the route answers."""
         event: dict[str, Any] = self.admin(

@@ -48,6 +48,14 @@ def sandbox_of(request: web.Request) -> Sandbox:
     return request.app[SANDBOX_KEY]
 
 
+def admin_account(request: web.Request) -> Account:
+    """The account an admin route names by id (`{id}` in its path); 404 if the sandbox has none."""
+    account = sandbox_of(request).by_id.get(request.match_info["id"])
+    if account is None:
+        raise web.HTTPNotFound(text=f"no account {request.match_info['id']}")
+    return account
+
+
 def account_of(request: web.Request) -> Account:
     """The account an /api request authenticated as (its key), after the transport's checks passed."""
     account: Account = request[ACCOUNT_KEY]

@@ -122,6 +122,18 @@ class LazyTable:
         self.overlay.put(record)
         self.version += 1
 
+    def delete(self, record_id: str) -> Record | None:
+        """Remove a record (generated or written) from every read; the record removed, or None if there was none."""
+        record = self.get(record_id)
+        if record is None:
+            return None
+        i = self.index_of(record_id)
+        if i is not None and 0 <= i < self.n:
+            self.hidden.add(i)
+        self.overlay.delete(record_id)
+        self.version += 1
+        return record
+
     def start_index(self, order: str, descending: bool, after: Pos | None, lo: float | None, hi: float | None) -> int:
         """The first generated index a scan visits: ascending from it, or descending from it."""
         keyf = self.keys[order]

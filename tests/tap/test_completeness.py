@@ -1,0 +1,155 @@
+"""tap-klaviyo's completeness check and listing of profile ids, as a process against the sandbox: what it asks of
+Klaviyo (one metric-aggregate request per metric; ids only, pages of 100, once per `profile_listing_hours`), what
+it emits, the days it re-reads, and the one line a bad setting gets."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from tap_runs import run_tap, tap_sandbox
+
+STREAMS = ["event_counts", "events", "profile_ids", "profile_listings"]
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    # Events written by the test stay invisible until it releases them: the test says when they show up.
+    running, config = tap_sandbox(
+        tmp_path, "--accounts", "1", "--events", "3000", "--profiles", "120", "--end", "today",
+        "--rate-limit-scale", "0", "--late-share", "1", "--late-hours", "24",
+        rate_limit_scale=0, parallel_accounts=1,
+    )  # fmt: skip
+    yield running, config
+    running.stop()
+
+
+def records(messages: list[dict], stream: str) -> list[dict]:
+    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+
+def last_state(messages: list[dict]) -> dict:
+    return [m for m in messages if m["type"] == "STATE"][-1]["value"]
+
+
+def write_event(sandbox, metric: str, when: datetime, n: int) -> None:
+    body = {
+        "data": {
+            "type": "event",
+            "attributes": {
+                "properties": {"n": n},
+                "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "unique_id": f"late-{metric}-{n}",
+                "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
+                "profile": {"data": {"type": "profile", "attributes": {"email": f"late{n}@example.com"}}},
+            },
+        }
+    }
+    headers = {"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"}
+    assert requests.post(f"{sandbox.url}/api/events", json=body, headers=headers, timeout=30).status_code == 202
+
+
+def test_the_check_asks_once_per_metric_and_a_changed_day_before_the_lookback_is_re_read(sandbox, tmp_path):
+    running, config = sandbox
+    account = running.accounts[0]["id"]
+    code, first, err = run_tap(config, tmp_path, None, streams=STREAMS)
+    assert code == 0, err[-3000:]
+    counts = records(first, "event_counts")
+    metrics = {row["metric_id"] for row in counts}
+    assert len(metrics) == 12 and len(counts) == 12 * 90  # every metric, every day of the window, zeros included
+    aggregates = running.requests("/api/metric-aggregates", account_id=account)
+    assert len(aggregates) == len(metrics)  # one request per metric covers the 90 days
+    assert {r["body"]["data"]["attributes"]["metric_id"] for r in aggregates} == metrics
+    timezone = counts[0]["timezone"]
+    assert {r["body"]["data"]["attributes"]["timezone"] for r in aggregates} == {timezone}
+
+    # Three events of a known metric and two of a new one, dated 10 days ago, show up now.
+    day = datetime.now(ZoneInfo(timezone)).date() - timedelta(days=10)
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    for n in range(3):
+        write_event(running, "Placed Order", noon + timedelta(minutes=n), n)
+    for n in range(2):
+        write_event(running, "Backfilled Order", noon + timedelta(minutes=n), n)
+    assert running.release_late(account) == 5
+
+    running.reset()
+    code, second, err = run_tap({**config, "events_lookback_days": 7}, tmp_path, last_state(first), streams=STREAMS)
+    assert code == 0, err[-3000:]
+    assert "2 metric-day(s) before the events lookback changed in Klaviyo" in err
+    # The events this test wrote carry `n` (the data set's own events of that day, re-read too, do not).
+    late = [row for row in records(second, "events") if "n" in (row["event_properties"] or {})]
+    assert sorted(row["event_properties"]["n"] for row in late) == [0, 0, 1, 1, 2]  # each once
+    healed = [
+        r["query"]["filter"]
+        for r in running.requests("/api/events", method="GET", account_id=account)
+        if "equals(metric_id" in r["query"].get("filter", "")
+    ]
+    names = {row["metric_id"]: row["metric_name"] for row in records(second, "event_counts")}
+    by_name = {name: metric_id for metric_id, name in names.items()}
+    assert {f.split('"')[1] for f in healed} == {by_name["Placed Order"], by_name["Backfilled Order"]}
+
+    running.reset()
+    code, third, err = run_tap({**config, "events_lookback_days": 7}, tmp_path, last_state(second), streams=STREAMS)
+    assert code == 0, err[-3000:]
+    assert not [r for r in running.requests("/api/events") if "equals(metric_id" in r["query"].get("filter", "")]
+    baseline = last_state(third)["bookmarks"]["events"]["partitions"][0]["completeness"]
+    assert len(json.dumps(baseline)) < 8_000 and set(baseline["counts"]) == set(names)
+
+
+def test_with_the_check_off_nothing_is_counted_or_re_read(sandbox, tmp_path):
+    running, config = sandbox
+    code, messages, err = run_tap({**config, "completeness_check_days": 0}, tmp_path, None, streams=STREAMS)
+    assert code == 0, err[-3000:]
+    assert records(messages, "event_counts") == []
+    assert running.requests("/api/metric-aggregates") == []
+    assert "completeness" not in last_state(messages)["bookmarks"]["events"]["partitions"][0]
+
+
+def test_profile_ids_are_listed_whole_ids_only_once_per_interval(sandbox, tmp_path):
+    running, config = sandbox
+    code, first, err = run_tap(config, tmp_path, None, streams=STREAMS)
+    assert code == 0, err[-3000:]
+    ids = records(first, "profile_ids")
+    assert len(ids) == 120 and len({row["id"] for row in ids}) == 120
+    assert set(ids[0]) == {"account_id", "account_name", "id", "listed_at"}
+    (listing,) = records(first, "profile_listings")
+    assert listing["profiles"] == 120 and listing["started_at"] == ids[0]["listed_at"]
+    # profile_listings comes after every id of the listing it reports
+    order = [m["stream"] for m in first if m["type"] == "RECORD" and m["stream"] in ("profile_ids", "profile_listings")]
+    assert order[-1] == "profile_listings" and order.count("profile_listings") == 1
+    asked = [r["query"] for r in running.requests("/api/profiles") if "fields[profile]" in r["query"]]
+    assert {q["fields[profile]"] for q in asked} == {"created"}  # the sparsest fieldset the windows can use
+    sizes = [q["page[size]"] for q in asked]
+    assert sizes.count("1") == 1 and set(sizes) == {"1", "100"}  # one probe for the first profile, then pages of 100
+
+    running.reset()
+    code, second, err = run_tap(config, tmp_path, last_state(first), streams=STREAMS)  # 20 hours: not due
+    assert code == 0, err[-3000:]
+    assert records(second, "profile_ids") == records(second, "profile_listings") == []
+    assert not [r for r in running.requests("/api/profiles") if "fields[profile]" in r["query"]]
+    assert "profile ids not listed this run" in err
+
+    code, third, err = run_tap({**config, "profile_listing_hours": 0}, tmp_path, last_state(second), streams=STREAMS)
+    assert code == 0, err[-3000:]
+    assert len(records(third, "profile_ids")) == 120 and len(records(third, "profile_listings")) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("completeness_check_days", -1, "-1 is less than the minimum of 0"),
+        ("completeness_check_days", 2.5, "is not of type 'integer'"),
+        ("completeness_check_days", "ninety", "'ninety' is not of type 'integer'"),
+        ("completeness_check_days", 366, "366 is greater than the maximum of 365"),
+        ("profile_listing_hours", -3, "-3 is less than the minimum of 0"),
+    ],
+)
+def test_a_bad_check_window_gets_one_line_naming_the_setting(tmp_path, setting, value, says):
+    config = {"accounts_json": "[]", setting: value}
+    code, messages, err = run_tap(config, tmp_path)
+    assert code != 0 and messages == []
+    (line,) = [line for line in err.splitlines() if line.startswith("tap-klaviyo:")]
+    assert says in line and f"config['{setting}']" in line
