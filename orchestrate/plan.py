@@ -27,8 +27,10 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from tap_klaviyo.accounts import AccountsError, select_accounts
-from tap_klaviyo.tap import TapKlaviyo
+from tap_klaviyo.accounts import AccountsError, run_accounts, select_accounts
+from tap_klaviyo.errors import SettingError
+from tap_klaviyo.settings import tap_settings
+from tap_klaviyo.streams import STREAM_TYPES
 
 SYNC_TYPES = {"incremental": False, "full": True}
 ALL_STREAMS = "all"
@@ -171,15 +173,11 @@ def meltano_config(meltano: str, environment: str, extractor: str, project_dir: 
 def make_plan(config: dict[str, Any], *, sync_type: str, accounts: str, included_steps: str) -> Plan:
     wanted = accounts.strip() or str(config.get("accounts") or "")
     refresh = full_refresh(sync_type)
-    tap = TapKlaviyo(
-        config={key: value for key, value in config.items() if key != "accounts"},
-        validate_config=False,
-        setup_mapper=False,
-    )
-    patterns = select_filter(included_steps, [stream.name for stream in tap.discover_streams()])
+    patterns = select_filter(included_steps, [stream_type.name for stream_type in STREAM_TYPES])
     try:
-        every = tap.selected_accounts
-    except AccountsError as exc:
+        # Every account of the list (the tap's own reader), then those the run names.
+        every = run_accounts(tap_settings({key: value for key, value in config.items() if key != "accounts"}))
+    except (AccountsError, SettingError) as exc:
         raise PlanError(f"accounts: {exc}", READ_ERROR) from None
     try:
         chosen = select_accounts(every, wanted)
