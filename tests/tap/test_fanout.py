@@ -9,8 +9,14 @@ from tap_runs import last_state, records, run_tap
 from tap_klaviyo.fanout import Child, _message_type, merge_states
 
 
-def child(account_id: str | None, state: dict | None) -> Child:
-    return Child(account=f"name-{account_id}", process=None, account_id=account_id, state=state)  # type: ignore[arg-type]
+def child(account_id: str | None, state: dict | None, streams: tuple[str, ...] = ("events", "list_members")) -> Child:
+    return Child(
+        account=f"name-{account_id}",
+        process=None,  # type: ignore[arg-type]
+        account_id=account_id,  # type: ignore[arg-type]
+        streams=frozenset(streams),
+        state=state,
+    )
 
 
 def part(account_id: str, value: str, **context: str) -> dict:
@@ -35,6 +41,27 @@ def test_each_child_contributes_only_its_own_partitions():
     values = {p["context"]["account_id"]: p["replication_key_value"] for p in partitions}
     assert values == {"A": "2025-05-05", "B": "2025-06-06", "C": "2024-01-01"}
     assert base["bookmarks"]["events"]["partitions"][0]["replication_key_value"] == "2024-01-01"  # input untouched
+
+
+def test_each_child_contributes_only_its_own_streams():
+    """Children of one account read different groups of its streams, and each starts from the whole input state: a
+    child that does not read events (it only carries their old bookmark) must not move them back."""
+    base = {"bookmarks": {"events": {"partitions": [part("A", "2024-01-01")]}}}
+    events = child("A", {"bookmarks": {"events": {"partitions": [part("A", "2025-05-05")]}}}, ("events",))
+    profiles = child(
+        "A",
+        {
+            "bookmarks": {
+                "events": {"partitions": [part("A", "2024-01-01")]},
+                "profiles": {"partitions": [part("A", "2025-06-06")]},
+            }
+        },
+        ("profiles",),
+    )
+    for order in ([events, profiles], [profiles, events]):
+        merged = merge_states(base, order)
+        assert merged["bookmarks"]["events"]["partitions"] == [part("A", "2025-05-05")]
+        assert merged["bookmarks"]["profiles"]["partitions"] == [part("A", "2025-06-06")]
 
 
 def test_a_child_not_yet_identified_contributes_nothing():
