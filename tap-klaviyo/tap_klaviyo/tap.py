@@ -96,13 +96,14 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
         group of its streams (fanout.py, stream_groups.py). An account whose key Klaviyo refuses is left out, the
         others sync, the run ends non-zero. A run that covered every account ends by marking deletions (versions.py)."""
         settings, run = self.settings, self.run_context
+        # First: a light run's mark-deletions step must activate nothing, for it read none of the listings.
+        self.keep_streams_of_this_run()
         if settings.activate_version:
             names = activate(self, settings.activate_version, with_schemas=True)
             self.logger.info(
                 "ACTIVATE_VERSION %d sent for: %s", settings.activate_version, ", ".join(names) or "no stream"
             )
             return
-        self.keep_streams_of_this_run()
         self.check_batch_config()
         accounts = run.accounts()  # one GET /api/accounts per account: keys Klaviyo refuses are left out
         failures = dict(run.directory.failures)
