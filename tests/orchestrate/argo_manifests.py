@@ -28,6 +28,8 @@ from local_stand_ins.argo import (
 __all__ = [
     "ARGO_DIR",
     "DOCKERFILE",
+    "FULL_SCHEDULE",
+    "LIGHT_SCHEDULE",
     "ORCHESTRATE",
     "ROOT",
     "LocalArgo",
@@ -54,7 +56,10 @@ def named(kind: str, name: str) -> dict[str, Any]:
     return found
 
 
-def scheduled_template() -> dict[str, Any]:
-    """The WorkflowTemplate the CronWorkflow starts (klaviyo-to-snowflake)."""
-    (cron,) = of_kind("CronWorkflow")
+FULL_SCHEDULE, LIGHT_SCHEDULE = "klaviyo-to-snowflake", "klaviyo-light"
+
+
+def scheduled_template(schedule: str = FULL_SCHEDULE) -> dict[str, Any]:
+    """The WorkflowTemplate the CronWorkflow of that meltano.yml schedule starts (the full run by default)."""
+    cron = named("CronWorkflow", schedule)
     return named("WorkflowTemplate", cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"])
