@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # If wheels/ holds a downloaded wheelhouse (make wheelhouse), installs use only it: no network needed.
 PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
-.PHONY: setup demo demo-reverse test lint bench wheelhouse clean
+.PHONY: setup demo demo-reverse test lint bench wheelhouse dist clean
 
 # The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
@@ -42,6 +42,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(TYPED)
 	$(BIN)/python orchestrate/render.py --check
+	$(BIN)/python packaging/hub_definitions.py --check
 
 test: lint
 	$(BIN)/pytest
@@ -57,12 +58,18 @@ bench: setup
 	$(BIN)/python bench/change_memory.py
 	$(BIN)/python bench/reverse_throughput.py
 	$(BIN)/python bench/csv_read.py
+	$(BIN)/python bench/models_runtime.py
 
 # Every pinned wheel (development venv, Meltano and each plugin's lock, orchestrate/locks/) into wheels/: later
 # installs, the container image's included, then need no network.
 wheelhouse: setup
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check -r requirements/dev.txt -d wheels
 	$(BIN)/python orchestrate/lock.py --download wheels
+
+# The plugins' wheels (packaging/README.md), built from the sources with the venv's setuptools: no network.
+dist: setup
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w dist \
+		./klaviyo-http ./tap-support ./tap-klaviyo ./tap-csv ./target-klaviyo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

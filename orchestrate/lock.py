@@ -9,6 +9,7 @@ installs each with its lock as the constraint, from a wheelhouse, with no networ
     .venv/bin/python orchestrate/lock.py --all            # resolve every lock again, newer releases and all
     .venv/bin/python orchestrate/lock.py --check          # offline: exit 1 naming locks meltano.yml outgrew
     .venv/bin/python orchestrate/lock.py --download wheels  # every locked wheel into wheels/ (for docker build)
+    .venv/bin/python orchestrate/lock.py --download DIR --plugins tap-klaviyo,target-klaviyo  # only their wheels
     .venv/bin/python orchestrate/lock.py --install        # in the image: `meltano install` each plugin, locked
 
 A lock is resolved with requirements/dev.txt as constraints, so a plugin gets the versions the tests ran with;
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -191,8 +193,9 @@ def stale(meltano_yml: Path) -> list[tuple[str, str]]:
     return problems
 
 
-def download(directory: Path) -> None:
-    """Every pinned wheel of every lock, plus the build backend of the local packages, into `directory`."""
+def download(directory: Path, plugins: Sequence[str] = ()) -> None:
+    """Every pinned wheel of every lock (or of the named plugins' locks), plus the build backend of the local
+    packages, into `directory`."""
     pins = dev_pins()
     platforms = [option for platform in WHEEL_PLATFORMS for option in ("--platform", platform)]
     command = [
@@ -214,7 +217,8 @@ def download(directory: Path) -> None:
     ]
     # One lock at a time: two locks may pin two versions of one package (singer-sdk), which pip refuses in one go.
     for path in sorted(LOCKS.glob("*.txt")):
-        subprocess.run([*command, "-r", str(path)], check=True)
+        if not plugins or path.stem in plugins:
+            subprocess.run([*command, "-r", str(path)], check=True)
     subprocess.run([*command, *(f"{name}=={pins[name]}" for name in BUILD_BACKEND)], check=True)
 
 
@@ -261,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="offline: exit 1 if a lock is out of date")
     parser.add_argument("--all", action="store_true", help="resolve every lock again, not only the outgrown ones")
     parser.add_argument("--download", type=Path, metavar="DIR", help="download every locked wheel into DIR")
+    parser.add_argument("--plugins", default="", help="with --download: only these plugins' locks, comma-separated")
     parser.add_argument("--install", action="store_true", help="meltano install every plugin with its lock")
     args = parser.parse_args(argv)
     try:
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"lock: {problem}; run .venv/bin/python orchestrate/lock.py", file=sys.stderr)
             return 1 if problems else 0
         if args.download:
-            download(args.download)
+            download(args.download, [name for name in args.plugins.split(",") if name])
             return 0
         if args.install:
             install(args.meltano_yml)

@@ -68,7 +68,7 @@ MELTANO_PROVIDED = re.compile(
     r"EXTRACT_\w+|LOAD_\w+|RUN_\w+)"
 )
 
-# The old app's Argo parameters, kept under the names users know (../shared/reference/seed-behaviour.md).
+# The old app's Argo parameters, kept under the names users know (the root README.md, "the old app").
 SYNC_TYPES = ["incremental", "full"]
 DEFAULTS = {"sync_type": "incremental", "included_steps": "all", "single_account": ""}
 

@@ -2,9 +2,11 @@
 
 1. Start the Klaviyo sandbox (three brands' accounts, Klaviyo's real rate limits) and a local S3 (moto) holding
    the accounts file and Meltano's state.
-2. Run `meltano run tap-klaviyo target-snowflake` in the `local` environment: the real MeltanoLabs
-   target-snowflake, loading into the Snowflake emulator (DuckDB files in .local/warehouse).
-3. Print what landed in RAW.KLAVIYO: rows per table and per account, the report tables among them.
+2. Run `meltano run tap-klaviyo target-snowflake dbt-snowflake:run dbt-snowflake:test` in the `local` environment:
+   the real MeltanoLabs target-snowflake, loading into the Snowflake emulator (DuckDB files in .local/warehouse), then
+   the dbt models of transform/ on the same emulator, and their tests.
+3. Print what landed in RAW.KLAVIYO (rows per table and per account, the report tables among them) and one end model,
+   ANALYTICS.KLAVIYO.CAMPAIGNS: each brand's campaigns by revenue.
 
 The report streams read Klaviyo's Reporting API at its real 2 requests a minute, beside the other streams; the demo
 reads 120 days of daily series (3 requests each) instead of a first run's year (7), so they finish with the rest.
@@ -47,8 +49,8 @@ def main() -> None:
         print(f"S3 (moto)        {stack.s3.endpoint_url}  (accounts file {ACCOUNTS_URI}, Meltano state)")
         print(f"Snowflake        emulator, databases in {WAREHOUSE.relative_to(PROJECT)}/")
         print(f"Reports          the last {REPORT_HISTORY_DAYS} days of daily series (report_history_days)\n")
-        command = [MELTANO, "run", "tap-klaviyo", "target-snowflake"]
-        print("$ meltano run tap-klaviyo target-snowflake", flush=True)
+        command = [MELTANO, "run", "tap-klaviyo", "target-snowflake", "dbt-snowflake:run", "dbt-snowflake:test"]
+        print(f"$ meltano {' '.join(command[1:])}", flush=True)
         started = time.monotonic()
         log = LOCAL / "demo-meltano.log"
         with open(log, "w") as out:
@@ -66,6 +68,7 @@ def main() -> None:
             raise SystemExit(f"meltano run failed (exit {result.returncode}); full log: {log}")
         print(f"done in {elapsed:.0f} s (log: {log.relative_to(PROJECT)})\n")
         print_tables(names)
+        print_campaigns()
     finally:
         stack.stop()
 
@@ -87,6 +90,26 @@ def print_tables(names: dict[str, str]) -> None:
         "  e.g. flow conversions per account and day: SELECT account_name, day, sum(conversions), "
         "sum(conversion_value) FROM KLAVIYO.FLOW_SERIES_REPORTS GROUP BY 1, 2 ORDER BY 2 DESC"
     )
+
+
+def print_campaigns() -> None:
+    """One end model of transform/: the top campaigns of each brand by revenue (Klaviyo's attribution)."""
+    import duckdb  # noqa: PLC0415 -- the development venv has it (snowflake_emulator.report reads with it too)
+
+    with duckdb.connect(str(WAREHOUSE / "ANALYTICS.db"), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT account_name, campaign_name, channel, sends, unique_opens, unique_clicks, conversions, revenue "
+            "FROM KLAVIYO.CAMPAIGNS QUALIFY row_number() OVER (PARTITION BY account_name ORDER BY revenue DESC, "
+            "campaign_name) <= 3 ORDER BY account_name, revenue DESC, campaign_name"
+        ).fetchall()
+    print("\nANALYTICS.KLAVIYO.CAMPAIGNS (dbt, transform/): each brand's top 3 campaigns by revenue")
+    print(
+        f"{'brand':22}{'campaign':20}{'channel':8}{'sends':>7}{'opens':>7}{'clicks':>7}{'conversions':>12}{'revenue':>10}"
+    )
+    for brand, campaign, channel, sends, opens, clicks, conversions, revenue in rows:
+        counts = f"{sends:>7,}{opens:>7,}{clicks:>7,}{conversions:>12,}"
+        print(f"{brand:22}{campaign:20}{channel:8}{counts}{revenue:>10,.2f}")
+    print("More: transform/README.md (the five models, three questions in SQL)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """`make demo`, the README's first command: the main job runs on the local stand-ins and the warehouse's tables are
-printed, every account's rows in them."""
+printed, every account's rows in them, then one end model of transform/ (campaigns by revenue) for every brand."""
 
 from __future__ import annotations
 
@@ -32,3 +32,6 @@ def test_readme_demo_loads_every_account_into_the_warehouse_and_prints_it():
     assert rows["RAW.KLAVIYO.PROFILES"] == ["2,000", "2,000", "2,000", "6,000"]
     assert rows["RAW.KLAVIYO.ACCOUNTS"] == ["1", "1", "1", "3"]
     assert "pk_sandbox_" not in result.stdout + result.stderr  # keys stay out of what the demo prints
+    campaigns = lines[lines.index(next(line for line in lines if line.startswith("ANALYTICS.KLAVIYO.CAMPAIGNS"))) :]
+    for brand in ("Acme Outdoors", "Blue Fern Botanicals", "Copperline Coffee"):
+        assert sum(line.startswith(brand) for line in campaigns) == 3, campaigns

@@ -2,8 +2,10 @@
 
 `emulated_snowflake(folder)` patches `snowflake.connector.connect` (what snowflake-sqlalchemy calls) the way
 `fakesnow.patch` does, with databases persisted as DuckDB files in the folder (`<folder>/<DATABASE>.db`). Its
-cursor runs what fakesnow cannot (the user-stage operations and DROP FILE FORMAT, see `statements`) and hands every
-other statement to fakesnow exactly as it was given. Everything that reaches DuckDB (statements, opening a
+cursor runs what fakesnow cannot (the user-stage operations and DROP FILE FORMAT, see `statements`; a temporary object
+in a named schema, see `session_objects`) and hands every other statement to fakesnow exactly as it was given, with
+session variables read outside quoted text only (`quoting`); a session sees every database of the folder it names
+(`databases`). Everything that reaches DuckDB (statements, opening a
 connection, a result's description, closing) is counted and timed in the emulator's `Ledger` (see `accounting`).
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import duckdb
 from fakesnow.conn import FakeSnowflakeConnection
 from fakesnow.cursor import SQL_COPY_ROWS, SQL_DROPPED, FakeSnowflakeCursor
 from fakesnow.instance import FakeSnow
@@ -29,7 +32,10 @@ from sqlglot import exp
 
 from snowflake_emulator import statements
 from snowflake_emulator.accounting import CLOSE, CONNECT, OPEN, RESULT_DESCRIPTION, Ledger, statement_kind
+from snowflake_emulator.databases import attach_named_databases
 from snowflake_emulator.file_lock import waiting_for_file
+from snowflake_emulator.quoting import outside_quotes
+from snowflake_emulator.session_objects import SessionObject, SessionObjects, parse_temporary
 from snowflake_emulator.statements import StagedRead
 from snowflake_emulator.user_stage import UserStage
 
@@ -61,7 +67,14 @@ class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
     def execute(self, command: str, params: Params = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
         # timed inside the lock: waiting for another thread's statement is not this one's work
         with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(statement_kind(command)):
-            return self._execute_bridged(command, params, *args, **kwargs)
+            if self._conn.db_path is not None:  # the other databases of the folder it names (databases.py)
+                folder, current = self._conn.db_path, self._conn.database
+                waiting_for_file(lambda: attach_named_databases(self._duck_conn, folder, command, current))
+            try:
+                return self._execute_bridged(command, params, *args, **kwargs)
+            except Exception:
+                _end_aborted_transaction(self._duck_conn)
+                raise
 
     @property
     def description(self) -> Any:
@@ -69,7 +82,15 @@ class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
         with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(RESULT_DESCRIPTION):
             return super().description
 
+    def _inline_variables(self, sql: str) -> str:
+        return outside_quotes(sql, super()._inline_variables)
+
     def _execute_bridged(self, command: str, params: Params, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
+        if temporary := parse_temporary(command):
+            plain, created = temporary
+            result = super().execute(plain, params, *args, **kwargs)
+            self._conn.session_objects.add(self._conn, created)
+            return result
         if not statements.needs_bridge(command):
             return super().execute(command, params, *args, **kwargs)
         # bind pyformat parameters as the connector does client-side (target-snowflake binds PUT's file URI)
@@ -178,6 +199,21 @@ class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
         return super().execute(select.sql(dialect="snowflake"))
 
 
+def _end_aborted_transaction(duck_conn: Any) -> None:
+    """After a failed statement, roll back the transaction DuckDB aborted, so the session can go on.
+
+    In Snowflake a statement that fails inside BEGIN ... COMMIT fails alone and the session goes on; DuckDB aborts the
+    whole transaction and refuses every later statement ("Current transaction is aborted (please ROLLBACK)"). dbt runs
+    each incremental model's MERGE or DELETE+INSERT between BEGIN and COMMIT and does not roll back a failed one, so
+    one failed model made every later model on that connection fail too. The statements before the failed one are
+    rolled back with it, where Snowflake would keep them pending until COMMIT (a difference, in README.md).
+    """
+    try:
+        duck_conn.execute("SELECT 1")
+    except duckdb.TransactionException:
+        duck_conn.execute("ROLLBACK")
+
+
 def _literal(value: Any) -> exp.Expr:
     if isinstance(value, int):
         return exp.Literal.number(value)
@@ -185,13 +221,22 @@ def _literal(value: Any) -> exp.Expr:
 
 
 class EmulatedConnection(FakeSnowflakeConnection):  # type: ignore[misc]
-    def __init__(self, *args: Any, user_stage: UserStage, ledger: Ledger, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user_stage: UserStage, ledger: Ledger, session_objects: SessionObjects, **kwargs: Any
+    ) -> None:
         self.user_stage = user_stage
         self.ledger = ledger
+        self.session_objects = session_objects
         super().__init__(*args, **kwargs)
 
     def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> StageBridgeCursor:
         return StageBridgeCursor(self, duck_conn=self._duck_conn, use_dict_result=cursor_class == DictCursor)
+
+    def close(self, retry: bool = True) -> None:
+        # the session's temporary objects end with it (session_objects)
+        if not self._is_closed:
+            _drop(self._duck_conn, self.session_objects.end(self))
+        super().close(retry)
 
 
 class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
@@ -203,6 +248,7 @@ class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
         with self.ledger.measure(OPEN):
             super().__init__(db_path=folder)
         self.user_stage = UserStage(folder / USER_STAGE_FOLDER)
+        self.session_objects = SessionObjects()
 
     def connect(
         self,
@@ -230,6 +276,7 @@ class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
                     nop_regexes=nop_regexes or self.nop_regexes,
                     user_stage=self.user_stage,
                     ledger=self.ledger,
+                    session_objects=self.session_objects,
                     **kwargs,
                 )
 
@@ -237,11 +284,20 @@ class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
         return waiting_for_file(attempt)
 
 
+def _not_about_transient_tables(record: logging.LogRecord) -> bool:
+    """sqlglot warns "Unsupported property transientproperty" when fakesnow writes `CREATE TRANSIENT TABLE` (every
+    dbt table model) for DuckDB, which has no transient tables: a plain table is what the emulator makes, and the
+    warning has nothing for a user to act on. (A logging filter may be any callable.)"""
+    return "transientproperty" not in record.getMessage()
+
+
 @contextmanager
 def emulated_snowflake(folder: Path, ledger: Ledger | None = None) -> Iterator[EmulatedSnowflake]:
     """Route `snowflake.connector.connect` to an emulated Snowflake persisted in `folder`, its work counted in
     `ledger` (a new one if not given: `emulator.ledger`)."""
     emulator = EmulatedSnowflake(folder, ledger)
+    transient_warnings = _not_about_transient_tables
+    logging.getLogger("sqlglot").addFilter(transient_warnings)
     try:
         with warnings.catch_warnings(), mock.patch("snowflake.connector.connect", side_effect=emulator.connect):
             # fakesnow 0.12.1 on DuckDB 2.0 warns on every result set; it says nothing to a user of the loader
@@ -249,4 +305,19 @@ def emulated_snowflake(folder: Path, ledger: Ledger | None = None) -> Iterator[E
             yield emulator
     finally:
         with emulator.ledger.measure(CLOSE):  # DuckDB checkpoints its log into the database file here
+            # temporary objects of sessions never closed (a client that exited without closing its connection)
+            _drop(emulator.duck_conn, emulator.session_objects.end_all())
             emulator.duck_conn.close()
+        logging.getLogger("sqlglot").removeFilter(transient_warnings)
+
+
+def _drop(duck_conn: Any, objects: list[SessionObject]) -> None:
+    """Drop the temporary objects of an ending session (DuckDB reads a DROP of a qualified name as Snowflake does)."""
+    if not objects:
+        return
+    with _ONE_STATEMENT_AT_A_TIME:
+        for created in objects:
+            try:
+                duck_conn.execute(created.drop_statement())
+            except duckdb.Error as error:  # gone with its schema or database: nothing is left to drop
+                logger.debug("%s: %s", created.drop_statement(), error)

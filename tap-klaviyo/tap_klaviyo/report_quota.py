@@ -2,13 +2,12 @@
 
 Klaviyo allows each report endpoint 225 requests a day per account, besides 1/s and 2/min (the SDK's docstrings:
 "Burst: 1/s, Steady: 2/m, Daily: 225/d"), and a client over it was told to wait 67,608 s
-(shared/reference/sync-completeness.md, "Reporting API"). The morning and evening runs share a day, so a run must
-count the requests of earlier runs: each report stream keeps, in its partition's state, the wall-clock times of its
-requests of the last 24 hours (`report_requests`) and, when Klaviyo refused one for the day, when it said the quota
-frees up (`quota_spent_until`). A run starts from them (and seeds klaviyo_http's limiter with them, which paces the
-1/s and 2/min and stops at the daily quota), plans only what is left, and never waits for the quota: what does not
-fit is left, with the bookmark where the run got to, for a later run.
-"""
+(https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling). The morning and evening runs share a day,
+so a run must count the requests of earlier runs: each report stream keeps, in its partition's state, the wall-clock
+times of its requests of the last 24 hours (`report_requests`) and, when Klaviyo refused one for the day, when it
+said the quota frees up (`quota_spent_until`). A run starts from them (and seeds klaviyo_http's limiter with them,
+which paces the 1/s and 2/min and stops at the daily quota), plans only what is left, and never waits for the quota:
+what does not fit is left, with the bookmark where the run got to, for a later run."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ MELTANO = str(Path(sys.executable).with_name("meltano"))
 
 def ensure_installed(*plugins: str) -> None:
     """`meltano install` the plugins whose virtual environment is missing (make setup normally did it)."""
-    kinds = {"tap-": "extractors", "target-": "loaders"}
+    kinds = {"tap-": "extractors", "target-": "loaders", "dbt-": "utilities"}
     missing = [
         p
         for p in plugins
@@ -48,8 +48,15 @@ class LocalProject:
         # Meltano's own database (its record of runs) per project, as each pod has its own under Argo.
         self.warehouse.mkdir(parents=True, exist_ok=True)
         system_db = f"sqlite:///{self.warehouse.parent / (self.warehouse.name + '-meltano.db')}"
+        # dbt's compiled SQL, run results and log per project too: tests run side by side
+        dbt = self.warehouse.parent / (self.warehouse.name + "-dbt")
         return meltano_env(
-            self.stack, SNOWFLAKE_EMULATOR_PATH=str(self.warehouse), MELTANO_DATABASE_URI=system_db, **extra
+            self.stack,
+            SNOWFLAKE_EMULATOR_PATH=str(self.warehouse),
+            MELTANO_DATABASE_URI=system_db,
+            DBT_SNOWFLAKE_TARGET_PATH=str(dbt / "target"),
+            DBT_SNOWFLAKE_LOG_PATH=str(dbt / "logs"),
+            **extra,
         )
 
     def meltano(self, *args: str, timeout: float = 900, **env: str) -> Run:

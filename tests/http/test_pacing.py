@@ -18,7 +18,7 @@ def sandbox_tiers() -> dict[str, tuple[int, int]]:
 
 @pytest.mark.parametrize("endpoint", sorted(name for name in TIERS if name in sandbox_tiers()))
 def test_tier_table_matches_klaviyo_as_the_sandbox_serves_it(endpoint):
-    # The sandbox's table is read from the SDK's docstrings for revision 2026-10-15 (shared/reference).
+    # The sandbox's table is read from the SDK's docstrings for revision 2026-10-15 (the klaviyo-api package).
     assert (TIERS[endpoint].burst, TIERS[endpoint].steady) == sandbox_tiers()[endpoint]
 
 

@@ -59,7 +59,8 @@ def test_every_local_package_a_plugin_installs_from_is_in_the_image():
         "snowflake-emulator",
         "target-klaviyo",
     }
-    assert local_folders() | {"meltano.yml", "orchestrate", "orchestrate/locks"} == copied
+    # transform/: the dbt project the dbt-snowflake utility runs (its project_dir)
+    assert local_folders() | {"meltano.yml", "orchestrate", "orchestrate/locks", "transform"} == copied
 
 
 def test_installs_run_offline_from_the_wheelhouse_with_the_locks():

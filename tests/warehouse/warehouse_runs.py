@@ -101,10 +101,11 @@ class Warehouse:
         return run.stderr
 
     def sql_run(
-        self, *statements: str, schema: str = "PUBLIC", env: dict[str, str] | None = None
+        self, *statements: str, schema: str = "PUBLIC", database: str = "RAW", env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        command = ["sql", "--database", database, "--schema", schema, *statements]
         return subprocess.run(
-            [str(self.bin / "snowflake-emulator"), "--path", str(self.folder), "sql", "--schema", schema, *statements],
+            [str(self.bin / "snowflake-emulator"), "--path", str(self.folder), *command],
             check=False,
             capture_output=True,
             text=True,

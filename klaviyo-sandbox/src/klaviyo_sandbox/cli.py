@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=LateSettings.hours,
         help="how long a late event stays invisible (0.001 = 3.6 s)",
     )
+    renames = serve.add_argument_group("metric renames")
+    renames.add_argument(
+        "--text-message-rename",
+        type=_moment,
+        default=None,
+        metavar="AT",
+        help="when Klaviyo renames the SMS metrics (Received SMS -> Received Text Message, Clicked SMS -> Clicked "
+        "Text Message ...), keeping their ids, as it did around 2026-07-01 (ISO 8601 or 'today'); before AT they "
+        "have their old names, from AT on the new ones (default: never)",
+    )
     limits = serve.add_argument_group("rate limits and jobs")
     limits.add_argument(
         "--rate-limit-scale", type=float, default=1.0, help="multiplies every tier's limits; 0 turns rate limiting off"
@@ -134,6 +144,7 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
         rate_limit_scale=args.rate_limit_scale,
         job_seconds=args.job_seconds,
         report_daily_quota=args.report_daily_quota,
+        text_message_rename=args.text_message_rename,
     )
 
 

@@ -1,7 +1,7 @@
 """Every read endpoint the sandbox serves, declared once: path, tier, page sizes, filters, sorts, includes.
 
-The facts come from the official SDK's docstrings for revision 2026-10-15 (see
-shared/reference/klaviyo-endpoints.md); the rate-limit bucket of an endpoint is its SDK method name.
+The facts come from the official SDK's docstrings for revision 2026-10-15 (the `klaviyo-api` package, and
+https://developers.klaviyo.com/en/reference/api_overview); the rate-limit bucket of an endpoint is its SDK method name.
 """
 
 from __future__ import annotations

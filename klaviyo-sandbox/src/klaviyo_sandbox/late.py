@@ -1,11 +1,11 @@
 """Late arrivals: a share of newly written events stays invisible to every read for a while, then appears.
 
-Klaviyo is eventually consistent: Estuary found events in the API days after their `datetime` (their connector
-moved its lookback from 4 to 7 days), Meltano's team saw some 150 days late (shared/reference/
-sync-completeness.md). The sandbox shows this on purpose: with `--late-share s --late-hours h`, each new event is
-late with probability s (decided by hashing its id with the fault seed, so a run is repeatable) and only becomes
-readable h hours (wall clock; fractions allowed) after it was written, keeping its original `datetime`. A
-reader whose bookmark passed that `datetime` meanwhile misses it unless it looks back.
+Klaviyo is eventually consistent: Estuary found events in the API days after their `datetime` (their connector moved
+its lookback from 4 to 7 days: https://github.com/estuary/connectors/pull/5158), Meltano's team saw some 150 days
+late (https://github.com/meltano/squared/pull/677). The sandbox shows this on purpose: with `--late-share s --late-
+hours h`, each new event is late with probability s (decided by hashing its id with the fault seed, so a run is
+repeatable) and only becomes readable h hours (wall clock; fractions allowed) after it was written, keeping its
+original `datetime`. A reader whose bookmark passed that `datetime` meanwhile misses it unless it looks back.
 """
 
 from __future__ import annotations

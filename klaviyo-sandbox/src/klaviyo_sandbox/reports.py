@@ -33,6 +33,7 @@ from .account import Account, AccountState
 from .attribution import MESSAGE_METRICS, attributed_message, message_of
 from .event_pages import event_draws
 from .filters import Condition
+from .metric_renames import original_name
 from .report_requests import ReportRequest, interval_starts
 from .tables import LazyTable, Record, Table
 
@@ -230,10 +231,11 @@ def _message_counts(
     acc: Account, request: ReportRequest, messages: dict[str, MessageInfo], bounds: list[float]
 ) -> dict[tuple[str, int], Counts]:
     """(message id, bucket index) -> Counts, for buckets [bounds[k], bounds[k+1])."""
+    # by the name each metric was generated with: Klaviyo's reports count a renamed metric as before
     roles = {
-        mid: MESSAGE_METRICS[metric["attributes"]["name"]]
+        mid: MESSAGE_METRICS[original_name(metric["attributes"]["name"])]
         for mid, metric in acc.state.metrics.records.items()
-        if metric["attributes"]["name"] in MESSAGE_METRICS
+        if original_name(metric["attributes"]["name"]) in MESSAGE_METRICS
     }
     wanted = set(roles) | ({request.conversion_metric_id} if request.conversion_metric_id else set())
     counts: dict[tuple[str, int], Counts] = {}

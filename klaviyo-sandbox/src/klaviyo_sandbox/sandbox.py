@@ -17,6 +17,7 @@ from .account import Account
 from .endpoints import ENDPOINTS, PREDICTIVE_TIER, WRITE_TIERS
 from .faults import FaultInjector
 from .late import LateArrivals
+from .metric_renames import MetricRename
 from .ratelimit import RateLimiter
 from .relationships import RELATIONSHIP_TIERS
 from .settings import SandboxSettings
@@ -39,6 +40,8 @@ class Sandbox:
         ]
         self.by_key = {acc.data.api_key: acc for acc in self.accounts}
         self.by_id = {acc.data.id: acc for acc in self.accounts}
+        rename_at = settings.text_message_rename
+        self.metric_rename = MetricRename(rename_at.timestamp() if rename_at is not None else None)
         self.limiter = RateLimiter(settings.rate_limit_scale)
         self.faults = FaultInjector(settings.faults)
         self.latency_rng = random.Random(settings.faults.seed + 1)

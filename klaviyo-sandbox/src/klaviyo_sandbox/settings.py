@@ -58,6 +58,8 @@ class SandboxSettings:
     late: LateSettings = field(default_factory=LateSettings)
     # Multiplies every tier's burst and steady limits; 0 turns rate limiting off.
     rate_limit_scale: float = 1.0
+    # When the account's SMS metrics take their "Text Message" names (metric_renames.py); None: never.
+    text_message_rename: datetime | None = None
     # Seconds a bulk job stays queued/processing before it completes.
     job_seconds: float = 0.5
     # Requests per account and report endpoint per day (SDK docstrings of ReportingApi: "Daily: 225/d");

@@ -113,6 +113,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
 
     await sandbox.delay()
     account.state.late.release_due(now(), account.state.events)
+    sandbox.metric_rename.apply_due(now(), account.state.metrics)
     request[ACCOUNT_KEY] = account
     try:
         response = await handler(request)
