@@ -50,6 +50,7 @@ test: lint
 bench: setup
 	$(BIN)/python bench/sandbox_pages.py
 	$(BIN)/python bench/tap_throughput.py
+	$(BIN)/python bench/events_attributions.py
 	$(BIN)/python bench/tap_memory.py
 	$(BIN)/python bench/pipeline_throughput.py
 	$(BIN)/python bench/membership_cost.py

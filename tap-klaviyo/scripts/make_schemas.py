@@ -43,6 +43,7 @@ from openapi_client.api.segments_api import SegmentsApi
 from openapi_client.api.tags_api import TagsApi
 from openapi_client.api.templates_api import TemplatesApi
 
+from tap_klaviyo.attributions import ATTRIBUTION_COLUMNS
 from tap_klaviyo.flatten import column, relationship_column
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "tap_klaviyo" / "schemas"
@@ -62,11 +63,15 @@ class Stream:
     partition_columns: tuple[tuple[str, str], ...] = ()
     # the attributes the request asks for with `fields[...]` (a sparse fieldset); None: all of them
     fields: tuple[str, ...] | None = None
+    # string columns the tap adds from included resources the SDK has no model for (events: attributions.py)
+    included_columns: tuple[str, ...] = ()
 
 
 STREAMS: dict[str, Stream] = {
     "accounts": Stream(AccountsApi.get_accounts),
-    "events": Stream(EventsApi.get_events, replication_key="datetime"),
+    "events": Stream(
+        EventsApi.get_events, replication_key="datetime", included_columns=tuple(ATTRIBUTION_COLUMNS.values())
+    ),
     "profiles": Stream(
         ProfilesApi.get_profiles,
         links_only=PROFILE_LINKS,
@@ -215,6 +220,8 @@ def stream_schema(stream: Stream) -> Schema:
         many = typing.get_origin(data) in (list, typing.List)  # noqa: UP006
         item: Schema = {"type": "string"}
         properties[relationship_column(key, many)] = nullable({"type": "array", "items": item} if many else item)
+    for name in stream.included_columns:
+        properties[name] = nullable({"type": "string"})
     for name, kind in stream.partition_columns:
         properties[name] = {"type": [kind, "null"]}
     if stream.replication_key and properties[stream.replication_key].get("format") != "date-time":

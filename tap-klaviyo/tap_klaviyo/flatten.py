@@ -56,6 +56,7 @@ class Page(msgspec.Struct):
 
 class RawPage(msgspec.Struct):
     data: list[RawResource]
+    included: list[Resource] = []  # side-loaded resources are small (an event's attribution): decoded in full
     links: PageLinks = msgspec.field(default_factory=PageLinks)
 
 

@@ -122,6 +122,13 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "them one after another.",
     ),
     th.Property(
+        "events_attributions",
+        th.BooleanType,
+        default=True,
+        description="Read each event's Klaviyo attribution with it (include=attributions on GET /api/events, the "
+        "same rate tier): the attributed campaign, campaign message, flow and flow message as columns.",
+    ),
+    th.Property(
         "membership",
         th.StringType(allowed_values=["current", "join_history"]),
         default="current",
@@ -255,6 +262,7 @@ class TapSettings(msgspec.Struct, frozen=True, kw_only=True):
     scope: str
     light_lookback_minutes: int
     parallel_stream_groups: int
+    events_attributions: bool
     membership: str
     membership_ids_route: bool
     table_version: int | None = None

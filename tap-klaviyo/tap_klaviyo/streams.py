@@ -16,12 +16,13 @@ from typing_extensions import override
 
 from klaviyo_http import RequestRefusedError
 
-from .flatten import flatten
+from .attributions import add_attribution, attribution_index
+from .flatten import RawPage, flatten
 from .klaviyo_stream import KlaviyoStream
 from .members import GroupMembersStream
 from .reports import REPORT_STREAM_TYPES
 from .versions import ACTIVATE_VERSION
-from .windows import WindowedStream
+from .windows import Row, WindowedStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -53,6 +54,22 @@ class EventsStream(WindowedStream):
     sort = "datetime"
     page_size = 1000
     bookmark_filter = ("datetime", "greater-or-equal")
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        params = super().get_url_params(context, next_page_token)
+        if self.settings.events_attributions:
+            # Klaviyo's own attribution of each event, in the same request and rate tier (attributions.py).
+            params["include"] = "attributions"
+        return params
+
+    @override
+    def page_rows(self, page: RawPage, columns: dict[str, str]) -> list[Row]:
+        rows = super().page_rows(page, columns)
+        if not self.settings.events_attributions:
+            return rows
+        index = attribution_index(page.included)
+        return [add_attribution(row, index) for row in rows]
 
     @override
     def full_lookback_seconds(self) -> float:

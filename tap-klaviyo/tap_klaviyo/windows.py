@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from typing_extensions import override
 
-from .flatten import decode_page, decode_raw_page, flatten, next_link
+from .flatten import RawPage, decode_page, decode_raw_page, flatten, next_link
 from .klaviyo_stream import account_columns
 from .paged_stream import PagedStream
 from .settings import LIGHT
@@ -175,6 +175,10 @@ class WindowedStream(PagedStream):
         assert self.replication_key is not None
         return window_conditions(self.replication_key, self.lower_bound, lo, hi)
 
+    def page_rows(self, page: RawPage, columns: dict[str, str]) -> list[Row]:
+        """One page's rows, starting with the account's `columns`."""
+        return [flatten(resource, columns) for resource in page.data]
+
     def lookback_seconds(self) -> float:
         """How far before its bookmark an incremental run starts: `light_lookback_minutes` in a run of scope
         `light`, which comes every few minutes, else the stream's own (`full_lookback_seconds`)."""
@@ -218,6 +222,6 @@ class WindowedStream(PagedStream):
         columns = account_columns(account)
 
         def rows_of(contents: list[bytes]) -> list[Row]:
-            return [flatten(resource, columns) for content in contents for resource in decode_raw_page(content).data]
+            return [row for content in contents for row in self.page_rows(decode_raw_page(content), columns)]
 
         yield from reader.read(windows, rows_of)

@@ -176,6 +176,31 @@ def test_the_session_rule_gives_klaviyos_unattributed_events_to_the_last_touch(p
     assert totals == klaviyo
 
 
+def test_an_event_with_klaviyos_api_attribution_takes_it(project, first_run):
+    # tap-klaviyo reads each event's attribution with include=attributions (RAW's attributed_* columns); the model
+    # takes it before `$attribution` in the properties and before the session rule.
+    rows = query(
+        project,
+        "SELECT r.account_id, coalesce(r.attributed_campaign_message_id, r.attributed_flow_message_id), "
+        "r.attributed_flow_id, r.attributed_campaign_id, e.attribution_source, e.klaviyo_attribution_from, "
+        "e.message_id, e.flow_id, e.campaign_id, e.message_type "
+        "FROM RAW.KLAVIYO.EVENTS r JOIN ANALYTICS.KLAVIYO.EVENTS e "
+        "ON e.account_id = r.account_id AND e.event_id = r.id WHERE r._sdc_deleted_at IS NULL "
+        "AND coalesce(r.attributed_campaign_message_id, r.attributed_flow_message_id) IS NOT NULL",
+    )
+    assert {row[0] for row in rows} == {a["id"] for a in project.stack.sandbox.accounts}
+    kinds = set()
+    for _, message, flow, campaign, source, origin, model_message, model_flow, model_campaign, kind in rows:
+        assert (source, origin, model_message) == ("klaviyo", "attributions", message)
+        assert (model_flow, model_campaign, kind) == ((flow, None, "flow") if flow else (None, campaign, "campaign"))
+        kinds.add(kind)
+    assert kinds == {"campaign", "flow"}
+    # every attribution in this load came from the API: none was read from the properties
+    assert query(
+        project, "SELECT count(*) FROM ANALYTICS.KLAVIYO.EVENTS WHERE klaviyo_attribution_from = 'event_properties'"
+    ) == [(0,)]
+
+
 def test_persons_lifetime_value_and_orders_from_the_raw_events(project, first_run):
     orders: dict[tuple[str, str], list[tuple[datetime, float]]] = defaultdict(list)
     for account_id, _, person, when, metric, _, _, _, value in raw_events(project):

@@ -72,6 +72,8 @@ def walk(acc: Account, query: dict[str, str], *, fast: bool, monkeypatch) -> lis
         },
         {"page[size]": "500", "filter": "less-or-equal(timestamp,1700000000)"},
         {"filter": "greater-than(timestamp,1700000000),less-than(timestamp,1700400000)"},
+        {"page[size]": "1000", "include": "attributions"},
+        {"page[size]": "200", "sort": "-datetime", "include": "attributions", "fields[attribution]": "id"},
     ],
 )
 def test_fast_pages_equal_general_pages(accounts, query, monkeypatch):

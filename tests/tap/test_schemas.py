@@ -20,6 +20,7 @@ import requests
 from jsonschema import Draft7Validator, FormatChecker
 
 import tap_klaviyo
+from tap_klaviyo.attributions import add_attribution, attribution_index
 from tap_klaviyo.flatten import as_resource, flatten
 
 REVISION = "2026-10-15"
@@ -34,7 +35,7 @@ PROFILES_PARAMS = {
 # stream -> the requests the tap makes: (path, params), each read to the last page
 REQUESTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "accounts": [("/api/accounts", {})],
-    "events": [("/api/events", {"page[size]": "1000", "sort": "datetime"})],
+    "events": [("/api/events", {"page[size]": "1000", "sort": "datetime", "include": "attributions"})],
     "profiles": [("/api/profiles", PROFILES_PARAMS)],
     "campaigns": [
         (
@@ -141,6 +142,10 @@ def rows(klaviyo_sandbox) -> dict[str, list[dict[str, Any]]]:
         for stream, requests_ in REQUESTS.items():
             for path, params in requests_:
                 for body in account.pages(path, params):
+                    if stream == "events":  # the attribution columns from the page's included attributions
+                        found = attribution_index(as_resource(r) for r in body.get("included") or ())
+                        out[stream].extend(add_attribution(account.row(r), found) for r in body["data"])
+                        continue
                     out[stream].extend(account.row(resource) for resource in body["data"])
                     for child, (parent, type_) in INCLUDED.items():
                         if parent == stream:

@@ -11,6 +11,7 @@ from sandbox_truth import expected_counts
 from tap_runs import catalog_selecting, last_state, records, run_tap
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
+from tap_klaviyo.attributions import ATTRIBUTION_COLUMNS
 from tap_klaviyo.streams import STREAM_TYPES
 
 EVENTS, PROFILES = 2500, 240
@@ -81,6 +82,38 @@ def test_rows_carry_account_and_relational_columns(sandbox, first_run):
     member = rows["list_members"][0]
     assert member["list_id"] and member["joined_group_at"]
     assert all("flow_action_id" in m for m in rows["flow_messages"])
+
+
+def test_events_carry_klaviyos_attribution(sandbox, first_run):
+    rows = records(first_run[0])
+    campaign_of = {m["id"]: m["campaign_id"] for m in rows["campaign_messages"]}
+    columns = set(ATTRIBUTION_COLUMNS.values())
+    by_kind: Counter[str] = Counter()
+    for event in rows["events"]:
+        own = event["event_properties"].get("$attribution")
+        given = {c: event[c] for c in columns if event[c] is not None}
+        if own is None:
+            by_kind["organic"] += 1
+            assert given == {} and event["attribution_ids"] == []
+        elif own["$flow"]:
+            by_kind["flow"] += 1
+            assert given == {"attributed_flow_id": own["$flow"], "attributed_flow_message_id": own["$message"]}
+        else:
+            by_kind["campaign"] += 1
+            message = own["$message"]
+            assert given == {"attributed_campaign_id": campaign_of[message], "attributed_campaign_message_id": message}
+    assert min(by_kind["organic"], by_kind["flow"], by_kind["campaign"]) > 0, by_kind
+    asked = {entry["query"].get("include") for entry in sandbox.requests("/api/events")}
+    assert asked == {"attributions"}
+
+
+def test_events_without_attributions_ask_for_none(sandbox, tmp_path):
+    sandbox.reset()
+    code, messages, stderr = run_tap(config_for(sandbox, events_attributions=False), tmp_path, streams=["events"])
+    assert code == 0, stderr[-3000:]
+    events = records(messages)["events"]
+    assert events and not any(set(ATTRIBUTION_COLUMNS.values()) & set(event) for event in events)
+    assert {entry["query"].get("include") for entry in sandbox.requests("/api/events")} == {None}
 
 
 def test_campaigns_of_every_channel_and_archived_ones(first_run):

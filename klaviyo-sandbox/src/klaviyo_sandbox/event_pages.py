@@ -67,8 +67,20 @@ def event_draws(acc: AccountDataSet, idx: np.ndarray) -> tuple[np.ndarray, np.nd
     return h, t, metrics, profiles
 
 
-def render_events(acc: AccountDataSet, indexes: Sequence[int], base: str) -> list[str]:
-    """The JSON text of generated events `indexes` as `resource(acc.event(i), base)` renders them."""
+# An event's attribution (query.ReadRequest._attribution), for pages that include attributions.
+AttributionOf = Callable[[Record], Record | None]
+
+
+def render_events(
+    acc: AccountDataSet,
+    indexes: Sequence[int],
+    base: str,
+    attribution_of: AttributionOf | None = None,
+    included: list[Record] | None = None,
+) -> list[str]:
+    """The JSON text of generated events `indexes` as `resource(acc.event(i), base)` renders them. With
+    `attribution_of` (include=attributions), each attributed event links its attribution, which is appended to
+    `included`."""
     if not len(indexes):
         return []
     idx = np.asarray(indexes, dtype=np.uint64)
@@ -109,7 +121,17 @@ def render_events(acc: AccountDataSet, indexes: Sequence[int], base: str) -> lis
     ):
         eid = event_ids[k]
         s = f"{base}/api/events/{eid}/"
-        props = orjson.dumps(properties(i, hk, m, tk)).decode()
+        event_properties = properties(i, hk, m, tk)
+        props = orjson.dumps(event_properties).decode()
+        linked = ""
+        if attribution_of is not None:
+            attribution = attribution_of(
+                {"type": "event", "id": eid, "attributes": {"event_properties": event_properties}}
+            )
+            if attribution is not None:
+                linked = f'{{"type":"attribution","id":"{attribution["id"]}"}}'
+                if included is not None:
+                    included.append(attribution)
         out.append(
             f'{{"type":"event","id":"{eid}","attributes":{{"timestamp":{int(secs)},"event_properties":{props},'
             f'"datetime":"{dates[k]}","uuid":"{uuids[k]}"}},"relationships":{{'
@@ -117,7 +139,7 @@ def render_events(acc: AccountDataSet, indexes: Sequence[int], base: str) -> lis
             f'"links":{{"self":"{s}relationships/metric/","related":"{s}metric/"}}}},'
             f'"profile":{{"data":{{"type":"profile","id":"{profile_id(j)}"}},'
             f'"links":{{"self":"{s}relationships/profile/","related":"{s}profile/"}}}},'
-            f'"attributions":{{"data":[],"links":{{"self":"{s}relationships/attributions/",'
+            f'"attributions":{{"data":[{linked}],"links":{{"self":"{s}relationships/attributions/",'
             f'"related":"{s}attributions/"}}}}}},"links":{{"self":"{s}"}}}}'
         )
     return out
@@ -139,9 +161,10 @@ def fast_page(
     checks: list[Callable[[Record], bool]],
     size: int,
     base: str,
-) -> tuple[list[str], Pos | None, bool]:
+    attribution_of: AttributionOf | None = None,
+) -> tuple[list[str], Pos | None, bool, list[Record]]:
     """One page of the generated events of `acc` that `table` serves: (JSON texts, position of the last one,
-    whether more follow).
+    whether more follow, the events' attributions when `attribution_of` is given: see render_events).
 
     Only for a table with no writes (nothing to merge) and checks on the event time alone, which is
     what a tap's incremental window asks; everything else takes the general record-by-record path.
@@ -171,4 +194,5 @@ def fast_page(
         else:
             i = stop
     last = (last_time, 0, ids.short_id(chosen[-1], acc.salt, 11)) if chosen else None
-    return render_events(acc, chosen, base), last, more
+    included: list[Record] = []
+    return render_events(acc, chosen, base, attribution_of, included), last, more, included

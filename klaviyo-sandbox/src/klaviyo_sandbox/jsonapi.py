@@ -84,7 +84,9 @@ def parse_fields(query: dict[str, str], allowed_types: set[str]) -> dict[str, li
         paths = [p for p in value.split(",") if p]
         known = ATTRIBUTES.get(type_, frozenset())
         for path in paths:
-            if path.split(".", 1)[0] not in known:
+            # `id` is in every type's sparse-fieldset enum (klaviyo/openapi, e.g. get_events.json's
+            # fields[attribution], whose only value it is) and trims nothing: the id is always there.
+            if path != "id" and path.split(".", 1)[0] not in known:
                 raise errors.invalid(f"'{path}' is not a valid field for the resource '{type_}'.", parameter=key)
         out[type_] = paths
     return out

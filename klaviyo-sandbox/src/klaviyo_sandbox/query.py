@@ -12,6 +12,7 @@ import orjson
 
 from . import errors
 from .account import Account
+from .attribution import attributed_message, attribution_id, attribution_record
 from .consent import with_written_consent
 from .endpoints import REL_TYPES, Endpoint
 from .event_pages import fast_page
@@ -196,9 +197,11 @@ class ReadRequest:
         page: list[Record] = []
         last_pos: Pos | None = None
         more = False
+        fast_included: list[Record] | None = None
         if self._plain_event_page(table, conditions):
-            texts, last_pos, more = fast_page(
-                self.data, self.state.events, order, descending, after, lo, hi, checks, size, self.base
+            attribution_of = self._attribution if self.includes else None
+            texts, last_pos, more, fast_included = fast_page(
+                self.data, self.state.events, order, descending, after, lo, hi, checks, size, self.base, attribution_of
             )
             data: list[Any] = [orjson.Fragment(text) for text in texts]
         else:
@@ -218,18 +221,21 @@ class ReadRequest:
         if more and last_pos is not None and ep.paginated:
             links["next"] = self._url({"page[cursor]": encode_cursor(last_pos, order, descending)})
         body["links"] = links
-        if self.includes:
+        if fast_included is not None and self.includes:
+            body["included"] = [resource(a, self.base, self.fields) for a in fast_included]
+        elif self.includes:
             body["included"] = self._included(page)
         return body
 
     def _plain_event_page(self, table: object, conditions: list[Condition]) -> bool:
         """Whether event_pages.fast_page can serve this page: generated events only (no writes to merge),
-        time conditions only, nothing side-loaded or trimmed."""
+        time conditions only, nothing side-loaded but attributions (made from the page's events), no event
+        trimmed."""
         return (
             table is self.state.events
             and not self.state.events.overlay
             and all(c.field in ("datetime", "timestamp") for c in conditions)
-            and not self.includes
+            and set(self.includes) <= {"attributions"}
             and "event" not in self.fields
         )
 
@@ -272,6 +278,8 @@ class ReadRequest:
         if self.ep.ids_only:
             return {"type": record["type"], "id": record["id"]}
         record = self._with_profile_relationships(record)
+        if record["type"] == "event" and "attributions" in self.includes:
+            record = {**record, "rel": {**record["rel"], "attributions": self._related_ids(record, "attributions")}}
         extra = None
         if self.additional and record["type"] == "profile":
             extra = {name: self.data.profile_additional(record, name) for name in self.additional}
@@ -301,6 +309,9 @@ class ReadRequest:
         out: list[dict[str, Any] | orjson.Fragment] = []
         for name in self.includes:
             rel_type = REL_TYPES[name]
+            if rel_type == "attribution":  # no table: an event's attribution is made from the event
+                out.extend(resource(a, self.base, self.fields) for a in map(self._attribution, records) if a)
+                continue
             target = self.state.table(rel_type)
             for record in records:
                 for rid in self._related_ids(record, name):
@@ -312,7 +323,22 @@ class ReadRequest:
                         out.append(self._plain(related))
         return out
 
+    def _attribution(self, event: Record) -> Record | None:
+        messages = self.state.table("campaign-message")
+
+        def campaign_of(message_id: str) -> str | None:
+            message = messages.get(message_id) if messages is not None else None
+            return message["rel"]["campaign"] if message is not None else None
+
+        return attribution_record(event, campaign_of)
+
     def _related_ids(self, record: Record, name: str) -> list[str]:
+        if record["type"] == "event" and name == "attributions":
+            return (
+                [attribution_id(record["id"])]
+                if attributed_message(record["attributes"]["event_properties"] or {})
+                else []
+            )
         if record["type"] == "profile" and name in ("lists", "segments"):
             group_type = name[:-1]
             return [

@@ -84,21 +84,28 @@ in_reach as (
 ),
 {% endif %}
 
--- Klaviyo's attribution first: a message event belongs to the message it names, a conversion to the message in
--- its `$attribution`
+-- Klaviyo's attribution first: a message event belongs to the message it names, a conversion to the message of its
+-- attribution as the API serves it (include=attributions), else to the message in its `$attribution` property
 own as (
     select
         changed.*,
         case
             when changed.message_role is not null and changed.message_id is not null then 'message'
-            when changed.attributed_message_id is not null then 'klaviyo'
+            when changed.api_attributed_message_id is not null or changed.attributed_message_id is not null
+                then 'klaviyo'
         end as own_source,
         case
+            when changed.message_role is not null then null
+            when changed.api_attributed_message_id is not null then 'attributions'
+            when changed.attributed_message_id is not null then 'event_properties'
+        end as klaviyo_attribution_from,
+        case
             when changed.message_role is not null then changed.message_id
-            else changed.attributed_message_id
+            else coalesce(changed.api_attributed_message_id, changed.attributed_message_id)
         end as own_message_id,
         case
             when changed.message_role is not null then changed.message_flow_id
+            when changed.api_attributed_message_id is not null then changed.api_attributed_flow_id
             else changed.attributed_flow_id
         end as own_flow_id
     from changed
@@ -265,6 +272,8 @@ select
     messages.campaign_name,
     messages.flow_name,
     attributed.attributed_channel as klaviyo_attributed_channel,
+    attributed.klaviyo_attribution_from,
+    attributed.api_attributed_event_id as klaviyo_attributed_event_id,
     attributed.session_touch_event_key,
     attributed.session_touch_at,
     attributed.properties,
