@@ -8,13 +8,14 @@ them byte for byte, so the manifests cannot drift from meltano.yml.
     .venv/bin/python orchestrate/render.py          # (re)write orchestrate/argo/
     .venv/bin/python orchestrate/render.py --check  # exit 1 naming the files that are out of date
 
-Each schedule becomes a WorkflowTemplate of its job, `plan` then one `sync-account` pod per account
-(orchestrate/plan.py lists the account names, never keys), all with the workflow's table version, then `mark-deletions`
-once every account has synced; and a CronWorkflow that starts it on the schedule's cron, in UTC. The schedule's `env`
-(e.g. the light run's TAP_KLAVIYO_SCOPE) reaches every pod. Schedules of one extractor and loader share one state id
-per account: each account's pods hold a mutex named after that state id, whichever schedule started them, so two runs
-never write one state at the same time; and a schedule whose workflow deadline is not shorter than the gap between
-two of its runs is refused, naming both.
+Each schedule of a tap-klaviyo job becomes a WorkflowTemplate of its job, `plan` then one `sync-account` pod per
+account (orchestrate/plan.py lists the account names, never keys), all with the workflow's table version, then
+`mark-deletions` once every account has synced; a scheduled job deploy.yml lists under `one_pod_jobs` becomes one
+`run` pod (orchestrate/render_one_pod.py); each with a CronWorkflow that starts it on the schedule's cron, in UTC.
+The schedule's `env` (e.g. the light run's TAP_KLAVIYO_SCOPE) reaches every pod of a tap-klaviyo job. Schedules of
+one extractor and loader share one state id per account: each account's pods hold a mutex named after that state
+id, whichever schedule started them, so two runs never write one state at the same time; and a schedule whose
+workflow deadline is not shorter than the gap between two of its runs is refused, naming both.
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ class FileLoadSettings(Settings):
     load: StepSettings
 
 
+class OnePodJobSettings(StepSettings):
+    """deploy.yml `one_pod_jobs.<job>`: a scheduled job run whole in one pod (orchestrate/render_one_pod.py)."""
+
+    workflow_deadline_seconds: int = Field(gt=0)
+
+
 class Deploy(Settings):
     """orchestrate/deploy.yml: see the comments in that file."""
 
@@ -132,17 +139,24 @@ class Deploy(Settings):
     sync: StepSettings
     mark_deletions: StepSettings
     file_loads: FileLoadSettings
+    one_pod_jobs: dict[str, OnePodJobSettings]
 
 
 @dataclass(frozen=True)
-class Pipeline:
-    """One scheduled job that fans out per account, with what its pods need from meltano.yml."""
+class Scheduled:
+    """A meltano.yml schedule of a job: its CronWorkflow."""
 
     schedule: str
     cron: str
     env: dict[str, str]  # the schedule's own variables (meltano.yml `schedules: env:`), given to every pod
     deadline: int  # seconds the whole workflow may take (deploy.yml workflow_deadline_seconds)
     job: str
+
+
+@dataclass(frozen=True)
+class Pipeline(Scheduled):
+    """One scheduled job that fans out per account, with what its pods need from meltano.yml."""
+
     extractor: str
     loader: str
     plan_variables: list[str]  # read by the extractor's configuration
@@ -249,10 +263,9 @@ def shortest_gap_seconds(cron: str) -> int:
     return 60 * min([*gaps, times[0] + 24 * 60 - times[-1]])
 
 
-def _deadline(schedule: str, cron: str, deploy: Deploy, where: str) -> int:
+def _deadline(schedule: str, cron: str, deadline: int | None, where: str) -> int:
     """The schedule's workflow deadline, shorter than the gap between two of its runs: a run still going when the
     next starts would write its accounts' state at the same time (the mutex would only queue the next behind it)."""
-    deadline = deploy.workflow_deadline_seconds.get(schedule)
     if deadline is None or deadline <= 0:
         raise RenderError(f"{where}: orchestrate/deploy.yml workflow_deadline_seconds has no positive {schedule!r}")
     try:
@@ -268,14 +281,24 @@ def _deadline(schedule: str, cron: str, deploy: Deploy, where: str) -> int:
     return deadline
 
 
-def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pipeline]:
-    """The scheduled jobs of meltano.yml, each checked to be one `<FANOUT_EXTRACTOR> <loader>` task."""
+@dataclass(frozen=True)
+class OnePodJob(Scheduled):
+    """One scheduled job that deploy.yml runs whole in one pod, with the variables its plugins read."""
+
+    plugins: list[str]  # every block of its tasks, in order
+    variables: list[str]  # read by those plugins and the state backend
+    settings: OnePodJobSettings
+
+
+def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pipeline | OnePodJob]:
+    """The scheduled jobs of meltano.yml, each checked to be one `<FANOUT_EXTRACTOR> <loader>` task or a job of
+    deploy.yml's `one_pod_jobs`."""
     environment = _named(meltano.get("environments"), deploy.environment)
     if environment is None:
         raise RenderError(f"{source}: no environment {deploy.environment!r} (deploy.yml `environment`)")
     loaders = {entry.get("name") for entry in meltano.get("plugins", {}).get("loaders") or []}
     shared = _variables([meltano.get("state_backend"), meltano.get("env"), environment.get("env")])
-    found: list[Pipeline] = []
+    found: list[Pipeline | OnePodJob] = []
     for schedule in meltano.get("schedules") or []:
         where = f"{source}: schedule {schedule.get('name')!r}"
         job = _named(meltano.get("jobs"), schedule.get("job"))
@@ -285,24 +308,29 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
                 "(schedules of a bare extractor/loader pair are not rendered: give them a job)"
             )
         tasks = job.get("tasks") or []
+        one_pod = deploy.one_pod_jobs.get(job["name"])
+        if one_pod is not None:
+            found.append(_one_pod_job(meltano, environment, deploy, schedule, job, one_pod, where))
+            continue
         blocks = tasks[0].split() if len(tasks) == 1 and isinstance(tasks[0], str) else []
         if len(blocks) != 2 or blocks[0] != FANOUT_EXTRACTOR or blocks[1] not in loaders:
             raise RenderError(
                 f"{where}: job {job['name']!r} runs {tasks!r}; only one task "
-                f"'{FANOUT_EXTRACTOR} <loader>' fans out into one pod per account"
+                f"'{FANOUT_EXTRACTOR} <loader>' fans out into one pod per account (list the job under deploy.yml "
+                "`one_pod_jobs` to run it whole in one pod)"
             )
         extractor, loader = blocks
         _check_declared(meltano, extractor, source)
         tap = _plugin_variables(meltano, environment, "extractors", extractor)
         target = _plugin_variables(meltano, environment, "loaders", loader)
-        env = {str(name): str(value) for name, value in (schedule.get("env") or {}).items()}
-        cron = _cron(schedule, where)
+        env = {str(key): str(value) for key, value in (schedule.get("env") or {}).items()}
+        cron, name = _cron(schedule, where), schedule["name"]
         found.append(
             Pipeline(
                 schedule=schedule["name"],
                 cron=cron,
                 env=env,
-                deadline=_deadline(schedule["name"], cron, deploy, where),
+                deadline=_deadline(name, cron, deploy.workflow_deadline_seconds.get(name), where),
                 job=job["name"],
                 extractor=extractor,
                 loader=loader,
@@ -312,7 +340,52 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
         )
     if not found:
         raise RenderError(f"{source}: no schedules, so nothing to run on Argo")
+    scheduled = {entry.job for entry in found}
+    unscheduled = sorted(set(deploy.one_pod_jobs) - scheduled)
+    if unscheduled:
+        raise RenderError(
+            f"{source}: deploy.yml one_pod_jobs names {', '.join(map(repr, unscheduled))}, which no schedule runs"
+        )
     return found
+
+
+def _one_pod_job(
+    meltano: dict[str, Any],
+    environment: dict[str, Any],
+    deploy: Deploy,
+    schedule: dict[str, Any],
+    job: dict[str, Any],
+    settings: OnePodJobSettings,
+    where: str,
+) -> OnePodJob:
+    """A job `meltano run` runs whole in one pod: every block of its tasks must be an extractor or a loader, whose
+    variables the pod gets from the Secret."""
+    kinds = {
+        entry.get("name"): kind
+        for kind in ("extractors", "loaders")
+        for entry in meltano.get("plugins", {}).get(kind) or []
+    }
+    tasks = job.get("tasks") or []
+    blocks = [block for task in tasks if isinstance(task, str) for block in task.split()]
+    unknown = [block for block in blocks if block not in kinds]
+    if not blocks or unknown or not all(isinstance(task, str) for task in tasks):
+        raise RenderError(
+            f"{where}: job {job['name']!r} runs {tasks!r}; a job run in one pod is tasks (strings) of extractors "
+            "and loaders" + (f", and {', '.join(map(repr, unknown))} is neither" if unknown else "")
+        )
+    shared = _variables([meltano.get("state_backend"), meltano.get("env"), environment.get("env")])
+    read = set().union(*(_plugin_variables(meltano, environment, kinds[block], block) for block in blocks))
+    cron = _cron(schedule, where)
+    return OnePodJob(
+        schedule=schedule["name"],
+        cron=cron,
+        env={str(name): str(value) for name, value in (schedule.get("env") or {}).items()},
+        deadline=_deadline(schedule["name"], cron, settings.workflow_deadline_seconds, where),
+        job=job["name"],
+        plugins=blocks,
+        variables=_user_variables(read | shared, deploy),
+        settings=settings,
+    )
 
 
 def env_name(plugin: str, setting: str) -> str:
@@ -365,7 +438,7 @@ def _container(
     }
 
 
-def _labels(pipeline: Pipeline) -> dict[str, str]:
+def _labels(pipeline: Scheduled) -> dict[str, str]:
     return {"app.kubernetes.io/name": "klaviyo-warehouse", "app.kubernetes.io/component": pipeline.schedule}
 
 
@@ -577,7 +650,13 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
     }
 
 
-def _with_env(pipeline: Pipeline) -> str:
+def template_name(pipeline: Scheduled) -> str:
+    """A tap-klaviyo schedule's WorkflowTemplate is its own (its env differs from another schedule's of the same job);
+    a one-pod job's is the job's."""
+    return pipeline.schedule if isinstance(pipeline, Pipeline) else pipeline.job
+
+
+def _with_env(pipeline: Scheduled) -> str:
     return " with " + ", ".join(f"{name}={value}" for name, value in pipeline.env.items()) if pipeline.env else ""
 
 
@@ -619,7 +698,8 @@ def retry_unless_wrong_parameter(deploy: Deploy) -> dict[str, Any]:
     return {**_retry(deploy), "expression": f'lastRetry.exitCode != "{PARAMETER_ERROR}"'}
 
 
-def cron_workflow(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
+def cron_workflow(pipeline: Scheduled, deploy: Deploy, arguments: dict[str, str]) -> dict[str, Any]:
+    """The CronWorkflow of a schedule, starting its job's WorkflowTemplate with `arguments` (its defaults)."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "CronWorkflow",
@@ -640,9 +720,9 @@ def cron_workflow(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
             "failedJobsHistoryLimit": deploy.history_failed,
             "workflowMetadata": {"labels": _labels(pipeline)},
             "workflowSpec": {
-                "workflowTemplateRef": {"name": pipeline.schedule},
+                "workflowTemplateRef": {"name": template_name(pipeline)},
                 # Spelled out so that a default changed in the template (or the UI) never changes scheduled runs.
-                "arguments": {"parameters": [{"name": name, "value": value} for name, value in DEFAULTS.items()]},
+                "arguments": {"parameters": [{"name": name, "value": value} for name, value in arguments.items()]},
             },
         },
     }
@@ -664,11 +744,18 @@ def render(meltano_path: Path, deploy_path: Path) -> dict[str, str]:
         raise RenderError(f"{meltano_path}: not a Meltano project file")
     deploy = load_deploy(deploy_path)
     files: dict[str, str] = {}
+    # They import this module's helpers.
+    from render_file_loads import manifests  # noqa: PLC0415
+    from render_one_pod import ONE_POD_DEFAULTS, one_pod_template  # noqa: PLC0415
+
     for pipeline in pipelines(meltano, deploy, meltano_path):
-        files[f"{pipeline.schedule}.workflow-template.yaml"] = dump(workflow_template(pipeline, deploy))
-        files[f"{pipeline.schedule}.cron-workflow.yaml"] = dump(cron_workflow(pipeline, deploy))
+        if isinstance(pipeline, OnePodJob):
+            template, defaults = one_pod_template(pipeline, deploy, meltano), ONE_POD_DEFAULTS
+        else:
+            template, defaults = workflow_template(pipeline, deploy), DEFAULTS
+        files[f"{template_name(pipeline)}.workflow-template.yaml"] = dump(template)
+        files[f"{pipeline.schedule}.cron-workflow.yaml"] = dump(cron_workflow(pipeline, deploy, defaults))
     # Files that load themselves: the job's WorkflowTemplate, the queue's EventSource and the Sensor.
-    from render_file_loads import manifests  # noqa: PLC0415 -- it imports this module's helpers
 
     files.update({name: dump(document) for name, document in manifests(meltano, deploy, str(meltano_path)).items()})
     files["kustomization.yaml"] = dump(kustomization(sorted(files)))

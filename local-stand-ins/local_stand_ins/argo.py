@@ -13,6 +13,7 @@ so what runs locally is what the manifests say.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import threading
@@ -25,11 +26,16 @@ from typing import Any
 import yaml
 from dockerfile_parse import DockerfileParser
 
+from .meltano_sys_dir import own_meltano_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 ORCHESTRATE = ROOT / "orchestrate"
 ARGO_DIR = ORCHESTRATE / "argo"
 DOCKERFILE = ORCHESTRATE / "Dockerfile"
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+# `make test-shifted` moves the clock of every process with libfaketime: a pod's process too, though its environment
+# is the pod's own.
+CLOCK_SHIFT = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 CONDITION = re.compile(r"\s*(\S+)\s*(==|!=)\s*(\S+)\s*")
 # Argo's mutexes, by resolved name: one holder at a time across every workflow this process runs.
@@ -58,6 +64,18 @@ def deploy() -> dict[str, Any]:
 def meltano_yml() -> dict[str, Any]:
     project: dict[str, Any] = load_yaml(ROOT / "meltano.yml")
     return project
+
+
+def named(kind: str, name: str) -> dict[str, Any]:
+    """The rendered resource of that kind and name."""
+    (found,) = [doc for doc in of_kind(kind) if doc["metadata"]["name"] == name]
+    return found
+
+
+def scheduled_template(schedule: str = "klaviyo-to-snowflake") -> dict[str, Any]:
+    """The WorkflowTemplate a schedule's CronWorkflow starts (by default the one per account, klaviyo-to-snowflake)."""
+    cron = named("CronWorkflow", schedule)
+    return named("WorkflowTemplate", cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"])
 
 
 def template(workflow_template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -158,6 +176,7 @@ class LocalArgo:
         # The image's PATH puts the project's .venv/bin before the base image's folders.
         env["PATH"] = ":".join([*(self.localize(part) for part in env["PATH"].split(":") if part), *SYSTEM_PATH])
         env |= self.container_env(container, values) | self.stand_ins
+        env |= {name: os.environ[name] for name in CLOCK_SHIFT if name in os.environ}
         started = time.monotonic()
         result = subprocess.run(
             argv,
@@ -229,11 +248,6 @@ class LocalArgo:
 
 
 def pod_meltano_dir(scratch: Path) -> Path:
-    """A pod has its own filesystem; here, its own .meltano/ (run files, system database) beside the checkout's
-    plugin virtualenvs, so that other meltano runs on this machine cannot swap a catalog file under it. Set it as
-    MELTANO_SYS_DIR_ROOT."""
-    own = scratch / "meltano-sys"
-    own.mkdir(parents=True)
-    for kind in ("extractors", "loaders"):
-        (own / kind).symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
-    return own
+    """A pod has its own filesystem; here, its own .meltano/ (meltano_sys_dir.py), so that other meltano runs on this
+    machine cannot swap a catalog file under it. Set it as MELTANO_SYS_DIR_ROOT."""
+    return own_meltano_dir(scratch / "meltano-sys")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from klaviyo_sandbox.pytest_plugin import stop_process
+
+from .moto_server import READY_PREFIX
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
@@ -59,30 +59,27 @@ class MotoS3:
 
 
 def start_moto(*, port: int = 0, no_auth_actions: int | None = None, timeout: float = 30.0) -> MotoS3:
-    """Start `python -m moto.server` on `port` (0: a free one) and wait until it answers HTTP.
+    """Start moto's server (`moto_server.py`) on `port` (0: one the system picks) and wait until it listens.
 
     `no_auth_actions`: moto's INITIAL_NO_AUTH_ACTION_COUNT; after that many requests it enforces IAM.
     """
-    port = port or free_port()
     env = dict(os.environ)
     if no_auth_actions is not None:
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(no_auth_actions)
     log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)  # noqa: SIM115
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    command = [sys.executable, "-m", "local_stand_ins.moto_server", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     log.close()
-    moto = MotoS3(f"http://127.0.0.1:{port}", process, log.name)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            # The dashboard path: answering it is not an AWS action, so it does not use up no_auth_actions.
-            urllib.request.urlopen(f"{moto.endpoint_url}/moto-api/", timeout=1).close()
-            return moto
-        except urllib.error.HTTPError:
-            return moto  # any HTTP answer means the server is up
-        except OSError:
-            time.sleep(0.05)
+    assert process.stdout is not None
+    line = ""
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if ready:
+        line = process.stdout.readline()
+    process.stdout.close()  # nothing more is printed there; its log goes to the log file
+    if line.startswith(READY_PREFIX):
+        return MotoS3(line.removeprefix(READY_PREFIX).strip(), process, log.name)
+    stop_process(process)
     with open(log.name, encoding="utf-8", errors="replace") as handle:
         output = handle.read()
-    moto.stop()
-    raise RuntimeError(f"moto server did not start ({' '.join(command)}):\n{output}")
+    Path(log.name).unlink(missing_ok=True)
+    raise RuntimeError(f"moto server did not start ({' '.join(command)}):\n{line}{output}")

@@ -20,6 +20,8 @@ from .stream import METADATA_SCHEMA, CSVStream, EntityFile
 
 
 class TapCSV(ConfigErrorsInOneLine):
+    """Singer tap streaming CSV files (local, S3 or any fsspec URL) a row at a time, every bad row named."""
+
     name = "tap-csv"
     package_name = "tap-csv-stream"
     # msgspec encodes Singer messages several times faster than the default simplejson writer, and records go out

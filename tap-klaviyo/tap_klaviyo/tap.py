@@ -31,6 +31,8 @@ if t.TYPE_CHECKING:
 
 
 class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder):
+    """Singer tap reading every Klaviyo account a company owns, streams and reports, paced to its rate limits."""
+
     name = "tap-klaviyo"
     package_name = "tap-klaviyo-accounts"  # the distribution (tap-klaviyo/pyproject.toml): `--version` reads it
     # msgspec encodes Singer messages several times faster than the default simplejson writer.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -79,13 +80,21 @@ class Leavers:
     forget_only: U64Array
 
 
+def _ints(values: U64Array) -> memoryview:
+    """An array of 64-bit hashes as a sequence of Python ints, sharing its memory (native order: no copy on the
+    little-endian machines the files are written in)."""
+    return np.ascontiguousarray(values, dtype=np.uint64).data.cast("B").cast("Q")
+
+
 class Changes:
     def __init__(self, before: Snapshot, *, full_refresh: bool = False, mirror: bool = False) -> None:
         self.before = before
         self.full_refresh = full_refresh
         self.mirror = mirror
-        self._search = before.keys.searchsorted
-        self._keys_before, self._fps_before, self._count = before.keys, before.fps, len(before.keys)
+        # The snapshot's arrays as sequences of Python ints, without a copy: `bisect` on them takes half the time of
+        # numpy's searchsorted for one key (whose scalar conversions cost more than the search).
+        self._keys_before, self._fps_before = _ints(before.keys), _ints(before.fps)
+        self._count = len(before.keys)
         self._resent: set[int] = set()
         self._lock = threading.Lock()
         self._seqs = array("Q")
@@ -99,11 +108,11 @@ class Changes:
     # --- during the run --------------------------------------------------------------------------------------
 
     def decide(self, key: int, fp: int) -> Decision:
-        wanted = np.uint64(key)
-        index = self._search(wanted)
-        if index == self._count or self._keys_before[index] != wanted:
+        keys = self._keys_before
+        index = bisect_left(keys, key)
+        if index == self._count or keys[index] != key:
             return Decision.CREATED
-        if self.full_refresh or self._fps_before[index] != np.uint64(fp) or key in self._resent:
+        if self.full_refresh or self._fps_before[index] != fp or key in self._resent:
             self._resent.add(key)
             return Decision.CHANGED
         return Decision.UNCHANGED

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 
+from local_stand_ins.meltano_sys_dir import own_meltano_dir
 from local_stand_ins.stack import STATE_BUCKET, LocalStack, meltano_env
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -44,16 +45,20 @@ class LocalProject:
     stack: LocalStack
     warehouse: Path
 
+    @property
+    def system(self) -> Path:
+        """Meltano's own folder (run files, tap-klaviyo's batch files, its record of runs) for this project, as each
+        pod has its own under Argo: projects run side by side (meltano_sys_dir.py)."""
+        return own_meltano_dir(self.warehouse.parent / f"{self.warehouse.name}-meltano")
+
     def env(self, **extra: str) -> dict[str, str]:
-        # Meltano's own database (its record of runs) per project, as each pod has its own under Argo.
         self.warehouse.mkdir(parents=True, exist_ok=True)
-        system_db = f"sqlite:///{self.warehouse.parent / (self.warehouse.name + '-meltano.db')}"
         # dbt's compiled SQL, run results and log per project too: tests run side by side
         dbt = self.warehouse.parent / (self.warehouse.name + "-dbt")
         return meltano_env(
             self.stack,
             SNOWFLAKE_EMULATOR_PATH=str(self.warehouse),
-            MELTANO_DATABASE_URI=system_db,
+            MELTANO_SYS_DIR_ROOT=str(self.system),
             DBT_SNOWFLAKE_TARGET_PATH=str(dbt / "target"),
             DBT_SNOWFLAKE_LOG_PATH=str(dbt / "logs"),
             **extra,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from meltano_project import PROJECT, LocalProject, ensure_installed
+from meltano_project import LocalProject, ensure_installed
 
 from local_stand_ins.stack import start_local_stack
 
@@ -81,9 +81,10 @@ def test_batch_and_record_modes_land_the_same_tables_row_by_row(both):
 
 
 def test_batch_mode_really_sent_files_and_the_loader_deleted_them(both):
-    _, batch_output, _, record_output = both
+    batch, batch_output, _, record_output = both
     assert '"put": {"count"' in batch_output  # the emulator's accounting line: files were PUT to the stage
-    batches = PROJECT / ".meltano" / "run" / "tap-klaviyo" / "batches"
-    left = [p for p in batches.rglob("*.jsonl*")] if batches.exists() else []
+    batches = batch.system / "run" / "tap-klaviyo" / "batches"  # meltano.yml: $MELTANO_SYS_DIR_ROOT/run/...
+    assert batches.is_dir()
+    left = list(batches.rglob("*.jsonl*"))
     assert left == [], left
     assert "snowflake-emulator:" in record_output

@@ -299,7 +299,7 @@ def test_mark_deletions_runs_last_only_after_every_account_synced_and_never_for_
 
 
 # What Meltano itself sets for every plugin it runs (https://docs.meltano.com/guide/configuration#environment-variables)
-MELTANO_SETS = {"MELTANO_PROJECT_ROOT"}
+MELTANO_SETS = {"MELTANO_PROJECT_ROOT", "MELTANO_SYS_DIR_ROOT"}
 
 
 def prod_variables() -> set[str]:

@@ -45,6 +45,8 @@ def test_the_committed_manifests_are_what_meltano_yml_renders_to(tmp_path):
         "csv-to-klaviyo.workflow-template.yaml",
         "csv-drops.event-source.yaml",
         "csv-to-klaviyo.sensor.yaml",
+        "snowflake-to-klaviyo.workflow-template.yaml",
+        "snowflake-to-klaviyo.cron-workflow.yaml",
         "kustomization.yaml",
     }
 
