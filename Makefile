@@ -71,6 +71,8 @@ bench: setup
 	$(BIN)/python bench/pipeline_throughput.py
 	$(BIN)/python bench/membership_cost.py
 	$(BIN)/python bench/profile_deletion_cost.py
+	$(BIN)/python bench/light_run.py
+	$(BIN)/python bench/full_run.py
 	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/change_memory.py

@@ -29,7 +29,7 @@ from typing import Any
 
 from tap_klaviyo.accounts import AccountsError, run_accounts, select_accounts
 from tap_klaviyo.errors import SettingError
-from tap_klaviyo.settings import tap_settings
+from tap_klaviyo.settings import LIGHT, tap_settings
 from tap_klaviyo.streams import STREAM_TYPES
 
 SYNC_TYPES = {"incremental": False, "full": True}
@@ -75,7 +75,8 @@ class Plan:
         deletions = (
             "then mark deletions"
             if self.mark_deletions
-            else "deletions not marked (some accounts only: the next run of every account marks them)"
+            else "deletions not marked (a light run, or some accounts only: the next full run of every account marks "
+            "them)"
         )
         return f"plan: {len(self.accounts)} account(s), one pod each: {names}; {streams}; {mode}; {deletions}"
 
@@ -183,8 +184,15 @@ def make_plan(config: dict[str, Any], *, sync_type: str, accounts: str, included
         chosen = select_accounts(every, wanted)
     except AccountsError as exc:
         raise PlanError(f"single_account: {exc}") from None
-    # A run limited to some accounts cannot tell which rows of the others' were deleted (tap-klaviyo versions.py).
-    return Plan(account_entries([account.name for account in chosen]), patterns, refresh, mark_deletions=not wanted)
+    # A run limited to some accounts cannot tell which rows of the others' were deleted (tap-klaviyo versions.py);
+    # a light run reads none of the listings whose deletions are marked.
+    light = config.get("scope") == LIGHT
+    return Plan(
+        account_entries([account.name for account in chosen]),
+        patterns,
+        refresh,
+        mark_deletions=not wanted and not light,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,15 +8,20 @@ them byte for byte, so the manifests cannot drift from meltano.yml.
     .venv/bin/python orchestrate/render.py          # (re)write orchestrate/argo/
     .venv/bin/python orchestrate/render.py --check  # exit 1 naming the files that are out of date
 
-Each scheduled job of tap-klaviyo becomes a WorkflowTemplate, `plan` then one `sync-account` pod per account
-(orchestrate/plan.py lists the account names, never keys), all with the workflow's table version, then
+Each schedule of a tap-klaviyo job becomes a WorkflowTemplate of its job, `plan` then one `sync-account` pod per
+account (orchestrate/plan.py lists the account names, never keys), all with the workflow's table version, then
 `mark-deletions` once every account has synced; a scheduled job deploy.yml lists under `one_pod_jobs` becomes one
 `run` pod (orchestrate/render_one_pod.py); each with a CronWorkflow that starts it on the schedule's cron, in UTC.
+The schedule's `env` (e.g. the light run's TAP_KLAVIYO_SCOPE) reaches every pod of a tap-klaviyo job. Schedules of
+one extractor and loader share one state id per account: each account's pods hold a mutex named after that state
+id, whichever schedule started them, so two runs never write one state at the same time; and a schedule whose
+workflow deadline is not shorter than the gap between two of its runs is refused, naming both.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
 from dataclasses import dataclass
@@ -124,7 +129,7 @@ class Deploy(Settings):
     secret_optional: list[str]
     local_only: list[str]
     parallelism: int = Field(gt=0)
-    workflow_deadline_seconds: int = Field(gt=0)
+    workflow_deadline_seconds: dict[str, int]
     starting_deadline_seconds: int = Field(gt=0)
     history_successful: int = Field(ge=0)
     history_failed: int = Field(ge=0)
@@ -143,6 +148,8 @@ class Scheduled:
 
     schedule: str
     cron: str
+    env: dict[str, str]  # the schedule's own variables (meltano.yml `schedules: env:`), given to every pod
+    deadline: int  # seconds the whole workflow may take (deploy.yml workflow_deadline_seconds)
     job: str
 
 
@@ -228,6 +235,52 @@ def _cron(schedule: dict[str, Any], where: str) -> str:
     )
 
 
+def _cron_values(field: str, low: int, high: int) -> set[int]:
+    """The values one cron field (`*`, `*/15`, `5,17`, `1-5`, `0-30/10`) allows."""
+    values: set[int] = set()
+    for part in field.split(","):
+        spread, _, step = part.partition("/")
+        if spread == "*":
+            start, end = low, high
+        elif "-" in spread:
+            start, end = (int(value) for value in spread.split("-", 1))
+        else:
+            start = end = int(spread)
+            if step:
+                end = high
+        values.update(range(start, end + 1, int(step) if step else 1))
+    return values
+
+
+def shortest_gap_seconds(cron: str) -> int:
+    """The shortest time between two runs of a cron schedule, from its minutes and hours (at most a day: a schedule
+    that skips days is taken to run every day, which can only make the gap shorter)."""
+    presets = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *",
+               "@yearly": "0 0 1 1 *"}  # fmt: skip
+    minute, hour = presets.get(cron, cron).split()[:2]
+    times = sorted(h * 60 + m for h in _cron_values(hour, 0, 23) for m in _cron_values(minute, 0, 59))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    return 60 * min([*gaps, times[0] + 24 * 60 - times[-1]])
+
+
+def _deadline(schedule: str, cron: str, deadline: int | None, where: str) -> int:
+    """The schedule's workflow deadline, shorter than the gap between two of its runs: a run still going when the
+    next starts would write its accounts' state at the same time (the mutex would only queue the next behind it)."""
+    if deadline is None or deadline <= 0:
+        raise RenderError(f"{where}: orchestrate/deploy.yml workflow_deadline_seconds has no positive {schedule!r}")
+    try:
+        gap = shortest_gap_seconds(cron)
+    except ValueError:
+        raise RenderError(f"{where}: interval {cron!r} is not a cron expression render.py can read") from None
+    if deadline >= gap:
+        raise RenderError(
+            f"{where}: runs every {gap // 60} minute(s) at the shortest ({cron}), but its workflow may take "
+            f"{deadline} s (deploy.yml workflow_deadline_seconds): one run would overlap the next on its own state; "
+            f"lower the deadline below {gap} or space the schedule"
+        )
+    return deadline
+
+
 @dataclass(frozen=True)
 class OnePodJob(Scheduled):
     """One scheduled job that deploy.yml runs whole in one pod, with the variables its plugins read."""
@@ -281,15 +334,19 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
         target = _plugin_variables(meltano, environment, "loaders", loader)
         for name in after:
             target |= _plugin_variables(meltano, environment, "utilities", name)
+        env = {str(key): str(value) for key, value in (schedule.get("env") or {}).items()}
+        cron, name = _cron(schedule, where), schedule["name"]
         found.append(
             Pipeline(
                 schedule=schedule["name"],
-                cron=_cron(schedule, where),
+                cron=cron,
+                env=env,
+                deadline=_deadline(name, cron, deploy.workflow_deadline_seconds.get(name), where),
                 job=job["name"],
                 extractor=extractor,
                 loader=loader,
-                plan_variables=_user_variables(tap, deploy),
-                sync_variables=_user_variables(tap | target | shared, deploy),
+                plan_variables=_user_variables(tap | _variables(env), deploy),
+                sync_variables=_user_variables(tap | target | shared | _variables(env), deploy),
             )
         )
     if not found:
@@ -329,9 +386,12 @@ def _one_pod_job(
         )
     shared = _variables([meltano.get("state_backend"), meltano.get("env"), environment.get("env")])
     read = set().union(*(_plugin_variables(meltano, environment, kinds[block], block) for block in blocks))
+    cron = _cron(schedule, where)
     return OnePodJob(
         schedule=schedule["name"],
-        cron=_cron(schedule, where),
+        cron=cron,
+        env={str(name): str(value) for name, value in (schedule.get("env") or {}).items()},
+        deadline=_deadline(schedule["name"], cron, settings.workflow_deadline_seconds, where),
         job=job["name"],
         plugins=blocks,
         variables=_user_variables(read | shared, deploy),
@@ -353,6 +413,16 @@ def _secret_env(deploy: Deploy, variables: list[str]) -> list[dict[str, Any]]:
             ref["optional"] = True
         env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
     return env
+
+
+def _schedule_env(pipeline: Pipeline) -> list[dict[str, Any]]:
+    return [{"name": name, "value": value} for name, value in pipeline.env.items()]
+
+
+def state_mutex(pipeline: Pipeline, suffix: str) -> str:
+    """The Argo mutex of one state id (`<environment>:<extractor>-to-<loader>:<suffix>`, whatever the job or schedule):
+    held by every pod that writes it, so two schedules of one state never run over each other."""
+    return f"{pipeline.extractor}-to-{pipeline.loader}-{suffix}"
 
 
 def _retry(deploy: Deploy) -> dict[str, Any]:
@@ -380,7 +450,7 @@ def _container(
 
 
 def _labels(pipeline: Scheduled) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "klaviyo-warehouse", "app.kubernetes.io/component": pipeline.job}
+    return {"app.kubernetes.io/name": "klaviyo-warehouse", "app.kubernetes.io/component": pipeline.schedule}
 
 
 def _stream_names() -> list[str]:
@@ -440,7 +510,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                 "--output-dir",
                 PLAN_OUTPUT_DIR,
             ],
-            _secret_env(deploy, pipeline.plan_variables),
+            [*_schedule_env(pipeline), *_secret_env(deploy, pipeline.plan_variables)],
         ),
         "outputs": {
             "parameters": [
@@ -457,9 +527,9 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                 for name in ("account", "state_id_suffix", "select_filter", "full_refresh", "table_version")
             ]
         },
-        # One pod at a time per account across every workflow (the schedule and manual runs): two writers of
+        # One pod at a time per account across every workflow (both schedules and manual runs): two writers of
         # one state id would each overwrite the other's bookmarks.
-        "synchronization": {"mutexes": [{"name": f"{pipeline.job}-{{{{inputs.parameters.state_id_suffix}}}}"}]},
+        "synchronization": {"mutexes": [{"name": state_mutex(pipeline, "{{inputs.parameters.state_id_suffix}}")}]},
         "activeDeadlineSeconds": deploy.sync.active_deadline_seconds,
         "retryStrategy": _retry(deploy),
         "container": _container(
@@ -486,6 +556,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                     "name": env_name(pipeline.extractor, TABLE_VERSION_SETTING),
                     "value": "{{inputs.parameters.table_version}}",
                 },
+                *_schedule_env(pipeline),
                 *_secret_env(deploy, pipeline.sync_variables),
             ],
         ),
@@ -494,7 +565,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
         "name": MARK_DELETIONS,
         "inputs": {"parameters": [{"name": name} for name in ("select_filter", "table_version")]},
         # Its own state id, held like an account's: two runs never mark at the same time.
-        "synchronization": {"mutexes": [{"name": f"{pipeline.job}-{MARK_DELETIONS}"}]},
+        "synchronization": {"mutexes": [{"name": state_mutex(pipeline, MARK_DELETIONS)}]},
         "activeDeadlineSeconds": deploy.mark_deletions.active_deadline_seconds,
         "retryStrategy": _retry(deploy),  # sending ACTIVATE_VERSION again is harmless
         "container": _container(
@@ -521,6 +592,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                     "name": env_name(pipeline.extractor, "_select_filter"),
                     "value": "{{inputs.parameters.select_filter}}",
                 },
+                *_schedule_env(pipeline),
                 *_secret_env(deploy, pipeline.sync_variables),
             ],
         ),
@@ -569,11 +641,11 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "WorkflowTemplate",
         "metadata": {
-            "name": pipeline.job,
+            "name": pipeline.schedule,
             "labels": _labels(pipeline),
             "annotations": {
                 "workflows.argoproj.io/description": f"meltano run {pipeline.job} ({pipeline.extractor} -> "
-                f"{pipeline.loader}), one pod per account, "
+                f"{pipeline.loader}){_with_env(pipeline)}, one pod per account, "
                 f"each with its own state id ({deploy.environment}:{pipeline.extractor}-to-{pipeline.loader}:"
                 f"<account>), then {MARK_DELETIONS} once every account has synced."
             },
@@ -583,10 +655,20 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
             parameters,
             [main, plan, sync, mark_deletions],
             labels=_labels(pipeline),
-            deadline=deploy.workflow_deadline_seconds,
+            deadline=pipeline.deadline,
             parallelism=deploy.parallelism,
         ),
     }
+
+
+def template_name(pipeline: Scheduled) -> str:
+    """A tap-klaviyo schedule's WorkflowTemplate is its own (its env differs from another schedule's of the same job);
+    a one-pod job's is the job's."""
+    return pipeline.schedule if isinstance(pipeline, Pipeline) else pipeline.job
+
+
+def _with_env(pipeline: Scheduled) -> str:
+    return " with " + ", ".join(f"{name}={value}" for name, value in pipeline.env.items()) if pipeline.env else ""
 
 
 def workflow_spec(
@@ -636,8 +718,8 @@ def cron_workflow(pipeline: Scheduled, deploy: Deploy, arguments: dict[str, str]
             "name": pipeline.schedule,
             "labels": _labels(pipeline),
             "annotations": {
-                "workflows.argoproj.io/description": f"meltano.yml schedule {pipeline.schedule!r}: job {pipeline.job} "
-                f"at {pipeline.cron} (UTC)."
+                "workflows.argoproj.io/description": f"meltano.yml schedule {pipeline.schedule!r}: job {pipeline.job}"
+                f"{_with_env(pipeline)} at {pipeline.cron} (UTC)."
             },
         },
         "spec": {
@@ -649,7 +731,7 @@ def cron_workflow(pipeline: Scheduled, deploy: Deploy, arguments: dict[str, str]
             "failedJobsHistoryLimit": deploy.history_failed,
             "workflowMetadata": {"labels": _labels(pipeline)},
             "workflowSpec": {
-                "workflowTemplateRef": {"name": pipeline.job},
+                "workflowTemplateRef": {"name": template_name(pipeline)},
                 # Spelled out so that a default changed in the template (or the UI) never changes scheduled runs.
                 "arguments": {"parameters": [{"name": name, "value": value} for name, value in arguments.items()]},
             },
@@ -682,7 +764,7 @@ def render(meltano_path: Path, deploy_path: Path) -> dict[str, str]:
             template, defaults = one_pod_template(pipeline, deploy, meltano), ONE_POD_DEFAULTS
         else:
             template, defaults = workflow_template(pipeline, deploy), DEFAULTS
-        files[f"{pipeline.job}.workflow-template.yaml"] = dump(template)
+        files[f"{template_name(pipeline)}.workflow-template.yaml"] = dump(template)
         files[f"{pipeline.schedule}.cron-workflow.yaml"] = dump(cron_workflow(pipeline, deploy, defaults))
     # Files that load themselves: the job's WorkflowTemplate, the queue's EventSource and the Sensor.
 

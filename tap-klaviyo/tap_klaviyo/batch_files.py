@@ -1,8 +1,10 @@
 """Where a tap process writes its Singer BATCH files, and how much disk they may take.
 
 - Each process writes into a folder of its own under `batch_config.storage.root` (`run-<pid>-<start>`), holding an
-  exclusive lock on it while it lives. A new process removes the folders whose lock is free: what a killed run left
-  behind (announced files the loader never loaded are read again from the state, so none is loaded twice).
+  exclusive lock on it while it lives. A new run removes the folders whose lock is free: what a killed run left
+  behind (announced files the loader never loaded are read again from the state, so none is loaded twice). The
+  processes a run starts for its accounts and stream groups (fanout.py) do not: their finished siblings' folders
+  are free too, and hold files the loader may not have loaded yet.
 - Files are JSON lines, gzip-compressed or not (`batch_config.encoding`), named `<prefix><stream>-<n>.jsonl.gz`.
 - Only local folders: target-snowflake PUTs the files from the machine it runs on, the same as the tap's.
 
@@ -86,9 +88,19 @@ class BatchFiles:
     """The batch files of one tap process, shared by its streams (which may write at the same time: one lock keeps the
     numbering, the list of announced files and the wait for the loader)."""
 
-    def __init__(self, config: BatchConfig, *, max_pending: int, loader_wait: float, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        config: BatchConfig,
+        *,
+        max_pending: int,
+        loader_wait: float,
+        logger: logging.Logger,
+        remove_dead_runs: bool = True,
+    ) -> None:
         """`max_pending`: announced files on disk before a new one waits (0: never waits); `loader_wait`: seconds
-        without a file deleted after which the loader is taken to keep its files (see the module's doc)."""
+        without a file deleted after which the loader is taken to keep its files (see the module's doc);
+        `remove_dead_runs`: False in a process started by another tap process (fanout.py), which removed them before
+        starting it: a folder whose lock is free may then be a finished sibling's, with files still to load."""
         encoding = config.encoding
         if encoding.format != "jsonl":
             raise BatchConfigError(
@@ -120,7 +132,8 @@ class BatchFiles:
         self._mutex = threading.RLock()
         self._count = 0
         self._announced: list[Path] = []
-        self._remove_dead_runs()
+        if remove_dead_runs:
+            self._remove_dead_runs()
 
     @property
     def folder(self) -> Path:

@@ -20,6 +20,7 @@ from klaviyo_http import RequestRefusedError
 
 from .completeness import AGGREGATE_ENDPOINT, DailyCounts, aggregate_query, check_window, parse_aggregate, zone_of
 from .klaviyo_stream import KlaviyoStream, account_columns
+from .settings import LIGHT
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -36,7 +37,8 @@ class EventCounts:
     """The run's counts, per account: asked of Klaviyo the first time a stream wants them, then kept."""
 
     def __init__(self, settings: TapSettings, facts: AccountFacts, logger: logging.Logger) -> None:
-        self.days = settings.completeness_check_days
+        # A light run (scope light, every 15 minutes) neither checks nor heals: the full runs do, twice a day.
+        self.days = 0 if settings.scope == LIGHT else settings.completeness_check_days
         self.start_date = datetime.fromisoformat(settings.start_date)
         self.facts = facts
         self.logger = logger
@@ -45,7 +47,8 @@ class EventCounts:
         self._counts: dict[str, DailyCounts | None] = {}
 
     def for_account(self, account: AccountHttp) -> DailyCounts | None:
-        """The account's counts (asked once per run), or None when the check is off (completeness_check_days 0)."""
+        """The account's counts (asked once per run), or None when the check is off (completeness_check_days 0, or
+        a light run)."""
         if self.days == 0:
             return None
         with self._lock:

@@ -77,6 +77,10 @@ class KlaviyoStream(RESTStream[t.Any]):
     #: how the warehouse learns that a row is gone: ACTIVATE_VERSION (listed in full every run, versions.py),
     #: or None (rows are only added and updated)
     deletions: str | None = None
+    #: read by runs of scope `light` too (settings.py): incremental and cheap enough for every few minutes
+    in_light_runs: t.ClassVar[bool] = False
+    #: large enough to be read by a process of its own, beside its account's other streams (stream_groups.py)
+    runs_alone: t.ClassVar[bool] = False
 
     def __init__(self, tap: Tap, run: RunContext, **kwargs: t.Any) -> None:
         self.run = run
@@ -189,6 +193,11 @@ class KlaviyoStream(RESTStream[t.Any]):
 
     def endpoint_for(self, context: Context | None) -> str:
         return self.endpoint
+
+    def rate_buckets(self) -> frozenset[str]:
+        """Every rate-limit bucket (klaviyo_http.TIERS key) the stream's requests use: streams that share one are
+        read by one process, which paces them together (stream_groups.py)."""
+        return frozenset({self.endpoint_for(None)}) if self.endpoint else frozenset()
 
     @override
     def get_new_paginator(self) -> NextLinkPaginator:

@@ -41,6 +41,8 @@ Row = dict[str, t.Any]
 class PagedStream(SyncsPages, KlaviyoStream):
     """A stream whose rows come as whole pages, in replication-key order within each partition."""
 
+    runs_alone = True  # large: a process of its own beside the account's other streams (stream_groups.py)
+
     def pages(self, partition: PartitionRun) -> Iterator[list[Row]]:
         """One partition's rows, page by page, account columns included. Sets `partition.cap` if it bookmarks."""
         raise NotImplementedError

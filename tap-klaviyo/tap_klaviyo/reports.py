@@ -76,6 +76,11 @@ class ReportStream(KlaviyoStream):
             cls.groupings, cls.statistics, series=cls.interval is not None, conversion=cls.needs_conversion_metric
         )
 
+    @override
+    def rate_buckets(self) -> frozenset[str]:
+        # report_fetch.py also reads the account's timezone and resolves the conversion metric to its id.
+        return super().rate_buckets() | {"get_accounts", "get_metrics"}
+
     # ---- the plan (called in the fetch thread) ----------------------------------------------------------------
     def plan(self, timezone: str | None, now: float, state: t.Mapping[str, t.Any]) -> tuple[tzinfo, list[Timeframe]]:
         """The timeframes this run asks for, oldest first, in the account's timezone."""

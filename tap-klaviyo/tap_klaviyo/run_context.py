@@ -86,6 +86,7 @@ class RunContext:
                     max_pending=max_pending,
                     loader_wait=float(self.settings.batch_loader_wait_seconds),
                     logger=self.logger,
+                    remove_dead_runs=self.settings.stream_group is None,  # not in a process fanout.py started
                 )
             return self._batch_files
 

@@ -16,6 +16,9 @@ from tap_support import read_settings
 from .errors import SettingError
 from .report_quota import DAILY_QUOTA
 
+#: the `scope` of a run (see the setting's description)
+FULL, LIGHT = "full", "light"
+
 CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     th.Property(
         "accounts_file",
@@ -112,6 +115,31 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "(20 hours: runs at 05:00 and 17:00 list once a day). 0 lists on every run.",
     ),
     th.Property(
+        "scope",
+        th.StringType(allowed_values=[FULL, LIGHT]),
+        default=FULL,
+        description="`full`: every selected stream, events from events_lookback_days before their bookmark, full "
+        "listings, membership, reports and deletions marked. `light`: only the streams cheap enough to read every few "
+        "minutes (events and profiles), each from light_lookback_minutes before its bookmark, and nothing else "
+        "whatever the selection; a light run shares the full run's state (the meltano.yml schedule klaviyo-light).",
+    ),
+    th.Property(
+        "light_lookback_minutes",
+        th.IntegerType(minimum=0),
+        default=60,
+        description="With scope `light`: minutes before its bookmark each events and profiles run starts, for rows "
+        "Klaviyo shows a little after their time (the full run's events_lookback_days catches those later still).",
+    ),
+    th.Property(
+        "parallel_stream_groups",
+        th.IntegerType(minimum=1),
+        default=6,
+        description="Groups of one account's streams read at the same time, each by its own tap process: events, "
+        "profiles, list members, segment members, and the small streams (streams that share a rate-limit bucket, "
+        "or a parent and its children, are one group). A run then takes about as long as its slowest group. 1 reads "
+        "them one after another.",
+    ),
+    th.Property(
         "events_attributions",
         th.BooleanType,
         default=True,
@@ -125,6 +153,16 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         description="list_members and segment_members: `current` lists every group in full each run and marks "
         "members who left deleted (_sdc_deleted_at); `join_history` only adds members who joined "
         "(incremental on joined_group_at), cheaper for very large segments.",
+    ),
+    th.Property(
+        "membership_ids_route",
+        th.BooleanType,
+        default=True,
+        description="With membership `current`: about half of the lists and segments (by their size, each group "
+        "always the same way, remembered in the state) are listed through Klaviyo's relationships route "
+        "(/relationships/profiles: profile ids only, under a rate limit of its own), so the listing takes about half "
+        "as long; their rows' joined_group_at is empty. false: every group through the members route, with "
+        "joined_group_at.",
     ),
     th.Property(
         "table_version",
@@ -173,6 +211,12 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         th.ObjectType(additional_properties=th.StringType),
         description="Internal: Klaviyo's id of each account by name, given by the tap to the process it "
         "starts for each account (parallel_accounts), which then need not look it up again.",
+    ),
+    th.Property(
+        "stream_group",
+        th.ArrayType(th.StringType),
+        description="Internal: the streams of the group given by the tap to the process it starts for that group "
+        "(parallel_stream_groups); the process syncs only those of the selected streams.",
     ),
     th.Property(
         "max_retries",
@@ -235,8 +279,12 @@ class TapSettings(msgspec.Struct, frozen=True, kw_only=True):
     events_lookback_days: int
     completeness_check_days: int
     profile_listing_hours: int
+    scope: str
+    light_lookback_minutes: int
+    parallel_stream_groups: int
     events_attributions: bool
     membership: str
+    membership_ids_route: bool
     table_version: int | None = None
     activate_version: int | None = None
     batch_files: bool
@@ -244,6 +292,7 @@ class TapSettings(msgspec.Struct, frozen=True, kw_only=True):
     batch_loader_wait_seconds: int
     progress_interval_seconds: int
     account_ids: dict[str, str] | None = None
+    stream_group: tuple[str, ...] | None = None
     max_retries: int
     conversion_metric: str
     report_lookback_days: int

@@ -61,6 +61,7 @@ class EventsStream(WindowedStream):
     (completeness.py)."""
 
     name = "events"
+    in_light_runs = True  # the light run every 15 minutes (settings.py `scope`)
     path = "/api/events"
     endpoint = "get_events"
     primary_keys = ("account_id", "id")
@@ -87,7 +88,7 @@ class EventsStream(WindowedStream):
         return [add_attribution(row, index) for row in rows]
 
     @override
-    def lookback_seconds(self) -> float:
+    def full_lookback_seconds(self) -> float:
         # Klaviyo shows some events days after their time (imports, backfills, its eventual consistency: one
         # connector saw them more than 4 days late, https://github.com/estuary/connectors/pull/5158).
         return float(self.settings.events_lookback_days * DAY)
@@ -141,6 +142,7 @@ class EventsStream(WindowedStream):
 
 class ProfilesStream(WindowedStream):
     name = "profiles"
+    in_light_runs = True  # the light run every 15 minutes (settings.py `scope`)
     path = "/api/profiles"
     endpoint = "get_profiles"
     primary_keys = ("account_id", "id")
@@ -344,6 +346,8 @@ class ListMembersStream(GroupMembersStream):
     name = "list_members"
     path = "/api/lists/{list_id}/profiles"
     endpoint = "get_profiles_for_list"
+    ids_path = "/api/lists/{id}/relationships/profiles"
+    ids_endpoint = "get_profile_ids_for_list"
     group = "list"
     primary_keys: t.ClassVar[list[str]] = ["account_id", "list_id", "id"]
 
@@ -352,6 +356,8 @@ class SegmentMembersStream(GroupMembersStream):
     name = "segment_members"
     path = "/api/segments/{segment_id}/profiles"
     endpoint = "get_profiles_for_segment"
+    ids_path = "/api/segments/{id}/relationships/profiles"
+    ids_endpoint = "get_profile_ids_for_segment"
     group = "segment"
     primary_keys: t.ClassVar[list[str]] = ["account_id", "segment_id", "id"]
 

@@ -13,7 +13,7 @@ from tap_support import BufferedSingerWriter
 
 from .batch_files import loader_reads_stdout
 from .errors import SettingError, UserError
-from .fanout import run_accounts_in_parallel
+from .fanout import run_in_parallel
 from .klaviyo_stream import KlaviyoStream
 from .memory import fix_mmap_threshold
 from .paged_stream import PagedStream
@@ -22,7 +22,8 @@ from .progress import log_usage
 from .reports import ReportStream
 from .run_context import RunContext
 from .sdk_seams import ChecksConfigInOneLine, RunsInsteadOfSyncAll, SyncsInItsOwnOrder
-from .settings import CONFIG_SCHEMA, TapSettings, tap_settings
+from .settings import CONFIG_SCHEMA, LIGHT, TapSettings, tap_settings
+from .stream_groups import StreamNeeds, describe, stream_groups
 from .streams import STREAM_TYPES
 from .versions import activate, versioned_streams, why_not_activate
 
@@ -95,10 +96,12 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
             raise SystemExit(f"tap-klaviyo: {error}") from None
 
     def run(self) -> None:
-        """Every selected account: in this process (singer-sdk's `sync_all`), or one child process per account
-        (fanout.py). An account whose key Klaviyo refuses is left out, the others sync, the run ends non-zero.
-        A run that covered every account ends by marking deletions (versions.py)."""
+        """Every selected account: in this process (singer-sdk's `sync_all`), or one child process per account and
+        group of its streams (fanout.py, stream_groups.py). An account whose key Klaviyo refuses is left out, the
+        others sync, the run ends non-zero. A run that covered every account ends by marking deletions (versions.py)."""
         settings, run = self.settings, self.run_context
+        # First: a light run's mark-deletions step must activate nothing, for it read none of the listings.
+        self.keep_streams_of_this_run()
         if settings.activate_version:
             names = activate(self, settings.activate_version, with_schemas=True)
             self.logger.info(
@@ -110,15 +113,24 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
         failures = dict(run.directory.failures)
         if not accounts:
             raise SystemExit(f"tap-klaviyo: no account can be synced: {_why(failures)}")
+        groups = self.stream_groups()
         try:
-            if settings.parallel_accounts > 1 and len(accounts) > 1:
+            if (settings.parallel_accounts > 1 and len(accounts) > 1) or len(groups) > 1:
+                self.logger.info("Stream groups read at the same time, per account: %s", describe(groups))
                 by_name = {account.name: account.id for account in accounts}
                 state = t.cast("dict[str, t.Any]", self.state)
                 config = {**self.config, "table_version": run.table_version}  # one version for every account
                 if not loader_reads_stdout():
                     config["batch_max_pending_files"] = 0  # the children's stdout is a pipe, to this process
-                catalog = self.catalog.to_dict()
-                failed = run_accounts_in_parallel(config, catalog, state, by_name, settings.parallel_accounts)
+                failed = run_in_parallel(
+                    config,
+                    self.catalog.to_dict(),
+                    state,
+                    by_name,
+                    groups,
+                    parallel_accounts=settings.parallel_accounts,
+                    parallel_groups=settings.parallel_stream_groups,
+                )
                 failures.update({name: "its error is above" for name in failed})
             else:
                 run.reports.start(self.streams.values())  # report requests (2 a minute) go on beside the others
@@ -130,6 +142,45 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
         if failures:
             total = len(accounts) + len(run.directory.failures)
             raise SystemExit(f"tap-klaviyo: {len(failures)} of {total} account(s) not synced: {_why(failures)}")
+
+    def keep_streams_of_this_run(self) -> None:
+        """Deselect what this run does not read: in a run of scope `light`, every stream but those read every few
+        minutes (events, profiles); in a process started for one group of streams (fanout.py), the other groups."""
+        settings = self.settings
+        group = set(settings.stream_group) if settings.stream_group is not None else None
+        left_out = []
+        for stream in t.cast("list[KlaviyoStream]", list(self.streams.values())):
+            if not stream.selected:
+                continue
+            if settings.scope == LIGHT and not stream.in_light_runs:
+                left_out.append(stream.name)
+                stream.selected = False
+            elif group is not None and stream.name not in group:
+                stream.selected = False
+        if left_out:
+            self.logger.info("A light run (scope: light) does not read: %s", ", ".join(left_out))
+
+    def stream_groups(self) -> list[list[str]]:
+        """The groups of this run's streams that may be read at the same time (stream_groups.py); one group of them
+        all when `parallel_stream_groups` is 1."""
+        synced = [
+            stream
+            for stream in t.cast("list[KlaviyoStream]", list(self.streams.values()))
+            if stream.selected or stream.has_selected_descendents
+        ]
+        if self.settings.parallel_stream_groups <= 1:
+            return [[stream.name for stream in synced]] if synced else []
+        return stream_groups(
+            [
+                StreamNeeds(
+                    stream.name,
+                    stream.rate_buckets(),
+                    stream.parent.name if stream.parent is not None else None,
+                    stream.runs_alone,
+                )
+                for stream in synced
+            ]
+        )
 
     def check_batch_config(self) -> None:
         """A batch_config this run cannot use stops it here, before anything is written."""

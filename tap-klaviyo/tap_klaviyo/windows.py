@@ -23,6 +23,7 @@ from typing_extensions import override
 from .flatten import RawPage, decode_page, decode_raw_page, flatten, next_link
 from .klaviyo_stream import account_columns
 from .paged_stream import PagedStream
+from .settings import LIGHT
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -186,7 +187,14 @@ class WindowedStream(PagedStream):
         return [flatten(resource, columns) for resource in page.data]
 
     def lookback_seconds(self) -> float:
-        """How far before its bookmark an incremental run starts (0: at the bookmark)."""
+        """How far before its bookmark an incremental run starts: `light_lookback_minutes` in a run of scope
+        `light`, which comes every few minutes, else the stream's own (`full_lookback_seconds`)."""
+        if self.settings.scope == LIGHT:
+            return 60.0 * self.settings.light_lookback_minutes
+        return self.full_lookback_seconds()
+
+    def full_lookback_seconds(self) -> float:
+        """How far before its bookmark a full run starts (0: at the bookmark)."""
         return 0.0
 
     def start_time(self, partition: PartitionRun) -> float:

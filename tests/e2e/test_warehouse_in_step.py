@@ -6,6 +6,8 @@
 - a run of some accounts only, or one where an account failed, marks nothing (ACTIVATE_VERSION covers a whole table);
 - events that Klaviyo shows late (its eventual consistency, the sandbox's `--late-share`) arrive through the
   lookback, and are lost without it;
+- the light schedule (every 15 minutes: events and profiles only) puts a new event in the warehouse, and leaves the
+  other streams' state to the full run;
 - both flows, one story: orders sent with `tap-csv target-klaviyo`, dated before the events bookmark, land in
   RAW.KLAVIYO.EVENTS once.
 """
@@ -234,6 +236,40 @@ def test_a_run_of_some_accounts_marks_nothing_and_says_why(stack, project):
     assert not deleted(project, "templates", account)[victim]
     run(project)  # the next run of every account marks it
     assert deleted(project, "templates", account)[victim]
+
+
+def state(project: LocalProject) -> dict:
+    """The project's state (Meltano's, on the local S3), as the next run reads it."""
+    result = project.meltano("state", "get", "local:tap-klaviyo-to-target-snowflake")
+    assert result.code == 0, result.output[-2000:]
+    found, _ = json.JSONDecoder().raw_decode(result.output[result.output.index('{"singer_state"') :])
+    return found["singer_state"]
+
+
+def test_the_light_schedule_puts_a_new_event_in_the_warehouse_and_leaves_the_rest_to_the_full_run(stack, project):
+    """`meltano schedule run klaviyo-light` (what the schedule every 15 minutes runs): an event written after the last
+    full run is in RAW.KLAVIYO.EVENTS once; nothing but events and profiles is asked of Klaviyo, nothing is marked
+    deleted, and the other streams' state is left as the full run left it (shared, one state)."""
+    account = stack.sandbox.accounts[0]["id"]
+    before = state(project)
+    write_events(stack, datetime.now(UTC) - timedelta(minutes=1), 1, "light")
+    served = len(stack.sandbox.requests())
+    result = project.meltano("schedule", "run", "klaviyo-light", **FAST)
+    assert result.code == 0, result.output[-4000:]
+    assert "A light run (scope: light) does not read" in result.output
+    assert "Deletions marked" not in result.output
+    assert tagged(project, "light") == 1
+    rows = raw_sql(project, 'SELECT count(*) FROM "KLAVIYO"."EVENTS" WHERE "account_id" = ?', account)[0][0]
+    ids = raw_sql(project, 'SELECT count(DISTINCT "id") FROM "KLAVIYO"."EVENTS" WHERE "account_id" = ?', account)[0][0]
+    assert rows == ids  # the light run's hour of lookback read rows again: merged, never repeated
+    paths = {request["path"].split("?")[0] for request in stack.sandbox.requests()[served:]}
+    assert paths and paths <= {"/api/accounts", "/api/events", "/api/profiles"}, paths
+    after = state(project)
+    light = {"events", "profiles"}
+    assert {k: v for k, v in after["bookmarks"].items() if k not in light} == {
+        k: v for k, v in before["bookmarks"].items() if k not in light
+    }
+    assert after["bookmarks"]["events"] != before["bookmarks"]["events"]
 
 
 def test_join_history_keeps_every_member_ever_seen(stack, tmp_path):

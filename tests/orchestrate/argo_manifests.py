@@ -28,6 +28,8 @@ from local_stand_ins.argo import (
 __all__ = [
     "ARGO_DIR",
     "DOCKERFILE",
+    "FULL_SCHEDULE",
+    "LIGHT_SCHEDULE",
     "ORCHESTRATE",
     "ROOT",
     "LocalArgo",
@@ -46,3 +48,6 @@ __all__ = [
     "substitute",
     "template",
 ]
+
+
+FULL_SCHEDULE, LIGHT_SCHEDULE = "klaviyo-to-snowflake", "klaviyo-light"

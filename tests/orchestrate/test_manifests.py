@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from argo_manifests import (
     ARGO_DIR,
+    FULL_SCHEDULE,
+    LIGHT_SCHEDULE,
     ROOT,
     deploy,
     load_yaml,
@@ -103,7 +105,7 @@ def workflow_template() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cron_workflow() -> dict[str, Any]:
-    return named("CronWorkflow", "klaviyo-to-snowflake")
+    return named("CronWorkflow", FULL_SCHEDULE)
 
 
 def containers(workflow_template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -129,16 +131,15 @@ def test_the_schema_check_catches_a_misspelled_field_and_a_wrong_type(workflow_t
     assert argo_schema_problems(broken) == [".spec.templates[2].retryStrategy.limt: not a field of Argo's schema"]
 
 
+def meltano_schedules() -> dict[str, dict[str, Any]]:
+    """`meltano schedule list`: what Meltano itself makes of meltano.yml's schedules, by name."""
+    command = [MELTANO, "schedule", "list", "--format", "json"]
+    listed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    return {schedule["name"]: schedule for schedule in json.loads(listed.stdout)["schedules"]["job"]}
+
+
 def test_the_cron_workflow_runs_meltanos_schedule_in_utc_one_run_at_a_time(workflow_template, cron_workflow):
-    listed = subprocess.run(
-        [MELTANO, "schedule", "list", "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    schedule = next(s for s in json.loads(listed.stdout)["schedules"]["job"] if s["name"] == "klaviyo-to-snowflake")
+    schedule = meltano_schedules()[FULL_SCHEDULE]
     assert schedule["cron_interval"] == "0 5,17 * * *"  # 05:00 and 17:00, as the old app ran
     assert schedule["job"]["tasks"] == ["tap-klaviyo target-snowflake warehouse-sql:apply"]
 
@@ -202,11 +203,37 @@ def test_every_account_runs_in_its_own_pod_with_its_own_state_id(workflow_templa
     assert env["TAP_KLAVIYO_ACCOUNTS"] == "{{inputs.parameters.account}}"
     assert env["TAP_KLAVIYO__SELECT_FILTER"] == "{{inputs.parameters.select_filter}}"
     assert env["MELTANO_RUN_FULL_REFRESH"] == "{{inputs.parameters.full_refresh}}"
-    # Two pods of one account never overlap (a manual run beside the scheduled one): each holds the account's mutex.
+    # Two pods of one account never overlap (a manual run beside the scheduled one, the light run beside the full
+    # one): each holds the mutex of the account's state id.
     assert sync["synchronization"] == {
-        "mutexes": [{"name": "klaviyo-to-snowflake-{{inputs.parameters.state_id_suffix}}"}]
+        "mutexes": [{"name": "tap-klaviyo-to-target-snowflake-{{inputs.parameters.state_id_suffix}}"}]
     }
     assert workflow_template["spec"]["parallelism"] == deploy()["parallelism"]
+
+
+def test_the_light_run_every_15_minutes_shares_the_full_runs_state_and_mutexes(workflow_template):
+    """meltano.yml's light schedule (events and profiles, TAP_KLAVIYO_SCOPE=light) runs the same job on the same state
+    ids as the full one, so each account's pods of either hold one mutex: never two writers of one state."""
+    schedules = meltano_schedules()
+    light, full = schedules[LIGHT_SCHEDULE], schedules[FULL_SCHEDULE]
+    assert light["cron_interval"] == "*/15 * * * *"
+    assert light["env"] == {"TAP_KLAVIYO_SCOPE": "light"} and not full["env"]
+    assert light["job"] == full["job"]
+
+    cron = named("CronWorkflow", LIGHT_SCHEDULE)
+    assert cron["spec"]["schedules"] == ["*/15 * * * *"] and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    light_template = scheduled_template(LIGHT_SCHEDULE)
+    assert light_template["metadata"]["name"] != workflow_template["metadata"]["name"]
+    assert light_template["spec"]["activeDeadlineSeconds"] < 15 * 60  # ends before the next light run is due
+    for name in ("plan", "sync-account", "mark-deletions"):
+        light_step, full_step = template(light_template, name), template(workflow_template, name)
+        light_env = {e["name"]: e.get("value") for e in light_step["container"]["env"]}
+        full_env = {e["name"]: e.get("value") for e in full_step["container"]["env"]}
+        assert light_env.pop("TAP_KLAVIYO_SCOPE") == "light" and "TAP_KLAVIYO_SCOPE" not in full_env
+        assert light_env == full_env, name
+        # the same `meltano run` (job, state id suffix), so the same state id; the same mutex
+        assert light_step["container"]["args"] == full_step["container"]["args"], name
+        assert light_step.get("synchronization") == full_step.get("synchronization"), name
 
 
 WORKFLOW_VERSION = "{{workflow.creationTimestamp.s}}"  # Unix seconds, set by the controller for the whole workflow
@@ -264,7 +291,7 @@ def test_mark_deletions_runs_last_only_after_every_account_synced_and_never_for_
     # The warehouse and the state backend as the sync pods reach them.
     sync_refs = {e["name"] for e in template(workflow_template, "sync-account")["container"]["env"] if "valueFrom" in e}
     assert {e["name"] for e in container["env"] if "valueFrom" in e} == sync_refs
-    assert spec["synchronization"] == {"mutexes": [{"name": "klaviyo-to-snowflake-mark-deletions"}]}
+    assert spec["synchronization"] == {"mutexes": [{"name": "tap-klaviyo-to-target-snowflake-mark-deletions"}]}
     settings = deploy()["mark_deletions"]
     assert spec["activeDeadlineSeconds"] == settings["active_deadline_seconds"] <= 3600  # a few UPDATEs
     assert container["resources"] == {"requests": settings["requests"], "limits": settings["limits"]}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from argo_manifests import LocalArgo, scheduled_template, template
+from argo_manifests import FULL_SCHEDULE, LIGHT_SCHEDULE, LocalArgo, scheduled_template, template
 
 KEYS = ["pk_secret_a1b2c3d4e5", "pk_secret_f6g7h8i9j0", "pk_secret_k1l2m3n4o5"]
 ACCOUNTS = [
@@ -24,9 +24,14 @@ def accounts_uri(moto_s3):
 
 
 def plan(
-    moto_s3, tmp_path, accounts_file: str, config: dict[str, str] | None = None, **parameters: str
+    moto_s3,
+    tmp_path,
+    accounts_file: str,
+    config: dict[str, str] | None = None,
+    schedule: str = FULL_SCHEDULE,
+    **parameters: str,
 ) -> tuple[LocalArgo, int, str]:
-    workflow_template = scheduled_template()
+    workflow_template = scheduled_template(schedule)
     secret = {
         "KLAVIYO_ACCOUNTS_FILE": accounts_file,
         "MELTANO_STATE_BACKEND_URI": "s3://unused/state",
@@ -82,7 +87,10 @@ def test_the_old_parameters_one_account_some_streams_full_refresh(moto_s3, tmp_p
     assert json.loads(outputs["full_refresh"]) is True
     # Some accounts only: the others' rows were not read again, so nothing may be marked deleted.
     assert json.loads(outputs["mark_deletions"]) is False
-    assert "deletions not marked (some accounts only: the next run of every account marks them)" in output
+    assert (
+        "deletions not marked (a light run, or some accounts only: the next full run of every account marks them)"
+        in output
+    )
 
 
 def test_accounts_limited_by_the_tap_setting_do_not_mark_deletions_either(moto_s3, tmp_path, accounts_uri):
@@ -90,6 +98,15 @@ def test_accounts_limited_by_the_tap_setting_do_not_mark_deletions_either(moto_s
     assert code == 0, output
     outputs = argo.outputs("plan")
     assert [entry["account"] for entry in json.loads(outputs["accounts"])] == ["brand_a", "brand.c/eu"]
+    assert json.loads(outputs["mark_deletions"]) is False
+
+
+def test_a_light_run_syncs_every_account_and_never_marks_deletions(moto_s3, tmp_path, accounts_uri):
+    # It reads none of the listings whose deletions are marked: activating its version would mark them all deleted.
+    argo, code, output = plan(moto_s3, tmp_path, accounts_uri, schedule=LIGHT_SCHEDULE)
+    assert code == 0, output
+    outputs = argo.outputs("plan")
+    assert len(json.loads(outputs["accounts"])) == len(ACCOUNTS)
     assert json.loads(outputs["mark_deletions"]) is False
 
 

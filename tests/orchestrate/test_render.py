@@ -40,6 +40,8 @@ def test_the_committed_manifests_are_what_meltano_yml_renders_to(tmp_path):
     assert set(committed) == {
         "klaviyo-to-snowflake.workflow-template.yaml",
         "klaviyo-to-snowflake.cron-workflow.yaml",
+        "klaviyo-light.workflow-template.yaml",
+        "klaviyo-light.cron-workflow.yaml",
         "csv-to-klaviyo.workflow-template.yaml",
         "csv-drops.event-source.yaml",
         "csv-to-klaviyo.sensor.yaml",
@@ -103,6 +105,10 @@ def edit_csv_job(project: dict) -> None:
     project["schedules"][0]["job"] = "csv-to-klaviyo"
 
 
+def edit_overlap(project: dict) -> None:
+    next(s for s in project["schedules"] if s["name"] == "klaviyo-light")["interval"] = "*/10 * * * *"
+
+
 def edit_undeclared(project: dict) -> None:
     tap = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-klaviyo")
     tap["settings"] = [s for s in tap["settings"] if s["name"] != "table_version"]
@@ -119,6 +125,13 @@ def edit_undeclared(project: dict) -> None:
         (edit_trailing_block, "runs ['tap-klaviyo target-snowflake tap-csv']; only one task"),
         (edit_interval, "interval '@once' is not a 5-field cron expression"),
         (edit_csv_job, "job 'csv-to-klaviyo' runs ['tap-csv target-klaviyo']"),
+        # The light run may take 14 minutes: every 10, one run would still write an account's state at the next.
+        (
+            edit_overlap,
+            "schedule 'klaviyo-light': runs every 10 minute(s) at the shortest (*/10 * * * *), but its workflow may "
+            "take 840 s (deploy.yml workflow_deadline_seconds): one run would overlap the next on its own state; "
+            "lower the deadline below 600 or space the schedule",
+        ),
         # Meltano would ignore TAP_KLAVIYO_TABLE_VERSION: each pod would stamp its own version.
         (
             edit_undeclared,
@@ -144,6 +157,15 @@ def test_a_meltano_yml_that_cannot_run_on_argo_is_refused_by_name(tmp_path, edit
         ({"paralelism": 4}, "paralelism: Extra inputs are not permitted"),
         ({"parallelism": "eight"}, "parallelism: Input should be a valid integer"),
         ({"environment": "staging"}, "no environment 'staging' (deploy.yml `environment`)"),
+        (
+            {"workflow_deadline_seconds": {"klaviyo-to-snowflake": 39600}},
+            "schedule 'klaviyo-light': orchestrate/deploy.yml workflow_deadline_seconds has no positive "
+            "'klaviyo-light'",
+        ),
+        (  # 05:00 and 17:00: a 12-hour run would still be going at the next
+            {"workflow_deadline_seconds": {"klaviyo-to-snowflake": 43200, "klaviyo-light": 840}},
+            "runs every 720 minute(s) at the shortest (0 5,17 * * *), but its workflow may take 43200 s",
+        ),
         ({"mark_deletions": {"requests": {}, "limits": {}}}, "mark_deletions.active_deadline_seconds: Field required"),
         (
             {"retry": {"limit": 3, "policy": "Sometimes", "backoff_duration": "10m", "backoff_factor": 2}},
@@ -162,3 +184,24 @@ def test_a_bad_deploy_yml_is_refused_naming_the_setting(tmp_path, change, messag
     assert result.returncode == 2
     assert message in result.stderr
     assert str(path) in result.stderr or "meltano.yml" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("cron", "minutes"),
+    [
+        ("*/15 * * * *", 15),
+        ("0 5,17 * * *", 12 * 60),
+        ("0 5,7 * * 1-5", 2 * 60),
+        ("0-30/10 9 * * *", 10),
+        ("50 23 * * *", 24 * 60),
+        ("0,50 0 * * *", 50),
+        ("@hourly", 60),
+    ],
+)
+def test_the_shortest_gap_between_two_runs_of_a_schedule(cron, minutes):
+    sys.path.insert(0, str(ORCHESTRATE))
+    try:
+        from render import shortest_gap_seconds  # noqa: PLC0415 - orchestrate/ is scripts, not a package
+    finally:
+        sys.path.remove(str(ORCHESTRATE))
+    assert shortest_gap_seconds(cron) == 60 * minutes

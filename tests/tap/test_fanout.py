@@ -9,8 +9,14 @@ from tap_runs import last_state, records, run_tap
 from tap_klaviyo.fanout import Child, _message_type, merge_states
 
 
-def child(account_id: str | None, state: dict | None) -> Child:
-    return Child(account=f"name-{account_id}", process=None, account_id=account_id, state=state)  # type: ignore[arg-type]
+def child(account_id: str | None, state: dict | None, streams: tuple[str, ...] = ("events", "list_members")) -> Child:
+    return Child(
+        account=f"name-{account_id}",
+        process=None,  # type: ignore[arg-type]
+        account_id=account_id,  # type: ignore[arg-type]
+        streams=frozenset(streams),
+        state=state,
+    )
 
 
 def part(account_id: str, value: str, **context: str) -> dict:
@@ -35,6 +41,27 @@ def test_each_child_contributes_only_its_own_partitions():
     values = {p["context"]["account_id"]: p["replication_key_value"] for p in partitions}
     assert values == {"A": "2025-05-05", "B": "2025-06-06", "C": "2024-01-01"}
     assert base["bookmarks"]["events"]["partitions"][0]["replication_key_value"] == "2024-01-01"  # input untouched
+
+
+def test_each_child_contributes_only_its_own_streams():
+    """Children of one account read different groups of its streams, and each starts from the whole input state: a
+    child that does not read events (it only carries their old bookmark) must not move them back."""
+    base = {"bookmarks": {"events": {"partitions": [part("A", "2024-01-01")]}}}
+    events = child("A", {"bookmarks": {"events": {"partitions": [part("A", "2025-05-05")]}}}, ("events",))
+    profiles = child(
+        "A",
+        {
+            "bookmarks": {
+                "events": {"partitions": [part("A", "2024-01-01")]},
+                "profiles": {"partitions": [part("A", "2025-06-06")]},
+            }
+        },
+        ("profiles",),
+    )
+    for order in ([events, profiles], [profiles, events]):
+        merged = merge_states(base, order)
+        assert merged["bookmarks"]["events"]["partitions"] == [part("A", "2025-05-05")]
+        assert merged["bookmarks"]["profiles"]["partitions"] == [part("A", "2025-06-06")]
 
 
 def test_a_child_not_yet_identified_contributes_nothing():
@@ -80,3 +107,43 @@ def test_a_stream_map_that_drops_account_id_keeps_every_accounts_bookmarks(klavi
     for partition in partitions:
         name = next(a["account"] for a in klaviyo_sandbox.accounts if a["id"] == partition["context"]["account_id"])
         assert partition["replication_key_value"] == max(r["datetime"] for r in by_account[name])
+
+
+def test_with_streams_and_accounts_at_the_same_time_no_state_runs_ahead_of_the_rows(klaviyo_sandbox, tmp_path):
+    """The STATE rule with concurrent streams: at every STATE the parent emits, each bookmark is one of the rows
+    already passed on (the largest replication key of its stream and partition so far), whichever process read it."""
+    accounts = [{"account": a["account"], "api_key": a["api_key"]} for a in klaviyo_sandbox.accounts[:2]]
+    config = {
+        "accounts_json": json.dumps(accounts),
+        "api_url": klaviyo_sandbox.url,
+        "start_date": "2020-01-01T00:00:00Z",
+        "rate_limit_scale": 0,
+        "parallel_accounts": 2,
+        "progress_interval_seconds": 0,
+    }
+    streams = ["events", "profiles", "campaigns", "segments", "segment_members"]
+    code, messages, stderr = run_tap(config, tmp_path, streams=streams)
+    assert code == 0, stderr[-3000:]
+    (groups,) = [line.split("per account: ")[1] for line in stderr.splitlines() if "Stream groups read" in line]
+    assert {"events", "profiles", "segment_members, segments"} <= set(groups.split(" | ")), groups
+    seen: dict[tuple[str, str], list[dict]] = {}
+    checked = 0
+    for message in messages:
+        if message["type"] == "RECORD":
+            seen.setdefault((message["stream"], message["record"]["account_id"]), []).append(message["record"])
+        elif message["type"] == "STATE":
+            for stream, stream_state in message["value"]["bookmarks"].items():
+                for partition in stream_state.get("partitions", []):
+                    value, key = partition.get("replication_key_value"), partition.get("replication_key")
+                    if value is None:
+                        continue
+                    context = partition["context"]
+                    rows = [
+                        row
+                        for row in seen.get((stream, context["account_id"]), [])
+                        if all(row.get(k) == v for k, v in context.items())
+                    ]
+                    assert rows and value <= max(row[key] for row in rows), (stream, partition)
+                    checked += 1
+    assert checked > 0
+    assert {stream for stream, _ in seen} == set(streams)

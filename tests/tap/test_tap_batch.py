@@ -223,7 +223,8 @@ def test_a_loader_that_keeps_its_files_is_waited_for_a_while_then_the_run_writes
     tap waits batch_loader_wait_seconds once, says so, and ends with every row in its files."""
     sandbox, config, folder = alone
     (tmp_path / "config.json").write_text(
-        json.dumps({**config, "parallel_accounts": 1, "batch_loader_wait_seconds": 2})
+        # one process (each process that writes files waits once)
+        json.dumps({**config, "parallel_accounts": 1, "parallel_stream_groups": 1, "batch_loader_wait_seconds": 2})
     )
     command = [*TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(folder / "catalog.json")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
