@@ -108,6 +108,16 @@ def test_with_the_check_off_nothing_is_counted_or_re_read(sandbox, tmp_path):
     assert "completeness" not in last_state(messages)["bookmarks"]["events"]["partitions"][0]
 
 
+def test_a_light_run_neither_counts_nor_re_reads(sandbox, tmp_path):
+    """The run every 15 minutes reads events and profiles only: Klaviyo's counts are the full runs' to ask."""
+    running, config = sandbox
+    running.reset()
+    code, messages, err = run_tap({**config, "scope": "light"}, tmp_path, None, streams=STREAMS)
+    assert code == 0, err[-3000:]
+    assert records(messages, "events") and records(messages, "event_counts") == []
+    assert running.requests("/api/metric-aggregates") == []
+
+
 def test_profile_ids_are_listed_whole_ids_only_once_per_interval(sandbox, tmp_path):
     running, config = sandbox
     code, first, err = run_tap(config, tmp_path, None, streams=STREAMS)
