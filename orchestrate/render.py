@@ -56,6 +56,8 @@ ACTIVATE_VERSION_SETTING = "activate_version"
 WORKFLOW_VERSION = "{{workflow.creationTimestamp.s}}"
 # The last step's state id suffix (and template name); orchestrate/plan.py refuses an account that would get it.
 MARK_DELETIONS = "mark-deletions"
+# The last step of the schedules deploy.yml `models` names: the dbt models (transform/), once every account synced.
+MODELS = "models"
 # Meltano passes a `<PLUGIN>_<SETTING>` variable only for a setting meltano.yml declares.
 PASSED_BY_VARIABLE = (ACCOUNTS_SETTING, TABLE_VERSION_SETTING, ACTIVATE_VERSION_SETTING)
 PLAN_OUTPUT_DIR = "/tmp/plan"
@@ -115,6 +117,13 @@ class OnePodJobSettings(StepSettings):
     workflow_deadline_seconds: int = Field(gt=0)
 
 
+class ModelsSettings(StepSettings):
+    """deploy.yml `models`: the job that builds the dbt models, run once after the accounts of these schedules."""
+
+    job: str
+    schedules: list[str]
+
+
 class Deploy(Settings):
     """orchestrate/deploy.yml: see the comments in that file."""
 
@@ -138,6 +147,7 @@ class Deploy(Settings):
     plan: StepSettings
     sync: StepSettings
     mark_deletions: StepSettings
+    models: ModelsSettings
     file_loads: FileLoadSettings
     one_pod_jobs: dict[str, OnePodJobSettings]
 
@@ -161,6 +171,7 @@ class Pipeline(Scheduled):
     loader: str
     plan_variables: list[str]  # read by the extractor's configuration
     sync_variables: list[str]  # read by the extractor, the loader and the state backend
+    models_variables: list[str] | None = None  # read by the models job, when this schedule's runs end with it
 
 
 def load_yaml(path: Path) -> Any:
@@ -336,6 +347,9 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
             target |= _plugin_variables(meltano, environment, "utilities", name)
         env = {str(key): str(value) for key, value in (schedule.get("env") or {}).items()}
         cron, name = _cron(schedule, where), schedule["name"]
+        models = None
+        if name in deploy.models.schedules:
+            models = _user_variables(_models_variables(meltano, environment, deploy, where) | shared, deploy)
         found.append(
             Pipeline(
                 schedule=schedule["name"],
@@ -347,10 +361,16 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
                 loader=loader,
                 plan_variables=_user_variables(tap | _variables(env), deploy),
                 sync_variables=_user_variables(tap | target | shared | _variables(env), deploy),
+                models_variables=models,
             )
         )
     if not found:
         raise RenderError(f"{source}: no schedules, so nothing to run on Argo")
+    unknown = sorted(set(deploy.models.schedules) - {entry.schedule for entry in found})
+    if unknown:
+        raise RenderError(
+            f"{source}: deploy.yml models.schedules names {', '.join(map(repr, unknown))}, which is not a schedule"
+        )
     scheduled = {entry.job for entry in found}
     unscheduled = sorted(set(deploy.one_pod_jobs) - scheduled)
     if unscheduled:
@@ -358,6 +378,20 @@ def pipelines(meltano: dict[str, Any], deploy: Deploy, source: Path) -> list[Pip
             f"{source}: deploy.yml one_pod_jobs names {', '.join(map(repr, unscheduled))}, which no schedule runs"
         )
     return found
+
+
+def _models_variables(meltano: dict[str, Any], environment: dict[str, Any], deploy: Deploy, where: str) -> set[str]:
+    """What deploy.yml's models job reads: a job of utility commands (`dbt-snowflake:run dbt-snowflake:test`)."""
+    job = _named(meltano.get("jobs"), deploy.models.job)
+    utilities = {entry.get("name") for entry in meltano.get("plugins", {}).get("utilities") or []}
+    blocks = [block for task in (job or {}).get("tasks") or [] for block in str(task).split()]
+    names = {block.split(":", 1)[0] for block in blocks}
+    if job is None or not blocks or not names <= utilities:
+        raise RenderError(
+            f"{where}: deploy.yml models.job {deploy.models.job!r} must be a job of meltano.yml whose tasks are "
+            "utility commands (<utility>:<command>)"
+        )
+    return set().union(*(_plugin_variables(meltano, environment, "utilities", name) for name in sorted(names)))
 
 
 def _one_pod_job(
@@ -597,6 +631,36 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
             ],
         ),
     }
+    templates = [plan, sync, mark_deletions]
+    models_steps: list[list[dict[str, Any]]] = []
+    if pipeline.models_variables is not None:
+        parameters.append(
+            {
+                "name": "models",
+                "value": "true",
+                "enum": ["true", "false"],
+                "description": f"true: end with `meltano run {deploy.models.job}` (the dbt models over what the run "
+                "loaded, and their tests); false: leave them to the next run.",
+            }
+        )
+        templates.append(
+            {
+                "name": MODELS,
+                # Two runs never build the models at the same time (dbt's incremental events model merges).
+                "synchronization": {"mutexes": [{"name": deploy.models.job}]},
+                "activeDeadlineSeconds": deploy.models.active_deadline_seconds,
+                "retryStrategy": _retry(deploy),
+                "container": _container(
+                    deploy,
+                    deploy.models,
+                    [meltano],
+                    ["--environment", deploy.environment, "run", "--no-install", deploy.models.job],
+                    _secret_env(deploy, pipeline.models_variables),
+                ),
+            }
+        )
+        # After mark-deletions (skipped or done): once every account synced, the models see every brand's rows.
+        models_steps.append([{"name": MODELS, "template": MODELS, "when": "{{workflow.parameters.models}} == true"}])
     main = {
         "name": "main",
         # Every account runs to the end even when another fails; the workflow then fails naming it.
@@ -635,6 +699,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
                     },
                 }
             ],
+            *models_steps,
         ],
     }
     return {
@@ -653,7 +718,7 @@ def workflow_template(pipeline: Pipeline, deploy: Deploy) -> dict[str, Any]:
         "spec": workflow_spec(
             deploy,
             parameters,
-            [main, plan, sync, mark_deletions],
+            [main, *templates],
             labels=_labels(pipeline),
             deadline=pipeline.deadline,
             parallelism=deploy.parallelism,

@@ -162,7 +162,7 @@ def test_the_cron_workflow_runs_meltanos_schedule_in_utc_one_run_at_a_time(workf
 
 def test_the_old_apps_parameters_drive_the_plan(workflow_template):
     parameters = {p["name"]: p for p in workflow_template["spec"]["arguments"]["parameters"]}
-    assert list(parameters) == ["sync_type", "included_steps", "single_account"]
+    assert list(parameters) == ["sync_type", "included_steps", "single_account", "models"]  # models: ours
     assert parameters["sync_type"]["enum"] == ["incremental", "full"]
     assert parameters["sync_type"]["value"] == "incremental"
     assert parameters["included_steps"]["value"] == "all"
@@ -177,7 +177,7 @@ def test_the_old_apps_parameters_drive_the_plan(workflow_template):
 
 def test_every_account_runs_in_its_own_pod_with_its_own_state_id(workflow_template):
     main = template(workflow_template, workflow_template["spec"]["entrypoint"])
-    (plan_step,), (sync_step,), _ = main["steps"]
+    (plan_step,), (sync_step,), *_ = main["steps"]
     assert plan_step["template"] == "plan"
     assert sync_step["template"] == "sync-account"
     assert sync_step["withParam"] == "{{steps.plan.outputs.parameters.accounts}}"
@@ -256,7 +256,7 @@ def test_every_sync_pod_of_a_run_stamps_the_same_table_version(workflow_template
 def test_mark_deletions_runs_last_only_after_every_account_synced_and_never_for_some_accounts(workflow_template):
     main = template(workflow_template, workflow_template["spec"]["entrypoint"])
     assert main["failFast"] is False
-    _, sync_group, last_group = main["steps"]
+    _, sync_group, last_group, *_ = main["steps"]
     # Its own group after the fan-out: Argo starts a group only when every step of the one before succeeded (each
     # account's pod, after its retries), so after a failed account nothing is marked. No continueOn anywhere.
     assert [step["template"] for step in sync_group] == ["sync-account"]
@@ -296,6 +296,36 @@ def test_mark_deletions_runs_last_only_after_every_account_synced_and_never_for_
     assert spec["activeDeadlineSeconds"] == settings["active_deadline_seconds"] <= 3600  # a few UPDATEs
     assert container["resources"] == {"requests": settings["requests"], "limits": settings["limits"]}
     assert "mark_deletions" in {p["name"] for p in template(workflow_template, "plan")["outputs"]["parameters"]}
+
+
+def test_the_models_run_once_after_every_account_synced_and_deletions_were_marked(workflow_template):
+    main = template(workflow_template, workflow_template["spec"]["entrypoint"])
+    *_, marks, (step,) = main["steps"]
+    assert [s["template"] for s in marks] == ["mark-deletions"]
+    # A group after mark-deletions (which may be skipped): only once every account's pod succeeded.
+    assert step["name"] == step["template"] == "models"
+    assert step["when"] == "{{workflow.parameters.models}} == true"
+    parameter = next(p for p in workflow_template["spec"]["arguments"]["parameters"] if p["name"] == "models")
+    assert (parameter["value"], parameter["enum"]) == ("true", ["true", "false"])
+    settings = deploy()["models"]
+    spec = template(workflow_template, "models")
+    container = spec["container"]
+    assert container["args"] == ["--environment", "prod", "run", "--no-install", settings["job"]]
+    assert settings["job"] == "klaviyo-models"
+    job = next(j for j in meltano_yml()["jobs"] if j["name"] == settings["job"])
+    assert job["tasks"] == ["dbt-snowflake:run dbt-snowflake:test"]
+    # Two runs never build the models at once; the Snowflake login comes from the Secret, no Klaviyo key.
+    assert spec["synchronization"] == {"mutexes": [{"name": "klaviyo-models"}]}
+    refs = {e["name"] for e in container["env"] if "valueFrom" in e}
+    assert {"SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD"} <= refs
+    assert not any("KLAVIYO" in name for name in refs)
+    assert spec["activeDeadlineSeconds"] == settings["active_deadline_seconds"]
+
+
+def test_the_light_run_leaves_the_models_to_the_full_runs():
+    light = load_yaml(ARGO_DIR / "klaviyo-light.workflow-template.yaml")
+    assert "models" not in {t["name"] for t in light["spec"]["templates"]}
+    assert deploy()["models"]["schedules"] == ["klaviyo-to-snowflake"]
 
 
 # What Meltano itself sets for every plugin it runs (https://docs.meltano.com/guide/configuration#environment-variables)
@@ -377,7 +407,7 @@ def test_every_placeholder_is_one_argo_can_resolve(workflow_template):
     for node in spec["templates"]:
         inputs = {p["name"] for p in node.get("inputs", {}).get("parameters", [])}
         found = placeholders(node)
-        assert found or node["name"] == "main", node["name"]
+        assert found or node["name"] in ("main", "models"), node["name"]  # the models step needs no parameter
         for expression in found:
             scope, _, name = expression.rpartition(".")
             allowed = {

@@ -22,7 +22,14 @@ EVENTS = 400
 # What the scheduled runs here read (the CronWorkflow reads every stream): events, and three streams that mark
 # deletions, campaigns with their messages and accounts.
 # campaign* without the campaign reports: their requests are paced at 2 a minute, which this test does not need.
-SCHEDULED = {"sync_type": "incremental", "included_steps": "accounts,events,campaign*,!*_reports", "single_account": ""}
+# Without the models step: the dbt models need every stream (tests/e2e/test_models.py runs them, and
+# tests/orchestrate/test_render.py checks the step); their runs are given models=false.
+SCHEDULED = {
+    "sync_type": "incremental",
+    "included_steps": "accounts,events,campaign*,!*_reports",
+    "single_account": "",
+    "models": "false",
+}
 VERSIONED = ("accounts", "campaigns", "campaign_messages")
 DATA = ("--accounts", "2", "--seed", "23", "--events", str(EVENTS), "--profiles", "40", "--rate-limit-scale", "0")
 STATE_PREFIX = "argo-pods"
@@ -281,7 +288,7 @@ def test_one_account_again_then_a_full_refresh_as_the_old_single_account_and_syn
     _, first = scheduled
     account, other = stack.sandbox.accounts
     argo = local_argo(stack, warehouse, tmp_path)
-    one = {"included_steps": "events", "single_account": account["account"].upper()}
+    one = {"included_steps": "events", "single_account": account["account"].upper(), "models": "false"}
     runs = []
     for sync_type in ("incremental", "full"):
         stack.sandbox.reset()

@@ -171,6 +171,14 @@ def test_a_meltano_yml_that_cannot_run_on_argo_is_refused_by_name(tmp_path, edit
             {"retry": {"limit": 3, "policy": "Sometimes", "backoff_duration": "10m", "backoff_factor": 2}},
             "retry.policy: Input should be 'Always', 'OnFailure', 'OnError' or 'OnTransientError'",
         ),
+        (  # the models step runs utility commands only: a tap's job there would sync without a state id
+            {"models": load_yaml(ORCHESTRATE / "deploy.yml")["models"] | {"job": "csv-to-klaviyo"}},
+            "deploy.yml models.job 'csv-to-klaviyo' must be a job of meltano.yml whose tasks are utility commands",
+        ),
+        (
+            {"models": load_yaml(ORCHESTRATE / "deploy.yml")["models"] | {"schedules": ["klaviyo-hourly"]}},
+            "deploy.yml models.schedules names 'klaviyo-hourly', which is not a schedule",
+        ),
         (  # the file loads hand tap-csv the one file: another job cannot run for a dropped file
             {"file_loads": load_yaml(ORCHESTRATE / "deploy.yml")["file_loads"] | {"job": "snowflake-to-klaviyo"}},
             "file_loads.job 'snowflake-to-klaviyo' must be a job of one task 'tap-csv <loader>'",
