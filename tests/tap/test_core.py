@@ -23,6 +23,7 @@ TestTapKlaviyo = get_tap_test_class(
         "rate_limit_scale": 0,
     },
     # The standard tests stop each stream after 150 records: no listing of profile ids runs to its end, and
-    # profile_listings has a row only for one that did (tap_klaviyo/profile_listing.py; tests/tap/test_completeness.py).
+    # profile_listings has a row only for one that did (tap_klaviyo/profile_listing.py,
+    # tests/tap/test_tap_completeness.py).
     suite_config=SuiteConfig(ignore_no_records_for_streams=["profile_listings"]),
 )
