@@ -81,6 +81,9 @@ class KlaviyoStream(RESTStream[t.Any]):
     in_light_runs: t.ClassVar[bool] = False
     #: large enough to be read by a process of its own, beside its account's other streams (stream_groups.py)
     runs_alone: t.ClassVar[bool] = False
+    #: the stream whose results, held in this process (RunContext), this one reports: read in that stream's
+    #: process (stream_groups.py), which is the only one that holds them
+    reports_on: t.ClassVar[str | None] = None
 
     def __init__(self, tap: Tap, run: RunContext, **kwargs: t.Any) -> None:
         self.run = run

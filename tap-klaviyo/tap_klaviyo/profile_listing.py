@@ -138,6 +138,7 @@ class ProfileListingsStream(KlaviyoStream):
 
     name = "profile_listings"
     path = "/api/profiles"
+    reports_on = "profile_ids"  # its rows are profile_ids' whole listings, known only to that stream's process
     primary_keys = ("account_id",)
 
     @override

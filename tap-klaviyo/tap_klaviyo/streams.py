@@ -13,6 +13,7 @@ How each stream stays in step with Klaviyo (README, "How the warehouse stays in 
 
 from __future__ import annotations
 
+import math
 import typing as t
 from datetime import UTC, date, datetime
 
@@ -118,7 +119,7 @@ class EventsStream(WindowedStream):
         healed = 0
         for metric_id, day in plan:
             assert counts is not None
-            for rows in self.day_of_metric(partition, metric_id, day, counts.timezone):
+            for rows in self.day_of_metric(partition, metric_id, day, counts.timezone, read_start):
                 healed += len(rows)
                 yield rows
         if plan:
@@ -128,9 +129,14 @@ class EventsStream(WindowedStream):
             state[Baseline.STATE_KEY] = next_baseline(baseline, counts, read_start, plan).to_state()
             mark_state_changed(self)
 
-    def day_of_metric(self, partition: PartitionRun, metric_id: str, day: date, timezone: str) -> Iterator[list[Row]]:
-        """Every event of one metric on one day of the account's calendar, in windows read at once."""
+    def day_of_metric(
+        self, partition: PartitionRun, metric_id: str, day: date, timezone: str, read_start: datetime
+    ) -> Iterator[list[Row]]:
+        """Every event of one metric on one day of the account's calendar before `read_start`, in windows read at
+        once: the incremental read (from the whole second of `read_start` on) already emits the rest of the day, and
+        a run emits a row once."""
         start, end = local_day_bounds(day, zone_of(timezone))
+        end = min(end, datetime.fromtimestamp(math.floor(read_start.timestamp()), UTC))
 
         def window_filter(lo: int, hi: int | None) -> list[str]:
             return [f'equals(metric_id,"{metric_id}")', *self.window_filter(lo, hi)]

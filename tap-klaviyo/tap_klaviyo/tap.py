@@ -175,7 +175,7 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
                 StreamNeeds(
                     stream.name,
                     stream.rate_buckets(),
-                    stream.parent.name if stream.parent is not None else None,
+                    stream.parent.name if stream.parent is not None else stream.reports_on,
                     stream.runs_alone,
                 )
                 for stream in synced

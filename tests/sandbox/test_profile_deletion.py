@@ -185,7 +185,7 @@ def test_generated_event_pages_skip_a_deleted_profiles_events():
     victim = account.data.profile_id(7)
     assert delete_profiles(account, [victim]) == [victim]
     table = account.state.events
-    texts, _, _ = fast_page(account.data, table, "datetime", False, None, None, None, [], 1000 * 10, "http://x")
+    texts, _, _, _ = fast_page(account.data, table, "datetime", False, None, None, None, [], 1000 * 10, "http://x")
     assert len(texts) == table.n - len(table.hidden)
     assert not any(victim in text for text in texts)
     assert len(table.hidden) > 20
