@@ -24,7 +24,12 @@ def test_readme_demo_loads_every_account_into_the_warehouse_and_prints_it():
     header = next(line for line in lines if line.startswith("table"))
     assert all(name in header for name in ("Acme Outdoors", "Blue Fern Botanicals", "Copperline Coffee"))
     rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("RAW.KLAVIYO.")}
-    assert len(rows) == 19  # one table per stream, the 4 report streams' too
+    # One table per stream: the 15, the 4 report streams', and the completeness check's 3 (Klaviyo's counts, every
+    # profile id, when each account's ids were listed).
+    assert len(rows) == 22, sorted(rows)
+    for table in ("EVENT_COUNTS", "PROFILE_IDS", "PROFILE_LISTINGS"):
+        assert f"RAW.KLAVIYO.{table}" in rows, table
+    assert rows["RAW.KLAVIYO.PROFILE_IDS"] == ["2,000", "2,000", "2,000", "6,000"]  # every profile, ids only
     for table in ("CAMPAIGN_VALUES_REPORTS", "FLOW_VALUES_REPORTS", "FLOW_SERIES_REPORTS", "SEGMENT_SERIES_REPORTS"):
         per_account = rows[f"RAW.KLAVIYO.{table}"][:3]
         assert all(int(count.replace(",", "")) > 0 for count in per_account), (table, per_account)

@@ -94,6 +94,8 @@ class EventCountsStream(KlaviyoStream):
 
     name = "event_counts"
     path = AGGREGATES_PATH
+    # Read in the events stream's process: both use the counts asked once per run there (RunContext.event_counts).
+    reports_on = "events"
     endpoint = AGGREGATE_ENDPOINT
     primary_keys = ("account_id", "metric_id", "local_date")
     # The events stream asks the same counts (to heal changed days): in its process they are asked once a run.

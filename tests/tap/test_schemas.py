@@ -161,7 +161,7 @@ def rows(klaviyo_sandbox) -> dict[str, list[dict[str, Any]]]:
 
 def test_every_stream_has_a_schema_and_the_format_checker_checks_date_times() -> None:
     # The completeness streams' rows are the tap's own (Klaviyo's counts, profile ids, listings), no Klaviyo
-    # resource: tests/tap/test_completeness.py checks them.
+    # resource: tests/tap/test_tap_completeness.py checks them.
     derived = ["event_counts", "profile_ids", "profile_listings"]
     assert sorted(path.stem for path in SCHEMAS.glob("*.json")) == sorted(STREAMS + derived)
     checker = FormatChecker()
