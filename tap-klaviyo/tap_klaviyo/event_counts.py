@@ -98,8 +98,6 @@ class EventCountsStream(KlaviyoStream):
     reports_on = "events"
     endpoint = AGGREGATE_ENDPOINT
     primary_keys = ("account_id", "metric_id", "local_date")
-    # The events stream asks the same counts (to heal changed days): in its process they are asked once a run.
-    reports_on = "events"
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
