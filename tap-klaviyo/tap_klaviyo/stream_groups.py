@@ -6,7 +6,8 @@ processes reading one bucket of an account would each take the whole tier, and t
 - streams that share a rate-limit bucket are one group (list_members lists the lists through `get_lists`, as the
   lists stream does; the report streams look up the account and its metrics, as the accounts and metrics streams do);
 - a child stream is in its parent's group: it reads the parent's pages, or is called for each of its rows; so is a
-  stream that reports on another's results held in the process (KlaviyoStream.reports_on: profile_listings);
+  stream that shares another's results held in the process (KlaviyoStream.reports_on: profile_listings,
+  event_counts);
 - each group holding a stream that `runs_alone` (events, profiles, list and segment members: the large ones) is a
   process of its own; every other group (the small streams, the reports) shares one process, where each is quick.
 

@@ -71,6 +71,8 @@ def test_the_tap_puts_every_stream_in_exactly_one_group():
     assert by_stream["flow_series_reports"] == by_stream["metrics"] == by_stream["accounts"]
     # profile_listings reports the listings profile_ids finished, which only profile_ids' process knows
     assert by_stream["profile_listings"] == by_stream["profile_ids"]
+    # event_counts and events share one asking of Klaviyo's counts per run (event_counts.py)
+    assert by_stream["event_counts"] == by_stream["events"]
     # and the large streams apart from each other
     alone = {by_stream[name] for name in ("events", "profiles", "list_members", "segment_members")}
     assert len(alone) == 4 and by_stream["campaigns"] not in alone
