@@ -263,15 +263,20 @@ def _cron_values(field: str, low: int, high: int) -> set[int]:
     return values
 
 
-def shortest_gap_seconds(cron: str) -> int:
-    """The shortest time between two runs of a cron schedule, from its minutes and hours (at most a day: a schedule
-    that skips days is taken to run every day, which can only make the gap shorter)."""
+def gaps_seconds(cron: str) -> list[int]:
+    """The times between one run of a cron schedule and the next through a day, from its minutes and hours (at most
+    a day: a schedule that skips days is taken to run every day, which can only make the gaps shorter)."""
     presets = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *",
                "@yearly": "0 0 1 1 *"}  # fmt: skip
     minute, hour = presets.get(cron, cron).split()[:2]
     times = sorted(h * 60 + m for h in _cron_values(hour, 0, 23) for m in _cron_values(minute, 0, 59))
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    return 60 * min([*gaps, times[0] + 24 * 60 - times[-1]])
+    return [60 * gap for gap in [*gaps, times[0] + 24 * 60 - times[-1]]]
+
+
+def shortest_gap_seconds(cron: str) -> int:
+    """The shortest time between two runs of a cron schedule (`gaps_seconds`)."""
+    return min(gaps_seconds(cron))
 
 
 def _deadline(schedule: str, cron: str, deadline: int | None, where: str) -> int:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -156,3 +157,32 @@ def klaviyo_api(
         "content-type": "application/vnd.api+json",
     }
     return requests.request(method, stack.sandbox.url + path, headers=headers, json=body, timeout=30)
+
+
+def write_events(stack: LocalStack, when: datetime, count: int, tag: str) -> None:
+    """`count` events of the first account through the API (POST /api/events, as a store's integration sends them),
+    dated from `when` a second apart, each with `tag` in its properties (`tagged` counts them in the warehouse)."""
+    for n in range(count):
+        body = {
+            "data": {
+                "type": "event",
+                "attributes": {
+                    "properties": {"tag": tag, "n": n},
+                    "time": (when + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "unique_id": f"{tag}-{n}",
+                    "metric": {"data": {"type": "metric", "attributes": {"name": "Backfilled Order"}}},
+                    "profile": {"data": {"type": "profile", "attributes": {"email": f"{tag}{n}@example.com"}}},
+                },
+            }
+        }
+        assert klaviyo_api(stack, "POST", "/api/events", 0, body).status_code == 202
+
+
+def tagged(project: LocalProject, tag: str) -> int:
+    """How many events `write_events` wrote with `tag` are in RAW.KLAVIYO.EVENTS."""
+    return raw_sql(
+        project,
+        'SELECT count(DISTINCT "id") FROM "KLAVIYO"."EVENTS" WHERE '
+        "json_extract_string(\"event_properties\", '$.tag') = ?",
+        tag,
+    )[0][0]

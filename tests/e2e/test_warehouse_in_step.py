@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from meltano_project import LocalProject, ensure_installed, klaviyo_api, raw_sql
+from meltano_project import LocalProject, ensure_installed, klaviyo_api, raw_sql, tagged, write_events
 
 from local_stand_ins.stack import LocalStack, start_local_stack
 
@@ -314,32 +314,6 @@ def late_stack():
     running = start_local_stack("--accounts", "1", *DATA[2:], "--late-share", "0.5", "--late-hours", "24")
     yield running
     running.stop()
-
-
-def write_events(stack: LocalStack, when: datetime, count: int, tag: str) -> None:
-    for n in range(count):
-        body = {
-            "data": {
-                "type": "event",
-                "attributes": {
-                    "properties": {"tag": tag, "n": n},
-                    "time": (when + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "unique_id": f"{tag}-{n}",
-                    "metric": {"data": {"type": "metric", "attributes": {"name": "Backfilled Order"}}},
-                    "profile": {"data": {"type": "profile", "attributes": {"email": f"{tag}{n}@example.com"}}},
-                },
-            }
-        }
-        assert klaviyo_api(stack, "POST", "/api/events", 0, body).status_code == 202
-
-
-def tagged(project: LocalProject, tag: str) -> int:
-    return raw_sql(
-        project,
-        'SELECT count(DISTINCT "id") FROM "KLAVIYO"."EVENTS" WHERE '
-        "json_extract_string(\"event_properties\", '$.tag') = ?",
-        tag,
-    )[0][0]
 
 
 @pytest.mark.parametrize(("lookback", "all_arrive"), [("7", True), ("0", False)])
