@@ -72,6 +72,7 @@ bench: setup
 	$(BIN)/python bench/membership_cost.py
 	$(BIN)/python bench/profile_deletion_cost.py
 	$(BIN)/python bench/light_run.py
+	$(BIN)/python bench/freshness.py
 	$(BIN)/python bench/full_run.py
 	$(BIN)/python bench/report_quota.py
 	$(BIN)/python bench/target_throughput.py

@@ -7,14 +7,15 @@ One account whose sandbox holds two hours of data at that density, ending now, w
 per-request latency; the project on the emulator (tests/e2e/meltano_project.py). The full schedule (`meltano
 schedule run klaviyo-to-snowflake`) runs once so the state exists (not measured). Then `--samples` times: one event
 is written through the API, as a store's integration writes it, `meltano schedule run klaviyo-light` starts at once,
-and when it ends the event's row is looked up in RAW.KLAVIYO.EVENTS. Each sample gives the seconds from the write
-to the row found, and to target-snowflake's end (the row is committed by then, before warehouse-sql:apply); where
-the run spent its time, from the timestamps of Meltano's log (Meltano's start, its state and catalog, the tap,
+and when it ends the event's row is looked up in RAW.KLAVIYO.EVENTS. Each sample gives the seconds from the write to
+the row found, and to target-snowflake's end (the row is committed by then, before warehouse-sql:apply); where the
+run spent its time, from the timestamps of Meltano's log (Meltano's start, its state and catalog, the tap,
 target-snowflake's load after the tap, Meltano's state write, warehouse-sql:apply, Meltano's exit); the requests to
-Klaviyo and the rows the tap read; the load average. From the median and the light schedule's interval (its cron
-in meltano.yml): the best case (an event written as a run starts), the worst (written just after a run read the
-events: the interval and a run) and the average over events written at any time. Real Snowflake's MERGE and start-up
-times are not the emulator's: the target-snowflake and warehouse-sql:apply lines are the emulator's.
+Klaviyo, the rows the tap read and its seconds reading them; the load average. From the median and the light
+schedule's interval (its cron in meltano.yml): the best case (an event written as a run starts), the worst (written
+just after a run read the events: the interval and a run) and the average over events written at any time. Real
+Snowflake's MERGE and start-up times are not the emulator's: the target-snowflake and warehouse-sql:apply lines are
+the emulator's.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from local_stand_ins.stack import LocalStack, start_local_stack  # noqa: E402
 SCHEDULE = "klaviyo-light"
 SPAN_HOURS = 2  # the data the sandbox holds, ending now: more than a light run reads (its lookback is 60 minutes)
 LOG_LINE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z \[\s*\w+\s*\] (\S+)\s+(.*)")
-ROWS = re.compile(r"(\w+) for '[^']*': done, ([\d,]+) rows")
+READ = re.compile(r"(\w+) for '[^']*': done, ([\d,]+) rows in (\d+) s")  # tap_klaviyo/progress.py
 # The run's steps, each ending at a line of Meltano's log: (step, who logged it, what it says, its first or last)
 STEPS = (
     ("Meltano's start", "meltano", "Running job with name", "first"),
@@ -96,8 +97,10 @@ def sample(stack: LocalStack, project: LocalProject, number: int) -> dict[str, f
     found = time.time()
     loaded = [when for when, name, _ in log_times(run.output) if name == "target-snowflake"]
     rows: Counter[str] = Counter()
-    for stream, count in ROWS.findall(run.output):
+    reading: Counter[str] = Counter()  # seconds from the stream's first request to its last row, as the tap counts
+    for stream, count, seconds in READ.findall(run.output):
         rows[stream] += int(count.replace(",", ""))
+        reading[stream] = max(reading[stream], int(seconds))
     return {
         "write -> row found (s)": found - written,
         "write -> target-snowflake done (s)": loaded[-1] - written if loaded else None,
@@ -105,7 +108,9 @@ def sample(stack: LocalStack, project: LocalProject, number: int) -> dict[str, f
         **{f"  {step}": seconds for step, seconds in step_seconds(run.output, started, ended).items()},
         "requests to Klaviyo": len(stack.sandbox.requests()) - served,
         "events read": rows["events"],
+        "events: seconds reading (the tap's count)": reading["events"],
         "profiles read": rows["profiles"],
+        "profiles: seconds reading": reading["profiles"],
         "load average (1 min) at the write": load,
     }
 
