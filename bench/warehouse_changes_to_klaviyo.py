@@ -1,5 +1,5 @@
 """A warehouse view of profiles pushed to Klaviyo, then 1% of it changed and pushed again: issue 16's "send only what
-changed", end to end at a size the suite cannot afford (tests/e2e/test_snowflake_view_changes.py runs 1,000 rows).
+changed", end to end at sizes the suite does not run (tests/e2e/test_snowflake_view_changes.py runs 1,000 rows).
 
     .venv/bin/python bench/warehouse_changes_to_klaviyo.py [--profiles 100000] [--changed-share 0.01]
 

@@ -31,6 +31,7 @@ MAPPINGS = {STREAM: {"profile": {"email": "email", "first_name": "first_name",
 PASSWORD = "snowflake-password-5d2e7b"  # must never show in a pod's log
 CHANGED_VALUE = 4321.5
 CHANGED_AT = "2024-07-01 00:00:00"
+CHANGED_PER_STATEMENT = 2000  # e-mails in one UPDATE: about 60 KB of SQL
 IMPORT_JOBS = "/api/profile-bulk-import-jobs"
 JOB_POLL = re.compile(re.escape(IMPORT_JOBS) + r"/([^/]+)/?")  # GET of one job: target-klaviyo polls each it made
 SUMMARY = re.compile(r"target-klaviyo summary json: (\{.*\})")
@@ -59,9 +60,13 @@ def changed_rows(rows: int, share: float) -> list[int]:
 def change(warehouse: Path, numbers: list[int]) -> None:
     """A model's next build: those customers' lifetime value changes in the table behind the view."""
     emails = [analytics.email(n) for n in numbers]
-    analytics.run_sql(
-        warehouse, [analytics.update_statement(emails, updated_at=CHANGED_AT, lifetime_value=CHANGED_VALUE)]
-    )
+    # A statement is one argument of `snowflake-emulator sql`, which Linux caps at 128 KiB (MAX_ARG_STRLEN).
+    statements = [
+        analytics.update_statement(emails[i : i + CHANGED_PER_STATEMENT], updated_at=CHANGED_AT,
+                                   lifetime_value=CHANGED_VALUE)
+        for i in range(0, len(emails), CHANGED_PER_STATEMENT)
+    ]  # fmt: skip
+    analytics.run_sql(warehouse, statements)
 
 
 def local_argo(stack: LocalStack, warehouse: Path, scratch: Path) -> LocalArgo:
