@@ -1,7 +1,8 @@
 """What a command costs, run as its own process: wall seconds, CPU seconds and peak RSS, from os.wait4's rusage.
 
 Every bench script that starts a tap, a target or Meltano measures it here, so "CPU seconds" and "peak RSS" mean the
-same in every figure they print: the process's own and its waited-for children's (account processes, plugins).
+same in every figure they print: CPU of the process and its waited-for children (account processes, plugins) summed,
+the peak of the largest of them.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ Stream = Path | IO[Any] | int | None
 
 @dataclass(frozen=True)
 class ProcessCost:
-    """What one process cost from its start to its exit (user and system seconds, peak RSS: its own and its children's,
-    as wait4 gives them)."""
+    """What one process cost from its start to its exit, as wait4 gives it: user and system seconds of the process and
+    the children it waited for, summed; peak RSS of the largest of them."""
 
     exit_code: int  # as subprocess says it: negative for the signal that ended it
     wall_seconds: float
