@@ -11,7 +11,6 @@ account with 20 segments of 200,000 members each, per run and per day (runs at 0
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
 
 from process_cost import MeasuredProcess
-from tap_runs import TAP, catalog_selecting, tap_sandbox
+from tap_runs import tap_command, tap_sandbox
 
 STEADY = 750  # get_profiles_for_segment, requests a minute (klaviyo-http's TIERS)
 PAGE = 100  # its largest page
@@ -37,11 +36,8 @@ def main() -> None:
         start_date="2012-01-01T00:00:00Z", membership="current",
     )  # fmt: skip
     try:
-        (folder / "config.json").write_text(json.dumps(config))
-        tap = [*TAP, "--config", str(folder / "config.json")]
-        catalog = catalog_selecting(folder / "config.json", ["segment_members"])
-        (folder / "catalog.json").write_text(json.dumps(catalog))
-        cost = MeasuredProcess([*tap, "--catalog", str(folder / "catalog.json")], stdout=folder / "out.singer").wait()
+        tap = tap_command(folder, config, ["segment_members"])
+        cost = MeasuredProcess(tap, stdout=folder / "out.singer").wait()
         stats = sandbox.stats()
     finally:
         sandbox.stop()

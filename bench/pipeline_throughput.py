@@ -40,7 +40,7 @@ sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "tests" / "tap"), str(RO
 
 from meltano_project import PROJECT, LocalProject, ensure_installed  # noqa: E402
 from process_cost import MeasuredProcess  # noqa: E402
-from tap_runs import TAP, catalog_selecting, tap_sandbox  # noqa: E402
+from tap_runs import tap_command, tap_sandbox  # noqa: E402
 
 from local_stand_ins.stack import start_local_stack  # noqa: E402
 
@@ -161,11 +161,7 @@ def tap_alone(events: int, latency: float, folder: Path) -> tuple[float, float, 
         batch_max_pending_files=0,  # no loader: the files stay until this script removes them
     )  # fmt: skip
     try:
-        (folder / "config.json").write_text(json.dumps(config))
-        tap = [*TAP, "--config", str(folder / "config.json")]
-        catalog = catalog_selecting(folder / "config.json", ["events"])
-        (folder / "catalog.json").write_text(json.dumps(catalog))
-        cost = MeasuredProcess([*tap, "--catalog", str(folder / "catalog.json")]).wait()
+        cost = MeasuredProcess(tap_command(folder, config, ["events"])).wait()
     finally:
         sandbox.stop()
     if cost.exit_code != 0:

@@ -17,7 +17,6 @@ From the two: the requests and minutes per 1,000,000 profiles at Klaviyo. Prints
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
 
 from process_cost import MeasuredProcess
-from tap_runs import TAP, catalog_selecting, tap_sandbox
+from tap_runs import tap_command, tap_sandbox
 
 STEADY = 750  # get_profiles, requests a minute (klaviyo-http's TIERS)
 STREAMS = ["profile_ids", "profile_listings"]
@@ -40,13 +39,9 @@ def listing(profiles: int, scale: float, latency_ms: float) -> dict[str, float]:
         start_date="2012-01-01T00:00:00Z", rate_limit_scale=scale, profile_listing_hours=0,
     )  # fmt: skip
     try:
-        (folder / "config.json").write_text(json.dumps(config))
-        (folder / "catalog.json").write_text(json.dumps(catalog_selecting(folder / "config.json", STREAMS)))
+        tap = tap_command(folder, config, STREAMS)
         sandbox.reset()
-        cost = MeasuredProcess(
-            [*TAP, "--config", str(folder / "config.json"), "--catalog", str(folder / "catalog.json")],
-            stdout=folder / "out.singer",
-        ).wait()
+        cost = MeasuredProcess(tap, stdout=folder / "out.singer").wait()
         stats = sandbox.stats()
     finally:
         sandbox.stop()

@@ -14,7 +14,6 @@ Runs should last over a minute: shorter ones also spend the 1-second burst allow
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
 
 from process_cost import MeasuredProcess, ProcessCost
-from tap_runs import TAP, catalog_selecting, tap_sandbox
+from tap_runs import tap_command, tap_sandbox
 
 # steady requests per minute x largest page: records per second at the ceiling
 CEILING = {"events": 3500 * 1000 / 60, "profiles": 750 * 100 / 60}
@@ -30,12 +29,7 @@ CEILING = {"events": 3500 * 1000 / 60, "profiles": 750 * 100 / 60}
 
 def run_tap(config: dict, streams: list[str], folder: Path) -> tuple[int, ProcessCost]:
     """Records and cost of one tap run over the given streams."""
-    config_path = folder / "config.json"
-    config_path.write_text(json.dumps(config))
-    (folder / "catalog.json").write_text(json.dumps(catalog_selecting(config_path, streams)))
-    cost = MeasuredProcess(
-        [*TAP, "--config", str(config_path), "--catalog", str(folder / "catalog.json")], stdout=folder / "out.singer"
-    ).wait()
+    cost = MeasuredProcess(tap_command(folder, config, streams), stdout=folder / "out.singer").wait()
     if cost.exit_code != 0:
         raise SystemExit(f"tap failed with status {cost.exit_code}")
     with open(folder / "out.singer") as singer:

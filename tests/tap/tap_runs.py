@@ -55,6 +55,15 @@ def catalog_selecting(config_path: Path, streams: list[str]) -> dict:
     return catalog
 
 
+def tap_command(folder: Path, config: dict[str, Any], streams: list[str]) -> list[str]:
+    """The tap's command reading `config` with only `streams` selected (config.json and catalog.json written into
+    `folder`)."""
+    config_path, catalog_path = folder / "config.json", folder / "catalog.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path.write_text(json.dumps(catalog_selecting(config_path, streams)))
+    return [*TAP, "--config", str(config_path), "--catalog", str(catalog_path)]
+
+
 def run_tap(
     config: dict, folder: Path, state: dict | None = None, *args: str, streams: list[str] | None = None
 ) -> tuple[int, list[dict], str]:
