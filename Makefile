@@ -77,6 +77,7 @@ bench: setup
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/change_memory.py
 	$(BIN)/python bench/reverse_throughput.py
+	$(BIN)/python bench/warehouse_changes_to_klaviyo.py
 	$(BIN)/python bench/csv_read.py
 	$(BIN)/python bench/models_runtime.py
 

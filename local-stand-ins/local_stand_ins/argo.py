@@ -12,6 +12,7 @@ so what runs locally is what the manifests say.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import subprocess
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,7 @@ class LocalArgo:
     scratch: Path
     runs: list[PodRun] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # steps whose `when` was false
+    _pods: itertools.count[int] = field(default_factory=itertools.count)
 
     def localize(self, text: str) -> str:
         """Container paths -> this machine: the project folder is this checkout, /tmp a scratch folder."""
@@ -156,6 +159,11 @@ class LocalArgo:
         return env
 
     def run_container(self, name: str, values: dict[str, str], timeout: float = 900) -> PodRun:
+        run = self._pod(name, values, timeout)
+        self.runs.append(run)
+        return run
+
+    def _pod(self, name: str, values: dict[str, str], timeout: float = 900) -> PodRun:
         spec = template(self.workflow_template, name)
         names = [substitute(m["name"], values) for m in spec.get("synchronization", {}).get("mutexes", [])]
         with _MUTEXES_GUARD:
@@ -177,6 +185,8 @@ class LocalArgo:
         env["PATH"] = ":".join([*(self.localize(part) for part in env["PATH"].split(":") if part), *SYSTEM_PATH])
         env |= self.container_env(container, values) | self.stand_ins
         env |= {name: os.environ[name] for name in CLOCK_SHIFT if name in os.environ}
+        # A pod has its own filesystem: its own Meltano folder (run files, catalogs, batch files, meltano.db).
+        env["MELTANO_SYS_DIR_ROOT"] = str(own_meltano_dir(self.scratch / "pods" / f"{next(self._pods)}-{name}"))
         started = time.monotonic()
         result = subprocess.run(
             argv,
@@ -192,9 +202,7 @@ class LocalArgo:
             for key, value in values.items()
             if key.startswith("inputs.parameters.")
         }
-        run = PodRun(name, inputs, result.returncode, result.stdout + result.stderr, time.monotonic() - started)
-        self.runs.append(run)
-        return run
+        return PodRun(name, inputs, result.returncode, result.stdout + result.stderr, time.monotonic() - started)
 
     def outputs(self, name: str) -> dict[str, str]:
         spec = template(self.workflow_template, name)
@@ -204,9 +212,10 @@ class LocalArgo:
         }
 
     def submit(self, created: int | None = None, **parameters: str) -> bool:
-        """`argo submit --from workflowtemplate/<name> -p ...`: True when every pod succeeded. Pods run one after
-        another here; Argo runs a step's expanded items in parallel. `created`: the workflow's creation time (Unix
-        seconds, `{{workflow.creationTimestamp.s}}`), now by default."""
+        """`argo submit --from workflowtemplate/<name> -p ...`: True when every pod succeeded. As Argo does, the pods
+        of one group of steps (its steps and their expanded `withParam` items) run at the same time, at most
+        `spec.parallelism` at once, each holding its mutexes; `runs` lists them in the steps' order. `created`: the
+        workflow's creation time (Unix seconds, `{{workflow.creationTimestamp.s}}`), now by default."""
         spec = self.workflow_template["spec"]
         declared = {p["name"]: p for p in spec["arguments"]["parameters"]}
         unknown = set(parameters) - set(declared)
@@ -219,7 +228,7 @@ class LocalArgo:
             workflow[f"workflow.parameters.{name}"] = value
         context = dict(workflow)
         for group in template(self.workflow_template, spec["entrypoint"])["steps"]:
-            failed = False
+            pods: list[tuple[dict[str, Any], dict[str, str]]] = []  # (step, its pod's values)
             for step in group:
                 items: list[Any] = [None]
                 if "withParam" in step:
@@ -235,19 +244,18 @@ class LocalArgo:
                         f"inputs.parameters.{p['name']}": substitute(p["value"], values)
                         for p in step.get("arguments", {}).get("parameters", [])
                     }
-                    run = self.run_container(step["template"], workflow | inputs)
-                    failed |= run.code != 0
-                    if run.code == 0 and "withParam" not in step:
-                        context |= {
-                            f"steps.{step['name']}.outputs.parameters.{key}": value
-                            for key, value in self.outputs(step["template"]).items()
-                        }
-            if failed:
+                    pods.append((step, workflow | inputs))
+            if not pods:
+                continue
+            with ThreadPoolExecutor(max_workers=min(len(pods), spec.get("parallelism", len(pods)))) as pool:
+                runs = list(pool.map(lambda pod: self._pod(pod[0]["template"], pod[1]), pods))
+            self.runs.extend(runs)
+            for (step, _), run in zip(pods, runs, strict=True):
+                if run.code == 0 and "withParam" not in step:
+                    context |= {
+                        f"steps.{step['name']}.outputs.parameters.{key}": value
+                        for key, value in self.outputs(step["template"]).items()
+                    }
+            if any(run.code for run in runs):
                 return False
         return True
-
-
-def pod_meltano_dir(scratch: Path) -> Path:
-    """A pod has its own filesystem; here, its own .meltano/ (meltano_sys_dir.py), so that other meltano runs on this
-    machine cannot swap a catalog file under it. Set it as MELTANO_SYS_DIR_ROOT."""
-    return own_meltano_dir(scratch / "meltano-sys")

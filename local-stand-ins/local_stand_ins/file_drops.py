@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .argo import LocalArgo, PodRun, deploy, meltano_yml, of_kind, pod_meltano_dir
+from .argo import LocalArgo, PodRun, deploy, meltano_yml, of_kind
 from .stack import CREDENTIALS, STATE_BUCKET, LocalStack
 
 NOTIFIED_EVENTS = ["s3:ObjectCreated:*"]
@@ -173,8 +173,7 @@ class SensorStandIn:
             _set_at(resource, parameter["dest"], "" if value is None else str(value))
         parameters = {p["name"]: p.get("value", "") for p in resource["spec"]["arguments"]["parameters"]}
         scratch = Path(tempfile.mkdtemp(prefix="workflow-", dir=self.scratch))
-        env = {**self.stand_ins, "MELTANO_SYS_DIR_ROOT": str(pod_meltano_dir(scratch))}
-        argo = LocalArgo(self.workflow_template, dict(self.secret), env, scratch)
+        argo = LocalArgo(self.workflow_template, dict(self.secret), dict(self.stand_ins), scratch)
         submitted = Submitted(parameters, argo, self._pool.submit(argo.submit, **parameters))
         self.submitted.append(submitted)
         return submitted

@@ -15,7 +15,7 @@ from klaviyo_api import KlaviyoAPI
 from meltano_project import ensure_installed
 
 from local_stand_ins import analytics
-from local_stand_ins.argo import LocalArgo, pod_meltano_dir, scheduled_template
+from local_stand_ins.argo import LocalArgo, scheduled_template
 from local_stand_ins.stack import CREDENTIALS, STATE_BUCKET, start_local_stack
 
 JOB = "snowflake-to-klaviyo"
@@ -62,7 +62,6 @@ def argo(stack, warehouse, tmp_path_factory) -> LocalArgo:
         **CREDENTIALS,
     }
     stand_ins = {
-        "MELTANO_SYS_DIR_ROOT": str(pod_meltano_dir(scratch)),
         "SNOWFLAKE_EMULATOR_PATH": str(warehouse),
         "LOCAL_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # the state backend (meltano.yml)
         "TARGET_KLAVIYO_S3_ENDPOINT_URL": stack.s3.endpoint_url,  # its change memory, beside the state

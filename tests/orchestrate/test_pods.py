@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from argo_manifests import ROOT, LocalArgo, PodRun, pod_meltano_dir, scheduled_template
+from argo_manifests import ROOT, LocalArgo, PodRun, scheduled_template
 from klaviyo_api import KlaviyoAPI
 
 from local_stand_ins.stack import ACCOUNTS_URI, STATE_BUCKET, start_local_stack
@@ -77,7 +77,6 @@ def local_argo(stack, warehouse: Path, scratch: Path) -> LocalArgo:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     stand_ins = {
-        "MELTANO_SYS_DIR_ROOT": str(pod_meltano_dir(scratch)),
         "TAP_KLAVIYO_API_URL": stack.sandbox.url,
         "TAP_KLAVIYO_RATE_LIMIT_SCALE": "0",
         "AWS_ENDPOINT_URL_S3": stack.s3.endpoint_url,  # the accounts file (boto3's own variable)
