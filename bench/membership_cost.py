@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
 
-from process_cost import MeasuredProcess
-from tap_runs import tap_command, tap_sandbox
+from tap_runs import tap_sandbox
+from tap_throughput import run_tap
 
 STEADY = 750  # get_profiles_for_segment, requests a minute (klaviyo-http's TIERS)
 PAGE = 100  # its largest page
@@ -36,16 +36,11 @@ def main() -> None:
         start_date="2012-01-01T00:00:00Z", membership="current",
     )  # fmt: skip
     try:
-        tap = tap_command(folder, config, ["segment_members"])
-        cost = MeasuredProcess(tap, stdout=folder / "out.singer").wait()
+        members, cost = run_tap(config, ["segment_members"], folder)
         stats = sandbox.stats()
     finally:
         sandbox.stop()
-    if cost.exit_code != 0:
-        raise SystemExit(f"the tap failed with status {cost.exit_code}")
     wall = cost.wall_seconds
-    with open(folder / "out.singer") as singer:
-        members = sum(1 for line in singer if line.startswith('{"type":"RECORD"'))
     requests = sum(buckets.get("get_profiles_for_segment", {}).get("requests", 0) for buckets in stats.values())
     per_minute = requests / wall * 60
     rate = members / wall
