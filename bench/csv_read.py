@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
+
+from process_cost import MeasuredProcess, ProcessCost
 
 HEADER = [
     "ORDER_ID",
@@ -76,22 +75,17 @@ def write_orders(path: Path, rows: int) -> int:
     return path.stat().st_size
 
 
-def run_tap(csv_path: Path, folder: Path) -> tuple[int, float, float, float]:
-    """(records, wall seconds, CPU seconds, peak RSS MB) of one tap run, its output read through a pipe."""
+def run_tap(csv_path: Path, folder: Path) -> tuple[int, ProcessCost]:
+    """Records and cost of one tap run, its output read through a pipe."""
     config = folder / f"{csv_path.stem}.config.json"
     config.write_text(json.dumps({"files": [{"entity": "orders", "path": str(csv_path)}]}))
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tap_csv.tap", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    run = MeasuredProcess([sys.executable, "-m", "tap_csv.tap", "--config", str(config)], stdout=subprocess.PIPE)
     records = 0
 
     def count() -> None:
         nonlocal records
         tail = b""
-        while chunk := process.stdout.read(1 << 20):
+        while chunk := run.process.stdout.read(1 << 20):
             data = tail + chunk
             records += data.count(RECORD_MARK)
             # Keep a partial mark for the next chunk, but never a whole one (counted already).
@@ -99,17 +93,14 @@ def run_tap(csv_path: Path, folder: Path) -> tuple[int, float, float, float]:
 
     reader = threading.Thread(target=count)
     reader.start()
-    _, status, usage = os.wait4(process.pid, 0)
+    cost = run.wait()
     reader.join()
-    wall = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"tap failed on {csv_path} with status {status}")
-    # Linux carries a parent's peak RSS over into a child's ru_maxrss across fork and exec: the figure is the
-    # tap's own only while this script stays smaller (it writes CSV row by row and holds no output).
-    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if own_peak >= usage.ru_maxrss:
-        print(f"warning: this script's peak RSS ({own_peak / 1024:.0f} MB) hides the tap's", file=sys.stderr)
-    return records, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    if cost.exit_code != 0:
+        raise SystemExit(f"tap failed on {csv_path} with status {cost.exit_code}")
+    # The peak is the tap's own only while this script stays smaller (it writes CSV row by row and holds no output).
+    if not cost.peak_is_own:
+        print(f"warning: this script's peak RSS ({cost.parent_peak_rss_mb:.0f} MB) hides the tap's", file=sys.stderr)
+    return records, cost
 
 
 def main() -> None:
@@ -130,7 +121,8 @@ def main() -> None:
         for rows in args.rows:
             csv_path = folder / f"orders_{rows}.csv"
             size = write_orders(csv_path, rows)
-            records, wall, cpu, peaks[rows] = run_tap(csv_path, folder)
+            records, cost = run_tap(csv_path, folder)
+            wall, cpu, peaks[rows] = cost.wall_seconds, cost.cpu_seconds, cost.peak_rss_mb
             if records != rows:
                 raise SystemExit(f"{csv_path}: {records} records for {rows} rows")
             print(

@@ -47,7 +47,8 @@ def main() -> None:
     try:
         for attributions in (False, True):
             sandbox.reset()
-            records, wall, _, _ = run_tap({**config, "events_attributions": attributions}, ["events"], folder)
+            records, cost = run_tap({**config, "events_attributions": attributions}, ["events"], folder)
+            wall = cost.wall_seconds
             count = len(sandbox.requests("/api/events"))
             size = page_bytes(sandbox, "attributions" if attributions else None)
             rate = records / wall
@@ -67,9 +68,10 @@ def main() -> None:
     )  # fmt: skip
     try:
         for attributions in (False, True):
-            records, _, cpu, peak = run_tap({**config, "events_attributions": attributions}, ["events"], folder)
+            records, cost = run_tap({**config, "events_attributions": attributions}, ["events"], folder)
+            cpu = cost.cpu_seconds
             label = "attributions" if attributions else "-"
-            print(f"{label:13} {records:8d} {cpu:7.1f} {records / cpu:10.0f} {peak:8.0f}")
+            print(f"{label:13} {records:8d} {cpu:7.1f} {records / cpu:10.0f} {cost.peak_rss_mb:8.0f}")
     finally:
         sandbox.stop()
 

@@ -11,17 +11,14 @@ account with 20 segments of 200,000 members each, per run and per day (runs at 0
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
 
-from tap_runs import TAP, catalog_selecting, tap_sandbox
+from tap_runs import tap_sandbox
+from tap_throughput import run_tap
 
 STEADY = 750  # get_profiles_for_segment, requests a minute (klaviyo-http's TIERS)
 PAGE = 100  # its largest page
@@ -39,24 +36,11 @@ def main() -> None:
         start_date="2012-01-01T00:00:00Z", membership="current",
     )  # fmt: skip
     try:
-        (folder / "config.json").write_text(json.dumps(config))
-        tap = [*TAP, "--config", str(folder / "config.json")]
-        catalog = catalog_selecting(folder / "config.json", ["segment_members"])
-        (folder / "catalog.json").write_text(json.dumps(catalog))
-        start = time.perf_counter()
-        with open(folder / "out.singer", "w") as out:
-            process = subprocess.Popen(
-                [*tap, "--catalog", str(folder / "catalog.json")], stdout=out, stderr=subprocess.DEVNULL
-            )
-            _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
+        members, cost = run_tap(config, ["segment_members"], folder)
         stats = sandbox.stats()
     finally:
         sandbox.stop()
-    if status != 0:
-        raise SystemExit(f"the tap failed with status {status}")
-    with open(folder / "out.singer") as singer:
-        members = sum(1 for line in singer if line.startswith('{"type":"RECORD"'))
+    wall = cost.wall_seconds
     requests = sum(buckets.get("get_profiles_for_segment", {}).get("requests", 0) for buckets in stats.values())
     per_minute = requests / wall * 60
     rate = members / wall
@@ -65,7 +49,7 @@ def main() -> None:
     print(f"segment_members, 1 account, {args.profiles:,} profiles, real tiers, {args.latency_ms:.0f} ms a page:")
     print(f"  {members:,} members in {wall:.0f} s: {rate:,.0f} members/s, {requests:,} requests = {per_minute:,.0f} a "
           f"minute ({per_minute / STEADY:.0%} of the endpoint's {STEADY}); {members / requests:.0f} members a request; "
-          f"tap CPU {usage.ru_utime + usage.ru_stime:.1f} s")  # fmt: skip
+          f"tap CPU {cost.cpu_seconds:.1f} s")  # fmt: skip
     print(
         f"an account with 20 segments of 200,000 members: {target // PAGE:,} requests and about {minutes:.0f} "
         f"minutes per run at this rate ({2 * minutes:.0f} minutes and {2 * target // PAGE:,} requests a day); "

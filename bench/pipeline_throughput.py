@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "tests" / "tap"), str(ROOT / "tests")]
 
 from meltano_project import PROJECT, LocalProject, ensure_installed  # noqa: E402
-from tap_runs import TAP, catalog_selecting, tap_sandbox  # noqa: E402
+from process_cost import MeasuredProcess  # noqa: E402
+from tap_runs import tap_command, tap_sandbox  # noqa: E402
 
 from local_stand_ins.stack import start_local_stack  # noqa: E402
 
@@ -111,19 +111,19 @@ def pipeline(mode: str, accounts: int, events_per_account: int, latency: float, 
         if mode == "records":
             env["TAP_KLAVIYO_BATCH_FILES"] = "false"
         peaks = Peaks()
-        start = time.perf_counter()
-        process = subprocess.Popen(
+        log = folder / f"{mode}-{accounts}-{events_per_account}.log"
+        run = MeasuredProcess(
             [str(Path(sys.executable).with_name("meltano")), "run", "tap-klaviyo", "target-snowflake"],
-            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        watcher = peaks.watch(process.pid, BATCHES)
-        output, _ = process.communicate()
-        wall = time.perf_counter() - start
+        watcher = peaks.watch(run.process.pid, BATCHES)
+        cost = run.wait()
         peaks.stop.set()
         watcher.join()
     finally:
         stack.stop()
-    if process.returncode != 0:
+    output, wall = log.read_text(), cost.wall_seconds
+    if cost.exit_code != 0:
         raise SystemExit(f"{mode} run failed:\n{output[-4000:]}")
     tap = line_after(output, "tap-klaviyo usage: ")
     emulator = line_after(output, "snowflake-emulator: ")
@@ -161,22 +161,14 @@ def tap_alone(events: int, latency: float, folder: Path) -> tuple[float, float, 
         batch_max_pending_files=0,  # no loader: the files stay until this script removes them
     )  # fmt: skip
     try:
-        (folder / "config.json").write_text(json.dumps(config))
-        tap = [*TAP, "--config", str(folder / "config.json")]
-        catalog = catalog_selecting(folder / "config.json", ["events"])
-        (folder / "catalog.json").write_text(json.dumps(catalog))
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            [*tap, "--catalog", str(folder / "catalog.json")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
+        cost = MeasuredProcess(tap_command(folder, config, ["events"])).wait()
     finally:
         sandbox.stop()
-    if status != 0:
-        raise SystemExit(f"the tap failed with status {status}")
+    if cost.exit_code != 0:
+        raise SystemExit(f"the tap failed with status {cost.exit_code}")
     subprocess.run(["rm", "-rf", str(folder / "alone")], check=True)
-    return events / wall, events / wall / CEILING, events / (usage.ru_utime + usage.ru_stime)
+    rate = events / cost.wall_seconds
+    return rate, rate / CEILING, events / cost.cpu_seconds
 
 
 def main() -> None:

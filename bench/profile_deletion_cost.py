@@ -17,17 +17,14 @@ From the two: the requests and minutes per 1,000,000 profiles at Klaviyo. Prints
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
 
-from tap_runs import TAP, catalog_selecting, tap_sandbox
+from process_cost import MeasuredProcess
+from tap_runs import tap_command, tap_sandbox
 
 STEADY = 750  # get_profiles, requests a minute (klaviyo-http's TIERS)
 STREAMS = ["profile_ids", "profile_listings"]
@@ -42,23 +39,14 @@ def listing(profiles: int, scale: float, latency_ms: float) -> dict[str, float]:
         start_date="2012-01-01T00:00:00Z", rate_limit_scale=scale, profile_listing_hours=0,
     )  # fmt: skip
     try:
-        (folder / "config.json").write_text(json.dumps(config))
-        (folder / "catalog.json").write_text(json.dumps(catalog_selecting(folder / "config.json", STREAMS)))
+        tap = tap_command(folder, config, STREAMS)
         sandbox.reset()
-        start = time.perf_counter()
-        with open(folder / "out.singer", "w") as out:
-            process = subprocess.Popen(
-                [*TAP, "--config", str(folder / "config.json"), "--catalog", str(folder / "catalog.json")],
-                stdout=out,
-                stderr=subprocess.DEVNULL,
-            )
-            _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
+        cost = MeasuredProcess(tap, stdout=folder / "out.singer").wait()
         stats = sandbox.stats()
     finally:
         sandbox.stop()
-    if status != 0:
-        raise SystemExit(f"the tap failed with status {status}")
+    if cost.exit_code != 0:
+        raise SystemExit(f"the tap failed with status {cost.exit_code}")
     ids = 0
     with open(folder / "out.singer") as singer:
         for line in singer:
@@ -70,8 +58,8 @@ def listing(profiles: int, scale: float, latency_ms: float) -> dict[str, float]:
         "ids": ids,
         "requests": requests,
         "throttled": throttled,
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
+        "wall": cost.wall_seconds,
+        "cpu": cost.cpu_seconds,
     }
 
 

@@ -22,9 +22,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from process_cost import MeasuredProcess
 from target_throughput import COLUMNS, EVENTS_CEILING, events_at_ceiling, rows_past_ceiling, write_input
 
 from klaviyo_sandbox.pytest_plugin import start_sandbox
@@ -90,17 +90,13 @@ def warehouse_feed(folder: Path, rows: int) -> tuple[list[str], dict[str, str]]:
 
 def tap_alone(label: str, command: list[str], rows: int, log: Path, env: dict[str, str] | None = None) -> None:
     """The tap on its own, its output thrown away: how fast it can feed a target, and at what CPU."""
-    with log.open("wb") as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-    if status != 0:
+    cost = MeasuredProcess(command, stderr=log, env=env).wait()
+    if cost.exit_code != 0:
         raise SystemExit(f"{label} failed:\n{log.read_text()[-3000:]}")
-    cpu = usage.ru_utime + usage.ru_stime
+    wall, cpu = cost.wall_seconds, cost.cpu_seconds
     print(
         f"{label}: alone, {rows:,} rows in {wall:.1f} s = {rows / wall:,.0f} rows/s ({rows / cpu:,.0f} per CPU-second, "
-        f"peak RSS {usage.ru_maxrss / 1024:.0f} MB) = {rows / wall / EVENTS_CEILING:.1f}x the bulk ceiling"
+        f"peak RSS {cost.peak_rss_mb:.0f} MB) = {rows / wall / EVENTS_CEILING:.1f}x the bulk ceiling"
     )
 
 

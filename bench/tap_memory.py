@@ -14,7 +14,6 @@ malloc's heaps.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import sys
 import tempfile
@@ -23,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "tap"), str(ROOT / "tests")]
 
-from tap_runs import TAP, events_only, peak_between, rss_by_output  # noqa: E402
+from process_cost import rss_by_output  # noqa: E402
+from tap_runs import TAP, events_only, peak_between  # noqa: E402
 
 # The tap with glibc's own (dynamic) mmap threshold: memory.py's call replaced by a no-op.
 DYNAMIC = [
@@ -36,18 +36,16 @@ DYNAMIC = [
 
 def measure(command: list[str], folder: Path, config: Path, catalog: Path) -> tuple[float, float, float, float, float]:
     """(peak, first-half peak, last-quarter peak MB, user s, system s) of one events-only run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    code, samples = rss_by_output([*command, "--config", str(config), "--catalog", str(catalog)], folder / "out")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if code != 0:
-        raise SystemExit(f"the tap failed with status {code}")
+    cost, samples = rss_by_output([*command, "--config", str(config), "--catalog", str(catalog)], folder / "out")
+    if cost.exit_code != 0:
+        raise SystemExit(f"the tap failed with status {cost.exit_code}")
     (folder / "out").unlink()
     return (
         max(rss for _, rss in samples),
         peak_between(samples, 0.0, 0.5),
         peak_between(samples, 0.75, 1.0),
-        after.ru_utime - before.ru_utime,
-        after.ru_stime - before.ru_stime,
+        cost.user_seconds,
+        cost.system_seconds,
     )
 
 

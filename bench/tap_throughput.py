@@ -14,42 +14,27 @@ Runs should last over a minute: shorter ones also spend the 1-second burst allow
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tap"))
 
-from tap_runs import TAP, catalog_selecting, tap_sandbox
+from process_cost import MeasuredProcess, ProcessCost
+from tap_runs import tap_command, tap_sandbox
 
 # steady requests per minute x largest page: records per second at the ceiling
 CEILING = {"events": 3500 * 1000 / 60, "profiles": 750 * 100 / 60}
 
 
-def run_tap(config: dict, streams: list[str], folder: Path) -> tuple[int, float, float, float]:
-    """(records, wall seconds, CPU seconds, peak RSS MB) of one tap run over the given streams."""
-    config_path = folder / "config.json"
-    config_path.write_text(json.dumps(config))
-    (folder / "catalog.json").write_text(json.dumps(catalog_selecting(config_path, streams)))
-    out = open(folder / "out.singer", "w")  # noqa: SIM115
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [*TAP, "--config", str(config_path), "--catalog", str(folder / "catalog.json")],
-        stdout=out,
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    out.close()
-    if status != 0:
-        raise SystemExit(f"tap failed with status {status}")
+def run_tap(config: dict, streams: list[str], folder: Path) -> tuple[int, ProcessCost]:
+    """Records and cost of one tap run over the given streams."""
+    cost = MeasuredProcess(tap_command(folder, config, streams), stdout=folder / "out.singer").wait()
+    if cost.exit_code != 0:
+        raise SystemExit(f"tap failed with status {cost.exit_code}")
     with open(folder / "out.singer") as singer:
         records = sum(1 for line in singer if line.startswith(('{"type":"RECORD"', '{"type": "RECORD"')))
-    return records, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return records, cost
 
 
 def main() -> None:
@@ -66,13 +51,16 @@ def main() -> None:
     sandbox, config = tap_sandbox(folder, "--accounts", "4", *data, "--latency-ms", str(args.latency_ms))
     try:
         for stream in ("events", "profiles"):
-            records, wall, _, peak = run_tap({**config, "accounts": sandbox.accounts[0]["account"]}, [stream], folder)
-            rate = records / wall
-            print(f"{stream:10} {records:8d} {wall:8.1f} {rate:10.0f} {rate / CEILING[stream]:10.1%} {peak:8.0f}")
+            records, cost = run_tap({**config, "accounts": sandbox.accounts[0]["account"]}, [stream], folder)
+            wall, rate = cost.wall_seconds, records / cost.wall_seconds
+            print(
+                f"{stream:10} {records:8d} {wall:8.1f} {rate:10.0f} {rate / CEILING[stream]:10.1%} "
+                f"{cost.peak_rss_mb:8.0f}"
+            )
         sandbox.reset()
-        _, one, _, _ = run_tap({**config, "accounts": sandbox.accounts[1]["account"]}, ["profiles"], folder)
+        one = run_tap({**config, "accounts": sandbox.accounts[1]["account"]}, ["profiles"], folder)[1].wall_seconds
         sandbox.reset()
-        _, four, _, _ = run_tap(config, ["profiles"], folder)
+        four = run_tap(config, ["profiles"], folder)[1].wall_seconds
         print(f"\nprofiles, 4 accounts vs 1: {four:.1f} s vs {one:.1f} s = {four / one:.2f}x (goal: <= 1.3x)")
     finally:
         sandbox.stop()
@@ -92,10 +80,10 @@ def cost_of(stream: str, count: int, folder: Path) -> tuple[int, float, float]:
         folder, "--accounts", "1", f"--{stream}", str(count), "--rate-limit-scale", "0", rate_limit_scale=0
     )
     try:
-        records, _, cpu, peak = run_tap(config, [stream], folder)
+        records, cost = run_tap(config, [stream], folder)
     finally:
         sandbox.stop()
-    return records, cpu, peak
+    return records, cost.cpu_seconds, cost.peak_rss_mb
 
 
 if __name__ == "__main__":

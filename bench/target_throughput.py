@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psutil
 import requests
+from process_cost import MeasuredProcess, ProcessCost
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 
@@ -114,8 +115,8 @@ def run_target(
     on_start: threading.Event | None = None,
     stream: str = "orders",
     config: dict | None = None,
-) -> tuple[float, float, float, dict]:
-    """(wall s, CPU s, peak RSS MB, summary) of one target process fed `source` (a file, or a tap it starts), the
+) -> tuple[ProcessCost, dict]:
+    """The cost and the summary of one target process fed `source` (a file, or a tap it starts), the
     mapping for `stream`, more settings in `config`; the sandbox's CPU seconds over the run go into the summary as
     "sandbox_cpu". Every row is sent (full_refresh) unless `config` says otherwise, and the change memory is the run
     folder's: a throughput run is not to find its rows unchanged."""
@@ -133,29 +134,27 @@ def run_target(
     log = folder / "target.log"
     server = psutil.Process(sandbox.process.pid)
     server_cpu = cpu_seconds(server)
-    with log.open("wb") as stderr:
-        start = time.perf_counter()
-        feeder = None if isinstance(source, Path) else source()
-        stdin = source.open("rb") if isinstance(source, Path) else feeder.stdout  # type: ignore[union-attr]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "target_klaviyo.target", "--config", str(folder / "config.json")],
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        stdin.close()  # the target's now
-        if on_start:
-            on_start.set()
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        if feeder and feeder.wait() != 0:
-            raise SystemExit(f"the tap feeding the target failed ({feeder.returncode})")
+    start = time.perf_counter()
+    feeder = None if isinstance(source, Path) else source()
+    run = MeasuredProcess(
+        [sys.executable, "-m", "target_klaviyo.target", "--config", str(folder / "config.json")],
+        stdin=source if feeder is None else feeder.stdout,
+        stderr=log,
+        since=start,  # the feeder's start counts
+    )
+    if feeder:
+        feeder.stdout.close()  # the target's now
+    if on_start:
+        on_start.set()
+    cost = run.wait()
+    if feeder and feeder.wait() != 0:
+        raise SystemExit(f"the tap feeding the target failed ({feeder.returncode})")
     text = log.read_text()
-    if status != 0:
-        raise SystemExit(f"target failed ({status}):\n{text[-3000:]}")
+    if cost.exit_code != 0:
+        raise SystemExit(f"target failed ({cost.exit_code}):\n{text[-3000:]}")
     summary = json.loads(text.split("target-klaviyo summary json: ", 1)[1].splitlines()[0])
     summary["sandbox_cpu"] = cpu_seconds(server) - server_cpu
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, summary
+    return cost, summary
 
 
 def rows_past_ceiling(windows: int) -> int:
@@ -191,7 +190,7 @@ def events_at_ceiling(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    wall, cpu, rss, summary = run_target(
+    cost, summary = run_target(
         sandbox, folder, source, {"event": EVENT_MAPPING}, scale=1.0, on_start=started, stream=stream, config=config
     )
     done.set()
@@ -208,15 +207,16 @@ def events_at_ceiling(
     )
     accepted = summary[stream]["event"]["accepted"]
     print(
-        f"           whole run: {rows:,} events in {wall:.1f} s, accepted {accepted:,}, target CPU {cpu:.1f} s, "
-        f"sandbox CPU {summary['sandbox_cpu']:.1f} s, peak RSS {rss:.0f} MB"
+        f"           whole run: {rows:,} events in {cost.wall_seconds:.1f} s, accepted {accepted:,}, target CPU "
+        f"{cost.cpu_seconds:.1f} s, sandbox CPU {summary['sandbox_cpu']:.1f} s, peak RSS {cost.peak_rss_mb:.0f} MB"
     )
     return rate
 
 
 def profiles_run(sandbox: RunningSandbox, folder: Path, rows: int) -> float:
     source = write_input(folder / "profiles.singer", rows)
-    wall, cpu, rss, summary = run_target(sandbox, folder, source, {"profile": PROFILE_MAPPING}, scale=1.0)
+    cost, summary = run_target(sandbox, folder, source, {"profile": PROFILE_MAPPING}, scale=1.0)
+    wall, cpu, rss = cost.wall_seconds, cost.cpu_seconds, cost.peak_rss_mb
     rate = rows / wall
     accepted = summary["orders"]["profile"]["accepted"]
     print(
@@ -315,9 +315,10 @@ def memory(folder: Path, rows: list[int]) -> None:
         peaks = []
         for n in rows:
             source = write_input(folder / f"memory-{n}.singer", n, distinct=1000)
-            wall, cpu, rss, summary = run_target(
+            cost, summary = run_target(
                 sandbox, folder, source, {"event": EVENT_MAPPING, "profile": PROFILE_MAPPING}, scale=0
             )
+            wall, cpu, rss = cost.wall_seconds, cost.cpu_seconds, cost.peak_rss_mb
             accepted = summary["orders"]["event"]["accepted"] + summary["orders"]["profile"]["accepted"]
             peaks.append(rss)
             print(

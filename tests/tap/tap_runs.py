@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import subprocess
 import sys
-import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import psutil
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
 
@@ -57,6 +53,15 @@ def catalog_selecting(config_path: Path, streams: list[str]) -> dict:
             if not metadata["breadcrumb"]:
                 metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
     return catalog
+
+
+def tap_command(folder: Path, config: dict[str, Any], streams: list[str]) -> list[str]:
+    """The tap's command reading `config` with only `streams` selected (config.json and catalog.json written into
+    `folder`)."""
+    config_path, catalog_path = folder / "config.json", folder / "catalog.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path.write_text(json.dumps(catalog_selecting(config_path, streams)))
+    return [*TAP, "--config", str(config_path), "--catalog", str(catalog_path)]
 
 
 def run_tap(
@@ -105,29 +110,8 @@ def last_state(messages: list[dict]) -> dict:
     return states[-1] if states else {}
 
 
-def rss_by_output(command: list[str], stdout: Path) -> tuple[int, list[tuple[int, float]]]:
-    """(exit code, [(bytes written to stdout so far, RSS in MB)]) of a process, sampled every 20 ms."""
-    samples: list[tuple[int, float]] = []
-    with open(stdout, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
-        watched = psutil.Process(process.pid)
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                with contextlib.suppress(psutil.Error):
-                    samples.append((stdout.stat().st_size, watched.memory_info().rss / 2**20))
-                done.wait(0.02)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        code = process.wait(timeout=600)
-        done.set()
-        sampler.join()
-    return code, samples
-
-
 def peak_between(samples: list[tuple[int, float]], start: float, end: float) -> float:
-    """The peak RSS while the output grew from `start` to `end` (shares of its final size)."""
+    """The peak of a value (RSS, a heap's size) while the output grew from `start` to `end` (shares of its final
+    size), from [(bytes of output so far, the value)]: bench/process_cost.py's rss_by_output, heap_sampled_tap.py."""
     total = samples[-1][0]
     return max(rss for written, rss in samples if start * total <= written <= end * total)
