@@ -45,7 +45,6 @@ from tap_runs import tap_command, tap_sandbox  # noqa: E402
 from local_stand_ins.stack import start_local_stack  # noqa: E402
 
 CEILING = 3500 * 1000 / 60  # events per second per account: steady pages a minute x largest page
-BATCHES = PROJECT / ".meltano" / "run" / "tap-klaviyo" / "batches"
 
 
 @dataclass
@@ -116,7 +115,8 @@ def pipeline(mode: str, accounts: int, events_per_account: int, latency: float, 
             [str(Path(sys.executable).with_name("meltano")), "run", "tap-klaviyo", "target-snowflake"],
             cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        watcher = peaks.watch(run.process.pid, BATCHES)
+        # meltano.yml roots the batch files in the project's own Meltano folder ($MELTANO_SYS_DIR_ROOT)
+        watcher = peaks.watch(run.process.pid, project.system / "run" / "tap-klaviyo" / "batches")
         cost = run.wait()
         peaks.stop.set()
         watcher.join()
