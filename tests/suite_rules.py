@@ -12,33 +12,46 @@ from __future__ import annotations
 
 import pytest
 
-# Modules by their wall time in a serial run (seconds: `pytest --junitxml`, summed per module, on the 2-core machine
-# shared with other work, load average about 10; re-measure when a module grows). The order is what counts. Every
+# Modules by their wall time (seconds: `pytest -n 3 --junitxml`, summed per module, on the 2-core machine shared with
+# other work, load average 5-19, 2026-12-02; test_pods.py and test_klaviyo_to_snowflake.py estimated after their pods
+# ran side by side and their killed run shrank). The order is what counts; re-measure when a module grows. Every
 # other module follows in collection order.
 LONGEST_FIRST: dict[str, float] = {
-    "tests/orchestrate/test_pods.py": 1021,
-    "tests/e2e/test_klaviyo_to_snowflake.py": 880,
-    "tests/e2e/test_warehouse_in_step.py": 679,
-    "tests/test_readmes.py": 340,
-    "tests/orchestrate/test_plan.py": 214,
-    "tests/tap/test_tap_resilience.py": 173,
-    "tests/tap/test_tap_reports.py": 157,
-    "tests/warehouse/test_loading.py": 122,
-    "tests/e2e/test_reports_to_snowflake.py": 115,
-    "tests/test_demo.py": 104,
-    "tests/tap/test_tap_memory.py": 100,
-    "tests/tap/test_reports_pacing.py": 88,
-    "tests/tap/test_tap_batch.py": 73,
-    "tests/e2e/test_batch_mode.py": 70,
-    "tests/orchestrate/test_render.py": 56,
-    "tests/warehouse/test_bridge.py": 55,
-    "tests/sandbox/test_event_pages.py": 52,
-    "tests/tap/test_accounts.py": 51,
-    "tests/tap/test_tap_boundaries.py": 51,
-    "tests/warehouse/test_launcher.py": 48,
-    "tests/sandbox/test_http_transport.py": 45,
-    "tests/tap/test_tap_sync.py": 44,
-    "tests/tap/test_schemas.py": 42,
+    "tests/e2e/test_warehouse_in_step.py": 1490,
+    "tests/test_readmes.py": 1442,
+    "tests/e2e/test_klaviyo_to_snowflake.py": 1050,
+    "tests/orchestrate/test_pods.py": 772,
+    "tests/test_demo.py": 472,
+    "tests/orchestrate/test_plan.py": 431,
+    "tests/tap/test_tap_resilience.py": 382,
+    "tests/e2e/test_models.py": 325,
+    "tests/tap/test_tap_reports.py": 271,
+    "tests/e2e/test_completeness.py": 240,
+    "tests/tap/test_tap_batch.py": 231,
+    "tests/e2e/test_models_failures.py": 227,
+    "tests/e2e/test_reports_to_snowflake.py": 226,
+    "tests/e2e/test_batch_mode.py": 181,
+    "tests/e2e/test_csv_to_klaviyo.py": 180,
+    "tests/e2e/test_files_load_themselves.py": 156,
+    "tests/warehouse/test_loading.py": 153,
+    "tests/warehouse/test_bridge.py": 138,
+    "tests/warehouse/test_launcher.py": 138,
+    "tests/sandbox/test_event_pages.py": 130,
+    "tests/e2e/test_models_rename.py": 121,
+    "tests/tap/test_tap_sync.py": 101,
+    "tests/warehouse/test_warehouse_sql.py": 87,
+    "tests/tap/test_reports_pacing.py": 86,
+    "tests/shared/test_installable_elsewhere.py": 83,
+    "tests/warehouse/test_tap_snowflake.py": 80,
+    "tests/e2e/test_snowflake_to_klaviyo.py": 77,
+    "tests/tap/test_tap_boundaries.py": 76,
+    "tests/orchestrate/test_render.py": 69,
+    "tests/csv/test_csv_reading.py": 62,
+    "tests/tap/test_schemas.py": 60,
+    "tests/sandbox/test_http_transport.py": 60,
+    "tests/tap/test_accounts.py": 57,
+    "tests/e2e/test_snowflake_view_changes.py": 56,
+    "tests/warehouse/test_bridge_sessions.py": 51,
 }
 
 

@@ -10,9 +10,11 @@ what it deleted: a reader learns of a deletion only by no longer seeing the prof
   `listed_at` the listing's start. It lists when the last listing that ran to its end started
   `profile_listing_hours` (20) or more ago, so twice-daily runs list once a day, and a listing cut short is done
   again by the next run.
-- `profile_listings` then says, in one row per account, that its listing ran to the end (`started_at`,
+- `profile_listings` then says, in one row per account, that its latest listing ran to the end (`started_at`,
   `completed_at`, the ids listed). It syncs after `profile_ids` (the tap syncs it last), so its row comes after
-  every id of that listing, and never for a listing cut short: a STATE never covers a listing not yet emitted.
+  every id of that listing, and never for a listing cut short. The listing is kept in profile_ids' state and its row
+  said again by every run (the same row: an upsert by account), so a run killed after that STATE and before the row
+  loses nothing: the next run, with no listing due, says it.
 - The warehouse (warehouse-sql/README.md) takes as deleted the PROFILES rows an account's latest complete listing
   no longer holds, and marks their PROFILES, EVENTS and membership rows: Klaviyo deleted the events too, so only
   the warehouse, which holds them, can find them by the profile's id.
@@ -38,7 +40,10 @@ if t.TYPE_CHECKING:
     from .bookmarks import PartitionRun
 
 Row = dict[str, t.Any]
-LAST_LISTING = "last_complete_listing_started_at"  # the partition state's key
+# The partition state's keys: the latest listing that ran to its end.
+LAST_LISTING = "last_complete_listing_started_at"
+LAST_LISTING_COMPLETED = "last_complete_listing_completed_at"
+LAST_LISTING_PROFILES = "last_complete_listing_profiles"
 CREATED = "created"
 
 
@@ -51,6 +56,23 @@ class Listing:
     started_at: datetime
     completed_at: datetime
     profiles: int
+
+    def keep_in(self, state: dict[str, t.Any]) -> None:
+        state[LAST_LISTING] = self.started_at.isoformat()
+        state[LAST_LISTING_COMPLETED] = self.completed_at.isoformat()
+        state[LAST_LISTING_PROFILES] = self.profiles
+
+    @classmethod
+    def kept_in(cls, state: Mapping[str, t.Any], account_id: str, account_name: str) -> Listing | None:
+        """The listing `keep_in` kept in the state; None where it holds none (or, from before it kept the whole
+        listing, only when it started)."""
+        try:
+            started = datetime.fromisoformat(state[LAST_LISTING])
+            completed = datetime.fromisoformat(state[LAST_LISTING_COMPLETED])
+            profiles = int(state[LAST_LISTING_PROFILES])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(account_id, account_name, started, completed, profiles)
 
     def row(self) -> dict[str, t.Any]:
         return {
@@ -102,6 +124,9 @@ class ProfileIdsStream(WindowedStream):
         account = self.account(context)
         every = self.settings.profile_listing_hours
         if not listing_due(state, started, every):
+            kept = Listing.kept_in(state, account.id, account.name)
+            if kept is not None:  # said again: the run that listed may have ended before its row
+                self.run.profile_listings[account.id] = kept
             self.logger.info(
                 "Account '%s': profile ids not listed this run: the last listing started at %s, and one is due "
                 "every %d hours (profile_listing_hours)",
@@ -123,7 +148,7 @@ class ProfileIdsStream(WindowedStream):
         # Every id is emitted (and, in batch mode, in a file announced before the next STATE): the listing is whole.
         done = Listing(account.id, account.name, started, datetime.now(UTC), listed)
         self.run.profile_listings[account.id] = done
-        state[LAST_LISTING] = started.isoformat()
+        done.keep_in(state)
         mark_state_changed(self)
         self.logger.info(
             "Account '%s': %d profile ids listed in %.0f s",
@@ -134,7 +159,7 @@ class ProfileIdsStream(WindowedStream):
 
 
 class ProfileListingsStream(KlaviyoStream):
-    """One row per account whose profile ids this run listed to the end (synced after profile_ids)."""
+    """One row per account: its latest listing of profile ids that ran to the end (synced after profile_ids)."""
 
     name = "profile_listings"
     path = "/api/profiles"
