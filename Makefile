@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # If wheels/ holds a downloaded wheelhouse (make wheelhouse), installs use only it: no network needed.
 PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
-.PHONY: setup demo demo-reverse test test-shifted lint bench wheelhouse dist clean
+.PHONY: setup demo demo-reverse test lint bench wheelhouse dist clean
 
 # The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
@@ -50,18 +50,6 @@ lint: setup
 TEST_WORKERS ?= 3
 test: lint
 	$(BIN)/pytest -n $(TEST_WORKERS)
-
-# The whole suite with the clock moved by DAYS days (negative: back), to show no test depends on today's date:
-#   make test-shifted DAYS=21      make test-shifted DAYS=-21
-# Every process the tests start (sandbox, Meltano, the plugins, DuckDB) runs under libfaketime (Debian's and
-# Ubuntu's package `faketime`); the data sets that end today (`klaviyo-sandbox serve --end today`) end on the moved
-# day. Monotonic clocks are left alone: timeouts and pacing keep real time. Not part of `make test`.
-DAYS ?= 21
-FAKETIME_LIB ?= $(firstword $(wildcard /usr/lib/*/faketime/libfaketime.so.1 /usr/local/lib/faketime/libfaketime.so.1))
-test-shifted: setup
-	@test -n "$(FAKETIME_LIB)" || { echo "libfaketime not found: apt-get install faketime (or set FAKETIME_LIB)"; exit 1; }
-	LD_PRELOAD=$(FAKETIME_LIB) FAKETIME="$(if $(filter -%,$(DAYS)),$(DAYS),+$(DAYS))d" FAKETIME_DONT_FAKE_MONOTONIC=1 \
-		$(BIN)/pytest -n $(TEST_WORKERS)
 
 bench: setup
 	$(BIN)/python bench/sandbox_pages.py

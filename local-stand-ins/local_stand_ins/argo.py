@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import subprocess
 import threading
@@ -35,9 +34,6 @@ ORCHESTRATE = ROOT / "orchestrate"
 ARGO_DIR = ORCHESTRATE / "argo"
 DOCKERFILE = ORCHESTRATE / "Dockerfile"
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
-# `make test-shifted` moves the clock of every process with libfaketime: a pod's process too, though its environment
-# is the pod's own.
-CLOCK_SHIFT = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 CONDITION = re.compile(r"\s*(\S+)\s*(==|!=)\s*(\S+)\s*")
 # Argo's mutexes, by resolved name: one holder at a time across every workflow this process runs.
@@ -184,7 +180,6 @@ class LocalArgo:
         # The image's PATH puts the project's .venv/bin before the base image's folders.
         env["PATH"] = ":".join([*(self.localize(part) for part in env["PATH"].split(":") if part), *SYSTEM_PATH])
         env |= self.container_env(container, values) | self.stand_ins
-        env |= {name: os.environ[name] for name in CLOCK_SHIFT if name in os.environ}
         # A pod has its own filesystem: its own Meltano folder (run files, catalogs, batch files, meltano.db).
         env["MELTANO_SYS_DIR_ROOT"] = str(own_meltano_dir(self.scratch / "pods" / f"{next(self._pods)}-{name}"))
         started = time.monotonic()
