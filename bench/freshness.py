@@ -31,14 +31,13 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "orchestrate")]
 
 from meltano_project import LocalProject, ensure_installed, tagged, write_events  # noqa: E402
 from render import gaps_seconds  # noqa: E402
 
+from local_stand_ins.argo import meltano_yml  # noqa: E402
 from local_stand_ins.stack import LocalStack, start_local_stack  # noqa: E402
 
 SCHEDULE = "klaviyo-light"
@@ -117,7 +116,7 @@ def sample(stack: LocalStack, project: LocalProject, number: int) -> dict[str, f
 
 def interval_gaps() -> list[int]:
     """The seconds between one run of the light schedule and the next, through a day (its cron in meltano.yml)."""
-    schedules = yaml.safe_load((ROOT / "meltano.yml").read_text())["schedules"]
+    schedules = meltano_yml()["schedules"]
     return gaps_seconds(next(s["interval"] for s in schedules if s["name"] == SCHEDULE))
 
 

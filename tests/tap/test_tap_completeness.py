@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from tap_runs import run_tap, tap_sandbox
+from tap_runs import last_state, run_tap, tap_sandbox
 
 STREAMS = ["event_counts", "events", "profile_ids", "profile_listings"]
 
@@ -29,10 +29,6 @@ def sandbox(tmp_path):
 
 def records(messages: list[dict], stream: str) -> list[dict]:
     return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
-
-
-def last_state(messages: list[dict]) -> dict:
-    return [m for m in messages if m["type"] == "STATE"][-1]["value"]
 
 
 def write_event(sandbox, metric: str, when: datetime, n: int) -> None:
