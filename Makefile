@@ -16,17 +16,25 @@ TYPED := klaviyo-http/klaviyo_http tap-support/tap_support tap-klaviyo/tap_klavi
 	snowflake-emulator/snowflake_emulator klaviyo-sandbox/src/klaviyo_sandbox \
 	warehouse-sql/warehouse_sql
 
+# Bytecode written once, at install: Meltano installs the plugins with uv, which writes none, and where
+# PYTHONDONTWRITEBYTECODE is set (this machine, the container image) no process writes any, so every process compiled
+# every module it imported again: 38% of a small `meltano run`'s CPU (61 s before, 37.8 s after, 2026-12-02).
+# Python still reads .pyc files with that variable set, and recompiles in memory a source edited since.
+COMPILE := $(BIN)/python -m compileall -q -j 0
+
 PACKAGES := klaviyo-sandbox klaviyo-http tap-support tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins warehouse-sql
 
 $(BIN)/.installed: requirements/dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) -r requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) --no-deps $(addprefix -e ,$(PACKAGES))
+	$(COMPILE) $(PACKAGES)
 	touch $@
 
 # Every plugin of meltano.yml in its own venv (what `meltano run` executes).
 .meltano/.installed: $(BIN)/.installed meltano.yml $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(BIN)/meltano install
+	$(COMPILE) .meltano/extractors .meltano/loaders .meltano/utilities
 	touch $@
 
 setup: $(BIN)/.installed .meltano/.installed
