@@ -84,13 +84,52 @@ def test_end_moves_the_data_set_in_time():
     assert str(today - timedelta(days=30)) < latest_event("--end", "today") < str(today)  # today's midnight, UTC
 
 
-def test_an_end_that_is_not_a_date_is_one_clear_line():
+def serve_refused(*options: str) -> str:
+    """`klaviyo-sandbox serve` with bad options: its exit code is 2 (argparse's), and this returns its stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", "--end", "yesterday"],
+        [sys.executable, "-m", "klaviyo_sandbox.cli", "serve", *options],
         check=False,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2
-    assert "--end: not an ISO 8601 date or date-time: 'yesterday'" in result.stderr
+    return result.stderr
+
+
+def test_an_end_that_is_not_a_date_is_one_clear_line():
+    stderr = serve_refused("--end", "yesterday")
+    assert "--end: not an ISO 8601 date or date-time: 'yesterday'" in stderr
+
+
+def test_segments_of_one_size_give_the_shape_of_an_account_to_measure():
+    """`--segments 20 --segment-members 50`: 20 segments, each with exactly 50 members (bench/full_run.py's account:
+    20 segments of the same size)."""
+    sandbox = start_sandbox("--accounts", "1", "--profiles", "230", "--segments", "20", "--segment-members", "50")
+    headers = {"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"}
+    try:
+        segments: list[str] = []
+        url: str | None = f"{sandbox.url}/api/segments"
+        while url:
+            page = requests.get(url, headers=headers, timeout=30).json()
+            segments += [s["id"] for s in page["data"]]
+            url = page["links"]["next"]
+        assert len(segments) == 20
+        members = {
+            segment: requests.get(
+                f"{sandbox.url}/api/segments/{segment}/relationships/profiles",
+                params={"page[size]": "100"},
+                headers=headers,
+                timeout=30,
+            ).json()["data"]
+            for segment in segments
+        }
+        assert {len(ids) for ids in members.values()} == {50}
+        assert len({tuple(sorted(p["id"] for p in ids)) for ids in members.values()}) > 1  # not all the same people
+    finally:
+        sandbox.stop()
+
+
+def test_more_members_than_profiles_is_one_clear_line():
+    stderr = serve_refused("--profiles", "100", "--segment-members", "101")
+    assert "--segment-members must be between 0 and --profiles (100), got 101" in stderr

@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the data set ends (ISO 8601, UTC unless an offset is given, or 'today': today's midnight, UTC); "
         "tests of what happened in the last days (reports, lookbacks) and the demo end it today",
     )
+    data.add_argument("--segments", type=int, default=DataSettings.segments, help="segments per account")
+    data.add_argument(
+        "--segment-members",
+        type=int,
+        default=DataSettings.segment_members,
+        help="members of every segment, the same for each (at most --profiles); by default each segment has a size of "
+        "its own",
+    )
     slow = serve.add_argument_group("latency and faults")
     slow.add_argument("--latency-ms", type=float, default=0.0, help="fixed delay added to every API response")
     slow.add_argument("--jitter-ms", type=float, default=0.0, help="uniform random extra delay, 0..jitter")
@@ -121,6 +129,10 @@ def _moment(text: str) -> datetime:
 
 
 def settings_from(args: argparse.Namespace) -> SandboxSettings:
+    if args.segment_members is not None and not 0 <= args.segment_members <= args.profiles:
+        raise ValueError(
+            f"--segment-members must be between 0 and --profiles ({args.profiles}), got {args.segment_members}"
+        )
     if args.report_daily_quota < 1:
         raise ValueError(f"--report-daily-quota must be at least 1, got {args.report_daily_quota}")
     return SandboxSettings(
@@ -131,6 +143,8 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
             profiles=args.profiles,
             years=args.years,
             end=args.end,
+            segments=args.segments,
+            segment_members=args.segment_members,
         ),
         latency=LatencySettings(fixed_ms=args.latency_ms, jitter_ms=args.jitter_ms),
         faults=FaultSettings(

@@ -182,7 +182,8 @@ class AccountDataSet:
         self.tags = _by_id(self._tags())
         self.templates = _by_id(self._templates())
         self.lists = _by_id(self._groups("list", 15))
-        self.segments = _by_id(self._groups("segment", 12))
+        self.segments = _by_id(self._groups("segment", settings.segments))
+        self.segment_members = settings.segment_members
         campaigns, campaign_messages = self._campaigns(40)
         self.campaigns, self.campaign_messages = _by_id(campaigns), _by_id(campaign_messages)
         flows, flow_actions, flow_messages = self._flows(12)
@@ -792,6 +793,10 @@ class AccountDataSet:
 
     # ---- list and segment members ---------------------------------------------------------
     def _membership(self, group_type: str, k: int) -> Membership:
+        if group_type == "segment" and self.segment_members is not None:
+            # Every segment the same size: every stride-th profile, from an offset of its own.
+            stride = max(1, self.n_profiles // max(1, self.segment_members))
+            return Membership(self.segment_members, k % stride, stride)
         h = self._h(group_type + "-members", k)
         stride = 3 + h % 38
         offset = (h >> 8) % stride

@@ -16,6 +16,10 @@ class DataSettings:
     profiles: int = 1_000  # per account
     years: float = 3.0  # events and profiles spread over this many years before `end`
     end: datetime = datetime(2026, 11, 1, tzinfo=UTC)
+    segments: int = 12  # per account
+    # Members of every segment, all the same size (the shape of an account's membership to measure, e.g. 20 segments
+    # of 200,000); None: each segment has a size of its own, from a fortieth to a third of the profiles.
+    segment_members: int | None = None
 
 
 @dataclass(frozen=True)
