@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # If wheels/ holds a downloaded wheelhouse (make wheelhouse), installs use only it: no network needed.
 PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
-.PHONY: setup demo demo-reverse test lint bench wheelhouse dist clean
+.PHONY: setup demo demo-reverse test test-moved-clock lint bench wheelhouse dist clean
 
 # The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
@@ -58,6 +58,12 @@ lint: setup
 TEST_WORKERS ?= 3
 test: lint
 	$(BIN)/pytest -n $(TEST_WORKERS)
+
+# The whole suite again as if CLOCK_DAYS days later (a fraction moves the hour too), in every process it starts:
+# nothing may depend on today's date or hour (scripts/moved_clock.py says how).
+CLOCK_DAYS ?= 23.4
+test-moved-clock: setup
+	$(BIN)/python scripts/moved_clock.py --days $(CLOCK_DAYS) -n $(TEST_WORKERS)
 
 bench: setup
 	$(BIN)/python bench/sandbox_pages.py
