@@ -37,9 +37,14 @@ import os
 if os.environ.get("{ENV_VAR}"):
     from datetime import UTC, datetime, timedelta
 
+    import time
+
     import time_machine
 
     time_machine.travel(datetime.now(UTC) + timedelta(days=float(os.environ["{ENV_VAR}"])), tick=True).start()
+    # The moved clock starts ticking when first read (time-machine's Traveller.time_ns): read it now, or a process
+    # that first asks the time seconds after start-up runs that many seconds behind the others.
+    time.time_ns()
 '''
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -35,3 +37,13 @@ def test_a_clock_that_did_not_move_stops_the_run(moved_clock, tmp_path):
     (bare / "bin" / "python").symlink_to(sys.base_prefix + "/bin/python3")
     with pytest.raises(SystemExit, match=r"the clock moved -?0.00 days, not 30.0: is the hook installed\?"):
         moved_clock.check_moved(bare, 30.0)
+
+
+def test_a_process_that_first_reads_the_clock_late_is_not_behind_the_others(moved_clock):
+    """time-machine's clock ticks from its first reading: the hook reads it at start-up, so a process that first asks
+    the time seconds later (a sandbox, a worker still importing) agrees with one started after it."""
+    late_reader = "import time; time.sleep(2); print(time.time())"
+    env = {**os.environ, moved_clock.ENV_VAR: "10"}
+    late = subprocess.run([sys.executable, "-c", late_reader], env=env, capture_output=True, text=True, check=True)
+    now = moved_clock.clock_of(moved_clock.VENV, 10)
+    assert abs(now.timestamp() - float(late.stdout)) < 1.0  # 2 s behind without the first reading
