@@ -118,9 +118,10 @@ def profile_runs(folder: Path, rows: int, latency_ms: str) -> None:
         cpus: list[float] = []
         for label, path in (("first", source), ("unchanged", source), ("1% changed", changed)):
             since = time.time()
-            wall, target_cpu, peak, summary = run_target(
+            cost, summary = run_target(
                 sandbox, folder, path, {"profile": PROFILE_MAPPING}, scale=1.0, config={"full_refresh": False}
             )
+            wall, target_cpu, peak = cost.wall_seconds, cost.cpu_seconds, cost.peak_rss_mb
             counts = summary["orders"]["profile"]
             jobs = [
                 e
