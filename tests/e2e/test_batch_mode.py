@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from counted_days import on_days_all_counted
 from meltano_project import LocalProject, ensure_installed
 
 from local_stand_ins.stack import start_local_stack
@@ -59,18 +60,11 @@ def tables(warehouse: Path) -> dict[str, tuple[list[tuple[str, str]], list[tuple
 
 
 def on_days_both_counted(columns: list[tuple[str, str]], *runs: list[tuple]) -> list[list[tuple]]:
-    """EVENT_COUNTS holds the last days of each account's own today: two runs on either side of an account's
-    midnight count windows a day apart (tests/tap/test_tap_resilience.py, on_shared_days). Their rows are compared
-    between the first and last day both counted, per account: a day missing between them still differs."""
+    """EVENT_COUNTS rows of both runs, cut to the days both counted, per account (counted_days.py: the two runs may
+    fall either side of an account's midnight)."""
     kept = [c.lower() for c, _ in columns if c.lower() not in RUN_COLUMNS]
     account, day = kept.index("account_id"), kept.index("local_date")
-    spans: dict[str, tuple[str, str]] = {}
-    for rows in runs:
-        for name in {row[account] for row in rows}:
-            days = [row[day] for row in rows if row[account] == name]
-            first, last = spans.get(name, (min(days), max(days)))
-            spans[name] = (max(first, min(days)), min(last, max(days)))
-    return [[row for row in rows if spans[row[account]][0] <= row[day] <= spans[row[account]][1]] for rows in runs]
+    return on_days_all_counted(runs, lambda row: (row[account], row[day]))
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from counted_days import on_days_all_counted
 from tap_runs import records
 
 from klaviyo_sandbox.pytest_plugin import RunningSandbox, start_sandbox
@@ -30,22 +31,10 @@ def keys_by_stream(lines: list[str]) -> dict[str, set[tuple]]:
 
 
 def on_shared_days(*runs: dict[str, set[tuple]]) -> list[dict[str, set[tuple]]]:
-    """The runs' rows with event_counts cut to the days every run covers, per account. event_counts holds the last
-    completeness_check_days of the account's own today, so runs on either side of an account's midnight cover windows
-    a day apart: the clean run before 08:00 UTC and a later one after it, for an account in Los Angeles (seen
-    2026-12-03). Every other stream, and every shared day, must still match exactly."""
-    spans: dict[str, tuple[str, str]] = {}
-    for run in runs:
-        days_by_account: dict[str, list[str]] = defaultdict(list)
-        for account, _metric, day in run.get("event_counts", set()):
-            days_by_account[account].append(day)
-        for account, days in days_by_account.items():
-            first, last = spans.get(account, (min(days), max(days)))
-            spans[account] = (max(first, min(days)), min(last, max(days)))
-    return [
-        {**run, "event_counts": {k for k in run.get("event_counts", set()) if spans[k[0]][0] <= k[2] <= spans[k[0]][1]}}
-        for run in runs
-    ]
+    """The runs' rows with event_counts (account, metric, day) cut to the days every run counted, per account
+    (counted_days.py: runs either side of an account's midnight); every other stream is compared whole."""
+    counts = on_days_all_counted([run.get("event_counts", set()) for run in runs], lambda key: (key[0], key[2]))
+    return [{**run, "event_counts": set(rows)} for run, rows in zip(runs, counts, strict=True)]
 
 
 def tap_command(config: dict, folder: Path, state: dict | None = None) -> list[str]:
