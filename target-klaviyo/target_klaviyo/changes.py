@@ -1,7 +1,8 @@
 """Sending only what changed: one (stream, kind)'s change memory during a run.
 
 Each row has a key (a profile's identifier, an event's unique_id) and a fingerprint of what it would send; both
-are 64-bit BLAKE2b hashes. `decide` compares a row with what Klaviyo accepted before:
+are 64-bit XXH3 hashes (a re-run hashes every row twice: XXH3 takes 0.3 us where BLAKE2b took 1.3; collisions are as
+rare, one pair in 2**64). `decide` compares a row with what Klaviyo accepted before:
 
 - a key not remembered: `CREATED`; remembered with another fingerprint: `CHANGED`; the same: `UNCHANGED`, not sent;
 - a key sent earlier in this run is sent again whatever its fingerprint (`CHANGED`): when a key has several rows,
@@ -28,10 +29,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import orjson
+from xxhash import xxh3_64_intdigest
 
 from .memory_file import KEY, Snapshot, U64Array
 
 HASH_BYTES = 8
+BUCKET_BITS = 16
+BUCKETS = 1 << BUCKET_BITS
+SHIFT = 64 - BUCKET_BITS  # a key's bucket: its top bits
 
 
 class Decision(Enum):
@@ -42,21 +47,19 @@ class Decision(Enum):
 
 def key_hash(text: str) -> int:
     """A row's key as the memory holds it."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=HASH_BYTES).digest(), "little")
+    return xxh3_64_intdigest(text.encode())
 
 
 class Fingerprint:
-    """The fingerprint of a row for one kind: its mapping's own digest (the mapping and every setting that
-    shapes a payload) keys a hash of the values of the columns the mapping reads."""
+    """The fingerprint of a row for one kind: a hash of the values of the columns the mapping reads, seeded with
+    the mapping's own digest (the mapping and every setting that shapes a payload)."""
 
     def __init__(self, *parts: Any) -> None:
-        self.digest = hashlib.blake2b(
-            orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str), digest_size=32
-        ).digest()
+        digest = hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str), digest_size=8)
+        self.seed = int.from_bytes(digest.digest(), "little")
 
     def of(self, values: Sequence[Any]) -> int:
-        data = orjson.dumps(values, default=str)
-        return int.from_bytes(hashlib.blake2b(data, digest_size=HASH_BYTES, key=self.digest).digest(), "little")
+        return xxh3_64_intdigest(orjson.dumps(values, default=str), self.seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +97,11 @@ class Changes:
         # The snapshot's arrays as sequences of Python ints, without a copy: `bisect` on them takes half the time of
         # numpy's searchsorted for one key (whose scalar conversions cost more than the search).
         self._keys_before, self._fps_before = _ints(before.keys), _ints(before.fps)
-        self._count = len(before.keys)
+        # Where each of the 65,536 ranges of a key's top 16 bits starts (keys are uniform hashes: ~15 a range for a
+        # million keys), so that a lookup bisects one range: 0.5 us a key against 1.3 for the whole array.
+        starts = np.searchsorted(before.keys, np.arange(BUCKETS + 1, dtype=np.uint64) << np.uint64(SHIFT))
+        starts[-1] = len(before.keys)  # the last range ends with the array (1 << 64 does not fit)
+        self._starts: list[int] = starts.tolist()
         self._resent: set[int] = set()
         self._lock = threading.Lock()
         self._seqs = array("Q")
@@ -107,15 +114,35 @@ class Changes:
 
     # --- during the run --------------------------------------------------------------------------------------
 
+    def _index(self, key: int) -> int:
+        """The key's place in the memory read, or -1 (`unchanged` has its own copy: it runs for every row)."""
+        bucket = key >> SHIFT
+        end = self._starts[bucket + 1]
+        index = bisect_left(self._keys_before, key, self._starts[bucket], end)
+        return index if index != end and self._keys_before[index] == key else -1
+
     def decide(self, key: int, fp: int) -> Decision:
-        keys = self._keys_before
-        index = bisect_left(keys, key)
-        if index == self._count or keys[index] != key:
+        index = self._index(key)
+        if index < 0:
             return Decision.CREATED
         if self.full_refresh or self._fps_before[index] != fp or key in self._resent:
             self._resent.add(key)
             return Decision.CHANGED
         return Decision.UNCHANGED
+
+    def unchanged(self, key: int, fp: int) -> bool:
+        """`decide` would say UNCHANGED (which changes nothing)."""
+        if self.full_refresh:
+            return False
+        bucket = key >> SHIFT
+        end = self._starts[bucket + 1]
+        index = bisect_left(self._keys_before, key, self._starts[bucket], end)
+        return (
+            index != end
+            and self._keys_before[index] == key
+            and self._fps_before[index] == fp
+            and key not in self._resent
+        )
 
     def seen(self, key: int) -> None:
         """A list mirror's row: its key is a member this run (whether sent, unchanged or rejected)."""

@@ -1,7 +1,8 @@
 """The change memory's file format: what Klaviyo accepted for one (account, stream, kind), compact and checked.
 
     offset  size      what
-    0       8         magic  b"TKLVMEM1"
+    0       8         magic  b"TKLVMEM2" (version 2: XXH3 hashes; version 1 held BLAKE2b ones, and is read as
+                      another version: its rows are sent once more)
     8       4         header length H (unsigned, little-endian)
     12      H         header, JSON: {"count": N, "id_width": W, "what": "<stream>/<kind>", "written_at": ISO},
                       padded with spaces so that the keys start at a multiple of 8 (read in place, aligned)
@@ -27,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-MAGIC = b"TKLVMEM1"
+MAGIC = b"TKLVMEM2"
+OLD_MAGIC = b"TKLVMEM1"
 CHECKSUM_BYTES = 16
 KEY = np.dtype("<u8")
 
@@ -79,6 +81,8 @@ def encode(snapshot: Snapshot, what: str) -> bytes:
 
 
 def decode(data: bytes, *, with_ids: bool = False) -> Snapshot:
+    if data.startswith(OLD_MAGIC):
+        raise MemoryFileError("version 1, written by target-klaviyo before 2026-12-03 with BLAKE2b keys")
     if len(data) < len(MAGIC) + 4 + CHECKSUM_BYTES or not data.startswith(MAGIC):
         raise MemoryFileError("not a target-klaviyo change memory (or another version of it)")
     # A view, not a slice: the arrays below are read in place, not copied.
