@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from .bulk import Item, identity_of
-from .changes import Accepted, Changes, Fingerprint
+from .changes import Accepted, Changes, Fingerprint, key_hash
 from .mapping import CONSENT_CHANNELS, RowMapper
 from .memory import ChangeMemory
 from .rejects import Outcomes
@@ -33,6 +33,7 @@ from .routes import EVENTS, PROFILES, Route, into_list, subscribe, unsubscribe
 from .validate import Invalid
 
 Built = tuple[Route, dict[str, Any], tuple[str, str] | None]
+MemoryInputs = tuple[str | None, int | None, int]  # key as written, its hash, fingerprint
 
 
 def json_number(value: Any) -> Any:
@@ -115,21 +116,17 @@ class Kind:
         assert consent is not None
         return self.mapper.value(record, consent.channels[self.channel]) is not None
 
-    def fingerprint_of(self, record: Mapping[str, Any]) -> int:
+    def memory_inputs(self, record: Mapping[str, Any]) -> MemoryInputs:
+        """What the change memory needs of a row: its key as written (the first of `key_columns` not empty; None
+        when it has none: it is then rejected when built, or an event keyed by its content), that key's hash, and
+        the row's fingerprint. One call, as every row of a re-run takes it."""
         get = record.get
-        return self.fingerprint.of([get(column) for column in self.columns])
-
-    def key_of(self, record: Mapping[str, Any]) -> str | None:
-        """The row's key, as written: the first of `key_columns` not empty (None: the row has no key, and is
-        rejected when built, or is an event keyed by its content)."""
+        fp = self.fingerprint.of(list(map(get, self.columns)))
         for column in self.key_columns:
-            value = record.get(column)
-            if value is None:
-                continue
-            text = str(value).strip()
-            if text:
-                return text
-        return None
+            value = get(column)
+            if value is not None and (text := str(value).strip()):
+                return text, key_hash(text), fp
+        return None, None, fp
 
     def reject_key(self, record: Mapping[str, Any], key: str | None) -> str | None:
         """The key the rejected-rows file shows: the row's key, or for an event without a unique_id column, its

@@ -17,8 +17,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from .bulk import Item, chunks
-from .changes import Decision, key_hash
-from .kinds import Kind
+from .changes import Decision
+from .kinds import Kind, MemoryInputs
 from .mapping import MappingError, RowMapper
 from .rejects import RowRef
 from .routes import Route
@@ -78,12 +78,15 @@ class KlaviyoSink(RowsAsGiven):
             for name in names
         ]
         self.mirrors = [(kind, target.completeness(kind)) for kind in self.kinds if kind.mirror]
+        # skip_unchanged's view of the kinds: (kind, its name, consent (taken only where its cell is filled), event)
+        self._memory_plan = [(kind, kind.kind, kind.channel is not None, kind.kind == "event") for kind in self.kinds]
         # Rows queued for a request that is not full yet, per kind and route.
         self._pending: dict[tuple[str, Route], list[Item]] = {}
         target.sinks_made.append(self)
         self._rows = 0
         self.dry_run = target.settings.dry_run
         self._shown: set[str] = set()
+        self._stash: tuple[dict[str, t.Any], dict[str, MemoryInputs]] | None = None
 
     # Rows are checked by validate.py, which rejects a bad row with its reason; the SDK's JSON-schema
     # validation and timestamp parsing would instead stop the run at the first bad row.
@@ -108,12 +111,14 @@ class KlaviyoSink(RowsAsGiven):
         row_error = record.get(ROW_ERROR_COLUMN)
         outcomes = self.target.outcomes
         stream = self.stream_name
+        # What skip_unchanged worked out for this row, if it was asked first and said no.
+        stash, self._stash = self._stash, None
+        known = stash[1] if stash is not None and stash[0] == record else {}
         for kind in self.kinds:
             if not row_error and not kind.applies(record):
                 continue
             outcomes.read(stream, kind.kind)
-            key_text = kind.key_of(record)
-            key = key_hash(key_text) if key_text is not None else None
+            key_text, key, fp = known.get(kind.kind) or kind.memory_inputs(record)
             if kind.mirror and key is not None:
                 # A member's row, even one rejected below: its member stays (only a row that is gone leaves).
                 kind.changes.seen(key)
@@ -121,7 +126,6 @@ class KlaviyoSink(RowsAsGiven):
                 ref = RowRef(stream, row, kind.reject_key(record, key_text), file)
                 outcomes.reject(ref, kind.kind, f"the tap could not read this row: {row_error}", "bad_csv_row")
                 continue
-            fp = kind.fingerprint_of(record)
             if key is None:
                 # An event without a unique_id column is keyed by its content; any other row without a key is new
                 # (and rejected below for it).
@@ -152,6 +156,39 @@ class KlaviyoSink(RowsAsGiven):
                 continue
             item = Item(ref, body, seq, key, fp, decision is Decision.CREATED, identity)
             context.setdefault(kind.kind, {}).setdefault(route, []).append(item)
+
+    def skip_unchanged(self, record: dict[str, t.Any]) -> bool:
+        """Asked before singer-sdk's work on a row (sdk_seams.UnchangedRowsFirst): True if every kind the row maps to
+        finds it unchanged, the row then counted as `process_record` counts such a row; False, having done nothing,
+        if a kind would send or reject it (`process_record` then takes the row, and what was worked out here)."""
+        if record.get(ROW_ERROR_COLUMN):
+            return False
+        inputs: dict[str, MemoryInputs] = {}
+        unchanged = True
+        for kind, name, consent, event in self._memory_plan:
+            if consent and not kind.applies(record):
+                continue
+            found = inputs[name] = kind.memory_inputs(record)
+            if unchanged:
+                # An event without a unique_id is keyed by its content, as in process_record (where another kind's
+                # row without a key is rejected).
+                key = found[2] if found[1] is None and event else found[1]
+                unchanged = key is not None and kind.changes.unchanged(key, found[2])
+        if not unchanged:
+            self._stash = (record, inputs)
+            return False
+        self._rows += 1
+        if self.mirrors:
+            row = self._row_number(record) if self.row_column is not None else None
+            for kind, completeness in self.mirrors:
+                completeness.saw(record.get(FILE_COLUMN), row)
+                key = inputs[kind.kind][1] if kind.kind in inputs else None
+                if key is not None:
+                    kind.changes.seen(key)
+        outcomes, stream = self.target.outcomes, self.stream_name
+        for name in inputs:
+            outcomes.unchanged(stream, name)
+        return True
 
     @override
     def process_batch(self, context: Context) -> None:

@@ -12,7 +12,6 @@ import typing as t
 from functools import cached_property
 
 import orjson
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
@@ -26,20 +25,19 @@ from .memory import ChangeMemory
 from .mirror import Completeness, plan_removals
 from .rejects import Outcomes
 from .routes import remove_from_list
-from .sdk_seams import StateAfterFlush
+from .sdk_seams import StateAfterFlush, UnchangedRowsFirst
 from .settings import SCHEMA, Settings
 from .sinks import KlaviyoSink
 from .storage import Storage, StorageError, storage_at
 from .validate import ValueChecks, check_phone_region, zone
 
 
-class TargetKlaviyo(StateAfterFlush):
+class TargetKlaviyo(StateAfterFlush, UnchangedRowsFirst):
     """Singer target for Klaviyo's bulk event, profile, list and subscription APIs."""
 
     name = "target-klaviyo"
     package_name = "target-klaviyo-bulk"
     default_sink_class = KlaviyoSink
-    message_reader_class = MsgSpecReader
     config_jsonschema = SCHEMA
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

@@ -184,3 +184,20 @@ def test_changed_rows_spread_over_many_batches_share_one_request(target, target_
     ]
     assert sorted(posted) == ["/api/event-bulk-create-jobs", "/api/profile-bulk-import-jobs"]
     assert len(sent(target_sandbox, tag, since)["profiles"]) == 5
+
+
+def test_rows_singer_sdk_changes_on_their_way_are_decided_the_same(target, target_sandbox, tag):
+    """A stream map (here a rename) takes a stream's rows through singer-sdk's own path, not the early skip of
+    unchanged rows (sdk_seams.UnchangedLinesFirst): what is sent and counted is the same."""
+    renamed = {
+        "stream_maps": {"people": {"__alias__": "buyers"}},
+        "mappings": {"buyers": mapping(tag)["mappings"]["people"]},
+    }
+    assert target.run(messages(people(tag, 10)), **renamed).returncode == 0
+    since = time.time()
+    run = target.run(messages(people(tag, 10, row4={"plan": "gold"})), **renamed)
+    assert run.summary["buyers"] == {
+        "event": counts(10, 0, 0, 0, unchanged=10),
+        "profile": counts(10, 1, 1, 0, unchanged=9, changed=1),
+    }
+    assert sent(target_sandbox, tag, since) == {"profiles": [f"m4@{tag}.example"], "events": []}
