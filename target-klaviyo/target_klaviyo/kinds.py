@@ -17,9 +17,10 @@ every row again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -99,6 +100,7 @@ class Kind:
                 "unsubscribed": unsubscribe(list_id=consent.list_id),
             }
         self.fingerprint = Fingerprint(kind, digest, self.columns, settings_digest)
+        self._values = values_of(self.columns)
         self.changes: Changes = memory.open(stream, self.memory_name, mirror=self.mirror)
 
     @property
@@ -120,10 +122,9 @@ class Kind:
         """What the change memory needs of a row: its key as written (the first of `key_columns` not empty; None
         when it has none: it is then rejected when built, or an event keyed by its content), that key's hash, and
         the row's fingerprint. One call, as every row of a re-run takes it."""
-        get = record.get
-        fp = self.fingerprint.of(list(map(get, self.columns)))
+        fp = self.fingerprint.of(self._values(record))
         for column in self.key_columns:
-            value = get(column)
+            value = record.get(column)
             if value is not None and (text := str(value).strip()):
                 return text, key_hash(text), fp
         return None, None, fp
@@ -174,3 +175,19 @@ class Kind:
         self.changes.accept(
             Accepted(item.seq, item.key, item.fp, profile_id) for item, profile_id in zip(items, ids, strict=True)
         )
+
+
+def values_of(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """A row's values of `columns`, in their order, None for a column the row lacks. `itemgetter` where the row has
+    every column takes a third of the time of a `get` per column, which every row of a re-run pays."""
+    if len(columns) < 2:  # itemgetter of one column gives the value, not a sequence of it
+        return lambda record: [record.get(column) for column in columns]
+    take = itemgetter(*columns)
+
+    def values(record: Mapping[str, Any]) -> Sequence[Any]:
+        try:
+            return take(record)  # type: ignore[no-any-return]
+        except KeyError:
+            return [record.get(column) for column in columns]
+
+    return values

@@ -112,11 +112,11 @@ class Outcomes:
     def read(self, stream: str, kind: str) -> None:
         self.counts[(stream, kind)].read += 1  # main thread only
 
-    def unchanged(self, stream: str, kind: str) -> None:
-        """A row read and found unchanged (`read`, then `decided` UNCHANGED, in one)."""
+    def unchanged(self, stream: str, kind: str, rows: int = 1) -> None:
+        """Rows read and found unchanged (`read`, then `decided` UNCHANGED, in one)."""
         counts = self.counts[(stream, kind)]  # main thread only
-        counts.read += 1
-        counts.unchanged += 1
+        counts.read += rows
+        counts.unchanged += rows
 
     def decided(self, stream: str, kind: str, decision: Decision, *, preview: bool) -> None:
         """What the change memory said of a row; a preview counts what it would send as created or changed."""

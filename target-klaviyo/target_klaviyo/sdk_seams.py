@@ -55,8 +55,10 @@ class RowsAsGiven(BatchSink):
 @t.runtime_checkable
 class SkipsUnchanged(t.Protocol):
     def skip_unchanged(self, record: dict[str, t.Any]) -> bool:
-        """True if the row is unchanged for every kind it maps to, once counted as `process_record` would count it;
-        False, having done nothing, otherwise."""
+        """True if the row is unchanged for every kind it maps to; False, having done nothing, otherwise."""
+
+    def count_skipped(self, rows: int) -> None:
+        """Count, as `process_record` would have, `rows` rows `skip_unchanged` said True of."""
 
 
 Skip = t.Callable[[dict[str, t.Any]], bool]
@@ -69,10 +71,10 @@ class UnchangedLinesFirst(MsgSpecReader):
     a record: the reader's checks and `Target._process_record_message` (a copy of the row, the stream map, the batch
     context, the metadata columns, validation, counters, the batch's fullness), 8 us a row of the 13 the change
     memory's own decision leaves (bench/change_memory.py). A skipped row still counts, as `_process_record_message`
-    counts it: in the lines read, and through its stream's `counted` (the sink's tally and record counter, then
-    singer-sdk's drain of batches older than its limit), called at the end of each run of skipped rows and every
-    `COUNT_EVERY` rows within one. Nothing else that method does applies to a row that adds nothing to a batch: the
-    sink has no validator, context or preprocessing of its own (sinks.py)."""
+    counts it: in the lines read, and through its stream's `counted` (the sink's own counts, its tally and record
+    counter, then singer-sdk's drain of batches older than its limit), called at the end of each run of skipped
+    rows and every `COUNT_EVERY` rows within one. Nothing else that method does applies to a row that adds nothing
+    to a batch: the sink has no validator, context or preprocessing of its own (sinks.py)."""
 
     COUNT_EVERY = 10_000
 
@@ -89,6 +91,7 @@ class UnchangedLinesFirst(MsgSpecReader):
         stats: t.Counter[str] = Counter()
         skippers = self.skippers
         deserialize = self.deserialize_json
+        every = self.COUNT_EVERY
         counter: t.Callable[[int], None] | None = None  # `counted` of the run of skipped rows
         skipped = 0  # rows in that run
         skipped_in_all = 0
@@ -109,7 +112,7 @@ class UnchangedLinesFirst(MsgSpecReader):
                         counter, skipped = count, 0
                     skipped += 1
                     skipped_in_all += 1
-                    if skipped == self.COUNT_EVERY:
+                    if skipped == every:
                         counter(skipped)
                         skipped = 0
                     continue
@@ -156,6 +159,7 @@ class UnchangedRowsFirst(Target):
             return
 
         def counted(rows: int) -> None:
+            sink.count_skipped(rows)
             sink.tally_record_read(rows)
             sink.record_counter_metric.increment(rows)
             self._handle_max_record_age()

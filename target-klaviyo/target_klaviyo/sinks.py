@@ -80,6 +80,8 @@ class KlaviyoSink(RowsAsGiven):
         self.mirrors = [(kind, target.completeness(kind)) for kind in self.kinds if kind.mirror]
         # skip_unchanged's view of the kinds: (kind, its name, consent (taken only where its cell is filled), event)
         self._memory_plan = [(kind, kind.kind, kind.channel is not None, kind.kind == "event") for kind in self.kinds]
+        # The kinds every row maps to: a skipped row is counted unchanged for each, per run (count_skipped).
+        self._every_row_kinds = [kind.kind for kind in self.kinds if kind.channel is None]
         # Rows queued for a request that is not full yet, per kind and route.
         self._pending: dict[tuple[str, Route], list[Item]] = {}
         target.sinks_made.append(self)
@@ -159,36 +161,44 @@ class KlaviyoSink(RowsAsGiven):
 
     def skip_unchanged(self, record: dict[str, t.Any]) -> bool:
         """Asked before singer-sdk's work on a row (sdk_seams.UnchangedRowsFirst): True if every kind the row maps to
-        finds it unchanged, the row then counted as `process_record` counts such a row; False, having done nothing,
-        if a kind would send or reject it (`process_record` then takes the row, and what was worked out here)."""
+        finds it unchanged (counted then by `count_skipped`, with the run of rows it is in); False, having done
+        nothing, if a kind would send or reject it (`process_record` then takes the row, and what was worked out
+        here)."""
         if record.get(ROW_ERROR_COLUMN):
             return False
-        inputs: dict[str, MemoryInputs] = {}
-        unchanged = True
+        found: list[tuple[str, MemoryInputs]] = []
         for kind, name, consent, event in self._memory_plan:
             if consent and not kind.applies(record):
                 continue
-            found = inputs[name] = kind.memory_inputs(record)
-            if unchanged:
-                # An event without a unique_id is keyed by its content, as in process_record (where another kind's
-                # row without a key is rejected).
-                key = found[2] if found[1] is None and event else found[1]
-                unchanged = key is not None and kind.changes.unchanged(key, found[2])
-        if not unchanged:
-            self._stash = (record, inputs)
-            return False
+            inputs = kind.memory_inputs(record)
+            found.append((name, inputs))
+            # An event without a unique_id is keyed by its content, as in process_record (where another kind's row
+            # without a key is rejected).
+            key = inputs[2] if inputs[1] is None and event else inputs[1]
+            if key is None or not kind.changes.unchanged(key, inputs[2]):
+                self._stash = (record, dict(found))
+                return False
         self._rows += 1
         if self.mirrors:
             row = self._row_number(record) if self.row_column is not None else None
+            inputs_of = dict(found)
             for kind, completeness in self.mirrors:
                 completeness.saw(record.get(FILE_COLUMN), row)
-                key = inputs[kind.kind][1] if kind.kind in inputs else None
+                key = inputs_of[kind.kind][1] if kind.kind in inputs_of else None
                 if key is not None:
                     kind.changes.seen(key)
-        outcomes, stream = self.target.outcomes, self.stream_name
-        for name in inputs:
-            outcomes.unchanged(stream, name)
+        if len(found) > len(self._every_row_kinds):  # a consent kind took the row: counted here, row by row
+            outcomes, stream = self.target.outcomes, self.stream_name
+            for name, _ in found:
+                if name not in self._every_row_kinds:
+                    outcomes.unchanged(stream, name)
         return True
+
+    def count_skipped(self, rows: int) -> None:
+        """Count `rows` rows skip_unchanged skipped, read and unchanged for every kind each row maps to."""
+        outcomes, stream = self.target.outcomes, self.stream_name
+        for name in self._every_row_kinds:
+            outcomes.unchanged(stream, name, rows)
 
     @override
     def process_batch(self, context: Context) -> None:
