@@ -6,6 +6,7 @@ Message" after it (the tap reads its 7-day lookback again); the models keep one 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ MODEL_STREAMS = (
 )
 ENV = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0", "TAP_KLAVIYO__SELECT_FILTER": MODEL_STREAMS}
 RUN = ("run", "tap-klaviyo", "target-snowflake", "dbt-snowflake:run")
+COUNTED = re.compile(r"Klaviyo's counts of|re-read")
 
 
 def query(project: LocalProject, sql: str) -> list[tuple[Any, ...]]:
@@ -71,6 +73,11 @@ def renamed(tmp_path_factory):
         project = LocalProject(stack, project.warehouse)
         second = project.meltano(*RUN, timeout=1500, **ENV)
         assert second.code == 0, second.output[-6000:]
+        # What the runs counted and re-read (the events stream's completeness check): said by a failing assertion,
+        # since a re-read of older days rebuilds their rows under the new names (seen once, on 2026-12-03).
+        before["counted"] = "\n".join(
+            line[-600:] for run in (first, second) for line in run.output.splitlines() if COUNTED.search(line)
+        )
         yield project, before
     finally:
         stack.stop()
@@ -89,13 +96,15 @@ def test_the_warehouse_holds_the_old_name_before_a_date_and_the_new_one_after(re
     )
     names = {name: (first, last, count) for name, first, last, count in split}
     assert set(names) == {"Received SMS", "Received Text Message"}, names  # a series keyed on names breaks here
-    assert names["Received SMS"][1] < names["Received Text Message"][0]  # old name before a date, new name after
+    # old name before a date, new name after
+    assert names["Received SMS"][1] < names["Received Text Message"][0], before["counted"]
 
 
 def test_the_models_keep_one_continuous_series(renamed):
     project, before = renamed
     monthly = query(project, MONTHLY_MODEL)
-    assert monthly == before["monthly"]  # nothing new happened: the same counts, month by month, under one metric
+    # nothing new happened: the same counts, month by month, under one metric
+    assert monthly == before["monthly"], before["counted"]
     assert monthly == query(project, MONTHLY_RAW)  # every SMS received the loader holds, by metric id
     assert len(monthly) >= 10  # months of both accounts
     assert query(project, SMS_SENDS)[0][0] == before["sms_sends"] > 0  # campaigns and flows still count them
