@@ -330,8 +330,12 @@ def test_late_events_arrive_through_the_lookback(late_stack, tmp_path, lookback,
     run(project, *suffix, **env)
     account = late_stack.sandbox.accounts[0]["id"]
     tag = f"late{lookback}"
-    # Dated an hour ago, after the bookmark: the next run's bookmark passes them while some are still invisible.
-    write_events(late_stack, datetime.now(UTC) - timedelta(hours=1), 30, tag)
+    # Dated an hour ago and after the bookmark (after every event the first run read: the other case's events, an
+    # hour before its own start, are held by the same sandbox and end seconds later on a fast machine): the next
+    # run's bookmark passes them while some are still invisible.
+    (latest,) = raw_sql(project, 'SELECT max("datetime") FROM "KLAVIYO"."EVENTS"')[0]
+    when = max(datetime.now(UTC) - timedelta(hours=1), latest.replace(tzinfo=UTC) + timedelta(seconds=1))
+    write_events(late_stack, when, 30, tag)
     pending = late_stack.sandbox.late(account)["pending"]
     assert pending > 0  # some are late: invisible for now
     output = run(project, *suffix, **env)  # they are not there yet, and the bookmark passes their time
