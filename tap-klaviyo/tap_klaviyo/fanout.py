@@ -16,18 +16,16 @@ sync of one account's streams of one group) and multiplexes what they print:
   where it was;
 - at most `parallel_accounts` accounts at a time, each with at most `parallel_groups` of its groups at a time: the
   processes, and their memory, are bounded by the product;
-- a child that fails does not stop the others; its account is named as failed at the end.
+- a child that fails does not stop the others; its account is named as failed at the end;
+- children are forked from a server that imported the tap once (child_processes.py), not started afresh.
 """
 
 from __future__ import annotations
 
 import copy
-import ctypes
 import json
 import os
 import queue
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,14 +33,18 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .child_processes import start_child, start_server
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from .child_processes import ChildProcess
 
 
 @dataclass
 class Child:
     account: str
-    process: subprocess.Popen[bytes]
+    process: ChildProcess
     account_id: str  # told to the child when it starts: its state's partitions carry it, whatever stream maps do
     streams: frozenset[str]  # the child's stream group: the only streams whose state it may move
     state: dict[str, t.Any] | None = None
@@ -102,6 +104,7 @@ def run_in_parallel(
     Each child is told its account's name and id when it starts, so the parent knows whose partitions a child's
     state holds without reading its records (a stream map may drop `account_id` from them)."""
     out = out or sys.stdout.buffer
+    start_server()  # before anything is written (child_processes.py)
     lines: queue.Queue[tuple[Child, bytes | None]] = queue.Queue(maxsize=10_000)  # bounded: memory stays flat
     folder = Path(tempfile.mkdtemp(prefix="tap-klaviyo-"))
     os.chmod(folder, 0o700)  # the child config holds the same secrets as the parent's
@@ -125,20 +128,15 @@ def run_in_parallel(
         }
         child_config.write_text(json.dumps(child))
         os.chmod(child_config, 0o600)
-        process = subprocess.Popen(
+        process = start_child(
             [
-                sys.executable,
-                "-m",
-                "tap_klaviyo.tap",
                 "--config",
                 str(child_config),
                 "--catalog",
                 str(folder / "catalog.json"),
                 "--state",
                 str(folder / "state.json"),
-            ],
-            stdout=subprocess.PIPE,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509  (no threads have started in the child yet)
+            ]
         )
         started = Child(account.name, process, account.account_id, frozenset(group))
         started.reader = threading.Thread(target=_pump, args=(started, lines), daemon=True)
@@ -191,12 +189,6 @@ def run_in_parallel(
         folder.rmdir()
     out.flush()
     return failed
-
-
-def _die_with_parent() -> None:
-    """Linux: a child gets SIGTERM when the parent dies (even by SIGKILL), so no orphan keeps reading."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _pump(child: Child, lines: queue.Queue[tuple[Child, bytes | None]]) -> None:
