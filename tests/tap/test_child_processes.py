@@ -12,14 +12,18 @@ import textwrap
 import time
 from pathlib import Path
 
-from tap_klaviyo.child_processes import start_child
+from tap_klaviyo.child_processes import finished_usage, start_child
 
 
-def test_a_childs_output_comes_through_its_pipe_and_it_exits_0():
+def test_a_childs_output_comes_through_its_pipe_and_it_exits_0_and_its_usage_is_counted():
+    before = finished_usage()["cpu_seconds"]
     child = start_child(["--about", "--format", "json"])
     about = json.loads(child.stdout.read())
     assert child.wait() == 0 and child.returncode == 0
     assert about["name"] == "tap-klaviyo"
+    # The children are the fork server's: their CPU is not in this process's RUSAGE_CHILDREN (progress.log_usage).
+    assert finished_usage()["cpu_seconds"] > before
+    assert finished_usage()["peak_rss_mb"] > 10
 
 
 def test_a_child_that_fails_says_so_in_its_exit_code(tmp_path):
