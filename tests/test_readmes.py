@@ -20,14 +20,14 @@ a command its README gave before (on PATH or under .venv/bin/) is not run again.
 - a fenced block whose first line is `# production: <why>` is an example for production (real Klaviyo, S3,
   Snowflake, a cluster): not run here, and the README says so where the reader sees it;
 - DRY_FORMS: commands that would run for minutes or change what other tests are using run in their own dry form;
-- `meltano run` runs for real when it names a plugin (itself or through its job) that no real run of the walk has
-  run yet, or none since a `meltano config set` of it (which changes what it does), dbt-snowflake's commands aside
-  (dbt over the warehouse took 4 of the test's 26 minutes on a loaded machine; tests/e2e/test_models.py runs them
-  and checks what they build); otherwise with `--dry-run`,
-  which parses it and finds its plugins and job without running them: a run on the stand-ins takes a minute on this
-  machine, and tests/e2e runs the variants (full refresh, one account, some streams, record mode, dbt's commands)
-  and checks what they load. Inline `meltano run` naming no plugin (`meltano run --full-refresh`) names the command
-  in prose, it is not one to type;
+- `meltano run` (and `meltano schedule run`, which runs its schedule's job) runs for real when it names a plugin
+  (itself or through its job) that no real run of the walk has run yet, or none since a `meltano config set` of it
+  (which changes what it does), dbt-snowflake's commands aside (dbt over the warehouse took 4 of the test's 26
+  minutes on a loaded machine; tests/e2e/test_models.py runs them and checks what they build); otherwise with
+  `--dry-run`, which parses it and finds its plugins and job without running them: a run on the stand-ins takes a
+  minute on this machine, and tests/e2e runs the variants (full refresh, one account, some streams, record mode, the
+  light schedule, dbt's commands) and checks what they load. Inline `meltano run` naming no plugin
+  (`meltano run --full-refresh`) names the command in prose, it is not one to type;
 - SERVERS: a command that serves until stopped is started on free ports instead of the README's fixed ones (other
   programs on the machine may hold those), must say it is listening, and is stopped.
 """
@@ -87,8 +87,11 @@ SERVERS = {  # what the command runs -> (how its fixed ports become free ones, w
     "local-stand-ins up": (lambda c: c.replace(" up", " up --sandbox-port 0 --s3-port 0", 1), "Now, in this folder"),
     "klaviyo-sandbox serve": (lambda c: re.sub(r"--port \d+", "--port 0", c), "klaviyo-sandbox listening on"),
 }
-JOBS = {job["name"]: job["tasks"] for job in yaml.safe_load((ROOT / "meltano.yml").read_text())["jobs"]}
+PROJECT = yaml.safe_load((ROOT / "meltano.yml").read_text())
+JOBS = {job["name"]: job["tasks"] for job in PROJECT["jobs"]}
+SCHEDULES = {schedule["name"]: schedule["job"] for schedule in PROJECT["schedules"] if "job" in schedule}
 MELTANO_RUN = re.compile(r"\bmeltano run ")
+SCHEDULE_RUN = re.compile(r"\bmeltano schedule run \S+")  # runs its job, as `meltano run <job>` would
 NOT_RUN_FOR_REAL = {"dbt-snowflake"}  # the rule at the top
 CONFIG_SET = re.compile(r"\bmeltano config set (\S+)")
 DATA = ("--accounts", "3", "--seed", "7", "--events", "300", "--profiles", "30", "--rate-limit-scale", "0")
@@ -247,6 +250,8 @@ def plugins_run(command: str) -> set[str]:
     words = shlex.split(command, comments=True)
     blocks = words[next(i for i, word in enumerate(words) if word == "run") + 1 :]
     names = [word for word in blocks if not word.startswith("-")]
+    if SCHEDULE_RUN.search(command):
+        names = [SCHEDULES[names[0]]]
     return {block.split(":")[0] for name in names for task in JOBS.get(name, [name]) for block in task.split()}
 
 
@@ -307,9 +312,10 @@ def test_every_command_in_the_readmes_runs_as_written(checkout, environment):
                 continue
             done.add(key)
             text = command.text
-            if MELTANO_RUN.search(text):
+            if MELTANO_RUN.search(text) or SCHEDULE_RUN.search(text):
                 if plugins_run(text) - NOT_RUN_FOR_REAL <= plugins_ran:
                     text = MELTANO_RUN.sub("meltano run --dry-run ", text, count=1)
+                    text = SCHEDULE_RUN.sub(lambda schedule: f"{schedule.group()} --dry-run", text, count=1)
                 plugins_ran |= plugins_run(text)
             elif found := CONFIG_SET.search(text):
                 plugins_ran.discard(found.group(1))  # its next run does something else
