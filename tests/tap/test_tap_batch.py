@@ -77,7 +77,25 @@ def test_files_hold_exactly_the_rows_record_mode_emits(runs):
             continue  # records in both modes, and their timeframes end at each run's minute
         without_envelope = [{k: v for k, v in row.items() if k not in ENVELOPE | RUN_TIMES} for row in rows]
         emitted = [{k: v for k, v in row.items() if k not in RUN_TIMES} for row in as_records[stream]]
+        if stream == "event_counts":
+            without_envelope, emitted = days_both_counted(without_envelope, emitted)
         assert sorted(without_envelope, key=row_key) == sorted(emitted, key=row_key), stream
+
+
+def days_both_counted(first: list[dict], second: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Each run counts the days up to its own date in each account's timezone: two runs either side of an account's
+    midnight (05:00 UTC for America/New_York; failed so in a clean-clone suite at 04:59-05:00 UTC on 2026-12-04) each
+    count a day the other does not. The rows of the days both counted, at most one day an account fewer."""
+
+    def days(rows: list[dict]) -> set[tuple[str, str]]:
+        return {(row["account_id"], row["local_date"]) for row in rows}
+
+    both = days(first) & days(second)
+    accounts = {account for account, _ in days(second)}
+    assert len(both) >= max(len(days(first)), len(days(second))) - len(accounts)
+    return [r for r in first if (r["account_id"], r["local_date"]) in both], [
+        r for r in second if (r["account_id"], r["local_date"]) in both
+    ]
 
 
 def row_key(row: dict) -> tuple[str, ...]:
