@@ -30,7 +30,6 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
 PRELOAD = ["tap_klaviyo.tap"]
-_context = multiprocessing.get_context("forkserver")
 _finished = {"cpu_seconds": 0.0, "peak_rss_mb": 0.0}  # of the children waited for (finished_usage)
 _finished_lock = Lock()
 
@@ -74,7 +73,7 @@ class ChildProcess:
 def start_server() -> None:
     """Start the fork server (and the resource tracker it starts) with /dev/null as stdout: otherwise they hold the
     tap's stdout, the loader's input, open for as long as they live. Call before this process writes anything."""
-    _context.set_forkserver_preload(PRELOAD)
+    _server().set_forkserver_preload(PRELOAD)
     with _stdout_to_devnull():
         forkserver.ensure_running()
 
@@ -84,14 +83,20 @@ def start_child(argv: list[str]) -> ChildProcess:
     start_server()  # a no-op once it runs
     read_end, write_end = os.pipe()
     writer = Connection(write_end, readable=False)  # sent to the child as a file descriptor of its own
-    usage, usage_writer = _context.Pipe(duplex=False)
+    usage, usage_writer = _server().Pipe(duplex=False)
     try:
-        process = _context.Process(target=_child_main, args=(argv, writer, usage_writer), name="tap-klaviyo-child")
+        process = _server().Process(target=_child_main, args=(argv, writer, usage_writer), name="tap-klaviyo-child")
         process.start()
     finally:
         writer.close()  # the child holds the only write ends: its exit is the pipes' end
         usage_writer.close()
     return ChildProcess(process, os.fdopen(read_end, "rb"), usage)
+
+
+def _server() -> multiprocessing.context.ForkServerContext:
+    # Asked for when a run fans out, not at import: a platform without a fork server (Windows) can still run the tap
+    # in one process (parallel_accounts=1, parallel_stream_groups=1) and --about.
+    return multiprocessing.get_context("forkserver")
 
 
 def _child_main(argv: list[str], out: Connection, usage: Connection) -> None:
