@@ -11,8 +11,7 @@ target-snowflake 0.20.4 (on the emulator), events only:
    58,333/s), goal >= 90%;
 2. the pipeline, each mode, on `--small` and `--events` events of one account and `--events` over 4 accounts:
    - events/s end to end (Meltano started to the loader done), and the share of the accounts' ceiling;
-   - the tap's CPU per 1,000 events (its own line, `tap-klaviyo usage:`, account processes included; the fork server
-     they are forked from outlives the line: its start, about 0.5 CPU-s a run, is not in it);
+   - the tap's CPU per 1,000 events (its own line, `tap-klaviyo usage:`, account processes included);
    - target-snowflake's own CPU per 1,000 events: its process CPU less what the emulator spent in DuckDB and on the
      stage (`snowflake-emulator:` line), the work Snowflake does remotely; the emulator's seconds;
    - peak memory of the tap's and the target's processes; peak disk of the batch files;

@@ -33,7 +33,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .child_processes import start_child, start_server
+from .child_processes import start_child, start_server, stop_server
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -184,6 +184,8 @@ def run_in_parallel(
         for account in active:
             for child in account.running:
                 child.process.kill()
+                child.process.wait()
+        stop_server()  # every child waited for: the server's usage, with theirs, is this process's (progress.py)
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()

@@ -17,8 +17,6 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from .child_processes import finished_usage
-
 if t.TYPE_CHECKING:
     from .bookmarks import PartitionRun
 
@@ -97,15 +95,12 @@ USAGE_PREFIX = "tap-klaviyo usage: "
 
 def log_usage(logger: logging.Logger) -> None:
     """What the run cost this machine, as one line a benchmark can read: CPU seconds and peak memory of this
-    process and of the per-account processes it started (fanout.py) and waited for: those forked from the fork server
-    (child_processes.py, which sent their own usage) and any it started itself. The fork server's own start (its
-    imports, about 0.5 CPU-s) is not counted: it ends after the tap."""
+    process and of the per-account processes it started (fanout.py), which it has waited for."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    forked = finished_usage()
     usage = {
         "cpu_seconds": round(own.ru_utime + own.ru_stime, 3),
         "peak_rss_mb": round(own.ru_maxrss / 1024, 1),  # Linux: KB
-        "account_processes_cpu_seconds": round(children.ru_utime + children.ru_stime + forked["cpu_seconds"], 3),
-        "account_processes_peak_rss_mb": round(max(children.ru_maxrss / 1024, forked["peak_rss_mb"]), 1),
+        "account_processes_cpu_seconds": round(children.ru_utime + children.ru_stime, 3),
+        "account_processes_peak_rss_mb": round(children.ru_maxrss / 1024, 1),
     }
     logger.info("%s%s", USAGE_PREFIX, json.dumps(usage))
