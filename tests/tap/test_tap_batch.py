@@ -87,15 +87,14 @@ def days_both_counted(first: list[dict], second: list[dict]) -> tuple[list[dict]
     midnight (05:00 UTC for America/New_York; failed so in a clean-clone suite at 04:59-05:00 UTC on 2026-12-04) each
     count a day the other does not. The rows of the days both counted, at most one day an account fewer."""
 
-    def days(rows: list[dict]) -> set[tuple[str, str]]:
-        return {(row["account_id"], row["local_date"]) for row in rows}
+    def day(row: dict) -> tuple[str, str]:
+        return row["account_id"], row["local_date"]
 
-    both = days(first) & days(second)
-    accounts = {account for account, _ in days(second)}
-    assert len(both) >= max(len(days(first)), len(days(second))) - len(accounts)
-    return [r for r in first if (r["account_id"], r["local_date"]) in both], [
-        r for r in second if (r["account_id"], r["local_date"]) in both
-    ]
+    first_days, second_days = {day(row) for row in first}, {day(row) for row in second}
+    both = first_days & second_days
+    accounts = {account for account, _ in second_days}
+    assert len(both) >= max(len(first_days), len(second_days)) - len(accounts)
+    return [row for row in first if day(row) in both], [row for row in second if day(row) in both]
 
 
 def row_key(row: dict) -> tuple[str, ...]:
