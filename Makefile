@@ -24,10 +24,16 @@ COMPILE := $(BIN)/python -m compileall -q -j 0
 
 PACKAGES := klaviyo-sandbox klaviyo-http tap-support tap-klaviyo target-klaviyo tap-csv snowflake-emulator local-stand-ins warehouse-sql
 
+# uv (the version the lock pins, installed first with pip) installs the lock: 7 s where pip took 68 s (2026-12-04),
+# bytecode compiled as pip did. The project's packages are built with the lock's setuptools, no isolated build env.
+UV_PIN := $(shell grep -m1 '^uv==' requirements/dev.txt)
+UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode $(PIP_OFFLINE)
+
 $(BIN)/.installed: requirements/dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) -r requirements/dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) --no-deps $(addprefix -e ,$(PACKAGES))
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_OFFLINE) $(UV_PIN)
+	$(UV_INSTALL) -r requirements/dev.txt
+	$(UV_INSTALL) --no-deps --no-build-isolation $(addprefix -e ,$(PACKAGES))
 	$(COMPILE) $(PACKAGES)
 	touch $@
 
