@@ -31,6 +31,8 @@ def attach_named_databases(duck_conn: Any, folder: Path, statement: str, current
     }
     rows = duck_conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
     attached = {name.upper() for (name,) in rows}
+    if files.keys() <= attached:  # what views name could only lead to files: all attached (a loader's every statement)
+        return []
     newly: list[str] = []
     texts = [statement]
     seen: set[str] = set()
