@@ -7,7 +7,7 @@ import time
 from collections import Counter
 
 import pytest
-from meltano_project import LocalProject, ensure_installed, warehouse_keys, warehouse_text
+from meltano_project import SHORT_REPORT_HISTORY, LocalProject, ensure_installed, warehouse_keys, warehouse_text
 from sandbox_truth import expected_counts
 
 from local_stand_ins.stack import start_local_stack
@@ -31,7 +31,7 @@ DATA = (
 KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
 REPORTS = {stream.name for stream in REPORT_STREAM_TYPES}
 RUN = ("run", "tap-klaviyo", "target-snowflake")
-FAST = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0"}  # the sandbox runs without limits here
+FAST = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0", **SHORT_REPORT_HISTORY}  # the sandbox runs without limits here
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,14 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
-from meltano_project import PROJECT, LocalProject, ensure_installed
+from meltano_project import PROJECT, SHORT_REPORT_HISTORY, LocalProject, ensure_installed
 
 from local_stand_ins.stack import start_local_stack
 
 DATA = ("--accounts", "3", "--seed", "13", "--events", "4000", "--profiles", "300", "--rate-limit-scale", "0")
 # The data set ends today and spans 0.9 years: inside the values reports' timeframe (today and the 364 days before).
 SPAN = ("--years", "0.9", "--end", "today")
-ENV = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0"}
+ENV = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0", **SHORT_REPORT_HISTORY}  # the models read no series report
 PIPELINE = ("run", "tap-klaviyo", "target-snowflake", "dbt-snowflake:run", "dbt-snowflake:test")
 EMAIL_TOUCHES = {"Opened Email", "Clicked Email"}
 SMS_TOUCHES = {"Clicked SMS", "Clicked Text Message"}

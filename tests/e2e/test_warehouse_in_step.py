@@ -21,12 +21,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from meltano_project import LocalProject, ensure_installed, klaviyo_api, raw_sql, tagged, write_events
+from meltano_project import (
+    SHORT_REPORT_HISTORY,
+    LocalProject,
+    ensure_installed,
+    klaviyo_api,
+    raw_sql,
+    tagged,
+    write_events,
+)
 
 from local_stand_ins.stack import LocalStack, start_local_stack
 
 RUN = ("run", "tap-klaviyo", "target-snowflake")
-FAST = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0"}
+FAST = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0", **SHORT_REPORT_HISTORY}
 DATA = ("--accounts", "2", "--seed", "23", "--events", "2000", "--profiles", "200", "--rate-limit-scale", "0")
 
 
