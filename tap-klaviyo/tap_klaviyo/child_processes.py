@@ -2,10 +2,10 @@
 
 A fresh `python -m tap_klaviyo.tap` spends ~0.5 CPU-seconds importing singer-sdk, boto3 and requests before its
 first request (`python -X importtime`), about half of what a child that reads a small group costs; a run of 3
-accounts starts 12 of them, a run of 20 accounts 80. multiprocessing's fork server (Linux) imports the tap once and
-forks each child from that, single-threaded, so a child starts with the modules loaded and nothing of the parent's
-threads or state. Each child's stdout is a pipe of its own, passed to it as a file descriptor; the parent reads the
-Singer lines from it as from a subprocess.
+accounts starts 12 of them, a run of 20 accounts 80. multiprocessing's fork server (Linux) imports the tap once
+(fork_server_preload.py) and forks each child from that, single-threaded, so a child starts with the modules loaded
+and nothing of the parent's threads or state. Each child's stdout is a pipe of its own, passed to it as a file
+descriptor; the parent reads the Singer lines from it as from a subprocess.
 
 The children are the server's, not the tap's. `stop_server()` ends the server and waits for it once every child has
 been waited for: its CPU and peak memory, with those of the children it reaped, then count in the tap's
@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-PRELOAD = ["tap_klaviyo.tap"]
+PRELOAD = ["tap_klaviyo.fork_server_preload"]
 
 
 class ChildProcess:
