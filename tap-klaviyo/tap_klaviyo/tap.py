@@ -14,6 +14,7 @@ from tap_support import BufferedSingerWriter
 from .batch_files import loader_reads_stdout
 from .errors import SettingError, UserError
 from .fanout import run_in_parallel
+from .garbage_collection import tune_garbage_collection
 from .klaviyo_stream import KlaviyoStream
 from .memory import fix_mmap_threshold
 from .paged_stream import PagedStream
@@ -88,6 +89,7 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
         """`run()` in place of `sync_all()`: a run may be one process per account, and errors a user can fix end
         it with one line instead of a traceback."""
         fix_mmap_threshold()  # before any window thread allocates a page (memory.py)
+        tune_garbage_collection()  # once the modules are imported (garbage_collection.py)
         try:
             tap = cls(**tap_arguments, validate_config=True)
             tap.run()
