@@ -8,6 +8,7 @@ list); no message, and no `repr`, ever shows a key.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import typing as t
@@ -91,7 +92,8 @@ def _s3_client(endpoint_url: str | None, region: str | None, **credentials: str)
 def parse_s3_models() -> None:
     """Parse now what building an S3 client parses: the fork server does, so that its children need not
     (child_processes.PRELOAD). Placeholder keys: no credential chain runs, and nothing is sent."""
-    _s3_client(None, "us-east-1", aws_access_key_id="unused", aws_secret_access_key="unused")
+    with contextlib.suppress(BotoCoreError, ValueError):  # e.g. a bad AWS_ENDPOINT_URL: _read_s3 says so, in one line
+        _s3_client(None, "us-east-1", aws_access_key_id="unused", aws_secret_access_key="unused")
 
 
 def _read_s3(uri: str, endpoint_url: str | None, region: str | None) -> bytes:
