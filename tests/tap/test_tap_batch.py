@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from counted_days import on_days_all_counted
 from jsonschema import Draft7Validator, FormatChecker
 from sandbox_truth import expected_counts
 from tap_runs import TAP, batch_rows, catalog_selecting, records, run_tap
@@ -78,23 +79,23 @@ def test_files_hold_exactly_the_rows_record_mode_emits(runs):
         without_envelope = [{k: v for k, v in row.items() if k not in ENVELOPE | RUN_TIMES} for row in rows]
         emitted = [{k: v for k, v in row.items() if k not in RUN_TIMES} for row in as_records[stream]]
         if stream == "event_counts":
-            without_envelope, emitted = days_both_counted(without_envelope, emitted)
+            without_envelope, emitted = event_counts_on_shared_days(without_envelope, emitted)
         assert sorted(without_envelope, key=row_key) == sorted(emitted, key=row_key), stream
 
 
-def days_both_counted(first: list[dict], second: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Each run counts the days up to its own date in each account's timezone: two runs either side of an account's
-    midnight (05:00 UTC for America/New_York; failed so in a clean-clone suite at 04:59-05:00 UTC on 2026-12-04) each
-    count a day the other does not. The rows of the days both counted, at most one day an account fewer."""
+def event_counts_on_shared_days(first: list[dict], second: list[dict]) -> list[list[dict]]:
+    """The two runs' event_counts on the days both counted (counted_days.py: runs either side of an account's
+    midnight, 05:00 UTC for America/New_York, each count a day the other does not; a clean-clone suite failed so at
+    04:59-05:00 UTC on 2026-12-04), each run losing at most one day an account to the cut."""
 
     def day(row: dict) -> tuple[str, str]:
         return row["account_id"], row["local_date"]
 
-    first_days, second_days = {day(row) for row in first}, {day(row) for row in second}
-    both = first_days & second_days
-    accounts = {account for account, _ in second_days}
-    assert len(both) >= max(len(first_days), len(second_days)) - len(accounts)
-    return [row for row in first if day(row) in both], [row for row in second if day(row) in both]
+    cut = on_days_all_counted([first, second], day)
+    for rows, kept in zip((first, second), cut, strict=True):
+        lost = {day(row) for row in rows} - {day(row) for row in kept}
+        assert len({account for account, _ in lost}) == len(lost), lost
+    return cut
 
 
 def row_key(row: dict) -> tuple[str, ...]:
