@@ -3,7 +3,9 @@ loaded by the `event_counts` stream, and healed with by the events stream (compl
 
 Cost per account and run: one GET /api/accounts (its timezone, shared with the report streams), one GET
 /api/metrics per 200 metrics (shared too), and one POST /api/metric-aggregates per metric for the whole window
-(3/s 60/m: a dozen metrics take a few seconds; 200 metrics about 3.5 minutes, paced by klaviyo_http).
+(3/s 60/m: a dozen metrics take a few seconds; 200 metrics about 3.5 minutes, paced by klaviyo_http). They are
+asked in the background while the events stream reads the days before them (`PendingCounts`), so they add little
+to a first run's time.
 """
 
 from __future__ import annotations
@@ -11,16 +13,27 @@ from __future__ import annotations
 import logging
 import threading
 import typing as t
-from datetime import UTC, datetime
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import orjson
 from typing_extensions import override
 
 from klaviyo_http import RequestRefusedError
 
-from .completeness import AGGREGATE_ENDPOINT, DailyCounts, aggregate_query, check_window, parse_aggregate, zone_of
+from .completeness import (
+    AGGREGATE_ENDPOINT,
+    DailyCounts,
+    aggregate_query,
+    check_window,
+    local_day_bounds,
+    parse_aggregate,
+    zone_of,
+)
 from .klaviyo_stream import KlaviyoStream, account_columns
 from .settings import LIGHT
+from .windows import ReadGate
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -31,6 +44,25 @@ if t.TYPE_CHECKING:
     from .settings import TapSettings
 
 AGGREGATES_PATH = "/api/metric-aggregates"
+
+
+@dataclass(frozen=True)
+class PendingCounts:
+    """An account's counts while Klaviyo is asked for them in the background.
+
+    `since` is when the first counted day begins (epoch seconds; None when no day is counted). The events read
+    holds every window that ends after `since` until the counts are in (`ReadGate`): a count asked before a day's
+    read holds only events the read finds, while the years before the check window are read meanwhile (~4 s of
+    count requests at 3/s on a first run)."""
+
+    since: float | None
+    future: Future[DailyCounts]
+
+    def result(self) -> DailyCounts:
+        return self.future.result()
+
+    def gate(self) -> ReadGate | None:
+        return None if self.since is None else ReadGate(self.since, self.future.result)
 
 
 class EventCounts:
@@ -44,25 +76,40 @@ class EventCounts:
         self.logger = logger
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._counts: dict[str, DailyCounts | None] = {}
+        self._pending: dict[str, PendingCounts] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
-    def for_account(self, account: AccountHttp) -> DailyCounts | None:
-        """The account's counts (asked once per run), or None when the check is off (completeness_check_days 0, or
-        a light run)."""
+    def start(self, account: AccountHttp) -> PendingCounts | None:
+        """The account's counts, asked in the background the first time (None when the check is off:
+        completeness_check_days 0, or a light run). The account's timezone is asked here, to know the days."""
         if self.days == 0:
             return None
         with self._lock:
             lock = self._locks.setdefault(account.id, threading.Lock())
         with lock:
-            if account.id not in self._counts:
-                self._counts[account.id] = self._ask(account)
-            return self._counts[account.id]
+            if account.id not in self._pending:
+                self._pending[account.id] = self._begin(account)
+            return self._pending[account.id]
 
-    def _ask(self, account: AccountHttp) -> DailyCounts:
+    def for_account(self, account: AccountHttp) -> DailyCounts | None:
+        """The account's counts (asked once per run), or None when the check is off."""
+        pending = self.start(account)
+        return None if pending is None else pending.result()
+
+    def _begin(self, account: AccountHttp) -> PendingCounts:
         timezone = self.facts.timezone(account) or "UTC"
         zone = zone_of(timezone)
         now = datetime.now(UTC)
         days = check_window(now, zone, self.days, self.start_date)
+        since = local_day_bounds(days[0], zone)[0].timestamp() if days else None
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(thread_name_prefix="event-counts")
+            future = self._pool.submit(self._ask, account, timezone, now, days)
+        return PendingCounts(since, future)
+
+    def _ask(self, account: AccountHttp, timezone: str, now: datetime, days: list[date]) -> DailyCounts:
+        zone = zone_of(timezone)
         counts: dict[str, dict[t.Any, tuple[int, float]]] = {}
         names: dict[str, str] = {}
         if days:

@@ -97,9 +97,12 @@ class EventsStream(WindowedStream):
     @override
     def pages(self, partition: PartitionRun) -> Iterator[list[Row]]:
         account = self.account(partition.context)
-        # Klaviyo's counts are asked before the events are read, so no count holds an event the read could miss.
-        counts = self.run.event_counts.for_account(account)
+        # Klaviyo's counts are asked before the events of their days are read, so no count holds an event the read
+        # could miss; the days before the check window are read while they are asked (event_counts.PendingCounts).
+        pending = self.run.event_counts.start(account)
         read_start = datetime.fromtimestamp(self.start_time(partition), UTC)
+        yield from self.read_forward(partition, pending.gate() if pending is not None else None)
+        counts = pending.result() if pending is not None else None
         state = self.get_context_state(partition.context)
         baseline = Baseline.from_state(state)
         plan = heal_plan(baseline, counts, read_start) if counts is not None else []
@@ -115,7 +118,6 @@ class EventsStream(WindowedStream):
                     for m, day in plan
                 ),
             )
-        yield from super().pages(partition)
         healed = 0
         for metric_id, day in plan:
             assert counts is not None

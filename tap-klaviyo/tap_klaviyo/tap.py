@@ -13,6 +13,7 @@ from tap_support import BufferedSingerWriter
 
 from .batch_files import loader_reads_stdout
 from .errors import SettingError, UserError
+from .event_counts import EventCountsStream
 from .fanout import run_in_parallel
 from .garbage_collection import tune_garbage_collection
 from .klaviyo_stream import KlaviyoStream
@@ -64,9 +65,11 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
     @override
     def syncs_last(self, stream: Stream) -> bool:
         """The report streams: they wait for the requests sent in the background since the start of the run
-        (report_fetch.py), which are usually done by then. And profile_listings: it says which accounts' listings
-        of profile ids ran to the end, so it comes after every id of them (profile_listing.py)."""
-        return isinstance(stream, ReportStream | ProfileListingsStream)
+        (report_fetch.py), which are usually done by then. profile_listings: it says which accounts' listings of
+        profile ids ran to the end, so it comes after every id of them (profile_listing.py). And event_counts: the
+        events stream asks those counts and reads the years before them meanwhile; synced first (singer-sdk sorts
+        streams by name), event_counts would wait for the counts before the events read began."""
+        return isinstance(stream, ReportStream | ProfileListingsStream | EventCountsStream)
 
     @override
     def config_errors(self, config: t.Mapping[str, t.Any]) -> list[str]:

@@ -16,6 +16,7 @@ import time
 import typing as t
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from typing_extensions import override
@@ -92,6 +93,20 @@ def window_conditions(key: str, lower_bound: tuple[str, int], lo: int, hi: int |
     return conditions
 
 
+@dataclass(frozen=True)
+class ReadGate:
+    """Windows that end after `since` (epoch seconds), and the open-ended one, are read only once `ready()` has
+    returned: the events read waits there for Klaviyo's counts of those days (event_counts.py), while the windows
+    before are read meanwhile. `ready` raises when what it waits for failed."""
+
+    since: float
+    ready: Callable[[], object]
+
+    def hold(self, hi: int | None) -> None:
+        if hi is None or hi > self.since:
+            self.ready()
+
+
 class WindowReader:
     """Reads one account's endpoint window by window, `concurrency` windows at once (threads sharing the account's
     handle, so its limiter paces them all), and hands the windows back in time order."""
@@ -125,9 +140,12 @@ class WindowReader:
             return None
         return datetime.fromisoformat(page.data[0].attributes[replication_key]).timestamp()
 
-    def read(self, windows: TimeWindows, rows_of: Callable[[list[bytes]], list[Row]]) -> Iterator[list[Row]]:
+    def read(
+        self, windows: TimeWindows, rows_of: Callable[[list[bytes]], list[Row]], gate: ReadGate | None = None
+    ) -> Iterator[list[Row]]:
         """Each window's rows (`rows_of` its pages, in the consumer's thread), in time order; empty windows are
-        skipped. Each window's row count sizes the next windows (`TimeWindows.observe`)."""
+        skipped. Each window's row count sizes the next windows (`TimeWindows.observe`). A window `gate` holds
+        waits in its worker thread; the windows before it go on."""
         concurrency = self.concurrency
         inflight: deque[tuple[int, int | None, Future[list[bytes]]]] = deque()
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name) as pool:
@@ -140,7 +158,7 @@ class WindowReader:
                     if window is None:
                         return
                     lo, hi = window
-                    inflight.append((lo, hi, pool.submit(self.read_window, lo, hi)))
+                    inflight.append((lo, hi, pool.submit(self.read_window, lo, hi, gate)))
 
             top_up()
             try:
@@ -161,8 +179,10 @@ class WindowReader:
                 for _, _, future in inflight:
                     future.cancel()
 
-    def read_window(self, lo: int, hi: int | None) -> list[bytes]:
+    def read_window(self, lo: int, hi: int | None, gate: ReadGate | None = None) -> list[bytes]:
         """Every page of [lo, hi), as Klaviyo sent them (in a worker thread, which only reads the next link)."""
+        if gate is not None:
+            gate.hold(hi)
         params = {**self.params, "filter": ",".join(self.window_filter(lo, hi))}
         content = self.account.get(self.path, endpoint=self.endpoint, params=params)
         contents = [content]
@@ -207,6 +227,10 @@ class WindowedStream(PagedStream):
 
     @override
     def pages(self, partition: PartitionRun) -> Iterator[list[Row]]:
+        yield from self.read_forward(partition)
+
+    def read_forward(self, partition: PartitionRun, gate: ReadGate | None = None) -> Iterator[list[Row]]:
+        """The run's read: from `start_time` to now, window by window, the windows `gate` holds waiting for it."""
         context = partition.context
         account = self.account(context)
         begin = self.start_time(partition)
@@ -218,7 +242,7 @@ class WindowedStream(PagedStream):
         if first is None:
             return
         windows = TimeWindows(max(begin, first), sync_start, target_rows=self.window_rows)
-        yield from reader.read(windows, self.rows_of(account))
+        yield from reader.read(windows, self.rows_of(account), gate)
 
     @property
     def window_rows(self) -> int:

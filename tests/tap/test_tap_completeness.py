@@ -5,7 +5,8 @@ it emits, the days it re-reads, and the one line a bad setting gets."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -93,6 +94,38 @@ def test_the_check_asks_once_per_metric_and_a_changed_day_before_the_lookback_is
     assert not [r for r in running.requests("/api/events") if "equals(metric_id" in r["query"].get("filter", "")]
     baseline = last_state(third)["bookmarks"]["events"]["partitions"][0]["completeness"]
     assert len(json.dumps(baseline)) < 8_000 and set(baseline["counts"]) == set(names)
+
+
+def assert_counted_days_read_after_the_counts(log: list[dict], counts: list[dict]) -> None:
+    """Every events request of a window reaching into the counted days came after the last count: a count asked
+    before a day is read holds only events the read finds (the windows before those days may come at any time)."""
+    first_day = min(date.fromisoformat(row["local_date"]) for row in counts)
+    since = datetime(first_day.year, first_day.month, first_day.day, tzinfo=ZoneInfo(counts[0]["timezone"]))
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    last_count = max(n for n, entry in enumerate(log) if entry["path"] == "/api/metric-aggregates")
+    reads = [(n, e) for n, e in enumerate(log) if e["path"] == "/api/events" and e["query"].get("page[size]") != "1"]
+    assert reads
+    for n, entry in reads:  # the probe for the first event (page[size]=1) reads no row
+        end = re.search(r"less-than\(datetime,([^)]+)\)", entry["query"].get("filter", ""))
+        if end is None or end.group(1) > stamp:
+            assert n > last_count, entry
+
+
+def test_the_counted_days_are_read_after_the_counts_and_the_years_before_while_they_are_asked(tmp_path):
+    # 200 ms a response: the twelve counts take over two seconds, long enough for the first windows to be read.
+    running, config = tap_sandbox(
+        tmp_path, "--accounts", "1", "--events", "6000", "--profiles", "10", "--end", "today",
+        "--rate-limit-scale", "0", "--latency-ms", "200", rate_limit_scale=0, parallel_accounts=1,
+    )  # fmt: skip
+    try:
+        code, messages, err = run_tap(config, tmp_path, None, streams=["event_counts", "events"])
+        log = running.requests(account_id=running.accounts[0]["id"])
+    finally:
+        running.stop()
+    assert code == 0, err[-3000:]
+    assert_counted_days_read_after_the_counts(log, records(messages, "event_counts"))
+    last_count = max(n for n, entry in enumerate(log) if entry["path"] == "/api/metric-aggregates")
+    assert any(entry["path"] == "/api/events" for entry in log[:last_count])
 
 
 def test_with_the_check_off_nothing_is_counted_or_re_read(sandbox, tmp_path):

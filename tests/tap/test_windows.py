@@ -4,6 +4,8 @@ through one account's klaviyo_http handle, handed back in time order, every row 
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,7 +14,7 @@ from pytest_httpserver import HTTPServer
 
 from klaviyo_http import RequestRefusedError
 from tap_klaviyo.flatten import decode_raw_page, flatten, text
-from tap_klaviyo.windows import TimeWindows, WindowReader, window_conditions
+from tap_klaviyo.windows import ReadGate, TimeWindows, WindowReader, window_conditions
 
 FILTER = functools.partial(window_conditions, "datetime", ("greater-or-equal", 0))
 
@@ -32,10 +34,11 @@ def rows_of(contents: list[bytes]) -> list[dict]:
     return [flatten(resource) for content in contents for resource in decode_raw_page(content).data]
 
 
-def read_all(windows_reader: WindowReader, begin: float, end: float) -> list[list[dict]]:
+def read_all(windows_reader: WindowReader, begin: float, end: float, gate: ReadGate | None = None) -> list[list[dict]]:
     first = windows_reader.first_time(begin, "datetime")
     assert first is not None
-    return list(windows_reader.read(TimeWindows(max(begin, first), end, target_rows=95, first_seconds=3600), rows_of))
+    windows = TimeWindows(max(begin, first), end, target_rows=95, first_seconds=3600)
+    return list(windows_reader.read(windows, rows_of, gate))
 
 
 def test_every_row_once_and_in_time_order_though_windows_are_read_at_once(httpserver: HTTPServer):
@@ -82,6 +85,56 @@ def test_a_refused_window_ends_the_read_with_klaviyos_error(httpserver: HTTPServ
     with pytest.raises(RequestRefusedError, match="refused on purpose"):
         read_all(reader(httpserver), 0, seconds_ago(0).timestamp())
     assert any(start in f for f in fake.filters)
+
+
+def window_end(filter_: str) -> str | None:
+    """The `less-than` bound of a window's filter (None: open-ended)."""
+    return filter_.split(",less-than(datetime,")[1].rstrip(")") if "less-than" in filter_ else None
+
+
+def test_windows_before_the_gate_are_read_while_it_is_closed_and_none_after_it(httpserver: HTTPServer):
+    fake = FakeKlaviyo(httpserver, events_between(seconds_ago(30 * 86400), seconds_ago(60), 3000))
+    since = seconds_ago(24 * 86400)  # 6 of the 30 days before it: a few windows
+    opened = threading.Event()
+    asked_while_closed: list[str] = []
+
+    def open_once_the_reader_stops_asking() -> None:
+        seen, still_since = 0, time.monotonic()
+        deadline = still_since + 60
+        while time.monotonic() < deadline and (len(fake.filters) < 4 or time.monotonic() - still_since < 1.0):
+            if len(fake.filters) != seen:
+                seen, still_since = len(fake.filters), time.monotonic()
+            time.sleep(0.01)
+        asked_while_closed.extend(fake.filters)
+        opened.set()
+
+    opener = threading.Thread(target=open_once_the_reader_stops_asking)
+    opener.start()
+    gate = ReadGate(since.timestamp(), lambda: opened.wait(timeout=120))
+    pages = read_all(reader(httpserver), 0, seconds_ago(0).timestamp(), gate)
+    opener.join()
+
+    assert [row["id"] for page in pages for row in page] == [e["id"] for e in fake.events]  # every row once, in order
+    _probe, *closed = asked_while_closed
+    assert len(closed) >= 3  # windows before `since` were read while the gate was closed ...
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert all((end := window_end(f)) is not None and end <= stamp for f in closed)  # ... and none after it
+    assert any(window_end(f) is None for f in fake.filters)  # the rest once it opened
+
+
+def test_a_gate_that_fails_ends_the_read_with_its_error(httpserver: HTTPServer):
+    fake = FakeKlaviyo(httpserver, events_between(seconds_ago(20 * 86400), seconds_ago(60), 500))
+
+    def refused() -> None:
+        raise RuntimeError("the counts failed")
+
+    gate = ReadGate(seconds_ago(5 * 86400).timestamp(), refused)
+    windows_reader = reader(httpserver)
+    windows = TimeWindows(seconds_ago(20 * 86400).timestamp(), seconds_ago(0).timestamp(), target_rows=95)
+    with pytest.raises(RuntimeError, match="the counts failed"):
+        list(windows_reader.read(windows, rows_of, gate))
+    stamp = seconds_ago(5 * 86400).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert all((end := window_end(f)) is not None and end <= stamp for f in fake.filters)  # none after the gate
 
 
 def test_window_filters_name_their_bounds_with_the_operators_the_endpoint_allows():
