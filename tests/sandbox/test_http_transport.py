@@ -220,6 +220,18 @@ def test_latency_is_added_to_every_response(klaviyo_sandbox_factory):
     assert time.perf_counter() - start < 0.2
 
 
+def test_the_latency_comes_after_the_answer_is_made(klaviyo_sandbox_factory):
+    """So requests in flight do not wait for each other's latency (transport.py): the answer is made and logged
+    at once, and held for the latency after."""
+    sandbox = klaviyo_sandbox_factory("--accounts", "1", "--rate-limit-scale", "0", "--latency-ms", "300")
+    sent = time.time()
+    assert get(sandbox, "/api/metrics").status_code == 200
+    received = time.time()
+    (entry,) = sandbox.requests("/api/metrics")
+    assert entry["t"] - sent < received - entry["t"]  # made early in the request's time ...
+    assert received - entry["t"] >= 0.3  # ... then held for the latency
+
+
 def test_slow_share_delays_responses(klaviyo_sandbox_factory):
     sandbox = klaviyo_sandbox_factory(
         "--accounts", "1", "--rate-limit-scale", "0", "--slow-share", "1", "--slow-ms", "400"

@@ -111,7 +111,6 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
                 return error_response(errors.server_error(fault.status))
             await asyncio.sleep(fault.delay_s)  # "slow": on top of the normal latency
 
-    await sandbox.delay()
     account.state.late.release_due(now(), account.state.events)
     sandbox.metric_rename.apply_due(now(), account.state.metrics)
     request[ACCOUNT_KEY] = account
@@ -124,4 +123,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     counts[str(response.status)] += 1
     await log_request(sandbox, request, account, response.status)
     response.headers.update(limit_headers)
+    # The latency comes after the answer is made: Klaviyo's servers answer requests in parallel, so one request's
+    # latency never holds up another's work. Made after the latency, each answer of a round of requests that woke
+    # together waited for all the others': 24 pages of 1,000 events in flight at 250 ms came back at 47 pages a
+    # second against 81 this way (bench/pipeline_throughput.py, the sandbox alone).
+    await sandbox.delay()
     return response
