@@ -14,7 +14,7 @@ import logging
 import threading
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import orjson
@@ -46,6 +46,13 @@ if t.TYPE_CHECKING:
 AGGREGATES_PATH = "/api/metric-aggregates"
 
 
+class CountsAbandonedError(Exception):
+    """The read that wanted the counts failed before they were all asked."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__(f"Account '{account}': Klaviyo's counts were not all asked: the events read failed")
+
+
 @dataclass(frozen=True)
 class PendingCounts:
     """An account's counts while Klaviyo is asked for them in the background.
@@ -57,9 +64,15 @@ class PendingCounts:
 
     since: float | None
     future: Future[DailyCounts]
+    #: set when the read that wanted the counts failed: no more are asked (200 metrics take 3.5 minutes at 60/m,
+    #: which the process would wait for before it exits with the error)
+    abandoned: threading.Event = field(default_factory=threading.Event)
 
     def result(self) -> DailyCounts:
         return self.future.result()
+
+    def abandon(self) -> None:
+        self.abandoned.set()
 
     def gate(self) -> ReadGate | None:
         return None if self.since is None else ReadGate(self.since, self.future.result)
@@ -105,15 +118,20 @@ class EventCounts:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(thread_name_prefix="event-counts")
-            future = self._pool.submit(self._ask, account, timezone, now, days)
-        return PendingCounts(since, future)
+            abandoned = threading.Event()
+            future = self._pool.submit(self._ask, account, timezone, now, days, abandoned)
+        return PendingCounts(since, future, abandoned)
 
-    def _ask(self, account: AccountHttp, timezone: str, now: datetime, days: list[date]) -> DailyCounts:
+    def _ask(
+        self, account: AccountHttp, timezone: str, now: datetime, days: list[date], abandoned: threading.Event
+    ) -> DailyCounts:
         zone = zone_of(timezone)
         counts: dict[str, dict[t.Any, tuple[int, float]]] = {}
         names: dict[str, str] = {}
         if days:
             for metric in self.facts.metrics(account):
+                if abandoned.is_set():
+                    raise CountsAbandonedError(account.name)
                 body = orjson.dumps(aggregate_query(metric.id, days, zone, now))
                 try:
                     answer = account.post(AGGREGATES_PATH, body, endpoint=AGGREGATE_ENDPOINT)

@@ -101,7 +101,12 @@ class EventsStream(WindowedStream):
         # could miss; the days before the check window are read while they are asked (event_counts.PendingCounts).
         pending = self.run.event_counts.start(account)
         read_start = datetime.fromtimestamp(self.start_time(partition), UTC)
-        yield from self.read_forward(partition, pending.gate() if pending is not None else None)
+        try:
+            yield from self.read_forward(partition, pending.gate() if pending is not None else None)
+        except BaseException:  # the read failed, or was closed: the counts are no longer wanted
+            if pending is not None:
+                pending.abandon()
+            raise
         counts = pending.result() if pending is not None else None
         state = self.get_context_state(partition.context)
         baseline = Baseline.from_state(state)

@@ -5,9 +5,15 @@ listing of profile ids is due (tap_klaviyo/profile_listing.py)."""
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from tap_klaviyo.account_facts import Metric
 from tap_klaviyo.completeness import (
     Baseline,
     DailyCounts,
@@ -18,7 +24,9 @@ from tap_klaviyo.completeness import (
     next_baseline,
     parse_aggregate,
 )
+from tap_klaviyo.event_counts import CountsAbandonedError, EventCounts
 from tap_klaviyo.profile_listing import LAST_LISTING, listing_due
+from tap_klaviyo.settings import tap_settings
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)  # noon in Chicago
@@ -175,3 +183,61 @@ def test_a_listing_of_profile_ids_is_due_once_per_interval():
     assert listing_due(state, started + timedelta(hours=23, minutes=55), 20)  # the next morning's
     assert listing_due(state, started + timedelta(minutes=1), 0)  # 0: every run
     assert listing_due({LAST_LISTING: "garbled"}, started, 20)
+
+
+class FakeAccount:
+    """What EventCounts asks of an account's klaviyo_http handle: its counts' answers, one per metric, each after
+    `release` is set (the test decides when Klaviyo answers)."""
+
+    id, name = "acc1", "Acme"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.release = threading.Event()
+
+    def post(self, path: str, body: bytes, *, endpoint: str) -> bytes:
+        self.asked.append(json.loads(body)["data"]["attributes"]["metric_id"])
+        assert self.release.wait(timeout=30)
+        dates = [f"{day.isoformat()}T00:00:00+00:00" for day in DAYS]
+        answer = {"data": {"attributes": {"dates": dates, "data": [{"measurements": {"count": [1] * len(DAYS)}}]}}}
+        return json.dumps(answer).encode()
+
+
+class FakeFacts:
+    def timezone(self, account: FakeAccount) -> str:
+        return "UTC"
+
+    def metrics(self, account: FakeAccount) -> list[Metric]:
+        return [Metric(f"m{n}", f"Metric {n}", "") for n in range(5)]
+
+
+def event_counts(days: int = 7) -> EventCounts:
+    settings = tap_settings({"accounts_json": "[]", "completeness_check_days": days, "start_date": "2026-01-01"})
+    return EventCounts(settings, FakeFacts(), logging.getLogger("test"))  # type: ignore[arg-type]
+
+
+def test_the_counts_are_asked_in_the_background_and_their_first_day_is_known_at_once():
+    account = FakeAccount()
+    before = datetime.now(UTC).date()
+    pending = event_counts().start(account)  # type: ignore[arg-type]
+    after = datetime.now(UTC).date()  # the same day, unless the test ran across midnight
+    assert pending is not None and not pending.future.done()  # asking, unanswered: start() did not wait
+    first_days = {today - timedelta(days=6) for today in (before, after)}
+    assert pending.since in {datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() for d in first_days}
+    account.release.set()
+    assert sorted(pending.result().counts) == [f"m{n}" for n in range(5)]
+    # With the check off, nothing is asked.
+    assert event_counts(days=0).start(account) is None  # type: ignore[arg-type]
+
+
+def test_counts_abandoned_by_a_failed_read_stop_being_asked():
+    account = FakeAccount()
+    pending = event_counts().start(account)  # type: ignore[arg-type]
+    assert pending is not None
+    while not account.asked:  # the first metric's request is in flight
+        time.sleep(0.01)
+    pending.abandon()
+    account.release.set()
+    with pytest.raises(CountsAbandonedError, match="Acme"):
+        pending.result()
+    assert account.asked == ["m0"]  # the four others were never asked
