@@ -75,7 +75,7 @@ class PendingCounts:
         self.abandoned.set()
 
     def gate(self) -> ReadGate | None:
-        return None if self.since is None else ReadGate(self.since, self.future.result)
+        return None if self.since is None else ReadGate(self.since, self.future)
 
 
 class EventCounts:

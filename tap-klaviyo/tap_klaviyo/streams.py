@@ -103,7 +103,9 @@ class EventsStream(WindowedStream):
         read_start = datetime.fromtimestamp(self.start_time(partition), UTC)
         try:
             yield from self.read_forward(partition, pending.gate() if pending is not None else None)
-        except BaseException:  # the read failed, or was closed: the counts are no longer wanted
+        except Exception:
+            # The read failed: the run ends with its error, without waiting for the counts left to ask. (Closed
+            # early, by singer-sdk's max-records limit, the counts are still asked: event_counts may want them.)
             if pending is not None:
                 pending.abandon()
             raise

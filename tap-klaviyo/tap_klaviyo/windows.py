@@ -12,6 +12,7 @@ the range.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import typing as t
 from collections import deque
@@ -93,18 +94,30 @@ def window_conditions(key: str, lower_bound: tuple[str, int], lo: int, hi: int |
     return conditions
 
 
+class ReadStoppedError(Exception):
+    """A held window's worker gives up: the read it belonged to has ended (failed, or closed by its consumer)."""
+
+
 @dataclass(frozen=True)
 class ReadGate:
-    """Windows that end after `since` (epoch seconds), and the open-ended one, are read only once `ready()` has
-    returned: the events read waits there for Klaviyo's counts of those days (event_counts.py), while the windows
-    before are read meanwhile. `ready` raises when what it waits for failed."""
+    """Windows that end after `since` (epoch seconds), and the open-ended one, are read only once `ready` is done:
+    the events read waits there for Klaviyo's counts of those days (event_counts.py), while the windows before are
+    read meanwhile. A held window fails with `ready`'s error, or when its read ends first."""
 
     since: float
-    ready: Callable[[], object]
+    ready: Future[t.Any]
 
-    def hold(self, hi: int | None) -> None:
+    def hold(self, hi: int | None, stopped: threading.Event) -> None:
         if hi is None or hi > self.since:
-            self.ready()
+            while True:
+                try:
+                    self.ready.result(timeout=0.2)
+                    return
+                except TimeoutError:
+                    if self.ready.done():  # `ready` itself failed with a timeout
+                        raise
+                    if stopped.is_set():  # else the pool's shutdown would wait for `ready` (minutes of counts)
+                        raise ReadStoppedError from None
 
 
 class WindowReader:
@@ -148,6 +161,7 @@ class WindowReader:
         waits in its worker thread; the windows before it go on."""
         concurrency = self.concurrency
         inflight: deque[tuple[int, int | None, Future[list[bytes]]]] = deque()
+        stopped = threading.Event()
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name) as pool:
 
             def top_up() -> None:
@@ -158,7 +172,7 @@ class WindowReader:
                     if window is None:
                         return
                     lo, hi = window
-                    inflight.append((lo, hi, pool.submit(self.read_window, lo, hi, gate)))
+                    inflight.append((lo, hi, pool.submit(self.read_window, lo, hi, gate, stopped)))
 
             top_up()
             try:
@@ -176,13 +190,16 @@ class WindowReader:
                     if rows:
                         yield rows
             finally:
+                stopped.set()
                 for _, _, future in inflight:
                     future.cancel()
 
-    def read_window(self, lo: int, hi: int | None, gate: ReadGate | None = None) -> list[bytes]:
+    def read_window(
+        self, lo: int, hi: int | None, gate: ReadGate | None = None, stopped: threading.Event | None = None
+    ) -> list[bytes]:
         """Every page of [lo, hi), as Klaviyo sent them (in a worker thread, which only reads the next link)."""
         if gate is not None:
-            gate.hold(hi)
+            gate.hold(hi, stopped or threading.Event())
         params = {**self.params, "filter": ",".join(self.window_filter(lo, hi))}
         content = self.account.get(self.path, endpoint=self.endpoint, params=params)
         contents = [content]

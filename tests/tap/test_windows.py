@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from concurrent.futures import Future
 from datetime import timedelta
 
 import pytest
@@ -95,7 +96,7 @@ def window_end(filter_: str) -> str | None:
 def test_windows_before_the_gate_are_read_while_it_is_closed_and_none_after_it(httpserver: HTTPServer):
     fake = FakeKlaviyo(httpserver, events_between(seconds_ago(30 * 86400), seconds_ago(60), 3000))
     since = seconds_ago(24 * 86400)  # 6 of the 30 days before it: a few windows
-    opened = threading.Event()
+    opened: Future[None] = Future()
     asked_while_closed: list[str] = []
 
     def open_once_the_reader_stops_asking() -> None:
@@ -106,11 +107,11 @@ def test_windows_before_the_gate_are_read_while_it_is_closed_and_none_after_it(h
                 seen, still_since = len(fake.filters), time.monotonic()
             time.sleep(0.01)
         asked_while_closed.extend(fake.filters)
-        opened.set()
+        opened.set_result(None)
 
     opener = threading.Thread(target=open_once_the_reader_stops_asking)
     opener.start()
-    gate = ReadGate(since.timestamp(), lambda: opened.wait(timeout=120))
+    gate = ReadGate(since.timestamp(), opened)
     pages = read_all(reader(httpserver), 0, seconds_ago(0).timestamp(), gate)
     opener.join()
 
@@ -124,10 +125,8 @@ def test_windows_before_the_gate_are_read_while_it_is_closed_and_none_after_it(h
 
 def test_a_gate_that_fails_ends_the_read_with_its_error(httpserver: HTTPServer):
     fake = FakeKlaviyo(httpserver, events_between(seconds_ago(20 * 86400), seconds_ago(60), 500))
-
-    def refused() -> None:
-        raise RuntimeError("the counts failed")
-
+    refused: Future[None] = Future()
+    refused.set_exception(RuntimeError("the counts failed"))
     gate = ReadGate(seconds_ago(5 * 86400).timestamp(), refused)
     windows_reader = reader(httpserver)
     windows = TimeWindows(seconds_ago(20 * 86400).timestamp(), seconds_ago(0).timestamp(), target_rows=95)
@@ -135,6 +134,18 @@ def test_a_gate_that_fails_ends_the_read_with_its_error(httpserver: HTTPServer):
         list(windows_reader.read(windows, rows_of, gate))
     stamp = seconds_ago(5 * 86400).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert all((end := window_end(f)) is not None and end <= stamp for f in fake.filters)  # none after the gate
+
+
+@pytest.mark.timeout(60)  # held windows waited for the gate for ever: the read never returned
+def test_a_read_that_fails_before_its_gate_opens_ends_without_waiting_for_it(httpserver: HTTPServer):
+    fake = FakeKlaviyo(httpserver, events_between(seconds_ago(20 * 86400), seconds_ago(60), 1000))
+    fake.fail_when = "less-than"  # every bounded window is refused
+    never: Future[None] = Future()  # counts that would take minutes
+    gate = ReadGate(seconds_ago(19 * 86400).timestamp(), never)
+    windows = TimeWindows(seconds_ago(20 * 86400).timestamp(), seconds_ago(0).timestamp(), target_rows=95)
+    with pytest.raises(RequestRefusedError, match="refused on purpose"):
+        list(reader(httpserver).read(windows, rows_of, gate))
+    assert not never.done()
 
 
 def test_window_filters_name_their_bounds_with_the_operators_the_endpoint_allows():
