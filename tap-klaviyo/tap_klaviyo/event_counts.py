@@ -14,7 +14,7 @@ import logging
 import threading
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import orjson
@@ -66,7 +66,7 @@ class PendingCounts:
     future: Future[DailyCounts]
     #: set when the read that wanted the counts failed: no more are asked (200 metrics take 3.5 minutes at 60/m,
     #: which the process would wait for before it exits with the error)
-    abandoned: threading.Event = field(default_factory=threading.Event)
+    abandoned: threading.Event
 
     def result(self) -> DailyCounts:
         return self.future.result()
