@@ -45,6 +45,7 @@ from meltano_project import PROJECT, LocalProject, ensure_installed  # noqa: E40
 from process_cost import MeasuredProcess  # noqa: E402
 from tap_runs import tap_command, tap_sandbox  # noqa: E402
 
+from klaviyo_http.client import REVISION  # noqa: E402
 from local_stand_ins.stack import start_local_stack  # noqa: E402
 from tap_klaviyo.settings import CONFIG_SCHEMA  # noqa: E402
 
@@ -182,7 +183,7 @@ def sandbox_alone(events: int, latency: float, folder: Path, seconds: float = 20
     sandbox, _ = tap_sandbox(
         folder, "--accounts", "1", "--events", str(events), "--profiles", "10", "--latency-ms", str(latency)
     )
-    headers = {"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"}
+    headers = {"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": REVISION}
     pages: list[int] = []
     stop = time.monotonic() + seconds
 
