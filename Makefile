@@ -37,9 +37,22 @@ $(BIN)/.installed: requirements/dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(COMPILE) $(PACKAGES)
 	touch $@
 
+# The plugins that run the Snowflake emulator locally: fakesnow translates each statement with sqlglot in Python.
+# Here they also get sqlglot's compiled build (sqlglotc, the same release: sqlglot's `c` extra). The loader's CPU for
+# a first and an incremental run of two accounts on the stand-ins: 21.8 and 20.8 CPU-s without it, 16.2 and 14.5 with
+# it (alternating installs, 2026-12-04); the whole run's 17% less. Not in their pip_url: production installs from the
+# locks and never calls fakesnow, so its image does without the 87 MB a venv.
+EMULATOR_VENVS := .meltano/loaders/target-snowflake .meltano/extractors/tap-snowflake \
+	.meltano/utilities/dbt-snowflake .meltano/utilities/warehouse-sql
+SQLGLOT_VERSION = $$($$venv/venv/bin/python -c 'import importlib.metadata as m; print(m.version("sqlglot"))')
+
 # Every plugin of meltano.yml in its own venv (what `meltano run` executes).
 .meltano/.installed: $(BIN)/.installed meltano.yml $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(BIN)/meltano install
+	for venv in $(EMULATOR_VENVS); do \
+		$(BIN)/uv pip install --quiet --python $$venv/venv/bin/python $(PIP_OFFLINE) "sqlglotc==$(SQLGLOT_VERSION)" \
+			|| exit 1; \
+	done
 	$(COMPILE) .meltano/extractors .meltano/loaders .meltano/utilities
 	touch $@
 
@@ -95,6 +108,8 @@ bench: setup
 wheelhouse: setup
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check -r requirements/dev.txt -d wheels
 	$(BIN)/python orchestrate/lock.py --download wheels
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps -d wheels \
+		"sqlglotc==$$(sed -n 's/^sqlglot==//p' orchestrate/locks/target-snowflake.txt)"
 
 # The plugins' wheels (packaging/README.md), built from the sources with the venv's setuptools: no network.
 dist: setup

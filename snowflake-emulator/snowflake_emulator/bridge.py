@@ -190,10 +190,12 @@ class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
         columns = list(rows[0]) if rows else list(columns)
         select = exp.select(*(exp.alias_(exp.Null(), column, quoted=True) for column in columns)).limit(0)
         if rows:
-            values = exp.values(
-                [tuple(_literal(row[column]) for column in columns) for row in rows],
-                alias="t",
-                columns=[exp.to_identifier(column, quoted=True) for column in columns],
+            # built as exp.values would, with the column names quoted (exp.values takes them as plain strings only)
+            values = exp.Values(
+                expressions=[exp.tuple_(*(_literal(row[column]) for column in columns)) for row in rows],
+                alias=exp.TableAlias(
+                    this=exp.to_identifier("t"), columns=[exp.to_identifier(column, quoted=True) for column in columns]
+                ),
             )
             select = exp.select(*(exp.column(column, quoted=True) for column in columns)).from_(values)
         return super().execute(select.sql(dialect="snowflake"))
