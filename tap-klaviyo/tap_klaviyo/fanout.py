@@ -33,6 +33,8 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tap_support import write_all
+
 from .child_processes import start_child, start_server, stop_server
 
 if t.TYPE_CHECKING:
@@ -168,18 +170,18 @@ def run_in_parallel(
                 continue
             kind = _message_type(line)
             if kind == "RECORD":
-                out.write(line)
+                write_all(out, line)
             elif kind == "SCHEMA":
                 if line not in schemas_sent:
                     schemas_sent.add(line)
-                    out.write(line)
+                    write_all(out, line)
             elif kind == "STATE":
                 child.state = json.loads(line)["value"]
                 merged = merge_states(state, children)
-                out.write(json.dumps({"type": "STATE", "value": merged}).encode() + b"\n")
+                write_all(out, json.dumps({"type": "STATE", "value": merged}).encode() + b"\n")
                 out.flush()
             else:
-                out.write(line)
+                write_all(out, line)
     finally:
         for account in active:
             for child in account.running:
