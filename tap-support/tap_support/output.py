@@ -68,6 +68,7 @@ def write_all(out: RawOrBufferedOutput, data: bytes | bytearray) -> None:
     interrupts writes part, and the rest was lost. py-spy sampling tap-klaviyo (its ptrace stops are such interrupts)
     lost 94 to 442 of 2,160 event_counts rows a run, lines cut in the middle (2026-12-04). A buffered stdout writes
     all or raises, so the loop then runs once. None is a non-blocking stdout that is full: wait until it takes more.
+    CPython's issue for unbuffered mode: https://github.com/python/cpython/issues/86210 (open).
     """
     view = memoryview(data)
     while view:
