@@ -55,7 +55,7 @@ class RawOrBufferedOutput(t.Protocol):
     """A binary stdout: a buffered one's `write` takes everything, a raw one's says how much (None: none, it would
     block)."""
 
-    def write(self, data: memoryview, /) -> int | None: ...
+    def write(self, data: bytes | bytearray | memoryview, /) -> int | None: ...
 
     def fileno(self) -> int: ...
 
@@ -67,13 +67,16 @@ def write_all(out: RawOrBufferedOutput, data: bytes | bytearray) -> None:
     FileIO, whose `write` makes one system call and returns how much it wrote: a write to a full pipe that a signal
     interrupts writes part, and the rest was lost. py-spy sampling tap-klaviyo (its ptrace stops are such interrupts)
     lost 94 to 442 of 2,160 event_counts rows a run, lines cut in the middle (2026-12-04). A buffered stdout writes
-    all or raises, so the loop then runs once. None is a non-blocking stdout that is full: wait until it takes more.
+    all or raises: one call, no view made (the fan-out writes every line through here). None is a non-blocking
+    stdout that is full: wait until it takes more.
     CPython's issue for unbuffered mode: https://github.com/python/cpython/issues/86210 (open).
     """
-    view = memoryview(data)
+    written = out.write(data)
+    if written == len(data):
+        return
+    view = memoryview(data)[written or 0 :]
     while view:
-        written = out.write(view)
         if written is None:
             select.select([], [out.fileno()], [])
-            continue
-        view = view[written:]
+        written = out.write(view)
+        view = view[written or 0 :]

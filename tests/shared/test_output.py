@@ -14,7 +14,7 @@ import time
 
 from singer_sdk.singerlib.messages import StateMessage
 
-from tap_support.output import CHUNK_BYTES, BufferedSingerWriter
+from tap_support.output import CHUNK_BYTES, BufferedSingerWriter, write_all
 
 
 def page(name: str, size: int) -> bytes:
@@ -79,6 +79,35 @@ def test_a_raw_stdout_that_takes_part_of_each_write_still_gets_every_byte(monkey
     assert bytes(raw.received).startswith(big + after)
     assert json.loads(raw.received[len(big + after) :]) == {"type": "STATE", "value": {"bookmarks": {}}}
     assert raw.calls > (len(big) + len(after)) // 4096  # it was asked again for what it did not take
+
+
+class FullThenPart(TakesPart):
+    """A non-blocking raw stdout: every other write finds it full (None, nothing taken), the others take part."""
+
+    def __init__(self, most: int, fileno: int) -> None:
+        super().__init__(most)
+        self._fileno = fileno
+
+    def write(self, data: memoryview) -> int | None:
+        if self.calls % 2 == 0:
+            self.calls += 1
+            return None
+        return super().write(data)
+
+    def fileno(self) -> int:
+        return self._fileno  # a pipe with room: select finds it writable at once
+
+
+def test_a_full_non_blocking_stdout_is_waited_for_and_gets_every_byte():
+    read_end, write_end = os.pipe()
+    try:
+        raw = FullThenPart(most=1000, fileno=write_end)
+        data = page("waited", 10_000)
+        write_all(raw, data)
+        assert bytes(raw.received) == data
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 # A process writing pages through the writer to a pipe, with PYTHONUNBUFFERED as in the image: stdout is the raw
