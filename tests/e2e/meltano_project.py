@@ -15,6 +15,7 @@ from pathlib import Path
 import boto3
 import duckdb
 import requests
+import yaml
 
 from local_stand_ins.meltano_sys_dir import own_meltano_dir
 from local_stand_ins.stack import STATE_BUCKET, LocalStack, meltano_env
@@ -26,6 +27,14 @@ MELTANO = str(Path(sys.executable).with_name("meltano"))
 # every report stream, for ~18% less CPU a run (2026-12-04, a 3-account first run: 20.8-22.0 against 17.3-17.7 CPU-s).
 # tests/e2e/test_reports_to_snowflake.py, the demo and the README walk run the default.
 SHORT_REPORT_HISTORY = {"TAP_KLAVIYO_REPORT_HISTORY_DAYS": "30"}
+# The streams the dbt models read: the tables of transform/'s `klaviyo` source. The models' tests run these only
+# (TAP_KLAVIYO__SELECT_FILTER): the other eleven streams are read by no model.
+MODEL_SOURCES = [
+    table["name"]
+    for source in yaml.safe_load((PROJECT / "transform" / "models" / "sources.yml").read_text())["sources"]
+    if source["name"] == "klaviyo"
+    for table in source["tables"]
+]
 
 
 def ensure_installed(*plugins: str) -> None:

@@ -24,14 +24,19 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
-from meltano_project import PROJECT, SHORT_REPORT_HISTORY, LocalProject, ensure_installed
+from meltano_project import MODEL_SOURCES, PROJECT, SHORT_REPORT_HISTORY, LocalProject, ensure_installed
 
 from local_stand_ins.stack import start_local_stack
 
 DATA = ("--accounts", "3", "--seed", "13", "--events", "4000", "--profiles", "300", "--rate-limit-scale", "0")
 # The data set ends today and spans 0.9 years: inside the values reports' timeframe (today and the 364 days before).
 SPAN = ("--years", "0.9", "--end", "today")
-ENV = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0", **SHORT_REPORT_HISTORY}  # the models read no series report
+# What the models read (their sources); the models read no series report
+ENV = {
+    "TAP_KLAVIYO_RATE_LIMIT_SCALE": "0",
+    "TAP_KLAVIYO__SELECT_FILTER": json.dumps(MODEL_SOURCES),
+    **SHORT_REPORT_HISTORY,
+}
 PIPELINE = ("run", "tap-klaviyo", "target-snowflake", "dbt-snowflake:run", "dbt-snowflake:test")
 EMAIL_TOUCHES = {"Opened Email", "Clicked Email"}
 SMS_TOUCHES = {"Clicked SMS", "Clicked Text Message"}

@@ -12,17 +12,14 @@ from typing import Any
 
 import duckdb
 import pytest
-from meltano_project import LocalProject, ensure_installed
+from meltano_project import MODEL_SOURCES, LocalProject, ensure_installed
 
 from klaviyo_sandbox.pytest_plugin import start_sandbox
 from local_stand_ins.stack import ACCOUNTS_URI, LocalStack, start_local_stack
 
 DATA = ("--accounts", "2", "--seed", "19", "--events", "20000", "--profiles", "400", "--years", "0.5")
 SANDBOX = (*DATA, "--rate-limit-scale", "0", "--end", "today")
-MODEL_STREAMS = (
-    '["accounts","events","metrics","profiles","campaigns","campaign_messages","flows","flow_actions","flow_messages"]'
-)
-ENV = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0", "TAP_KLAVIYO__SELECT_FILTER": MODEL_STREAMS}
+ENV = {"TAP_KLAVIYO_RATE_LIMIT_SCALE": "0", "TAP_KLAVIYO__SELECT_FILTER": json.dumps(MODEL_SOURCES)}
 RUN = ("run", "tap-klaviyo", "target-snowflake", "dbt-snowflake:run")
 COUNTED = re.compile(r"Klaviyo's counts of|re-read")
 
