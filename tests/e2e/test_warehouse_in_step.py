@@ -282,7 +282,9 @@ def test_the_light_schedule_puts_a_new_event_in_the_warehouse_and_leaves_the_res
 
 def test_join_history_keeps_every_member_ever_seen(stack, tmp_path):
     history = LocalProject(stack, tmp_path / "history")
-    mode = {"TAP_KLAVIYO_MEMBERSHIP": "join_history"}
+    # Segments and their members only: what this test reads (with every stream the test took 34.6 CPU-s, 18.4 with
+    # these, 2026-12-04).
+    mode = {"TAP_KLAVIYO_MEMBERSHIP": "join_history", "TAP_KLAVIYO__SELECT_FILTER": '["segments","segment_members"]'}
     run(history, "--state-id-suffix", "history", **mode)
     account = stack.sandbox.accounts[0]["id"]
     changes = stack.sandbox.activity(account, segment_changes=2, seed=9)
