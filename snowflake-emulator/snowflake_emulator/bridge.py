@@ -45,6 +45,8 @@ USER_STAGE_FOLDER = "user-stage"
 
 Params = Sequence[Any] | dict[Any, Any] | None
 
+TRANSACTION_CONTROL = frozenset({"begin", "commit", "rollback"})
+
 # One statement at a time in the whole process. target-snowflake drains several streams on parallel threads; fakesnow
 # shares one DuckDB database between connections, and two MERGEs at once collide on its per-statement temporary table
 # ("duplicate key ... MERGE_CANDIDATES") or on a busy DuckDB connection. Snowflake would run them side by side; the
@@ -66,8 +68,11 @@ class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
 
     def execute(self, command: str, params: Params = None, *args: Any, **kwargs: Any) -> FakeSnowflakeCursor:
         # timed inside the lock: waiting for another thread's statement is not this one's work
-        with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(statement_kind(command)):
-            if self._conn.db_path is not None:  # the other databases of the folder it names (databases.py)
+        kind = statement_kind(command)
+        with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(kind):
+            # the other databases of the folder it names (databases.py); COMMIT and ROLLBACK name none, and are
+            # two thirds of a loader's statements (SQLAlchemy ends every connection's use with one)
+            if self._conn.db_path is not None and kind not in TRANSACTION_CONTROL:
                 folder, current = self._conn.db_path, self._conn.database
                 waiting_for_file(lambda: attach_named_databases(self._duck_conn, folder, command, current))
             try:

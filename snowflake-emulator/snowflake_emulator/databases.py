@@ -1,13 +1,13 @@
 """Every database of the account visible to a session that names it, as in Snowflake.
 
-fakesnow attaches a database's DuckDB file only when a connection names it (or creates it), so a session on
-ANALYTICS could not read RAW.KLAVIYO.EVENTS: "Catalog Error: ... schema "RAW.KLAVIYO" does not exist". dbt's models
-live in one database and read the loader's in another. Before each statement, the databases of the emulator's folder
-(`<DATABASE>.db`) that the statement names (`RAW.`), or that the views of a database it reads name (a dbt test
-reads a staging view on ANALYTICS that reads RAW), and that are not attached yet are attached the way fakesnow
-attaches the one it connects to (the file, fakesnow's information schema views and its macros for that database).
-Only those: DuckDB lets one process at a time open a file (file_lock.py), so a process never holds a database it does
-not use.
+fakesnow attaches a database's DuckDB file only when a connection names it (or creates it), so a session on ANALYTICS
+could not read RAW.KLAVIYO.EVENTS: "Catalog Error: ... schema "RAW.KLAVIYO" does not exist". dbt's models live in one
+database and read the loader's in another. Before each statement (the bridge skips COMMIT, ROLLBACK and BEGIN, which
+name none), the databases of the emulator's folder (`<DATABASE>.db`) that the statement names (`RAW.`), or that the
+views of a database it reads name (a dbt test reads a staging view on ANALYTICS that reads RAW), and that are not
+attached yet are attached the way fakesnow attaches the one it connects to (the file, fakesnow's information schema
+views and its macros for that database). Only those: DuckDB lets one process at a time open a file (file_lock.py), so
+a process never holds a database it does not use.
 """
 
 from __future__ import annotations
