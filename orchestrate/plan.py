@@ -171,10 +171,8 @@ def meltano_config(meltano: str, environment: str, extractor: str, project_dir: 
     return config
 
 
-def make_plan(config: dict[str, Any], *, sync_type: str, accounts: str, included_steps: str) -> Plan:
+def make_plan(config: dict[str, Any], *, refresh: bool, accounts: str, patterns: list[str]) -> Plan:
     wanted = accounts.strip() or str(config.get("accounts") or "")
-    refresh = full_refresh(sync_type)
-    patterns = select_filter(included_steps, [stream_type.name for stream_type in STREAM_TYPES])
     try:
         # Every account of the list (the tap's own reader), then those the run names.
         every = run_accounts(tap_settings({key: value for key, value in config.items() if key != "accounts"}))
@@ -207,8 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
+        # The parameters that need no configuration first: a typo stops the run before Meltano starts (seconds).
+        refresh = full_refresh(args.sync_type)
+        patterns = select_filter(args.streams, [stream_type.name for stream_type in STREAM_TYPES])
         config = meltano_config(args.meltano, args.environment, args.extractor, args.project_dir)
-        plan = make_plan(config, sync_type=args.sync_type, accounts=args.accounts, included_steps=args.streams)
+        plan = make_plan(config, refresh=refresh, accounts=args.accounts, patterns=patterns)
     except PlanError as exc:
         print(f"plan: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -124,7 +124,9 @@ def test_a_light_run_syncs_every_account_and_never_marks_deletions(moto_s3, tmp_
     ],
 )
 def test_a_wrong_parameter_stops_the_run_at_once_naming_it(moto_s3, tmp_path, accounts_uri, parameters, message):
-    _, code, output = plan(moto_s3, tmp_path, accounts_uri, **parameters)
+    # A parameter that needs no configuration is checked before Meltano starts: here Meltano would find no project.
+    config = {} if "single_account" in parameters else {"MELTANO_PROJECT_ROOT": str(tmp_path / "no-project")}
+    _, code, output = plan(moto_s3, tmp_path, accounts_uri, config=config, **parameters)
     assert code == 2  # the template's retryStrategy does not retry exit 2
     assert f"plan: {message}" in output
     assert not (tmp_path / "plan").exists()  # no fan-out list: no sync pod starts
