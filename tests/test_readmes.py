@@ -14,9 +14,11 @@ mypy's cache),
 so that what they write (meltano.yml and .env by `meltano config set`, `.local/`, `output/`, files a README
 creates) never touches the checkout. `.venv/bin` comes first on PATH, as after `source .venv/bin/activate`. The local
 stand-ins (sandbox and S3) are started for them, with the accounts of `local-stand-ins up` (seed 7) and a small data
-set, rate limits off (also TAP_KLAVIYO_RATE_LIMIT_SCALE=0); their addresses are in the variables `.env` sets, which
-win over it, and KLAVIYO_PRIVATE_KEY holds the first account's key. A command that exits non-zero fails the test;
-a command its README gave before (on PATH or under .venv/bin/) is not run again. Instead of running as written:
+set, rate limits off (also TAP_KLAVIYO_RATE_LIMIT_SCALE=0), 30 days of report history (TAP_KLAVIYO_REPORT_HISTORY_DAYS:
+the default 365 days of daily series are most of a first run's loading, 16% of its CPU here); their addresses are in
+the variables `.env` sets, which win over it, and KLAVIYO_PRIVATE_KEY holds the first account's key. A command that
+exits non-zero fails the test; a command the walk ran before (on PATH or under .venv/bin/, in any README) is not run
+again, unless a `meltano config set` came since. Instead of running as written:
 - a fenced block whose first line is `# production: <why>` is an example for production (real Klaviyo, S3,
   Snowflake, a cluster): not run here, and the README says so where the reader sees it;
 - DRY_FORMS: commands that would run for minutes or change what other tests are using run in their own dry form;
@@ -225,6 +227,7 @@ def environment(checkout):
         **stack.env(),
         "PATH": f"{checkout / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
         "TAP_KLAVIYO_RATE_LIMIT_SCALE": "0",
+        "TAP_KLAVIYO_REPORT_HISTORY_DAYS": "30",
         "KLAVIYO_PRIVATE_KEY": stack.sandbox.key(0),
         # The copy's plugin venvs are the checkout's (linked): Meltano must not install a plugin again from the
         # copy's folders into them, which left the checkout's tap-csv importing from this test's deleted copy.
@@ -302,10 +305,10 @@ def test_every_command_in_the_readmes_runs_as_written(checkout, environment):
     failures = []
     production = []
     plugins_ran: set[str] = set()  # by a real run since their last `meltano config set`
+    done: set[str] = set()  # commands the walk ran, since the last `meltano config set`
     for readme in README_ORDER:
         commands, examples = readme_commands(readme)
         production += examples
-        done: set[str] = set()
         for command in commands:
             key = command.text.replace(".venv/bin/", "")  # the same command, on PATH or not
             if key in done:
@@ -319,6 +322,7 @@ def test_every_command_in_the_readmes_runs_as_written(checkout, environment):
                 plugins_ran |= plugins_run(text)
             elif found := CONFIG_SET.search(text):
                 plugins_ran.discard(found.group(1))  # its next run does something else
+                done = {key}  # and every command that ran before may now do something else
             started = time.monotonic()
             code, output = run(text, checkout, environment)
             ran.append(f"{command} ({'dry, ' if text != command.text else ''}{time.monotonic() - started:.0f} s)")
