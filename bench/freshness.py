@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "orchestrate")]
+sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "tests"), str(ROOT / "orchestrate")]
 
 from meltano_project import LocalProject, ensure_installed, tagged, write_events  # noqa: E402
 from render import gaps_seconds  # noqa: E402

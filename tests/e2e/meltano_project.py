@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import boto3
-import duckdb
 import requests
 import yaml
+from raw_warehouse import open_raw
 
 from local_stand_ins.meltano_sys_dir import own_meltano_dir
 from local_stand_ins.stack import STATE_BUCKET, LocalStack, meltano_env
@@ -127,10 +127,8 @@ class LocalProject:
 
 def warehouse_keys(warehouse: Path, keys: dict[str, tuple[str, ...]]) -> dict[str, list[tuple]]:
     """(account_id, *primary key) of every row of every table in RAW.KLAVIYO, by lower-case table name."""
-    import duckdb  # noqa: PLC0415 -- only the end-to-end tests read the warehouse
-
     out: dict[str, list[tuple]] = {}
-    with duckdb.connect(str(warehouse / "RAW.db"), read_only=True) as conn:
+    with open_raw(warehouse) as conn:
         tables = conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
             "WHERE lower(table_schema) = 'klaviyo' AND table_type = 'BASE TABLE'"
@@ -144,10 +142,8 @@ def warehouse_keys(warehouse: Path, keys: dict[str, tuple[str, ...]]) -> dict[st
 
 def warehouse_text(warehouse: Path) -> str:
     """Every value of every table, as text: to look for what must never land there."""
-    import duckdb  # noqa: PLC0415
-
     parts = []
-    with duckdb.connect(str(warehouse / "RAW.db"), read_only=True) as conn:
+    with open_raw(warehouse) as conn:
         for schema, table in conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
         ).fetchall():
@@ -157,7 +153,7 @@ def warehouse_text(warehouse: Path) -> str:
 
 def raw_sql(project: LocalProject, query: str, *params: object) -> list[tuple]:
     """A query of the project's RAW database on the emulator (DuckDB), read-only."""
-    with duckdb.connect(str(project.warehouse / "RAW.db"), read_only=True) as conn:
+    with open_raw(project.warehouse) as conn:
         return conn.execute(query, params).fetchall()
 
 

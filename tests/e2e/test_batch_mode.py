@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 from counted_days import on_days_all_counted
 from meltano_project import LocalProject, ensure_installed
+from raw_warehouse import open_raw
 
 from local_stand_ins.stack import start_local_stack
 
@@ -43,7 +43,7 @@ RUN_COLUMNS = {
 def tables(warehouse: Path) -> dict[str, tuple[list[tuple[str, str]], list[tuple]]]:
     """table -> (columns with their types, every row of the columns that do not depend on the run), sorted."""
     out = {}
-    with duckdb.connect(str(warehouse / "RAW.db"), read_only=True) as conn:
+    with open_raw(warehouse) as conn:
         names = [
             t
             for (t,) in conn.execute(

@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 from meltano_project import SHORT_REPORT_HISTORY, LocalProject, ensure_installed, warehouse_keys, warehouse_text
+from raw_warehouse import RAW_DATABASE, open_raw
 from sandbox_truth import expected_counts
 
 from local_stand_ins.stack import start_local_stack
@@ -84,9 +85,7 @@ def test_a_second_run_moves_only_what_changed(project, first_run):
     # Without the events lookback (tests/e2e/test_warehouse_in_step.py reads it): the bookmark's second only.
     run = project.meltano(*RUN, **FAST, TAP_KLAVIYO_EVENTS_LOOKBACK_DAYS="0")
     assert run.code == 0, run.output[-4000:]
-    import duckdb  # noqa: PLC0415
-
-    with duckdb.connect(str(project.warehouse / "RAW.db"), read_only=True) as conn:
+    with open_raw(project.warehouse) as conn:
 
         def extracted_since(table: str) -> set[str]:
             rows = conn.execute(
@@ -194,7 +193,7 @@ def test_a_bad_setting_fails_clearly_and_writes_nothing(project, tmp_path, env, 
     run = broken.meltano(*RUN, "--state-id-suffix", "broken", **env, **FAST)
     assert run.code != 0
     assert expected in run.output, run.output[-3000:]
-    assert not (broken.warehouse / "RAW.db").exists() or not any(warehouse_keys(broken.warehouse, KEYS).values())
+    assert not (broken.warehouse / RAW_DATABASE).exists() or not any(warehouse_keys(broken.warehouse, KEYS).values())
 
 
 def test_an_unreachable_s3_fails_clearly_and_writes_nothing(project, tmp_path, closed_port_url):
@@ -202,4 +201,4 @@ def test_an_unreachable_s3_fails_clearly_and_writes_nothing(project, tmp_path, c
     run = broken.meltano(*RUN, LOCAL_S3_ENDPOINT_URL=closed_port_url, **FAST)
     assert run.code != 0
     assert closed_port_url.split("//")[1] in run.output, run.output[-3000:]
-    assert not (broken.warehouse / "RAW.db").exists() or not any(warehouse_keys(broken.warehouse, KEYS).values())
+    assert not (broken.warehouse / RAW_DATABASE).exists() or not any(warehouse_keys(broken.warehouse, KEYS).values())

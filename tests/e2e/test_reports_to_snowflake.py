@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pytest
 from meltano_project import LocalProject, ensure_installed, warehouse_keys
+from raw_warehouse import open_raw
 from sandbox_truth import walk
 
 from local_stand_ins.stack import start_local_stack
@@ -55,7 +55,7 @@ def first_run(project):
 
 
 def query(project: LocalProject, sql: str) -> list[tuple]:
-    with duckdb.connect(str(project.warehouse / "RAW.db"), read_only=True) as conn:
+    with open_raw(project.warehouse) as conn:
         return conn.execute(sql).fetchall()
 
 

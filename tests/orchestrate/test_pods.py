@@ -12,10 +12,10 @@ import re
 import subprocess
 from pathlib import Path
 
-import duckdb
 import pytest
 from argo_manifests import ROOT, LocalArgo, PodRun, scheduled_template
 from klaviyo_api import KlaviyoAPI
+from raw_warehouse import open_raw
 
 from local_stand_ins.stack import ACCOUNTS_URI, STATE_BUCKET, start_local_stack
 
@@ -89,7 +89,7 @@ def local_argo(stack, warehouse: Path, scratch: Path) -> LocalArgo:
 
 def rows_per_account(warehouse: Path) -> dict[str, dict[str, int]]:
     """Table (lower case) -> account_id -> rows, for every table of RAW.KLAVIYO."""
-    with raw_database(warehouse) as conn:
+    with open_raw(warehouse) as conn:
         tables = conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'KLAVIYO' "
             "AND table_type = 'BASE TABLE'"
@@ -104,17 +104,10 @@ def rows_per_account(warehouse: Path) -> dict[str, dict[str, int]]:
 
 def warehouse_rows(warehouse: Path, table: str) -> list[dict[str, object]]:
     """Every row of RAW.KLAVIYO.<table> (column names in lower case)."""
-    with raw_database(warehouse) as conn:
+    with open_raw(warehouse) as conn:
         cursor = conn.execute(f'SELECT * FROM "KLAVIYO"."{table.upper()}"')
         columns = [column[0].lower() for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-
-def raw_database(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """The emulator's RAW database file, read-only, in this process: what the pods loaded (read between runs, when no
-    loader holds the file). In this process rather than through `snowflake-emulator sql`, whose start (fakesnow,
-    sqlglot) cost 1.2 CPU-s a query, 15 of them in this module (2026-12-04)."""
-    return duckdb.connect(str(warehouse / "RAW.db"), read_only=True)
 
 
 def deleted(warehouse: Path, table: str) -> set[str]:

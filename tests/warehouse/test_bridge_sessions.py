@@ -9,7 +9,7 @@ import json
 import subprocess
 import textwrap
 
-import duckdb
+from raw_warehouse import open_raw
 from warehouse_runs import Warehouse
 
 
@@ -80,7 +80,7 @@ def test_a_temporary_object_in_a_schema_lives_as_long_as_its_session(warehouse: 
     )
     assert json.loads(lines[0]) == [[2, 30, 1]]
     assert json.loads(lines[1]) == [["SOURCE"]]  # the session's objects were dropped when it closed
-    with duckdb.connect(str(warehouse.folder / "RAW.db"), read_only=True) as conn:
+    with open_raw(warehouse.folder) as conn:
         left = conn.execute("select table_name from information_schema.tables where table_schema = 'PUBLIC'").fetchall()
     assert left == [("SOURCE",)]
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import duckdb
 from filelock import FileLock
+from raw_warehouse import open_raw
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
@@ -114,7 +115,7 @@ class Warehouse:
         )
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.folder / "RAW.db"), read_only=True)
+        return open_raw(self.folder)
 
     def tables(self) -> set[str]:
         with self.connect() as conn:
