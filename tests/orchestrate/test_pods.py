@@ -18,6 +18,7 @@ from klaviyo_api import KlaviyoAPI
 from raw_warehouse import open_raw
 
 from local_stand_ins.stack import ACCOUNTS_URI, STATE_BUCKET, start_local_stack
+from snowflake_emulator.report import table_rows
 
 EVENTS = 400
 # What the scheduled runs here read (the CronWorkflow reads every stream): events, and three streams that mark
@@ -88,18 +89,9 @@ def local_argo(stack, warehouse: Path, scratch: Path) -> LocalArgo:
 
 
 def rows_per_account(warehouse: Path) -> dict[str, dict[str, int]]:
-    """Table (lower case) -> account_id -> rows, for every table of RAW.KLAVIYO."""
-    with open_raw(warehouse) as conn:
-        tables = conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'KLAVIYO' "
-            "AND table_type = 'BASE TABLE'"
-        ).fetchall()
-        return {
-            table.lower(): dict(
-                conn.execute(f'SELECT "account_id", count(*) FROM "KLAVIYO"."{table}" GROUP BY 1').fetchall()
-            )
-            for (table,) in tables
-        }
+    """Table (lower case) -> account_id -> rows, from the emulator's files (what `snowflake-emulator report` prints,
+    read in this process)."""
+    return {table.table.rsplit(".", 1)[-1].lower(): table.rows_per_account for table in table_rows(warehouse)}
 
 
 def warehouse_rows(warehouse: Path, table: str) -> list[dict[str, object]]:
