@@ -46,6 +46,7 @@ USER_STAGE_FOLDER = "user-stage"
 Params = Sequence[Any] | dict[Any, Any] | None
 
 TRANSACTION_CONTROL = frozenset({"begin", "commit", "rollback"})
+DUCKDB_THREADS = 1
 
 # One statement at a time in the whole process. target-snowflake drains several streams on parallel threads; fakesnow
 # shares one DuckDB database between connections, and two MERGEs at once collide on its per-statement temporary table
@@ -254,6 +255,9 @@ class EmulatedSnowflake(FakeSnow):  # type: ignore[misc]
         self.ledger = ledger if ledger is not None else Ledger()
         with self.ledger.measure(OPEN):
             super().__init__(db_path=folder)
+            # One DuckDB thread: the emulator runs beside the tap and Meltano, one statement at a time, and most are
+            # small, so a thread per core (DuckDB's default) cost more CPU than it saved (README.md, measured).
+            self.duck_conn.execute(f"SET threads TO {DUCKDB_THREADS}")
         self.user_stage = UserStage(folder / USER_STAGE_FOLDER)
         self.session_objects = SessionObjects()
 

@@ -209,3 +209,9 @@ def test_other_statements_reach_fakesnow_unchanged(warehouse: Warehouse, tmp_pat
     results = [json.loads(line) for line in run.stdout.splitlines()]
     assert results[2]["rows"] == [["put @~/x here"], ["remove @~/y"]]
     assert results[7]["rows"] == [["merged"], ["remove @~/y"]]
+
+
+def test_duckdb_runs_on_one_thread(warehouse: Warehouse) -> None:
+    """The emulator's DuckDB uses one thread (bridge.DUCKDB_THREADS), not DuckDB's default of one per core."""
+    (result,) = warehouse.sql("SELECT current_setting('threads') AS threads")
+    assert result["rows"] == [[1]]
