@@ -240,6 +240,25 @@ class EmulatedConnection(FakeSnowflakeConnection):  # type: ignore[misc]
     def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> StageBridgeCursor:
         return StageBridgeCursor(self, duck_conn=self._duck_conn, use_dict_result=cursor_class == DictCursor)
 
+    def commit(self) -> None:
+        self._end_transaction("commit")
+
+    def rollback(self) -> None:
+        self._end_transaction("rollback")
+
+    def _end_transaction(self, how: str) -> None:
+        """The DB-API's commit() and rollback() straight on DuckDB. fakesnow runs them as the statements COMMIT and
+        ROLLBACK: translated like any other, run, and a result made; SQLAlchemy calls one each time it returns a
+        connection to its pool, so they were two thirds of a loader's statements. Outside a transaction both succeed,
+        as in Snowflake (and fakesnow)."""
+        with _ONE_STATEMENT_AT_A_TIME, self.ledger.measure(how):
+            try:
+                getattr(self._duck_conn, how)()
+            except duckdb.TransactionException as error:
+                if "no transaction is active" not in str(error):
+                    raise
+            self._in_transaction = False
+
     def close(self, retry: bool = True) -> None:
         # the session's temporary objects end with it (session_objects)
         if not self._is_closed:

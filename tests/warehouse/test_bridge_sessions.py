@@ -127,3 +127,26 @@ def test_a_failed_statement_in_a_transaction_leaves_the_session_usable(warehouse
     assert lines[0].startswith("failed:") and "NO_SUCH_TABLE" in lines[0]
     # DuckDB aborted the transaction; the emulator rolled it back (the 1 with it) and the session went on
     assert json.loads(lines[1]) == [[2]]
+
+
+def test_the_db_api_commit_and_rollback_end_a_transaction_and_succeed_outside_one(warehouse: Warehouse) -> None:
+    """connection.commit() and .rollback() (what SQLAlchemy calls) go straight to DuckDB (bridge.py); they must keep
+    what fakesnow's COMMIT and ROLLBACK statements did."""
+    lines = session_script(
+        warehouse,
+        """
+        conn.rollback()  # no transaction open: both succeed, as in Snowflake
+        conn.commit()
+        cursor.execute("create table RAW.PUBLIC.T (id int)")
+        conn.autocommit(False)
+        cursor.execute("insert into RAW.PUBLIC.T values (1)")
+        conn.rollback()
+        cursor.execute("insert into RAW.PUBLIC.T values (2)")
+        conn.commit()
+        cursor.execute("insert into RAW.PUBLIC.T values (3)")
+        conn.rollback()
+        conn.rollback()
+        print(json.dumps(cursor.execute("select id from RAW.PUBLIC.T order by id").fetchall()))
+        """,
+    )
+    assert lines[-1] == "[[2]]"
