@@ -71,8 +71,8 @@ class StageBridgeCursor(FakeSnowflakeCursor):  # type: ignore[misc]
         # timed inside the lock: waiting for another thread's statement is not this one's work
         kind = statement_kind(command)
         with _ONE_STATEMENT_AT_A_TIME, self._ledger.measure(kind):
-            # the other databases of the folder it names (databases.py); COMMIT and ROLLBACK name none, and are
-            # two thirds of a loader's statements (SQLAlchemy ends every connection's use with one)
+            # the other databases of the folder it names (databases.py); BEGIN, COMMIT and ROLLBACK statements (dbt
+            # writes them) name none
             if self._conn.db_path is not None and kind not in TRANSACTION_CONTROL:
                 folder, current = self._conn.db_path, self._conn.database
                 waiting_for_file(lambda: attach_named_databases(self._duck_conn, folder, command, current))
