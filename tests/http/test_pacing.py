@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 
 from klaviyo_http import TIERS, Tier, WindowLimiter
@@ -11,6 +13,7 @@ from klaviyo_sandbox.endpoints import PREDICTIVE_TIER
 from klaviyo_sandbox.routing import SANDBOX_KEY
 
 
+@cache  # the sandbox assembled once: it was 35 times per process, 34 of them at collection
 def sandbox_tiers() -> dict[str, tuple[int, int]]:
     """Every /api route's tier as the assembled sandbox serves it (each route module adds its own)."""
     sandbox = {name: (tier.burst, tier.steady) for name, tier in make_app()[SANDBOX_KEY].tiers.items()}
