@@ -23,7 +23,7 @@ from .profile_listing import ProfileListingsStream
 from .progress import log_usage
 from .reports import ReportStream
 from .run_context import RunContext
-from .sdk_seams import ChecksConfigInOneLine, RunsInsteadOfSyncAll, SyncsInItsOwnOrder
+from .sdk_seams import ChecksConfigInOneLine, OtherGroupsNotLogged, RunsInsteadOfSyncAll, SyncsInItsOwnOrder
 from .settings import CONFIG_SCHEMA, LIGHT, TapSettings, tap_settings
 from .stream_groups import StreamNeeds, describe, stream_groups
 from .streams import STREAM_TYPES
@@ -153,6 +153,8 @@ class TapKlaviyo(RunsInsteadOfSyncAll, ChecksConfigInOneLine, SyncsInItsOwnOrder
         minutes (events, profiles); in a process started for one group of streams (fanout.py), the other groups."""
         settings = self.settings
         group = set(settings.stream_group) if settings.stream_group is not None else None
+        if group is not None:
+            self.logger.addFilter(OtherGroupsNotLogged())
         left_out = []
         for stream in t.cast("list[KlaviyoStream]", list(self.streams.values())):
             if not stream.selected:
