@@ -119,8 +119,9 @@ class BookmarkSetByStream(Stream):
 # TODO: drop if singer-sdk lets a tap sync some streams without a line for each of the others (no upstream issue yet).
 class OtherGroupsNotLogged(logging.Filter):
     """In a process started for one group of an account's streams (fanout.py), `sync_all` would log "Skipping
-    deselected stream" for every stream of the other groups: 176 of a 2-account run's 1,318 lines, growing as accounts
-    x groups x streams. The parent has logged the groups, so these lines say nothing; this filter drops them."""
+    deselected stream" for every stream it does not read: the other groups' (176 of a 2-account run's 1,318 lines,
+    growing as accounts x groups x streams) and those the catalog leaves out, in every such process. The parent has
+    logged the groups, which name every stream read, so this filter drops all of these lines there."""
 
     # singer-sdk 0.54's wording (tap_base.py, Tap.sync_all)
     SKIPPED = "Skipping deselected stream '%s'."
