@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.accounts import Account, AccountsError, load_accounts, parse_s3_models, select_accounts
+from tap_klaviyo.accounts import Account, AccountsError, load_accounts, select_accounts
+from tap_klaviyo.accounts_s3 import parse_s3_models
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 
@@ -291,7 +292,7 @@ def test_select_from_loaded_accounts(moto_s3):
 
 
 def test_parsing_the_s3_models_ahead_never_fails_the_fork_server(monkeypatch):
-    """The fork server parses them before any run (fork_server_preload.py); a bad S3 setting is _read_s3's to report,
+    """The fork server parses them before any run (fork_server_preload.py); a bad S3 setting is read_s3's to report,
     in one line naming the accounts file, not an error in the server."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", "notaurl")
     parse_s3_models()
