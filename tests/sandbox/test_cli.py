@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from klaviyo_sandbox.pytest_plugin import start_sandbox
+from klaviyo_sandbox.pytest_plugin import start_sandbox_process
 
 
 def test_serve_writes_the_accounts_file_tap_klaviyo_reads(tmp_path):
     accounts_file = tmp_path / "accounts.json"
-    sandbox = start_sandbox("--accounts", "4", "--seed", "11", "--accounts-file", str(accounts_file))
+    sandbox = start_sandbox_process("--accounts", "4", "--seed", "11", "--accounts-file", str(accounts_file))
     try:
         accounts = json.loads(accounts_file.read_text())
         assert [set(a) for a in accounts] == [{"account", "api_key", "id"}] * 4
@@ -32,7 +32,7 @@ def test_serve_writes_the_accounts_file_tap_klaviyo_reads(tmp_path):
 
 def test_same_seed_same_data_other_seed_other_data():
     def first_events(seed: str) -> list[str]:
-        sandbox = start_sandbox("--accounts", "1", "--seed", seed, "--events", "500")
+        sandbox = start_sandbox_process("--accounts", "1", "--seed", seed, "--events", "500")
         try:
             response = requests.get(
                 f"{sandbox.url}/api/events",
@@ -48,7 +48,7 @@ def test_same_seed_same_data_other_seed_other_data():
 
 
 def test_port_in_use_is_a_clear_error():
-    sandbox = start_sandbox("--accounts", "1")
+    sandbox = start_sandbox_process("--accounts", "1")
     try:
         port = sandbox.url.rsplit(":", 1)[1]
         result = subprocess.run(
@@ -66,7 +66,7 @@ def test_port_in_use_is_a_clear_error():
 
 def test_end_moves_the_data_set_in_time():
     def latest_event(*options: str) -> str:
-        sandbox = start_sandbox("--accounts", "1", "--events", "500", *options)
+        sandbox = start_sandbox_process("--accounts", "1", "--events", "500", *options)
         try:
             response = requests.get(
                 f"{sandbox.url}/api/events",
@@ -105,7 +105,9 @@ def test_an_end_that_is_not_a_date_is_one_clear_line():
 def test_segments_of_one_size_give_the_shape_of_an_account_to_measure():
     """`--segments 20 --segment-members 50`: 20 segments, each with exactly 50 members (bench/full_run.py's account:
     20 segments of the same size)."""
-    sandbox = start_sandbox("--accounts", "1", "--profiles", "230", "--segments", "20", "--segment-members", "50")
+    sandbox = start_sandbox_process(
+        "--accounts", "1", "--profiles", "230", "--segments", "20", "--segment-members", "50"
+    )
     headers = {"Authorization": f"Klaviyo-API-Key {sandbox.key(0)}", "revision": "2026-10-15"}
     try:
         segments: list[str] = []

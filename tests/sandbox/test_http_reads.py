@@ -10,7 +10,7 @@ import psutil
 import pytest
 import requests
 
-from klaviyo_sandbox.pytest_plugin import wait_for
+from klaviyo_sandbox.pytest_plugin import start_sandbox_process, wait_for
 
 REVISION = "2026-10-15"
 
@@ -333,10 +333,13 @@ def test_bulk_imported_profiles_join_their_lists(small):
 
 
 # ---- scale --------------------------------------------------------------------------------------------
-def test_a_million_events_and_100k_profiles_per_account_in_bounded_memory(klaviyo_sandbox_factory):
-    sandbox = klaviyo_sandbox_factory(
+def test_a_million_events_and_100k_profiles_per_account_in_bounded_memory(request):
+    # A process of its own, so that its memory is this data set's alone.
+    sandbox = start_sandbox_process(
         "--accounts", "2", "--events", "1000000", "--profiles", "100000", "--rate-limit-scale", "0"
     )
+    request.addfinalizer(sandbox.stop)
+    assert sandbox.process is not None
     process = psutil.Process(sandbox.process.pid)
     for index in range(2):
         client = Client(sandbox, index)

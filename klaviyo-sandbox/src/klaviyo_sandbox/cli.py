@@ -164,17 +164,28 @@ def settings_from(args: argparse.Namespace) -> SandboxSettings:
     )
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def start_server(args: argparse.Namespace) -> tuple[web.AppRunner, str]:
+    """Build a sandbox from `serve`'s options and start listening (the host, host.py, starts many this way): its
+    runner, to stop it with `cleanup()`, and its base URL."""
     app = make_app(settings_from(args))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
     port = runner.addresses[0][1]
     if args.accounts_file:
         args.accounts_file.write_text(json.dumps(app[SANDBOX_KEY].accounts_file(), indent=2) + "\n")
+    return runner, f"http://{args.host}:{port}"
+
+
+async def serve(args: argparse.Namespace) -> None:
+    runner, url = await start_server(args)
     # One parseable line that says the server is up (the pytest fixture and scripts wait for it).
-    print(f"klaviyo-sandbox listening on http://{args.host}:{port}", flush=True)
+    print(f"klaviyo-sandbox listening on {url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
