@@ -11,9 +11,9 @@ PIP_OFFLINE := $(if $(wildcard wheels/*.whl),--no-index --find-links wheels,)
 
 # The project's own packages, installed editable into the development venv (Meltano installs the plugins again,
 # each in its own venv under .meltano/, from the pip_url in meltano.yml).
-# Type-checked strictly (pyproject.toml [tool.mypy]): the plugins and the shared package.
+# Type-checked strictly (pyproject.toml [tool.mypy]): the plugins, the shared packages and the stand-ins.
 TYPED := klaviyo-http/klaviyo_http tap-support/tap_support tap-klaviyo/tap_klaviyo target-klaviyo/target_klaviyo tap-csv/tap_csv \
-	snowflake-emulator/snowflake_emulator klaviyo-sandbox/src/klaviyo_sandbox \
+	snowflake-emulator/snowflake_emulator klaviyo-sandbox/src/klaviyo_sandbox local-stand-ins/local_stand_ins \
 	warehouse-sql/warehouse_sql
 
 # Bytecode written once, at install: where PYTHONDONTWRITEBYTECODE is set (this machine, the container image) no

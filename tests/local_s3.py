@@ -1,4 +1,5 @@
-"""A real local S3 for tests: moto in server mode, as its own process, and a sealed AWS environment.
+"""A real local S3 for tests: moto in server mode, as its own process, and a sealed AWS environment. A stopped
+server is kept, emptied, for the next start in the same test process (`MOTO_POOL`, local_stand_ins/s3.py).
 
 - `moto_s3`: one moto server for the session; `.endpoint_url`, and `.put(bucket, key, body)` which creates
   the bucket when needed. It uses explicit dummy credentials and changes no environment variable.
@@ -17,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from local_stand_ins.s3 import MotoS3, free_port, start_moto
+from local_stand_ins.s3 import MOTO_POOL, MotoS3, free_port, start_moto
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    MOTO_POOL.enabled = True  # a stopped server is emptied and kept for the next start (local_stand_ins/s3.py)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    MOTO_POOL.close()
 
 
 @pytest.fixture(scope="session")
