@@ -59,6 +59,7 @@ def test_options_serve_refuses_are_refused_with_their_name(host):
 
 
 def test_within_pytest_start_sandbox_uses_the_host_unless_turned_off(monkeypatch):
+    monkeypatch.delenv("KLAVIYO_SANDBOX_HOST", raising=False)
     hosted = start_sandbox("--accounts", "1")
     try:
         assert hosted.process is None and hosted.host is not None
