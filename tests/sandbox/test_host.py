@@ -48,6 +48,7 @@ def test_each_sandbox_has_its_own_port_data_and_request_log(host):
         accounts_seen(one.url, one.key(0))
     assert accounts_seen(two.url, two.key(1)) == [two.accounts[1]["id"]]
     two.stop()
+    two.stop()  # a second stop is no error, as for a process
 
 
 def test_options_serve_refuses_are_refused_with_their_name(host):

@@ -92,6 +92,7 @@ class RunningSandbox:
         return event
 
     def log(self) -> str:
+        """What the server wrote to stderr; a host's log holds what every sandbox it served wrote."""
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
 
@@ -213,8 +214,13 @@ class SandboxHost:
         return sandbox
 
     def stop(self, sandbox_id: str) -> None:
-        if self.process.poll() is None:
+        if self.process.poll() is not None:
+            return
+        try:
             self._call("DELETE", f"/sandboxes/{sandbox_id}")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # 404: stopped before, as stopping a process twice is no error either
+                raise
 
     def close(self) -> None:
         if self.process.stdin:
