@@ -200,12 +200,20 @@ def main(argv: list[str] | None = None) -> int:
         settings_from(args)  # validate early, with the setting's name in the message
         asyncio.run(serve(args))
     except ValueError as exc:
-        print(f"klaviyo-sandbox: {exc}", file=sys.stderr)
+        print(failure_line(exc, args), file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"klaviyo-sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(failure_line(exc, args), file=sys.stderr)
         return 1
     return 0
+
+
+def failure_line(exc: ValueError | OSError, args: argparse.Namespace) -> str:
+    """The one line `serve` prints when it cannot start (the host, host.py, answers it too): a setting it refuses,
+    or an address it cannot listen on."""
+    if isinstance(exc, ValueError):
+        return f"klaviyo-sandbox: {exc}"
+    return f"klaviyo-sandbox: cannot listen on {args.host}:{args.port}: {exc}"
 
 
 if __name__ == "__main__":

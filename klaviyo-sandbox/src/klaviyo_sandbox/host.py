@@ -27,7 +27,7 @@ import threading
 
 from aiohttp import web
 
-from .cli import build_parser, settings_from, start_server
+from .cli import build_parser, failure_line, start_server
 
 READY_PREFIX = "klaviyo-sandbox host listening on "
 
@@ -46,13 +46,12 @@ class Host:
             return web.json_response({"error": 'the body must be {"args": [serve options as strings]}'}, status=400)
         try:
             options = parse_serve_options(args)
-            runner, url = await start_server(options)
         except ValueError as exc:
             return web.json_response({"error": f"klaviyo-sandbox: {exc}"}, status=400)
-        except OSError as exc:
-            return web.json_response(
-                {"error": f"klaviyo-sandbox: cannot listen on {options.host}:{options.port}: {exc}"}, status=400
-            )
+        try:
+            runner, url = await start_server(options)  # ValueError first for a setting settings_from refuses
+        except (ValueError, OSError) as exc:
+            return web.json_response({"error": failure_line(exc, options)}, status=400)
         sandbox_id = str(next(self._ids))
         self.runners[sandbox_id] = runner
         return web.json_response({"id": sandbox_id, "url": url})
@@ -70,7 +69,8 @@ class Host:
 
 
 def parse_serve_options(args: list[str]) -> argparse.Namespace:
-    """`serve`'s options read as the command line reads them; ValueError with the line `serve` would print."""
+    """`serve`'s options read as the command line reads them; ValueError with the line argparse would print (the
+    checks it cannot make are settings_from's, when start_server builds the sandbox)."""
     errors = io.StringIO()
     try:
         with contextlib.redirect_stderr(errors):
@@ -80,7 +80,6 @@ def parse_serve_options(args: list[str]) -> argparse.Namespace:
         raise ValueError(
             lines[-1].removeprefix("klaviyo-sandbox: ") if lines else f"not serve's options: {args}"
         ) from None
-    settings_from(options)  # the checks argparse cannot make, with the setting's name in the message
     return options
 
 
