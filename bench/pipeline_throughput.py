@@ -1,7 +1,7 @@
 """The pipeline users run, `meltano run tap-klaviyo target-snowflake`, in batch mode and in record mode, side by side.
 
     .venv/bin/python bench/pipeline_throughput.py [--events 1000000] [--small 100000] [--latency-ms 250]
-                                                  [--modes batch,records]
+                                                  [--modes batch,records,validated]
 
 Against a sandbox with Klaviyo's real tiers and `--latency-ms` per request, the real Meltano and the real
 target-snowflake 0.20.4 (on the emulator), events only:
@@ -17,6 +17,8 @@ target-snowflake 0.20.4 (on the emulator), events only:
    - target-snowflake's own CPU per 1,000 events: its process CPU less what the emulator spent in DuckDB and on the
      stage (`snowflake-emulator:` line), the work Snowflake does remotely; the emulator's seconds;
    - peak memory of the tap's and the target's processes; peak disk of the batch files;
+   - `validated` is record mode with target-snowflake's `validate_records` on (meltano.yml turns it off): what
+     checking each record against its schema costs the loader;
    - the goal: in batch mode, the pipeline's own work (tap + target, emulator excluded) >= 50,000 events per
      CPU-second; and memory flat from `--small` to `--events`.
 Each figure is measured in this one run; the machine's other load moves them, so compare within a run.
@@ -113,8 +115,9 @@ def pipeline(mode: str, accounts: int, events_per_account: int, latency: float, 
     try:
         project = LocalProject(stack, folder / f"{mode}-{accounts}-{events_per_account}")
         env = project.env(TAP_KLAVIYO__SELECT_FILTER='["events"]', TAP_KLAVIYO_PARALLEL_ACCOUNTS=str(accounts))
-        if mode == "records":
+        if mode in ("records", "validated"):
             env["TAP_KLAVIYO_BATCH_FILES"] = "false"
+        env["TARGET_SNOWFLAKE_VALIDATE_RECORDS"] = "true" if mode == "validated" else "false"
         peaks = Peaks()
         log = folder / f"{mode}-{accounts}-{events_per_account}.log"
         run = MeasuredProcess(
@@ -216,7 +219,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--alone-events", type=int, default=3_500_000)
     parser.add_argument("--latency-ms", type=float, default=250)
-    parser.add_argument("--modes", default="batch,records")
+    parser.add_argument("--modes", default="batch,records,validated")
     args = parser.parse_args()
     ensure_installed("tap-klaviyo", "target-snowflake")
     folder = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
@@ -236,7 +239,7 @@ def main() -> None:
     runs = []
     header = ("mode", "acc", "events", "s", "events/s", "of ceil", "tap ms/1k", "tgt ms/1k", "emul s", "own ev/CPU-s",
               "tap MB", "tgt MB", "disk MB")  # fmt: skip
-    widths = (8, 3, 9, 6, 9, 7, 9, 9, 7, 12, 7, 7, 7)
+    widths = (9, 3, 9, 6, 9, 7, 9, 9, 7, 12, 7, 7, 7)
     print(
         " ".join(
             f"{name:>{width}}" if n else f"{name:{width}}"
@@ -247,7 +250,7 @@ def main() -> None:
         for accounts, per_account in ((1, args.small), (1, args.events), (4, args.events // 4)):
             result = pipeline(mode, accounts, per_account, args.latency_ms, folder)
             runs.append(result)
-            print(f"{mode:8} {accounts:3d} {result['events']:9,d} {result['wall']:6.0f} {result['rate']:9,.0f} "
+            print(f"{mode:9} {accounts:3d} {result['events']:9,d} {result['wall']:6.0f} {result['rate']:9,.0f} "
                   f"{result['ceiling']:7.0%} {result['tap_ms_per_1000']:9.1f} {result['target_ms_per_1000']:9.1f} "
                   f"{result['emulator_s']:7.1f} {result['own_per_cpu_s']:12,.0f} {result['tap_mb']:7.0f} "
                   f"{result['target_mb']:7.0f} {result['disk_mb']:7.0f}", flush=True)  # fmt: skip
@@ -269,6 +272,13 @@ def main() -> None:
     if ("records", 1, args.events) in by and ("batch", 1, args.events) in by:
         gain = by[("batch", 1, args.events)]["own_per_cpu_s"] / by[("records", 1, args.events)]["own_per_cpu_s"]
         print(f"  batch vs record mode, own work per CPU-second: x{gain:.1f}")
+    if ("records", 1, args.events) in by and ("validated", 1, args.events) in by:
+        plain, checked = by[("records", 1, args.events)], by[("validated", 1, args.events)]
+        print(
+            f"  record mode, the loader's own ms per 1,000 events: {plain['target_ms_per_1000']:.1f} without "
+            f"validate_records, {checked['target_ms_per_1000']:.1f} with it "
+            f"(x{checked['target_ms_per_1000'] / plain['target_ms_per_1000']:.2f})"
+        )
 
 
 if __name__ == "__main__":
