@@ -4,6 +4,7 @@ stdout in the order they were written, a STATE never waits in the buffer behind 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -12,7 +13,10 @@ import sys
 import threading
 import time
 
-from singer_sdk.singerlib.messages import StateMessage
+import pytest
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, SDKBatchMessage
+from singer_sdk.singerlib.messages import ActivateVersionMessage, Message, RecordMessage, SchemaMessage, StateMessage
 
 from tap_support.output import CHUNK_BYTES, BufferedSingerWriter, write_all
 
@@ -34,6 +38,28 @@ def test_pages_and_states_arrive_in_order(capsysbinary):
     writer.write_message(StateMessage(value={"bookmarks": {}}))  # a state writes what waited first
     out = capsysbinary.readouterr().out
     assert out.startswith(after) and json.loads(out[len(after) :]) == {"type": "STATE", "value": {"bookmarks": {}}}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        StateMessage(value={"bookmarks": {"events": {"partitions": [{"context": {"account_id": "A"}, "v": None}]}}}),
+        SchemaMessage(
+            stream="lists", schema={"properties": {"id": {"type": ["null", "string"]}}}, key_properties=["id"]
+        ),
+        SchemaMessage(stream="lists", schema={"properties": {}}, key_properties=[]),
+        ActivateVersionMessage(stream="lists", version=3),
+        RecordMessage(
+            stream="lists", record={"id": "L"}, time_extracted=datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC)
+        ),
+        SDKBatchMessage(stream="events", encoding=BaseBatchFileEncoding("jsonl", "gzip"), manifest=["file:///b.gz"]),
+    ],
+    ids=lambda message: message.type,
+)
+def test_every_message_is_the_line_singer_sdk_writes(message: Message):
+    """The writer encodes STATE and SCHEMA from their fields, not from singer-sdk's deep copy: the same bytes."""
+    ours = bytes(BufferedSingerWriter().serialize_message(message))  # a copy: both return msgspec's shared buffer
+    assert ours == bytes(MsgSpecWriter().serialize_message(message))
 
 
 def test_small_pages_go_out_once_they_fill_a_chunk(capsysbinary):
