@@ -1,13 +1,15 @@
 # The two commands of the README:
 #   make demo   set up, run the main job on the local stand-ins, show the result
 #   make test   set up, lint, run the whole test suite (what CI runs)
-# The Python the venvs are made from: Debian's /usr/bin/python3.11 where the machine has it, else python3. pyenv's
-# python3 here (3.11.7) is built with --enable-shared and without --enable-optimizations: the interpreter runs from
-# libpython3.11.so, compiled position-independent, and unprofiled; Debian's executable is linked statically, built with
-# PGO and LTO. A pure-Python loop takes 25% less CPU on it; on clean clones of the same commit (2026-12-05), `make
-# test` took 1,312 CPU-s and 11:54 on Debian's against 1,440 and 12:33 on pyenv's. `make PYTHON=...` picks another;
-# venvs already made keep theirs (`make clean` and `rm -rf .meltano` first).
-PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
+# The Python the venvs are made from: Debian's /usr/bin/python3.11 where the machine has it with venv (its package
+# python3.11-venv: ensurepip), else python3. pyenv's python3 here (3.11.7) is built with --enable-shared and without
+# --enable-optimizations: the interpreter runs from libpython3.11.so, compiled position-independent, unprofiled;
+# Debian's executable is linked statically (ldd: no libpython), built with PGO and LTO. Pure Python (recursion, json,
+# dicts, objects) takes 25% less CPU on it; a clean clone's `make test` (cf872d1, 2026-12-05) 11:54 and 1,312 CPU-s
+# on Debian's against 12:41 and 1,455 on pyenv's.
+# `make PYTHON=...` picks another; venvs already made keep theirs (`make clean` and `rm -rf .meltano` first).
+DEBIAN_PYTHON := /usr/bin/python3.11
+PYTHON ?= $(if $(shell $(DEBIAN_PYTHON) -m ensurepip --version 2>/dev/null),$(DEBIAN_PYTHON),python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # If wheels/ holds a downloaded wheelhouse (make wheelhouse), installs use only it: no network needed.
