@@ -7,7 +7,8 @@
 # Debian's executable is linked statically (ldd: no libpython), built with PGO and LTO. Pure Python (recursion, json,
 # dicts, objects) takes 25% less CPU on it; a clean clone's `make test` (cf872d1, 2026-12-05) 11:54 and 1,312 CPU-s
 # on Debian's against 12:41 and 1,455 on pyenv's.
-# `make PYTHON=...` picks another; venvs already made keep theirs (`make clean` and `rm -rf .meltano` first).
+# `make PYTHON=...` picks another; venvs already made keep theirs: `make clean` and `rm -rf .meltano/extractors
+# .meltano/loaders .meltano/utilities` first (the plugins' venvs; .meltano/meltano.db, the runs' record, stays).
 DEBIAN_PYTHON := /usr/bin/python3.11
 PYTHON ?= $(if $(shell $(DEBIAN_PYTHON) -m ensurepip --version 2>/dev/null),$(DEBIAN_PYTHON),python3)
 VENV   := .venv
